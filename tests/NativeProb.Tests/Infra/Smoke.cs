@@ -3,6 +3,7 @@ using NativeProb.Cpu;
 
 namespace NativeProb.Tests.Infra;
 
+[Trait("Category", "Kernel")]
 public class CpuPathTests
 {
     [Fact]
