@@ -1,0 +1,33 @@
+// NativeProb — MIT License.
+using NativeProb.Cpu;
+using NativeProb.Positional;
+
+namespace NativeProb.Attention;
+
+/// <summary>Options of <see cref="FlashAttention"/>.</summary>
+public sealed record AttentionOptions
+{
+    /// <summary>Whether query i sees only keys <c>0 ..= Nk - Nq + i</c> (default true).</summary>
+    public bool Causal { get; init; } = true;
+
+    /// <summary>Softmax scale; null means <c>1 / sqrt(D)</c>. Must be finite.</summary>
+    public float? Scale { get; init; }
+
+    /// <summary>Additive distance bias (ALiBi and the harmonic variants); default none.</summary>
+    public PositionalBias Bias { get; init; } = PositionalBias.None;
+
+    /// <summary>Explicit per-head slopes overriding <see cref="PositionalBias.SlopesFor"/> (length H).</summary>
+    public float[]? Slopes { get; init; }
+
+    /// <summary>Maximum worker threads; -1 (default) uses every core.</summary>
+    public int MaxDegreeOfParallelism { get; init; } = -1;
+
+    /// <summary>The CPU path; null uses <see cref="CpuPaths.Best"/>.</summary>
+    public CpuPath? Path { get; init; }
+
+    /// <summary>The default options: causal, 1/sqrt(D), no bias, all cores, best path.</summary>
+    public static AttentionOptions Default { get; } = new();
+
+    internal int ResolveThreads() =>
+        MaxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : Math.Min(MaxDegreeOfParallelism, 1024);
+}

@@ -1,0 +1,125 @@
+// NativeProb — MIT License.
+using NativeProb.Cpu;
+using NativeProb.Cpu.Attention;
+using NativeProb.Positional;
+
+namespace NativeProb.Attention;
+
+/// <summary>
+/// Exact attention, tiled with an online softmax (FlashAttention, Dao et al. 2022) so the Nq x Nk score
+/// matrix is never materialized: <c>O = softmax(scale * Q K^T + bias) V</c> per query head, with MHA,
+/// GQA and MQA, causal or not, decode (Nq = 1), chunked prefill (Nq &lt; Nk) and prefill (Nq = Nk).
+/// </summary>
+public static class FlashAttention
+{
+    /// <summary>
+    /// Computes attention. Effectively, for each batch b, head h and query i:
+    /// <c>s_j = scale * q_i . k_j + bias_h(i, j)</c> over visible keys j, and
+    /// <c>o_i = sum_j e^(s_j) v_j / sum_j e^(s_j)</c>, accumulated in fp32.
+    /// </summary>
+    /// <param name="q">Queries <c>[Batch, Heads, QueryLength, HeadDim]</c>.</param>
+    /// <param name="k">Keys <c>[Batch, KvHeads, KeyLength, HeadDim]</c>.</param>
+    /// <param name="v">Values, shaped like <paramref name="k"/>.</param>
+    /// <param name="output">Output, shaped like <paramref name="q"/>; must not overlap the inputs.</param>
+    /// <param name="shape">The shape of the call.</param>
+    /// <param name="options">Options; null for <see cref="AttentionOptions.Default"/>.</param>
+    /// <remarks>
+    /// Data is not checked: a NaN or infinity in Q, K or V makes every output that reads it NaN, and may
+    /// also reach other rows of the same 64-row tile (their masked probability 0 times NaN); outputs of
+    /// other KV groups are unaffected. Invalid shapes and options are rejected before any work.
+    /// </remarks>
+    /// <exception cref="ArgumentException">
+    /// A length does not match the shape, H is not divisible by Hkv, D is not a positive multiple of 8,
+    /// the output overlaps an input, the scale is not finite, or (causal) a query sees no key.
+    /// </exception>
+    /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
+    public static unsafe void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+        AttentionShape shape, AttentionOptions? options = null)
+    {
+        options ??= AttentionOptions.Default;
+        Validate(q, k, v, output, shape, options, out float scale, out float[]? slopes);
+        CpuPath path = options.Path ?? CpuPaths.Best;
+        CpuPaths.EnsureAvailable(path, nameof(options));
+        if (shape.QueryElements == 0) return;
+
+        DistanceTable? table = slopes is null ? null : DistanceTable.Get(options.Bias.Distance, shape.KeyLength + 1);
+        fixed (float* pq = q)
+        fixed (float* pk = k)
+        fixed (float* pv = v)
+        fixed (float* po = output)
+        fixed (float* ps = slopes)
+        fixed (float* pt = table?.Values)
+        {
+            var problem = new DenseProblem
+            {
+                Q = pq, K = pk, V = pv, O = po,
+                Shape = shape,
+                Causal = options.Causal,
+                Scale = scale,
+                Slopes = ps,
+                Table = pt,
+                TableCenter = table?.Center ?? 0,
+                Threads = options.ResolveThreads(),
+            };
+            DenseAttentionEngine.Run(path, problem);
+        }
+    }
+
+    /// <summary>Checks a call's shape and options; shared by every attention entry point.</summary>
+    internal static void Validate(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> output,
+        AttentionShape shape, AttentionOptions options, out float scale, out float[]? slopes)
+    {
+        ValidateShape(shape, options.Causal);
+        string qShape = $"batch*heads*q_len*dim = {shape.Batch}*{shape.Heads}*{shape.QueryLength}*{shape.HeadDim}";
+        string kShape = $"batch*kv_heads*kv_len*dim = {shape.Batch}*{shape.KvHeads}*{shape.KeyLength}*{shape.HeadDim}";
+        CheckLength(nameof(q), q.Length, shape.QueryElements, qShape);
+        CheckLength(nameof(k), k.Length, shape.KeyElements, kShape);
+        CheckLength(nameof(v), v.Length, shape.KeyElements, kShape);
+        CheckLength(nameof(output), output.Length, shape.QueryElements, qShape);
+        if (output.Overlaps(q) || output.Overlaps(k) || output.Overlaps(v))
+            throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
+        scale = options.Scale ?? 1f / MathF.Sqrt(shape.HeadDim);
+        if (!float.IsFinite(scale))
+            throw new ArgumentException($"Scale must be a finite number; got {scale}.", nameof(options));
+        slopes = null;
+        if (options.Slopes is not null)
+        {
+            if (options.Slopes.Length != shape.Heads)
+                throw new ArgumentException($"Slopes has {options.Slopes.Length} entries; expected one per head ({shape.Heads}).", nameof(options));
+            foreach (float m in options.Slopes)
+                if (!float.IsFinite(m)) throw new ArgumentException("Slopes must be finite.", nameof(options));
+            if (options.Bias.IsNone)
+                throw new ArgumentException("Slopes were given but Bias is none; choose a distance function with Bias.", nameof(options));
+            slopes = options.Slopes;
+        }
+        else if (!options.Bias.IsNone)
+        {
+            slopes = options.Bias.SlopesFor(shape.Heads);
+        }
+    }
+
+    /// <summary>Checks the dimensions of a shape.</summary>
+    internal static void ValidateShape(AttentionShape shape, bool causal)
+    {
+        if (shape.Batch < 0) throw new ArgumentException($"Batch must be non-negative; got {shape.Batch}.", nameof(shape));
+        if (shape.Heads <= 0) throw new ArgumentException($"Heads must be positive; got {shape.Heads}.", nameof(shape));
+        if (shape.KvHeads <= 0) throw new ArgumentException($"KvHeads must be positive; got {shape.KvHeads}.", nameof(shape));
+        if (shape.Heads % shape.KvHeads != 0)
+            throw new ArgumentException($"Heads ({shape.Heads}) must be divisible by KvHeads ({shape.KvHeads}).", nameof(shape));
+        if (shape.HeadDim <= 0 || shape.HeadDim % 8 != 0)
+            throw new ArgumentException($"HeadDim must be a positive multiple of 8; got {shape.HeadDim}.", nameof(shape));
+        if (shape.QueryLength < 0) throw new ArgumentException($"QueryLength must be non-negative; got {shape.QueryLength}.", nameof(shape));
+        if (shape.KeyLength <= 0 && shape.QueryLength > 0)
+            throw new ArgumentException($"KeyLength must be positive; got {shape.KeyLength}: a query with no key has no defined output.", nameof(shape));
+        if (causal && shape.QueryLength > shape.KeyLength)
+            throw new ArgumentException(
+                $"Causal attention with QueryLength ({shape.QueryLength}) > KeyLength ({shape.KeyLength}): query 0 sits at position " +
+                $"{shape.KeyLength - shape.QueryLength} and sees no key. Queries are the last Nq of the Nk positions.", nameof(shape));
+    }
+
+    private static void CheckLength(string name, int length, long expected, string shapeText)
+    {
+        if (length != expected)
+            throw new ArgumentException($"{name} has length {length}; expected {shapeText} = {expected}.", name);
+    }
+}

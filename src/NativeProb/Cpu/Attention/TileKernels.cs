@@ -1,0 +1,263 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using NativeProb.Cpu.Simd;
+
+namespace NativeProb.Cpu.Attention;
+
+/// <summary>
+/// The three steps of one key block of tiled online-softmax attention (Dao et al. 2022), written once
+/// over <see cref="ISimd{TVec}"/>: scores S = Q K^T, the online softmax update of (m, l, O) with the
+/// distance bias and the causal mask applied in registers, and O += P V.
+/// </summary>
+internal static unsafe class TileKernels
+{
+    /// <summary>
+    /// S = Q K^T for a block whose keys were transposed to <c>kt[d * BlockKeys + j]</c>: a 4-row by
+    /// 2-vector register block, so each step loads two key vectors and four broadcast query values for
+    /// eight FMAs (16 accumulator-free registers on AVX2, no spills).
+    /// </summary>
+    public static void ScoresTransposed<TOps, TVec>(AttentionTile tile, float* kt, int keys)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        int d = tile.HeadDim;
+        int cols = (keys + 2 * w - 1) / (2 * w) * (2 * w);
+        const int bk = AttentionTile.BlockKeys;
+        for (int r = 0; r < tile.Rows; r += AttentionTile.MicroRows)
+        {
+            float* a0 = tile.Q + r * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
+            float* s0 = tile.S + r * bk;
+            for (int c = 0; c < cols; c += 2 * w)
+            {
+                TVec c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
+                TVec c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
+                float* k = kt + c;
+                for (int i = 0; i < d; i++, k += bk)
+                {
+                    TVec k0 = TOps.Load(k), k1 = TOps.Load(k + w);
+                    TVec b = TOps.Splat(a0[i]); c00 = TOps.Fma(b, k0, c00); c01 = TOps.Fma(b, k1, c01);
+                    b = TOps.Splat(a1[i]); c10 = TOps.Fma(b, k0, c10); c11 = TOps.Fma(b, k1, c11);
+                    b = TOps.Splat(a2[i]); c20 = TOps.Fma(b, k0, c20); c21 = TOps.Fma(b, k1, c21);
+                    b = TOps.Splat(a3[i]); c30 = TOps.Fma(b, k0, c30); c31 = TOps.Fma(b, k1, c31);
+                }
+                float* s = s0 + c;
+                TOps.Store(s, c00); TOps.Store(s + w, c01); s += bk;
+                TOps.Store(s, c10); TOps.Store(s + w, c11); s += bk;
+                TOps.Store(s, c20); TOps.Store(s + w, c21); s += bk;
+                TOps.Store(s, c30); TOps.Store(s + w, c31);
+            }
+        }
+    }
+
+    /// <summary>
+    /// S = Q K^T straight from row-major keys (decode: K is streamed once and never transposed). Four
+    /// query rows share each key load; each dot ends in one horizontal sum.
+    /// </summary>
+    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        int d = tile.HeadDim;
+        int dv = d / w * w;
+        const int bk = AttentionTile.BlockKeys;
+        int rows = tile.Rows;
+        for (int t = 0; t < count; t++)
+        {
+            float* k = keys + (long)t * d;
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                float* a0 = tile.Q + r * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
+                TVec c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero;
+                for (int i = 0; i < dv; i += w)
+                {
+                    TVec kv = TOps.Load(k + i);
+                    c0 = TOps.Fma(TOps.Load(a0 + i), kv, c0);
+                    c1 = TOps.Fma(TOps.Load(a1 + i), kv, c1);
+                    c2 = TOps.Fma(TOps.Load(a2 + i), kv, c2);
+                    c3 = TOps.Fma(TOps.Load(a3 + i), kv, c3);
+                }
+                float t0 = TOps.SumAcross(c0), t1 = TOps.SumAcross(c1), t2 = TOps.SumAcross(c2), t3 = TOps.SumAcross(c3);
+                for (int i = dv; i < d; i++)
+                {
+                    t0 += a0[i] * k[i]; t1 += a1[i] * k[i]; t2 += a2[i] * k[i]; t3 += a3[i] * k[i];
+                }
+                float* s = tile.S + r * bk + t;
+                s[0] = t0; s[bk] = t1; s[2 * bk] = t2; s[3 * bk] = t3;
+            }
+            for (; r < rows; r++)
+            {
+                float* a = tile.Q + r * d;
+                TVec c0 = TOps.Zero;
+                for (int i = 0; i < dv; i += w) c0 = TOps.Fma(TOps.Load(a + i), TOps.Load(k + i), c0);
+                float t0 = TOps.SumAcross(c0);
+                for (int i = dv; i < d; i++) t0 += a[i] * k[i];
+                tile.S[r * bk + t] = t0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Online softmax over one block of keys <c>j0 .. j0 + count</c>: adds the bias
+    /// <c>-slope * table[center + j - pos]</c> and <paramref name="logWeight"/>, masks keys past a causal
+    /// row's position, then <c>m' = max(m, rowmax)</c>, <c>P = e^(S - m')</c>, <c>l' = e^(m - m') l + rowsum(P)</c>.
+    /// The rescale factor <c>e^(m - m')</c> is left in Alpha for <see cref="AccumulateValues{TOps, TVec}"/>.
+    /// </summary>
+    public static void SoftmaxUpdate<TOps, TVec>(AttentionTile tile, long j0, int count, bool causal, float* table, long center, float logWeight)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        const int bk = AttentionTile.BlockKeys;
+        int chunksAll = (count + w - 1) / w;
+        int rows = tile.Rows;
+        TVec negInf = TOps.Splat(float.NegativeInfinity);
+        TVec weight = TOps.Splat(logWeight);
+        for (int r = 0; r < rows; r++)
+        {
+            float* s = tile.S + r * bk;
+            long pos = tile.Pos[r];
+            int limit = count;
+            if (causal)
+            {
+                long visible = pos - j0 + 1;
+                limit = visible <= 0 ? 0 : (int)Math.Min(count, visible);
+            }
+            tile.Limit[r] = limit;
+            if (limit == 0)
+            {
+                tile.Alpha[r] = 1f;
+                for (int c = 0; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+                continue;
+            }
+            int chunks = (limit + w - 1) / w;
+            float slope = tile.Slope[r];
+            TVec mx = negInf;
+            if (slope != 0f)
+            {
+                TVec negSlope = TOps.Splat(-slope);
+                float* bias = table + (center + j0 - pos);
+                for (int c = 0; c < chunks; c++)
+                {
+                    TVec v = TOps.Fma(negSlope, TOps.Load(bias + c * w), TOps.Load(s + c * w));
+                    TOps.Store(s + c * w, v);
+                }
+            }
+            if (logWeight != 0f)
+                for (int c = 0; c < chunks; c++) TOps.Store(s + c * w, TOps.Add(TOps.Load(s + c * w), weight));
+            if (limit % w != 0)
+            {
+                // Only the last chunk straddles the limit: lanes at or past it become -inf (so e^x = 0).
+                int c = chunks - 1;
+                TVec lane = TOps.Add(TOps.Iota, TOps.Splat(c * w));
+                TOps.Store(s + c * w, TOps.SelectLess(lane, TOps.Splat(limit), TOps.Load(s + c * w), negInf));
+            }
+            for (int c = 0; c < chunks; c++) mx = TOps.Max(mx, TOps.Load(s + c * w));
+            float mOld = tile.M[r];
+            float mNew = MathF.Max(mOld, TOps.MaxAcross(mx));
+            TVec mv = TOps.Splat(mNew);
+            TVec sum = TOps.Zero;
+            for (int c = 0; c < chunks; c++)
+            {
+                TVec p = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s + c * w), mv));
+                TOps.Store(s + c * w, p);
+                sum = TOps.Add(sum, p);
+            }
+            for (int c = chunks; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+            float alpha = MathF.Exp(mOld - mNew);
+            tile.Alpha[r] = alpha;
+            tile.L[r] = tile.L[r] * alpha + TOps.SumAcross(sum);
+            tile.M[r] = mNew;
+        }
+        for (int r = rows; r < (rows + AttentionTile.MicroRows - 1) / AttentionTile.MicroRows * AttentionTile.MicroRows; r++)
+        {
+            tile.Limit[r] = 0;
+            tile.Alpha[r] = 1f;
+            float* s = tile.S + r * bk;
+            for (int c = 0; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+        }
+    }
+
+    /// <summary>
+    /// O = Alpha O + P V for one block of row-major values: a 4-row by 2-vector register block over the
+    /// head dimension, so each key loads two value vectors and four broadcast probabilities for eight
+    /// FMAs. Keys past every row's limit are skipped.
+    /// </summary>
+    public static void AccumulateValues<TOps, TVec>(AttentionTile tile, float* values)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        int d = tile.HeadDim;
+        const int bk = AttentionTile.BlockKeys;
+        int d2 = d / (2 * w) * (2 * w);
+        int d1 = d / w * w;
+        for (int r = 0; r < tile.Rows; r += AttentionTile.MicroRows)
+        {
+            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            if (n == 0) continue;
+            float* p0 = tile.S + r * bk, p1 = p0 + bk, p2 = p1 + bk, p3 = p2 + bk;
+            float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+            TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
+            TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
+            int i = 0;
+            for (; i < d2; i += 2 * w)
+            {
+                TVec c00 = TOps.Mul(TOps.Load(o0 + i), al0), c01 = TOps.Mul(TOps.Load(o0 + i + w), al0);
+                TVec c10 = TOps.Mul(TOps.Load(o1 + i), al1), c11 = TOps.Mul(TOps.Load(o1 + i + w), al1);
+                TVec c20 = TOps.Mul(TOps.Load(o2 + i), al2), c21 = TOps.Mul(TOps.Load(o2 + i + w), al2);
+                TVec c30 = TOps.Mul(TOps.Load(o3 + i), al3), c31 = TOps.Mul(TOps.Load(o3 + i + w), al3);
+                float* v = values + i;
+                for (int t = 0; t < n; t++, v += d)
+                {
+                    TVec v0 = TOps.Load(v), v1 = TOps.Load(v + w);
+                    TVec b = TOps.Splat(p0[t]); c00 = TOps.Fma(b, v0, c00); c01 = TOps.Fma(b, v1, c01);
+                    b = TOps.Splat(p1[t]); c10 = TOps.Fma(b, v0, c10); c11 = TOps.Fma(b, v1, c11);
+                    b = TOps.Splat(p2[t]); c20 = TOps.Fma(b, v0, c20); c21 = TOps.Fma(b, v1, c21);
+                    b = TOps.Splat(p3[t]); c30 = TOps.Fma(b, v0, c30); c31 = TOps.Fma(b, v1, c31);
+                }
+                TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01);
+                TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11);
+                TOps.Store(o2 + i, c20); TOps.Store(o2 + i + w, c21);
+                TOps.Store(o3 + i, c30); TOps.Store(o3 + i + w, c31);
+            }
+            for (; i < d1; i += w)
+            {
+                TVec c0 = TOps.Mul(TOps.Load(o0 + i), al0), c1 = TOps.Mul(TOps.Load(o1 + i), al1);
+                TVec c2 = TOps.Mul(TOps.Load(o2 + i), al2), c3 = TOps.Mul(TOps.Load(o3 + i), al3);
+                float* v = values + i;
+                for (int t = 0; t < n; t++, v += d)
+                {
+                    TVec v0 = TOps.Load(v);
+                    c0 = TOps.Fma(TOps.Splat(p0[t]), v0, c0); c1 = TOps.Fma(TOps.Splat(p1[t]), v0, c1);
+                    c2 = TOps.Fma(TOps.Splat(p2[t]), v0, c2); c3 = TOps.Fma(TOps.Splat(p3[t]), v0, c3);
+                }
+                TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
+            }
+            // Head dimensions that are not a multiple of the vector width end with a scalar tail.
+            for (; i < d; i++)
+            {
+                float c0 = o0[i] * tile.Alpha[r], c1 = o1[i] * tile.Alpha[r + 1], c2 = o2[i] * tile.Alpha[r + 2], c3 = o3[i] * tile.Alpha[r + 3];
+                float* v = values + i;
+                for (int t = 0; t < n; t++, v += d)
+                {
+                    c0 = MathF.FusedMultiplyAdd(p0[t], *v, c0); c1 = MathF.FusedMultiplyAdd(p1[t], *v, c1);
+                    c2 = MathF.FusedMultiplyAdd(p2[t], *v, c2); c3 = MathF.FusedMultiplyAdd(p3[t], *v, c3);
+                }
+                o0[i] = c0; o1[i] = c1; o2[i] = c2; o3[i] = c3;
+            }
+        }
+    }
+
+    /// <summary>Writes O / l of every row to its output row.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Normalize(AttentionTile tile)
+    {
+        int d = tile.HeadDim;
+        for (int r = 0; r < tile.Rows; r++)
+        {
+            float inv = 1f / tile.L[r];
+            float* o = tile.O + r * d;
+            float* dst = tile.OutRow[r];
+            for (int i = 0; i < d; i++) dst[i] = o[i] * inv;
+        }
+    }
+}
