@@ -17,6 +17,6 @@ internal static class CommandRegistry
     /// <summary>Subcommands of <c>nativeprob bench</c>.</summary>
     public static IEnumerable<Command> BenchSubcommands()
     {
-        yield break;
+        yield return BenchAttentionCommand.Create();
     }
 }

@@ -233,7 +233,7 @@ internal static unsafe class DenseAttentionEngine
     }
 
     /// <summary>K [Nk, D] of each KV head into 64-key blocks laid out [block][D][64] (zero-padded).</summary>
-    private static void TransposeKeys(in DenseProblem p, float* kt, long blocks)
+    internal static void TransposeKeys(in DenseProblem p, float* kt, long blocks)
     {
         AttentionShape s = p.Shape;
         int d = s.HeadDim;

@@ -1,0 +1,144 @@
+// NativeProb — MIT License.
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NativeProb.Attention;
+using NativeProb.Cpu;
+using NativeProb.Diagnostics;
+using NativeProb.Positional;
+using Spectre.Console;
+
+namespace NativeProb.Cli.Commands;
+
+/// <summary>
+/// <c>nativeprob bench attention</c>: times exact attention and reports it against the machine's own
+/// limits measured in the same run (streaming read bandwidth for decode, FMA peak for prefill).
+/// </summary>
+internal static class BenchAttentionCommand
+{
+    public static Command Create()
+    {
+        var mode = new Option<string>("--mode") { Description = "decode | prefill", DefaultValueFactory = _ => "decode" };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 1, Description = "Batch size." };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 32, Description = "Query heads H." };
+        var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 8, Description = "Key/value heads Hkv." };
+        var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128, Description = "Head dimension D." };
+        var qLen = new Option<int?>("--q-len") { Description = "Queries (default 1 for decode, kv-len for prefill)." };
+        var kvLen = new Option<int?>("--kv-len") { Description = "Keys (default 16384 for decode, 2048 for prefill)." };
+        var causal = new Option<string>("--causal") { DefaultValueFactory = _ => "true", Description = "true | false" };
+        var bias = new Option<string>("--bias") { DefaultValueFactory = _ => "none", Description = "none|alibi|harmonic-slopes|harmonic-distance|harmonic (comma list allowed)." };
+        var path = CliParsing.PathOption();
+        var threads = CliParsing.ThreadsOption();
+        var json = CliParsing.JsonOption();
+        var reps = new Option<int?>("--reps") { Description = "Timed repetitions (default 21 for decode, 5 for prefill)." };
+        var command = new Command("attention", "Benchmark exact attention against the machine's bandwidth and FMA peak.")
+        {
+            mode, batch, heads, kvHeads, dim, qLen, kvLen, causal, bias, path, threads, json, reps,
+        };
+        command.SetAction(parse => CliParsing.Guard(() =>
+        {
+            string m = parse.GetValue(mode)!.Trim().ToLowerInvariant();
+            if (m is not ("decode" or "prefill")) throw new ArgumentException($"--mode takes decode or prefill; got '{m}'.");
+            bool decode = m == "decode";
+            int nk = parse.GetValue(kvLen) ?? (decode ? 16384 : 2048);
+            int nq = parse.GetValue(qLen) ?? (decode ? 1 : nk);
+            var settings = new Settings(
+                decode, new AttentionShape(parse.GetValue(batch), parse.GetValue(heads), parse.GetValue(kvHeads), nq, nk, parse.GetValue(dim)),
+                CliParsing.Bool(parse.GetValue(causal)!, "--causal"),
+                CliParsing.List(parse.GetValue(bias)).Select(PositionalBias.Parse).ToArray(),
+                CliParsing.Paths(parse.GetValue(path)),
+                Math.Max(1, parse.GetValue(threads)),
+                parse.GetValue(reps) ?? (decode ? 21 : 5));
+            JsonArray results = Run(settings, AnsiConsole.Console);
+            string? file = parse.GetValue(json);
+            if (file is not null) JsonOut.Write(file, results);
+            return 0;
+        }));
+        return command;
+    }
+
+    internal sealed record Settings(bool Decode, AttentionShape Shape, bool Causal, PositionalBias[] Biases, CpuPath[] Paths, int Threads, int Reps);
+
+    internal static JsonArray Run(Settings set, IAnsiConsole console)
+    {
+        AttentionShape s = set.Shape;
+        FlashAttention.ValidateShape(s, set.Causal);
+        long kvBytes = 2 * s.KeyElements * sizeof(float);
+        int copies = set.Decode ? BenchTiming.ColdRotation(kvBytes) : 1;
+        double readGbps = 0, fmaGflops = 0;
+        var caches = new List<(float[] K, float[] V)>();
+        float[] q = Array.Empty<float>(), o = Array.Empty<float>();
+        console.Status().Start("measuring the machine and preparing inputs", ctx =>
+        {
+            readGbps = MachineProbe.ReadBandwidthGBps(set.Threads);
+            fmaGflops = MachineProbe.FmaPeakGflops(set.Threads);
+            q = RandomData(1, s.QueryElements);
+            o = new float[s.QueryElements];
+            for (int c = 0; c < copies; c++)
+            {
+                ctx.Status($"preparing KV copy {c + 1}/{copies} ({kvBytes / (1 << 20)} MiB each)");
+                caches.Add((RandomData(100 + 2 * c, s.KeyElements), RandomData(101 + 2 * c, s.KeyElements)));
+            }
+        });
+
+        var results = new JsonArray();
+        var table = new Table().AddColumns("path", "bias", "median ms", "GFLOP/s", "KV GB/s", "ratio to limit", "rel error");
+        foreach (CpuPath path in set.Paths)
+            foreach (PositionalBias bias in set.Biases)
+            {
+                var options = new AttentionOptions { Causal = set.Causal, Bias = bias, Path = path, MaxDegreeOfParallelism = set.Threads };
+                double ms = BenchTiming.MedianMs(i =>
+                {
+                    var (k, v) = caches[i % copies];
+                    FlashAttention.Forward(q, k, v, o, s, options);
+                }, warmup: Math.Max(3, copies), reps: set.Reps);
+                FlashAttention.Forward(q, caches[0].K, caches[0].V, o, s, options);
+                double relError = ReferenceAttention.SampledRelativeError(q, caches[0].K, caches[0].V, o, s, options);
+                double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
+                double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
+                double ratio = set.Decode ? kvGbps / readGbps : gflops / fmaGflops;
+                results.Add(new JsonObject
+                {
+                    ["backend"] = "cpu",
+                    ["path"] = path.ToString().ToLowerInvariant(),
+                    ["mode"] = set.Decode ? "decode" : "prefill",
+                    ["batch"] = s.Batch,
+                    ["heads"] = s.Heads,
+                    ["kv_heads"] = s.KvHeads,
+                    ["dim"] = s.HeadDim,
+                    ["q_len"] = s.QueryLength,
+                    ["kv_len"] = s.KeyLength,
+                    ["causal"] = set.Causal,
+                    ["bias"] = bias.Name,
+                    ["kv_format"] = "fp32",
+                    ["threads"] = set.Threads,
+                    ["median_ms"] = Math.Round(ms, 4),
+                    ["gflops"] = Math.Round(gflops, 2),
+                    ["kv_bytes"] = kvBytes,
+                    ["kv_gbps"] = Math.Round(kvGbps, 3),
+                    ["rel_error"] = relError,
+                    ["machine_read_gbps"] = Math.Round(readGbps, 3),
+                    ["machine_fma_gflops"] = Math.Round(fmaGflops, 2),
+                    ["ratio_to_limit"] = Math.Round(ratio, 4),
+                    ["cold"] = set.Decode,
+                    ["cold_copies"] = copies,
+                    ["reps"] = set.Reps,
+                });
+                table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(gflops, 1), F(kvGbps, 2), F(ratio, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
+            }
+        console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} threads={set.Threads}; " +
+            $"machine: read {readGbps:F1} GB/s, FMA {fmaGflops:F0} GFLOP/s" + (set.Decode ? $"; cold: {copies} KV copies rotated" : ""));
+        console.Write(table);
+        return results;
+    }
+
+    private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);
+
+    internal static float[] RandomData(int seed, long length)
+    {
+        var rng = new Random(seed);
+        var a = new float[length];
+        for (long i = 0; i < length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+}
