@@ -1,0 +1,236 @@
+// NativeProb — MIT License.
+using NativeProb.Attention;
+using NativeProb.Positional;
+
+namespace NativeProb.OpenCL;
+
+public sealed partial class OpenClDevice
+{
+    private const string AttentionOp = "attention";
+    private const int MaxKeyTile = 64;   // MAX_TK in attention.cl
+    private const int MaxRowTile = 64;
+    private float[]? _slopesOnDevice;
+    private nint _slopesBuffer;
+    private (DistanceFunction F, int Length, nint Buffer) _distOnDevice;
+
+    /// <summary>
+    /// Exact attention on the device, the same operation as <see cref="NativeProb.Attention.FlashAttention.Forward"/>:
+    /// <c>O = softmax(scale * Q K^T + bias) V</c> per query head, MHA / GQA / MQA, causal or not, with every
+    /// <see cref="PositionalBias"/>. Inputs are copied into device buffers that are kept and reused by the
+    /// next call; the output is copied back.
+    /// </summary>
+    /// <param name="q">Queries <c>[Batch, Heads, QueryLength, HeadDim]</c>.</param>
+    /// <param name="k">Keys <c>[Batch, KvHeads, KeyLength, HeadDim]</c>.</param>
+    /// <param name="v">Values, shaped like <paramref name="k"/>.</param>
+    /// <param name="output">Output, shaped like <paramref name="q"/>; must not overlap the inputs.</param>
+    /// <param name="shape">The shape of the call.</param>
+    /// <param name="options">Options (<see cref="AttentionOptions.Path"/> and the thread count do not apply); null for the defaults.</param>
+    /// <exception cref="ArgumentException">The same shape and option errors as the CPU path, with the same messages.</exception>
+    /// <exception cref="OpenClException">An OpenCL call failed (code and call in the message).</exception>
+    /// <exception cref="NativeProb.Errors.NpException">OutOfMemory: a buffer does not fit on the device.</exception>
+    public void FlashAttention(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+        AttentionShape shape, AttentionOptions? options = null)
+    {
+        options ??= AttentionOptions.Default;
+        NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, options, out float scale, out float[]? slopes);
+        if (shape.QueryElements == 0) return;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            try
+            {
+                nint bq = Scratch("attention.q", shape.QueryElements * sizeof(float));
+                nint bk = Scratch("attention.k", shape.KeyElements * sizeof(float));
+                nint bv = Scratch("attention.v", shape.KeyElements * sizeof(float));
+                nint bo = Scratch("attention.o", shape.QueryElements * sizeof(float));
+                WriteBuffer(bq, q);
+                WriteBuffer(bk, k);
+                WriteBuffer(bv, v);
+                EnqueueAttention(bq, bk, bv, bo, shape, shape.KeyLength, options, scale, slopes);
+                ReadBuffer(bo, output);
+                Complete(AttentionOp);
+            }
+            catch
+            {
+                Abandon();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Exact attention on tensors that stay on the device (the device-resident path: upload once, run many,
+    /// download). K and V may be a cache with room for <paramref name="keyCapacity"/> keys per head
+    /// (<c>[Batch, KvHeads, keyCapacity, HeadDim]</c>) of which the first <c>shape.KeyLength</c> are used,
+    /// so a decode loop appends one key with <see cref="Write"/> and calls this again without reallocating.
+    /// </summary>
+    /// <param name="q">Queries, at least <c>Batch*Heads*QueryLength*HeadDim</c> values.</param>
+    /// <param name="k">Keys, at least <c>Batch*KvHeads*keyCapacity*HeadDim</c> values.</param>
+    /// <param name="v">Values, like <paramref name="k"/>.</param>
+    /// <param name="output">Output, like <paramref name="q"/>; a different tensor from the inputs.</param>
+    /// <param name="shape">The shape of the call.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="keyCapacity">Keys per (batch, KV head) in the K/V layout; 0 means <c>shape.KeyLength</c>.</param>
+    /// <exception cref="ArgumentException">A shape, option or tensor is invalid; the message names it.</exception>
+    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
+    public void FlashAttention(ClTensor q, ClTensor k, ClTensor v, ClTensor output, AttentionShape shape,
+        AttentionOptions? options = null, int keyCapacity = 0)
+    {
+        options ??= AttentionOptions.Default;
+        NativeProb.Attention.FlashAttention.ValidateShape(shape, options.Causal);
+        if (keyCapacity == 0) keyCapacity = shape.KeyLength;
+        if (keyCapacity < shape.KeyLength)
+            throw new ArgumentException($"keyCapacity ({keyCapacity}) is smaller than KeyLength ({shape.KeyLength}).", nameof(keyCapacity));
+        long kvElements = (long)shape.Batch * shape.KvHeads * keyCapacity * shape.HeadDim;
+        CheckTensor(q, nameof(q));
+        CheckTensor(k, nameof(k));
+        CheckTensor(v, nameof(v));
+        CheckTensor(output, nameof(output));
+        CheckAtLeast(nameof(q), q.Length, shape.QueryElements, "batch*heads*q_len*dim");
+        CheckAtLeast(nameof(k), k.Length, kvElements, "batch*kv_heads*key_capacity*dim");
+        CheckAtLeast(nameof(v), v.Length, kvElements, "batch*kv_heads*key_capacity*dim");
+        CheckAtLeast(nameof(output), output.Length, shape.QueryElements, "batch*heads*q_len*dim");
+        if (ReferenceEquals(output, q) || ReferenceEquals(output, k) || ReferenceEquals(output, v))
+            throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
+        // Scale and slopes exactly as the CPU path derives them (lengths do not matter at batch 0).
+        NativeProb.Attention.FlashAttention.Validate([], [], [], [], shape with { Batch = 0 }, options, out float scale, out float[]? slopes);
+        if (shape.QueryElements == 0) return;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            try
+            {
+                EnqueueAttention(q.Handle.Value, k.Handle.Value, v.Handle.Value, output.Handle.Value, shape, keyCapacity, options, scale, slopes);
+                Complete(AttentionOp);
+            }
+            catch
+            {
+                Abandon();
+                throw;
+            }
+        }
+    }
+
+    private static void CheckAtLeast(string name, long length, long needed, string what)
+    {
+        if (length < needed) throw new ArgumentException($"{name} has {length} values; the shape needs {what} = {needed}.", name);
+    }
+
+    /// <summary>The tiling a call uses: query rows per work-group, keys per tile, key splits and chunk.</summary>
+    internal readonly record struct AttentionPlan(int RowTile, int KeyTile, int Splits, int Chunk, int MaxDim);
+
+    internal AttentionPlan PlanAttention(AttentionShape s, long workGroupLimit)
+    {
+        int d = s.HeadDim;
+        int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
+        // Two tiles (K and V) of tk keys must fit in local memory, keeping 1 KiB for the compiler.
+        int tk = MaxKeyTile;
+        while (tk > 4 && 2L * tk * d * sizeof(float) > Info.LocalMemoryBytes - 1024) tk /= 2;
+        long rows = (long)s.GroupSize * s.QueryLength;
+        int tq = (int)Math.Min(Math.Min(MaxRowTile, rows), Math.Max(1, workGroupLimit));
+        long groups = (rows + tq - 1) / tq * s.Batch * s.KvHeads;
+        // Split the keys when there are too few work-groups to occupy the device (decode), never into
+        // chunks shorter than two tiles.
+        long target = 4L * Math.Max(1, Info.ComputeUnits);
+        int splits = 1;
+        if (groups < target)
+            splits = (int)Math.Clamp((target + groups - 1) / groups, 1, Math.Max(1, s.KeyLength / (2 * tk)));
+        int chunk = (s.KeyLength + splits - 1) / splits;
+        chunk = (chunk + tk - 1) / tk * tk;
+        splits = (s.KeyLength + chunk - 1) / chunk;
+        return new AttentionPlan(tq, tk, splits, chunk, maxDim);
+    }
+
+    private void EnqueueAttention(nint bq, nint bk, nint bv, nint bo, AttentionShape s, int keyCapacity, AttentionOptions options,
+        float scale, float[]? slopes)
+    {
+        int d = s.HeadDim;
+        string buildOptions = $"-DMAX_D={(d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128)}";
+        nint kernel = Kernel(AttentionOp, "attention_tiled", buildOptions);
+        AttentionPlan plan = PlanAttention(s, KernelWorkGroupLimit(kernel));
+        long rows = (long)s.GroupSize * s.QueryLength;
+        long totalRows = rows * s.Batch * s.KvHeads;
+
+        nint partAcc = bo, partMl = bo;
+        // The partial buffers are sized for the cache's capacity (splits only grow with the key count), so
+        // a decode loop over a device-resident cache allocates nothing after its first call.
+        int capacitySplits = keyCapacity == s.KeyLength ? plan.Splits
+            : Math.Max(plan.Splits, PlanAttention(s with { KeyLength = keyCapacity }, KernelWorkGroupLimit(kernel)).Splits);
+        if (capacitySplits > 1)
+        {
+            partAcc = Scratch("attention.partial_acc", capacitySplits * totalRows * d * sizeof(float));
+            partMl = Scratch("attention.partial_ml", capacitySplits * totalRows * 2 * sizeof(float));
+        }
+        nint bSlopes = bq, bDist = bq;
+        if (slopes is not null)
+        {
+            bSlopes = UploadSlopes(slopes);
+            bDist = UploadDistances(options.Bias.Distance, Math.Max(keyCapacity, s.QueryLength) + 1);
+        }
+
+        uint a = 0;
+        SetArg(kernel, a++, bq);
+        SetArg(kernel, a++, bk);
+        SetArg(kernel, a++, bv);
+        SetArg(kernel, a++, bo);
+        SetArg(kernel, a++, partAcc);
+        SetArg(kernel, a++, partMl);
+        SetArg(kernel, a++, bSlopes);
+        SetArg(kernel, a++, bDist);
+        SetValue(kernel, a++, s.Heads);
+        SetValue(kernel, a++, s.KvHeads);
+        SetValue(kernel, a++, s.QueryLength);
+        SetValue(kernel, a++, s.KeyLength);
+        SetValue(kernel, a++, d);
+        SetValue(kernel, a++, scale);
+        SetValue(kernel, a++, options.Causal ? 1 : 0);
+        SetValue(kernel, a++, slopes is null ? 0 : 1);
+        SetValue(kernel, a++, plan.KeyTile);
+        SetValue(kernel, a++, plan.Chunk);
+        SetValue(kernel, a++, plan.Splits);
+        SetValue(kernel, a++, keyCapacity);
+        SetLocal(kernel, a++, (long)plan.KeyTile * d * sizeof(float));
+        SetLocal(kernel, a++, (long)plan.KeyTile * d * sizeof(float));
+        long global0 = (rows + plan.RowTile - 1) / plan.RowTile * plan.RowTile;
+        Launch(kernel, [global0, (long)s.Batch * s.KvHeads, plan.Splits], [plan.RowTile, 1, 1]);
+
+        if (plan.Splits > 1)
+        {
+            nint combine = Kernel(AttentionOp, "attention_combine", buildOptions);
+            a = 0;
+            SetArg(combine, a++, partAcc);
+            SetArg(combine, a++, partMl);
+            SetArg(combine, a++, bo);
+            SetValue(combine, a++, d);
+            SetValue(combine, a++, plan.Splits);
+            SetValue(combine, a++, totalRows);
+            Launch(combine, [d, totalRows], []);
+        }
+    }
+
+    private nint UploadSlopes(float[] slopes)
+    {
+        nint buffer = Scratch("attention.slopes", (long)slopes.Length * sizeof(float));
+        if (buffer != _slopesBuffer || _slopesOnDevice is null || !_slopesOnDevice.AsSpan().StartsWith(slopes) || _slopesOnDevice.Length != slopes.Length)
+        {
+            WriteBuffer(buffer, slopes);
+            _slopesOnDevice = (float[])slopes.Clone();
+            _slopesBuffer = buffer;
+        }
+        return buffer;
+    }
+
+    /// <summary>The distance table f(n), n = 0..length-1, in fp32 like the CPU's; uploaded only when it changes.</summary>
+    private nint UploadDistances(DistanceFunction f, int length)
+    {
+        nint buffer = Scratch("attention.distance", (long)length * sizeof(float));
+        var (cachedF, cachedLength, cachedBuffer) = _distOnDevice;
+        if (buffer == cachedBuffer && cachedF == f && cachedLength >= length) return buffer;
+        var table = new float[length];
+        for (int n = 0; n < length; n++)
+            table[n] = f == DistanceFunction.Harmonic ? (float)HarmonicNumbers.Of(n) : n;
+        WriteBuffer(buffer, table);
+        _distOnDevice = (f, length, buffer);
+        return buffer;
+    }
+}

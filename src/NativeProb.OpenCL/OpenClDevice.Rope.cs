@@ -1,0 +1,138 @@
+// NativeProb — MIT License.
+using NativeProb.Positional;
+
+namespace NativeProb.OpenCL;
+
+public sealed partial class OpenClDevice
+{
+    private const string RopeOp = "rope";
+    private (int SeqLen, int Rot, double Base, long Offset, nint Cos, nint Sin) _ropeTables;
+
+    /// <summary>
+    /// Rotary position embedding on the device, the same operation as <see cref="RotaryEmbedding.Apply"/>:
+    /// rotates <paramref name="x"/> of shape <c>[sequences, seqLen, headDim]</c> in place; row t sits at
+    /// position <c>PositionOffset + t</c>; both pair layouts; dimensions past <c>RotaryDim</c> untouched.
+    /// The result equals the CPU's bit for bit (same tables, same operation order).
+    /// </summary>
+    /// <param name="x">The tensor, row-major, length <c>sequences * seqLen * headDim</c>.</param>
+    /// <param name="sequences">Independent sequences (batch times heads).</param>
+    /// <param name="seqLen">Positions per sequence.</param>
+    /// <param name="headDim">Head dimension D (even).</param>
+    /// <param name="options">Options (<see cref="RopeOptions.Path"/> does not apply); null for the defaults.</param>
+    /// <exception cref="ArgumentException">A shape or option is invalid; the same messages as the CPU path.</exception>
+    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
+    public void ApplyRotaryEmbedding(Span<float> x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
+    {
+        options ??= new RopeOptions();
+        int rot = ValidateRope(x.Length, sequences, seqLen, headDim, options, nameof(x));
+        if (x.IsEmpty) return;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            try
+            {
+                nint bx = Scratch("rope.x", (long)x.Length * sizeof(float));
+                WriteBuffer(bx, x);
+                EnqueueRope(bx, sequences, seqLen, headDim, rot, options);
+                ReadBuffer(bx, x);
+                Complete(RopeOp);
+            }
+            catch
+            {
+                Abandon();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Rotary position embedding in place on a device tensor (the first <c>sequences*seqLen*headDim</c> values).</summary>
+    /// <param name="x">The tensor, on this device.</param>
+    /// <param name="sequences">Independent sequences (batch times heads).</param>
+    /// <param name="seqLen">Positions per sequence.</param>
+    /// <param name="headDim">Head dimension D (even).</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <exception cref="ArgumentException">A shape or option is invalid, or the tensor is too short.</exception>
+    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
+    public void ApplyRotaryEmbedding(ClTensor x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
+    {
+        options ??= new RopeOptions();
+        CheckTensor(x, nameof(x));
+        long expected = (long)Math.Max(0, sequences) * Math.Max(0, seqLen) * Math.Max(0, headDim);
+        int rot = ValidateRope(Math.Min(x.Length, expected), sequences, seqLen, headDim, options, nameof(x));
+        if (expected == 0) return;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            try
+            {
+                EnqueueRope(x.Handle.Value, sequences, seqLen, headDim, rot, options);
+                Complete(RopeOp);
+            }
+            catch
+            {
+                Abandon();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The checks of <see cref="RotaryEmbedding.Apply"/>, in its order and with its messages.</summary>
+    private static int ValidateRope(long length, int sequences, int seqLen, int headDim, RopeOptions options, string name)
+    {
+        if (sequences < 0) throw new ArgumentOutOfRangeException(nameof(sequences), sequences, "sequences must be non-negative.");
+        if (seqLen < 0) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "seqLen must be non-negative.");
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"headDim must be positive and even; got {headDim}.", nameof(headDim));
+        int rot = options.RotaryDim ?? headDim;
+        if (rot <= 0 || rot % 2 != 0 || rot > headDim)
+            throw new ArgumentException($"RotaryDim must be even and in (0, headDim = {headDim}]; got {rot}.", nameof(options));
+        if (!(options.Base > 1.0) || !double.IsFinite(options.Base))
+            throw new ArgumentException($"Base must be finite and greater than 1; got {options.Base}.", nameof(options));
+        if (options.PositionOffset < 0)
+            throw new ArgumentException($"PositionOffset must be non-negative; got {options.PositionOffset}.", nameof(options));
+        long expected = (long)sequences * seqLen * headDim;
+        if (length != expected)
+            throw new ArgumentException($"{name} has length {length}; expected sequences*seqLen*headDim = {sequences}*{seqLen}*{headDim} = {expected}.", name);
+        return rot;
+    }
+
+    private void EnqueueRope(nint bx, int sequences, int seqLen, int headDim, int rot, RopeOptions options)
+    {
+        int half = rot / 2;
+        nint cos = Scratch("rope.cos", (long)seqLen * half * sizeof(float));
+        nint sin = Scratch("rope.sin", (long)seqLen * half * sizeof(float));
+        var key = (seqLen, rot, options.Base, options.PositionOffset, cos, sin);
+        if (_ropeTables != key)
+        {
+            // cos/sin in double, exactly as the CPU path computes its tables.
+            var c = new float[(long)seqLen * half];
+            var s = new float[(long)seqLen * half];
+            var theta = new double[half];
+            for (int i = 0; i < half; i++) theta[i] = Math.Pow(options.Base, -2.0 * i / rot);
+            for (int t = 0; t < seqLen; t++)
+            {
+                double pos = options.PositionOffset + t;
+                for (int i = 0; i < half; i++)
+                {
+                    double angle = pos * theta[i];
+                    c[(long)t * half + i] = (float)Math.Cos(angle);
+                    s[(long)t * half + i] = (float)Math.Sin(angle);
+                }
+            }
+            WriteBuffer(cos, c);
+            WriteBuffer(sin, s);
+            _ropeTables = key;
+        }
+        nint kernel = Kernel(RopeOp, "rope_apply");
+        long rows = (long)sequences * seqLen;
+        uint a = 0;
+        SetArg(kernel, a++, bx);
+        SetArg(kernel, a++, cos);
+        SetArg(kernel, a++, sin);
+        SetValue(kernel, a++, seqLen);
+        SetValue(kernel, a++, headDim);
+        SetValue(kernel, a++, rot);
+        SetValue(kernel, a++, options.Layout == RopeLayout.Interleaved ? 1 : 0);
+        SetValue(kernel, a++, rows);
+        Launch(kernel, [half, rows], []);
+    }
+}
