@@ -46,7 +46,7 @@ internal static class AttentionCommand
             var result = new float[qData.Length];
             FlashAttention.Forward(qData, kData, vData, result, shape, options);
             NpyFile.Write(oPath, qShape, result);
-            AnsiConsole.MarkupLine($"wrote {Markup.Escape(oPath)}: [{string.Join(", ", qShape)}] ({Markup.Escape(shape.ToString())}, causal={options.Causal}, bias={options.Bias.Name})");
+            AnsiConsole.WriteLine($"wrote {oPath}: [{string.Join(", ", qShape)}] ({shape}, causal={options.Causal}, bias={options.Bias.Name})");
             return 0;
         }));
         return command;
