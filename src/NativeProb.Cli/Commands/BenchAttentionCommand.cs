@@ -31,9 +31,11 @@ internal static class BenchAttentionCommand
         var threads = CliParsing.ThreadsOption();
         var json = CliParsing.JsonOption();
         var reps = new Option<int?>("--reps") { Description = "Timed repetitions (default 21 for decode, 5 for prefill)." };
+        var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl" };
+        var device = new Option<string?>("--device") { Description = "OpenCL device: index (see `nativeprob info`), gpu|cpu|accelerator, or part of its name." };
         var command = new Command("attention", "Benchmark exact attention against the machine's bandwidth and FMA peak.")
         {
-            mode, batch, heads, kvHeads, dim, qLen, kvLen, causal, bias, path, threads, json, reps,
+            mode, batch, heads, kvHeads, dim, qLen, kvLen, causal, bias, path, threads, json, reps, backend, device,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -49,6 +51,9 @@ internal static class BenchAttentionCommand
                 CliParsing.Paths(parse.GetValue(path)),
                 Math.Max(1, parse.GetValue(threads)),
                 parse.GetValue(reps) ?? (decode ? 21 : 5));
+            string b = parse.GetValue(backend)!.Trim().ToLowerInvariant();
+            if (b is not ("cpu" or "opencl")) throw new ArgumentException($"--backend takes cpu or opencl; got '{b}'.");
+            if (b == "opencl") return BenchAttentionOpenCl.Execute(settings, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console);
             JsonArray results = Run(settings, AnsiConsole.Console);
             string? file = parse.GetValue(json);
             if (file is not null) JsonOut.Write(file, results);

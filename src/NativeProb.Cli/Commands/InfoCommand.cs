@@ -14,14 +14,15 @@ internal static class InfoCommand
     public static Command Create()
     {
         var json = new Option<string?>("--json") { Description = "Also write the information as JSON to this file." };
-        var command = new Command("info", "Show CPU features, CpuPath.Best, available paths and thread count.") { json };
+        var command = new Command("info", "Show CPU features, CpuPath.Best, available paths, thread count and OpenCL devices.") { json };
         command.SetAction(parse =>
         {
             JsonObject info = Collect();
             var table = new Table().AddColumn("property").AddColumn("value");
-            foreach (var (key, value) in info)
+            foreach (var (key, value) in info.Where(p => p.Key != "opencl"))
                 table.AddRow(Markup.Escape(key), Markup.Escape(value?.ToJsonString() ?? ""));
             AnsiConsole.Write(table);
+            OpenClInfo.Print(info["opencl"]!, AnsiConsole.Console);
             string? path = parse.GetValue(json);
             if (path is not null) JsonOut.Write(path, info);
             return 0;
@@ -43,6 +44,7 @@ internal static class InfoCommand
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
             ["features"] = features,
+            ["opencl"] = OpenClInfo.Collect(),
         };
     }
 }

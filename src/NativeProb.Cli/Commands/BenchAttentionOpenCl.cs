@@ -1,0 +1,152 @@
+// NativeProb — MIT License.
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NativeProb.Attention;
+using NativeProb.Diagnostics;
+using NativeProb.Errors;
+using NativeProb.OpenCL;
+using NativeProb.Positional;
+using Spectre.Console;
+
+namespace NativeProb.Cli.Commands;
+
+/// <summary>
+/// <c>nativeprob bench attention --backend opencl [--device N]</c>: exact attention on an OpenCL device,
+/// with K/V resident on the device (uploaded once, rotated over enough copies to defeat caches when
+/// decoding), timed per call (wall, including the wait for completion) and by profiling events.
+/// </summary>
+/// <remarks>
+/// <c>ratio_to_limit</c> uses the limits of the hardware the kernels run on: for a CPU device (PoCL)
+/// the machine probes of the CPU backend (streaming read over all cores, FMA peak); for a GPU or
+/// accelerator the device's own probes (a streaming-read kernel and an FMA-chain kernel). Both are in
+/// the JSON.
+/// </remarks>
+internal static class BenchAttentionOpenCl
+{
+    public static int Execute(BenchAttentionCommand.Settings set, string? selector, string? jsonFile, IAnsiConsole console)
+    {
+        try
+        {
+            using OpenClDevice device = OpenClDevice.Open(selector);
+            JsonArray results = Run(set, device, console);
+            if (jsonFile is not null) JsonOut.Write(jsonFile, results);
+            return 0;
+        }
+        catch (NpException e) when (e.Status is NpStatus.DeviceUnavailable or NpStatus.OpenCl or NpStatus.OutOfMemory)
+        {
+            console.MarkupLine($"[red]error ({e.Status}):[/] {Markup.Escape(e.Message)}");
+            return 3;
+        }
+    }
+
+    internal static JsonArray Run(BenchAttentionCommand.Settings set, OpenClDevice device, IAnsiConsole console)
+    {
+        AttentionShape s = set.Shape;
+        FlashAttention.ValidateShape(s, set.Causal);
+        long kvBytes = 2 * s.KeyElements * sizeof(float);
+        int copies = set.Decode ? BenchTiming.ColdRotation(kvBytes) : 1;
+        copies = (int)Math.Max(1, Math.Min(copies, device.Info.GlobalMemoryBytes / 2 / Math.Max(1, kvBytes)));
+        bool cpuDevice = device.Info.Kind == ClDeviceKind.Cpu;
+        double machineRead = 0, machineFma = 0, deviceRead = 0, deviceFma = 0;
+        var caches = new List<(ClTensor K, ClTensor V)>();
+        float[] q = [], k0 = [], v0 = [];
+        try
+        {
+            console.Status().Start("measuring the machine and the device, uploading inputs", ctx =>
+            {
+                machineRead = MachineProbe.ReadBandwidthGBps(set.Threads);
+                machineFma = MachineProbe.FmaPeakGflops(set.Threads);
+                deviceRead = device.MeasureReadBandwidthGBps();
+                deviceFma = device.MeasureFmaPeakGflops();
+                q = BenchAttentionCommand.RandomData(1, s.QueryElements);
+                for (int c = 0; c < copies; c++)
+                {
+                    ctx.Status($"uploading KV copy {c + 1}/{copies} ({kvBytes / (1 << 20)} MiB each)");
+                    float[] k = BenchAttentionCommand.RandomData(100 + 2 * c, s.KeyElements);
+                    float[] v = BenchAttentionCommand.RandomData(101 + 2 * c, s.KeyElements);
+                    if (c == 0) (k0, v0) = (k, v);
+                    caches.Add((device.Upload(k), device.Upload(v)));
+                }
+            });
+            using ClTensor dq = device.Upload(q);
+            using ClTensor dout = device.Allocate(s.QueryElements);
+            double readLimit = cpuDevice ? machineRead : deviceRead;
+            double fmaLimit = cpuDevice ? machineFma : deviceFma;
+
+            var results = new JsonArray();
+            var o = new float[s.QueryElements];
+            var table = new Table().AddColumns("device", "bias", "median ms", "kernel ms", "GFLOP/s", "KV GB/s", "ratio to limit", "rel error");
+            foreach (PositionalBias bias in set.Biases)
+            {
+                var options = new AttentionOptions { Causal = set.Causal, Bias = bias };
+                var kernelMs = new List<double>();
+                double ms = BenchTiming.MedianMs(i =>
+                {
+                    var (k, v) = caches[i % copies];
+                    device.FlashAttention(dq, k, v, dout, s, options);
+                    kernelMs.Add(device.LastProfile.KernelMilliseconds);
+                }, warmup: Math.Max(2, Math.Min(copies, 8)), reps: set.Reps);
+                kernelMs.Sort();
+                double kms = kernelMs[kernelMs.Count / 2];
+                device.FlashAttention(dq, caches[0].K, caches[0].V, dout, s, options);
+                device.Download(dout, o);
+                double relError = ReferenceAttention.SampledRelativeError(q, k0, v0, o, s, options);
+                double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
+                double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
+                double ratio = set.Decode ? kvGbps / readLimit : gflops / fmaLimit;
+                results.Add(new JsonObject
+                {
+                    ["backend"] = "opencl",
+                    ["path"] = "opencl",
+                    ["device"] = device.Info.Name,
+                    ["device_kind"] = device.Info.Kind.ToString().ToLowerInvariant(),
+                    ["platform"] = device.Info.PlatformName,
+                    ["mode"] = set.Decode ? "decode" : "prefill",
+                    ["batch"] = s.Batch,
+                    ["heads"] = s.Heads,
+                    ["kv_heads"] = s.KvHeads,
+                    ["dim"] = s.HeadDim,
+                    ["q_len"] = s.QueryLength,
+                    ["kv_len"] = s.KeyLength,
+                    ["causal"] = set.Causal,
+                    ["bias"] = bias.Name,
+                    ["kv_format"] = "fp32",
+                    ["threads"] = device.Info.ComputeUnits,
+                    ["median_ms"] = Math.Round(ms, 4),
+                    ["kernel_ms"] = Math.Round(kms, 4),
+                    ["gflops"] = Math.Round(gflops, 2),
+                    ["kv_bytes"] = kvBytes,
+                    ["kv_gbps"] = Math.Round(kvGbps, 3),
+                    ["rel_error"] = relError,
+                    ["machine_read_gbps"] = Math.Round(machineRead, 3),
+                    ["machine_fma_gflops"] = Math.Round(machineFma, 2),
+                    ["device_read_gbps"] = Math.Round(deviceRead, 3),
+                    ["device_fma_gflops"] = Math.Round(deviceFma, 2),
+                    ["limit_source"] = cpuDevice ? "machine" : "device",
+                    ["ratio_to_limit"] = Math.Round(ratio, 4),
+                    ["cold"] = set.Decode,
+                    ["cold_copies"] = copies,
+                    ["reps"] = set.Reps,
+                });
+                table.AddRow(Markup.Escape(device.Info.Name), bias.Name, F(ms, 3), F(kms, 3), F(gflops, 1), F(kvGbps, 2), F(ratio, 3),
+                    relError.ToString("E2", CultureInfo.InvariantCulture));
+            }
+            console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} " +
+                $"on OpenCL {Markup.Escape(device.Info.ToString())}; machine: read {machineRead:F1} GB/s, FMA {machineFma:F0} GFLOP/s; " +
+                $"device probes: read {deviceRead:F1} GB/s, FMA {deviceFma:F0} GFLOP/s; limits from the {(cpuDevice ? "machine" : "device")}" +
+                (set.Decode ? $"; cold: {copies} KV copies rotated" : ""));
+            console.Write(table);
+            return results;
+        }
+        finally
+        {
+            foreach (var (k, v) in caches)
+            {
+                k.Dispose();
+                v.Dispose();
+            }
+        }
+    }
+
+    private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);
+}
