@@ -44,7 +44,7 @@ internal static class BenchAttentionOpenCl
         AttentionShape s = set.Shape;
         FlashAttention.ValidateShape(s, set.Causal);
         long kvBytes = 2 * s.KeyElements * sizeof(float);
-        int copies = set.Decode ? BenchTiming.ColdRotation(kvBytes) : 1;
+        int copies = set.Cold ? BenchTiming.ColdRotation(kvBytes) : 1;
         copies = (int)Math.Max(1, Math.Min(copies, device.Info.GlobalMemoryBytes / 2 / Math.Max(1, kvBytes)));
         bool cpuDevice = device.Info.Kind == ClDeviceKind.Cpu;
         double machineRead = 0, machineFma = 0, deviceRead = 0, deviceFma = 0;
@@ -124,7 +124,7 @@ internal static class BenchAttentionOpenCl
                     ["device_fma_gflops"] = Math.Round(deviceFma, 2),
                     ["limit_source"] = cpuDevice ? "machine" : "device",
                     ["ratio_to_limit"] = Math.Round(ratio, 4),
-                    ["cold"] = set.Decode,
+                    ["cold"] = set.Cold,
                     ["cold_copies"] = copies,
                     ["reps"] = set.Reps,
                 });
@@ -134,7 +134,7 @@ internal static class BenchAttentionOpenCl
             console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} " +
                 $"on OpenCL {Markup.Escape(device.Info.ToString())}; machine: read {machineRead:F1} GB/s, FMA {machineFma:F0} GFLOP/s; " +
                 $"device probes: read {deviceRead:F1} GB/s, FMA {deviceFma:F0} GFLOP/s; limits from the {(cpuDevice ? "machine" : "device")}" +
-                (set.Decode ? $"; cold: {copies} KV copies rotated" : ""));
+                (set.Cold ? $"; cold: {copies} KV copies rotated" : "; hot cache"));
             console.Write(table);
             return results;
         }
