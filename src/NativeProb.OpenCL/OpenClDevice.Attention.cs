@@ -116,6 +116,20 @@ public sealed partial class OpenClDevice
         if (length < needed) throw new ArgumentException($"{name} has {length} values; the shape needs {what} = {needed}.", name);
     }
 
+    /// <summary>
+    /// Whether attention stages K/V tiles in local memory: yes on GPUs and accelerators, no on CPU devices
+    /// (their local memory is ordinary memory). <c>NP_OPENCL_LOCAL_TILES=0|1</c> overrides it.
+    /// </summary>
+    internal bool UseLocalTiles => ForceLocalTiles ?? Environment.GetEnvironmentVariable("NP_OPENCL_LOCAL_TILES") switch
+    {
+        "0" => false,
+        "1" => true,
+        _ => Info.Kind != ClDeviceKind.Cpu,
+    };
+
+    /// <summary>Tests set this to run the other tiling variant on the same device; null means automatic.</summary>
+    internal bool? ForceLocalTiles { get; set; }
+
     /// <summary>The tiling a call uses: query rows per work-group, keys per tile, key splits and chunk.</summary>
     internal readonly record struct AttentionPlan(int RowTile, int KeyTile, int Splits, int Chunk, int MaxDim);
 
@@ -145,7 +159,8 @@ public sealed partial class OpenClDevice
         float scale, float[]? slopes)
     {
         int d = s.HeadDim;
-        string buildOptions = $"-DMAX_D={(d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128)}";
+        bool localTiles = UseLocalTiles;
+        string buildOptions = $"-DMAX_D={(d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128)} -DUSE_LOCAL={(localTiles ? 1 : 0)}";
         nint kernel = Kernel(AttentionOp, "attention_tiled", buildOptions);
         AttentionPlan plan = PlanAttention(s, KernelWorkGroupLimit(kernel));
         long rows = (long)s.GroupSize * s.QueryLength;
@@ -189,8 +204,9 @@ public sealed partial class OpenClDevice
         SetValue(kernel, a++, plan.Chunk);
         SetValue(kernel, a++, plan.Splits);
         SetValue(kernel, a++, keyCapacity);
-        SetLocal(kernel, a++, (long)plan.KeyTile * d * sizeof(float));
-        SetLocal(kernel, a++, (long)plan.KeyTile * d * sizeof(float));
+        long tileBytes = localTiles ? (long)plan.KeyTile * d * sizeof(float) : sizeof(float);
+        SetLocal(kernel, a++, tileBytes);
+        SetLocal(kernel, a++, tileBytes);
         long global0 = (rows + plan.RowTile - 1) / plan.RowTile * plan.RowTile;
         Launch(kernel, [global0, (long)s.Batch * s.KvHeads, plan.Splits], [plan.RowTile, 1, 1]);
 

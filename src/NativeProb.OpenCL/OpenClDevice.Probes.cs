@@ -19,7 +19,8 @@ public sealed partial class OpenClDevice
         if (bytes <= 0) bytes = Math.Min(1L << 30, Math.Min(Info.GlobalMemoryBytes / 4, Info.MaxAllocationBytes));
         bytes = Math.Max(1 << 20, bytes / 16 * 16);
         long n4 = bytes / 16;
-        long global = Math.Min(n4, (long)Math.Max(1, Info.ComputeUnits) * 2048);
+        bool cpu = Info.Kind == ClDeviceKind.Cpu;
+        long global = Math.Min(n4, (long)Math.Max(1, Info.ComputeUnits) * (cpu ? 16 : 2048));
         lock (_gate)
         {
             ThrowIfDisposed();
@@ -33,6 +34,7 @@ public sealed partial class OpenClDevice
                 SetArg(kernel, 0, x);
                 SetValue(kernel, 1, n4);
                 SetArg(kernel, 2, output);
+                SetValue(kernel, 3, cpu ? 1 : 0);
                 double best = double.MaxValue;
                 for (int p = 0; p <= passes; p++)
                 {
@@ -51,14 +53,14 @@ public sealed partial class OpenClDevice
     }
 
     /// <summary>
-    /// The device's fp32 FMA peak in GFLOP/s (2 flops per FMA), from a kernel of independent FMA chains
+    /// The device's fp32 FMA peak in GFLOP/s (2 flops per FMA), from a kernel of independent float8 FMA chains
     /// sized to run about 100 ms. Used as the prefill limit in <c>ratio_to_limit</c> for GPU devices.
     /// </summary>
     /// <returns>GFLOP/s.</returns>
     /// <exception cref="OpenClException">An OpenCL call failed.</exception>
     public double MeasureFmaPeakGflops()
     {
-        long global = (long)Math.Max(1, Info.ComputeUnits) * 2048;
+        long global = (long)Math.Max(1, Info.ComputeUnits) * (Info.Kind == ClDeviceKind.Cpu ? 64 : 2048);
         lock (_gate)
         {
             ThrowIfDisposed();
@@ -78,7 +80,7 @@ public sealed partial class OpenClDevice
                     ms = Run(iterations);
                 }
                 double best = Math.Min(ms, Run(iterations));
-                return 16.0 * iterations * global / (best * 1e-3) / 1e9;
+                return 128.0 * iterations * global / (best * 1e-3) / 1e9;
 
                 double Run(int n)
                 {

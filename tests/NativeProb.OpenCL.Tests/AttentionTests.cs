@@ -69,6 +69,35 @@ public sealed class AttentionTests(ClFixture fixture)
         Assert.True(device.LastProfile.Kernels >= 1);
     }
 
+    public static TheoryData<int, int, int, int, int, int, bool, string> TilingCases() => new()
+    {
+        { 1, 8, 2, 1, 4099, 128, true, "alibi" },       // decode, split keys
+        { 2, 6, 2, 65, 129, 64, true, "harmonic" },     // chunked prefill, GQA, batch 2
+        { 1, 4, 1, 127, 127, 128, true, "none" },       // prefill, MQA
+        { 1, 4, 4, 63, 1000, 64, false, "harmonic-distance" },
+        { 1, 2, 2, 7, 7, 256, true, "harmonic-slopes" }, // D = 256: smaller key tiles
+    };
+
+    /// <summary>Both tilings (K/V staged in local memory, as on GPUs, or read in place, as on CPU devices) on this device.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(TilingCases))]
+    public void BothTilingsMatchCpu(int batch, int h, int hkv, int nq, int nk, int d, bool causal, string bias)
+    {
+        OpenClDevice device = fixture.Require();
+        foreach (bool local in new[] { true, false })
+        {
+            device.ForceLocalTiles = local;
+            try
+            {
+                MatchesCpu(batch, h, hkv, nq, nk, d, causal, bias);
+            }
+            finally
+            {
+                device.ForceLocalTiles = null;
+            }
+        }
+    }
+
     [SkippableFact]
     public void ExplicitSlopesAndScaleMatchCpu()
     {

@@ -19,6 +19,18 @@
 #endif
 #define MAX_TK 64
 
+// USE_LOCAL (default 1) stages each K/V tile in local memory, shared by the work-group's rows. CPU
+// devices (PoCL) emulate local memory in ordinary memory, where the copy is pure overhead: the host
+// builds them with USE_LOCAL=0 and the rows read the tile where it is, through the same caches.
+#ifndef USE_LOCAL
+#define USE_LOCAL 1
+#endif
+#if USE_LOCAL
+#define TILE_SPACE __local
+#else
+#define TILE_SPACE __global
+#endif
+
 __kernel void attention_tiled(
     __global const float* restrict q,
     __global const float* restrict k,
@@ -77,6 +89,7 @@ __kernel void attention_tiled(
     for (int t0 = kstart; t0 < kend; t0 += tk)
     {
         const int n = min(tk, kend - t0);
+#if USE_LOCAL
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int idx = lid; idx < n * d8; idx += tq)
         {
@@ -84,6 +97,12 @@ __kernel void attention_tiled(
             vstore8(vload8(idx, vbase + (long)t0 * d), idx, vtile);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+        const __local float* kt = ktile;
+        const __local float* vt = vtile;
+#else
+        const __global float* kt = kbase + (long)t0 * d;
+        const __global float* vt = vbase + (long)t0 * d;
+#endif
         if (!valid) continue;
         // Keys ascend, so the visible keys of this row in the tile are a prefix.
         const int nv = causal ? (int)clamp(pos + 1 - t0, 0L, (long)n) : n;
@@ -91,7 +110,7 @@ __kernel void attention_tiled(
         float tmax = -INFINITY;
         for (int j = 0; j < nv; j++)
         {
-            const __local float* kr = ktile + j * d;
+            const TILE_SPACE float* kr = kt + j * d;
             float8 dot8 = (float8)(0.0f);
             for (int c = 0; c < d8; c++) dot8 = fma(qv[c], vload8(c, kr), dot8);
             const float4 dot4 = dot8.lo + dot8.hi;
@@ -114,7 +133,7 @@ __kernel void attention_tiled(
         {
             const float p = exp(sc[j] - mnew);
             l += p;
-            const __local float* vr = vtile + j * d;
+            const TILE_SPACE float* vr = vt + j * d;
             for (int c = 0; c < d8; c++) acc[c] = fma((float8)(p), vload8(c, vr), acc[c]);
         }
         m = mnew;
