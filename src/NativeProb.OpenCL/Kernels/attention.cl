@@ -100,6 +100,10 @@ __kernel void attention_tiled(
         const __local float* kt = ktile;
         const __local float* vt = vtile;
 #else
+        // No copy, but still one barrier per tile: a CPU device runs a work-group's items one after the
+        // other between barriers, so the barrier makes all rows use a tile while it is in cache instead
+        // of each row streaming the whole K/V range on its own.
+        barrier(CLK_GLOBAL_MEM_FENCE);
         const __global float* kt = kbase + (long)t0 * d;
         const __global float* vt = vbase + (long)t0 * d;
 #endif
