@@ -154,6 +154,26 @@ public sealed class AttentionTests(ClFixture fixture)
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
     }
 
+    [SkippableFact]
+    public void NaNInOneKvGroupStaysThereAsOnTheCpu()
+    {
+        OpenClDevice device = fixture.Require();
+        var shape = new AttentionShape(1, 4, 2, 5, 70, 64);
+        var options = new AttentionOptions { Causal = true };
+        float[] q = ClTestData.Gaussian(61, shape.QueryElements);
+        float[] k = ClTestData.Gaussian(62, shape.KeyElements);
+        float[] v = ClTestData.Gaussian(63, shape.KeyElements);
+        v[3 * 64 + 5] = float.NaN;   // KV head 0, key 3: seen by every query of heads 0 and 1
+        var expected = new float[shape.QueryElements];
+        var actual = new float[shape.QueryElements];
+        FlashAttention.Forward(q, k, v, expected, shape, options);
+        device.FlashAttention(q, k, v, actual, shape, options);
+        int half = actual.Length / 2;
+        Assert.All(actual[..half].Where((_, i) => i % 64 == 5), x => Assert.True(float.IsNaN(x)));
+        Assert.All(actual[half..], x => Assert.True(float.IsFinite(x)));
+        Assert.True(ClTestData.RelativeL2(actual[half..], expected[half..]) <= Tolerance);
+    }
+
     public static TheoryData<int, int, int, int, int, int, bool> InvalidShapes() => new()
     {
         { 1, 4, 3, 1, 8, 64, true },     // H not divisible by Hkv
