@@ -48,6 +48,24 @@ public sealed class RuntimeTests(ClFixture fixture)
         Assert.Contains("No OpenCL library could be loaded", error);
     }
 
+    [Theory]
+    [InlineData(-4, "clCreateBuffer", "CL_MEM_OBJECT_ALLOCATION_FAILURE", NpStatus.OutOfMemory)]
+    [InlineData(-5, "clEnqueueNDRangeKernel", "CL_OUT_OF_RESOURCES", NpStatus.OutOfMemory)]
+    [InlineData(-54, "clEnqueueNDRangeKernel", "CL_INVALID_WORK_GROUP_SIZE", NpStatus.OpenCl)]
+    [InlineData(-30, "clSetKernelArg", "CL_INVALID_VALUE", NpStatus.OpenCl)]
+    [InlineData(-9999, "clFinish", "unknown", NpStatus.OpenCl)]
+    public void ClCheckCarriesCodeNameCallAndStatus(int code, string call, string name, NpStatus status)
+    {
+        ClChecks.ClCheck(0, call);   // success does not throw
+        var e = Assert.Throws<OpenClException>(() => ClChecks.ClCheck(code, call));
+        Assert.Equal(code, e.Code);
+        Assert.Equal(call, e.Call);
+        Assert.Equal(status, e.Status);
+        Assert.Equal(status, NpException.StatusOf(e));
+        Assert.Equal($"{call} failed with OpenCL error {code} ({name})", e.Message);
+        Assert.Null(e.BuildLog);
+    }
+
     [SkippableFact]
     public void NoPlatformIsDeviceUnavailable()
     {
