@@ -309,6 +309,9 @@ public sealed partial class OpenClDevice : IDisposable
     /// <summary>After a failed enqueue: drains the queue (ignoring its status) and drops pending events.</summary>
     internal void Abandon()
     {
+        // Deliberately unchecked: this runs while an OpenClException (or another error) is already
+        // propagating, and that first error is the one the caller must see. Waiting still matters: a
+        // queued command may use a host pointer the caller is about to unpin.
         _api.Finish(_queue.Value);
         ReleaseEvents();
     }

@@ -89,6 +89,10 @@ internal sealed class ProgramCache : IDisposable
         return new ClKernelHandle(_api, raw);
     }
 
+    /// <summary>
+    /// The compiler's log. Its two queries are not ClCheck'ed on purpose: they run while a build failure is
+    /// being reported, and a driver that cannot return a log must not replace that error with its own.
+    /// </summary>
     private unsafe string BuildLog(nint program)
     {
         nuint size;
