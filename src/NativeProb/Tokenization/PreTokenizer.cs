@@ -1,0 +1,300 @@
+// NativeProb — MIT License.
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+
+namespace NativeProb.Tokenization;
+
+/// <summary>How text is cut into words before sub-word segmentation.</summary>
+public enum PreTokenizerKind
+{
+    /// <summary>
+    /// BERT style: text is cleaned (control characters dropped, every white space becomes a space),
+    /// optionally lower-cased and stripped of accents, then split on white space; every punctuation
+    /// character and every CJK ideograph is a word of its own.
+    /// </summary>
+    Whitespace,
+
+    /// <summary>
+    /// GPT-2 style: the text is split with GPT-2's pattern
+    /// <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c>, and each
+    /// piece is segmented as UTF-8 bytes (see <see cref="ByteLevelAlphabet"/>).
+    /// </summary>
+    ByteLevel,
+}
+
+/// <summary>A word found by a pre-tokenizer: a range of the normalized text.</summary>
+/// <param name="Start">First character in the normalized text.</param>
+/// <param name="Length">Number of characters.</param>
+internal readonly record struct WordSpan(int Start, int Length);
+
+/// <summary>Per-thread scratch for <see cref="PreTokenizer.Split"/>: the normalized text and its origin map.</summary>
+internal sealed class SplitScratch
+{
+    public char[] Text = new char[256];
+    public int[] Origin = new int[257];
+    public int Length;
+    public readonly List<WordSpan> Words = new();
+}
+
+/// <summary>
+/// Normalizes and splits text into words. Instances are immutable and thread-safe.
+/// </summary>
+public sealed class PreTokenizer
+{
+    private static readonly ConcurrentDictionary<char, string> DecompositionCache = new();
+
+    private PreTokenizer(PreTokenizerKind kind, bool lowercase, bool stripAccents)
+    {
+        Kind = kind;
+        Lowercase = lowercase;
+        StripAccents = stripAccents;
+    }
+
+    /// <summary>The splitting rule.</summary>
+    public PreTokenizerKind Kind { get; }
+
+    /// <summary>Whether text is lower-cased first (whitespace kind only).</summary>
+    public bool Lowercase { get; }
+
+    /// <summary>Whether accents are removed (canonical decomposition, then combining marks dropped; whitespace kind only).</summary>
+    public bool StripAccents { get; }
+
+    /// <summary>A BERT-style whitespace-and-punctuation pre-tokenizer.</summary>
+    /// <param name="lowercase">Lower-case the text first.</param>
+    /// <param name="stripAccents">Remove accents (NFD, then drop non-spacing marks).</param>
+    /// <returns>The pre-tokenizer.</returns>
+    public static PreTokenizer Whitespace(bool lowercase = false, bool stripAccents = false) =>
+        new(PreTokenizerKind.Whitespace, lowercase, stripAccents);
+
+    /// <summary>The GPT-2 byte-level pre-tokenizer.</summary>
+    /// <returns>The pre-tokenizer.</returns>
+    public static PreTokenizer ByteLevel() => new(PreTokenizerKind.ByteLevel, false, false);
+
+    /// <summary>Splits <paramref name="text"/> into words (normalized as this pre-tokenizer does).</summary>
+    /// <param name="text">Any text.</param>
+    /// <returns>The words with their ranges [start, end) in <paramref name="text"/>.</returns>
+    public IReadOnlyList<(string Word, int Start, int End)> SplitToWords(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var scratch = new SplitScratch();
+        Split(text, scratch);
+        var result = new List<(string, int, int)>(scratch.Words.Count);
+        foreach (WordSpan w in scratch.Words)
+            result.Add((new string(scratch.Text, w.Start, w.Length), scratch.Origin[w.Start], scratch.Origin[w.Start + w.Length]));
+        return result;
+    }
+
+    /// <summary>Normalizes <paramref name="text"/> into <paramref name="scratch"/> and fills its word list.</summary>
+    /// <remarks>
+    /// <c>scratch.Origin[i]</c> is the index in <paramref name="text"/> of normalized character i, and
+    /// <c>scratch.Origin[Length]</c> is <c>text.Length</c>, so a range of the normalized text maps back
+    /// to [Origin[start], Origin[end]) of the input.
+    /// </remarks>
+    internal void Split(ReadOnlySpan<char> text, SplitScratch scratch)
+    {
+        scratch.Words.Clear();
+        if (Kind == PreTokenizerKind.ByteLevel)
+        {
+            Copy(text, scratch);
+            SplitGpt2(scratch.Text.AsSpan(0, scratch.Length), scratch.Words);
+        }
+        else
+        {
+            NormalizeBert(text, scratch);
+            SplitBert(scratch.Text.AsSpan(0, scratch.Length), scratch.Words);
+        }
+    }
+
+    private static void Ensure(SplitScratch s, int length)
+    {
+        if (s.Text.Length < length)
+        {
+            int n = Math.Max(length, s.Text.Length * 2);
+            s.Text = new char[n];
+            s.Origin = new int[n + 1];
+        }
+    }
+
+    private static void Copy(ReadOnlySpan<char> text, SplitScratch s)
+    {
+        Ensure(s, text.Length);
+        text.CopyTo(s.Text);
+        for (int i = 0; i <= text.Length; i++) s.Origin[i] = i;
+        s.Length = text.Length;
+    }
+
+    // BERT's clean_text + strip_accents + lowercase, one input character at a time so that every output
+    // character remembers where it came from.
+    private void NormalizeBert(ReadOnlySpan<char> text, SplitScratch s)
+    {
+        Ensure(s, text.Length * 2 + 4);
+        int n = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c < 0x80)
+            {
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r') { Put(s, ref n, ' ', i); continue; }
+                if (c < 0x20 || c == 0x7F) continue;
+                Put(s, ref n, Lowercase && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c, i);
+                continue;
+            }
+            if (c == '\uFFFD') continue;
+            UnicodeCategory cat = char.GetUnicodeCategory(c);
+            if (cat == UnicodeCategory.SpaceSeparator) { Put(s, ref n, ' ', i); continue; }
+            if (cat is UnicodeCategory.Control or UnicodeCategory.Format) continue;
+            if (StripAccents && !char.IsSurrogate(c))
+            {
+                if (cat == UnicodeCategory.NonSpacingMark) continue;
+                if (c >= 0xC0)
+                {
+                    string d = DecompositionCache.GetOrAdd(c, static ch => ch.ToString().Normalize(NormalizationForm.FormD));
+                    if (s.Text.Length < n + d.Length + 1) Grow(s, n + d.Length + 1);
+                    foreach (char dc in d)
+                        if (char.GetUnicodeCategory(dc) != UnicodeCategory.NonSpacingMark)
+                            Put(s, ref n, Lowercase ? char.ToLowerInvariant(dc) : dc, i);
+                    continue;
+                }
+            }
+            Put(s, ref n, Lowercase ? char.ToLowerInvariant(c) : c, i);
+        }
+        s.Length = n;
+        s.Origin[n] = text.Length;
+    }
+
+    private static void Grow(SplitScratch s, int length)
+    {
+        int size = Math.Max(length, s.Text.Length * 2);
+        Array.Resize(ref s.Text, size);
+        Array.Resize(ref s.Origin, size + 1);
+    }
+
+    private static void Put(SplitScratch s, ref int n, char c, int origin)
+    {
+        if (n >= s.Text.Length) Grow(s, n + 1);
+        s.Text[n] = c;
+        s.Origin[n] = origin;
+        n++;
+    }
+
+    /// <summary>BERT's punctuation: ASCII symbols and every Unicode punctuation category.</summary>
+    internal static bool IsBertPunctuation(char c)
+    {
+        if (c < 0x80)
+            return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
+        UnicodeCategory cat = char.GetUnicodeCategory(c);
+        return cat is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
+            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation
+            or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation
+            or UnicodeCategory.OtherPunctuation;
+    }
+
+    /// <summary>CJK ideographs, which BERT treats as words of their own.</summary>
+    internal static bool IsCjk(char c) =>
+        (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF);
+
+    private static void SplitBert(ReadOnlySpan<char> t, List<WordSpan> words)
+    {
+        int start = -1;
+        for (int i = 0; i < t.Length; i++)
+        {
+            char c = t[i];
+            bool space = c == ' ' || (c >= 0x80 && char.IsWhiteSpace(c));
+            if (space)
+            {
+                if (start >= 0) { words.Add(new WordSpan(start, i - start)); start = -1; }
+                continue;
+            }
+            if (IsBertPunctuation(c) || (c >= 0x3400 && IsCjk(c)))
+            {
+                if (start >= 0) { words.Add(new WordSpan(start, i - start)); start = -1; }
+                words.Add(new WordSpan(i, 1));
+                continue;
+            }
+            if (start < 0) start = i;
+        }
+        if (start >= 0) words.Add(new WordSpan(start, t.Length - start));
+    }
+
+    // Character classes of GPT-2's pattern: \p{L}, \p{N}, \s and everything else.
+    private const byte Letter = 0, Number = 1, Space = 2, Other = 3;
+    private static readonly byte[] AsciiClass = BuildAsciiClass();
+
+    private static byte[] BuildAsciiClass()
+    {
+        var t = new byte[128];
+        for (int c = 0; c < 128; c++)
+            t[c] = char.IsLetter((char)c) ? Letter : char.IsDigit((char)c) ? Number : char.IsWhiteSpace((char)c) ? Space : Other;
+        return t;
+    }
+
+    /// <summary>The class of the character (or surrogate pair) at <paramref name="i"/>, and its width in chars.</summary>
+    private static byte ClassAt(ReadOnlySpan<char> t, int i, out int width)
+    {
+        char c = t[i];
+        width = 1;
+        if (c < 0x80) return AsciiClass[c];
+        if (char.IsHighSurrogate(c) && i + 1 < t.Length && char.IsLowSurrogate(t[i + 1]))
+        {
+            width = 2;
+            var rune = new Rune(c, t[i + 1]);
+            return Rune.IsLetter(rune) ? Letter : Rune.IsNumber(rune) ? Number : Rune.IsWhiteSpace(rune) ? Space : Other;
+        }
+        if (char.IsSurrogate(c)) return Other;
+        return char.IsLetter(c) ? Letter : char.IsNumber(c) ? Number : char.IsWhiteSpace(c) ? Space : Other;
+    }
+
+    /// <summary>
+    /// GPT-2's split pattern written as a scanner (no regular expression): the alternatives are tried
+    /// in the pattern's order at each position, exactly as a backtracking regex would.
+    /// </summary>
+    internal static void SplitGpt2(ReadOnlySpan<char> t, List<WordSpan> words)
+    {
+        int i = 0, n = t.Length;
+        while (i < n)
+        {
+            int end = NextGpt2(t, i);
+            words.Add(new WordSpan(i, end - i));
+            i = end;
+        }
+    }
+
+    /// <summary>The end of the GPT-2 piece that starts at <paramref name="i"/>.</summary>
+    internal static int NextGpt2(ReadOnlySpan<char> t, int i)
+    {
+        int n = t.Length;
+        char c = t[i];
+        if (c == '\'' && i + 1 < n)
+        {
+            char d = t[i + 1];
+            if (d is 's' or 't' or 'm' or 'd') return i + 2;
+            if (i + 2 < n)
+            {
+                char e = t[i + 2];
+                if ((d == 'r' && e == 'e') || (d == 'v' && e == 'e') || (d == 'l' && e == 'l')) return i + 3;
+            }
+        }
+        int j = i;
+        if (c == ' ' && i + 1 < n) j = i + 1;
+        byte cls = ClassAt(t, j, out int w);
+        if (cls != Space)
+        {
+            // " ?\p{L}+", " ?\p{N}+" or " ?[^\s\p{L}\p{N}]+": a run of one class.
+            j += w;
+            while (j < n)
+            {
+                byte k = ClassAt(t, j, out w);
+                if (k != cls) break;
+                j += w;
+            }
+            return j;
+        }
+        // White space at i: "\s+(?!\S)" takes the run but leaves its last character for the next
+        // piece when a non-space follows; a single white space before a non-space is "\s+".
+        j = i;
+        while (j < n && ClassAt(t, j, out w) == Space) j += w;
+        if (j == n) return n;
+        return j - i >= 2 ? j - 1 : j;
+    }
+}
