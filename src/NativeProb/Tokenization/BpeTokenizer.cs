@@ -61,12 +61,9 @@ public sealed class BpeTokenizer : SubwordTokenizer
         }
         if (preTokenizer.Kind == PreTokenizerKind.ByteLevel)
         {
+            // A byte missing from the vocabulary encodes as the unknown token, or is dropped without one.
             for (int b = 0; b < 256; b++)
-            {
-                if (!_ids.TryGetValue(ByteLevelAlphabet.ByteToChar((byte)b).ToString(), out int id))
-                    ThrowHelper.Argument(nameof(vocabulary), $"a byte-level vocabulary must hold all 256 byte tokens; byte 0x{b:X2} ('{ByteLevelAlphabet.ByteToChar((byte)b)}') is missing.");
-                _byteToId[b] = id;
-            }
+                _byteToId[b] = _ids.TryGetValue(ByteLevelAlphabet.ByteToChar((byte)b).ToString(), out int id) ? id : _unkId;
         }
     }
 
@@ -155,7 +152,7 @@ public sealed class BpeTokenizer : SubwordTokenizer
         return new BpeTokenizer(vocab!, merges, PreTokenizer.ByteLevel(), specialTokens?.Keys.ToArray());
     }
 
-    /// <summary>Reads a tiktoken file (<c>base64-token rank</c> per line).</summary>
+    /// <summary>Reads a tiktoken file (<c>base64-token rank</c> per line; a line without a rank takes the next one).</summary>
     /// <param name="reader">The file's text.</param>
     /// <param name="specialTokens">Special tokens and their ids.</param>
     /// <returns>The byte-level tokenizer.</returns>
@@ -170,9 +167,14 @@ public sealed class BpeTokenizer : SubwordTokenizer
         {
             lineNo++;
             if (line.Length == 0) continue;
+            // Microsoft.ML.Tokenizers' copies start with a "Capacity: N" header.
+            if (lineNo == 1 && line.StartsWith("Capacity:", StringComparison.Ordinal)) continue;
+            // "base64 rank", or (Microsoft.ML.Tokenizers' compact form) "base64" alone with the next rank.
             int sp = line.IndexOf(' ');
-            if (sp <= 0 || !int.TryParse(line.AsSpan(sp + 1), out int rank))
+            int rank = ranks.Count == 0 ? 0 : ranks[^1].Item2 + 1;
+            if (sp == 0 || (sp > 0 && !int.TryParse(line.AsSpan(sp + 1), out rank)))
                 throw new NpException(NpStatus.InvalidArgument, $"tiktoken line {lineNo}: expected 'base64 rank', got '{line}'.");
+            if (sp < 0) sp = line.Length;
             byte[] bytes;
             try { bytes = Convert.FromBase64String(line[..sp]); }
             catch (FormatException e) { throw new NpException(NpStatus.InvalidArgument, $"tiktoken line {lineNo}: '{line[..sp]}' is not base64.", e); }
@@ -197,8 +199,10 @@ public sealed class BpeTokenizer : SubwordTokenizer
             if (i > validStart) EncodeToIds(Encoding.UTF8.GetString(utf8[validStart..i]), ids);
             var scratch = new Scratch();
             scratch.EnsureCapacity(consumed);
-            for (int k = 0; k < consumed; k++) { scratch.Ids[k] = _byteToId[utf8[i + k]]; scratch.Starts[k] = k; scratch.Ends[k] = k + 1; }
-            int n = MergeAll(scratch, consumed);
+            int m = 0;
+            for (int k = 0; k < consumed; k++)
+                if (_byteToId[utf8[i + k]] >= 0) { scratch.Ids[m] = _byteToId[utf8[i + k]]; scratch.Starts[m] = k; scratch.Ends[m] = k + 1; m++; }
+            int n = MergeAll(scratch, m);
             for (int k = 0; k < n; k++) ids.Add(scratch.Ids[k]);
             i += consumed;
             validStart = i;
@@ -311,10 +315,17 @@ public sealed class BpeTokenizer : SubwordTokenizer
         {
             char c = word[i];
             int width = 1;
-            if (c < 0x80) { s.Ids[n] = _byteToId[c]; s.Starts[n] = i; s.Ends[n] = i + 1; n++; i++; continue; }
+            int id;
+            if (c < 0x80)
+            {
+                if ((id = _byteToId[c]) >= 0) { s.Ids[n] = id; s.Starts[n] = i; s.Ends[n] = i + 1; n++; }
+                i++;
+                continue;
+            }
             if (char.IsHighSurrogate(c) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1])) width = 2;
             int len = Encoding.UTF8.GetBytes(word.Slice(i, width), s.Bytes);
-            for (int k = 0; k < len; k++) { s.Ids[n] = _byteToId[s.Bytes[k]]; s.Starts[n] = i; s.Ends[n] = i + width; n++; }
+            for (int k = 0; k < len; k++)
+                if ((id = _byteToId[s.Bytes[k]]) >= 0) { s.Ids[n] = id; s.Starts[n] = i; s.Ends[n] = i + width; n++; }
             i += width;
         }
         return n;

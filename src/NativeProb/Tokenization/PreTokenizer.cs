@@ -149,7 +149,7 @@ public sealed class PreTokenizer
                 if (cat == UnicodeCategory.NonSpacingMark) continue;
                 if (c >= 0xC0)
                 {
-                    string d = DecompositionCache.GetOrAdd(c, static ch => ch.ToString().Normalize(NormalizationForm.FormD));
+                    string d = DecompositionCache.GetOrAdd(c, static ch => Decompose(ch));
                     if (s.Text.Length < n + d.Length + 1) Grow(s, n + d.Length + 1);
                     foreach (char dc in d)
                         if (char.GetUnicodeCategory(dc) != UnicodeCategory.NonSpacingMark)
@@ -161,6 +161,28 @@ public sealed class PreTokenizer
         }
         s.Length = n;
         s.Origin[n] = text.Length;
+    }
+
+    // Base letters of U+00C0..U+017F whose canonical decomposition is letter + combining marks; '\0'
+    // where there is none (Æ, Ð, Ø, Þ, ß, Đ, Ħ, ı, Ĳ, ĸ, Ŀ, Ł, ŉ, Ŋ, Œ, Ŧ, ſ and the two signs × ÷).
+    private const string LatinBase =
+        "AAAAAA\0CEEEEIIII\0NOOOOO\0\0UUUUY\0\0aaaaaa\0ceeeeiiii\0nooooo\0\0uuuuy\0y" +
+        "AaAaAaCcCcCcCcDd\0\0EeEeEeEeEeGgGgGgGgHh\0\0IiIiIiIiI\0\0\0JjKk\0LlLlLl\0\0\0\0NnNnNn\0\0\0OoOoOo\0\0RrRrRrSsSsSsSsTtTt\0\0UuUuUuUuUuUuWwYyYZzZzZz\0";
+
+    /// <summary>
+    /// Canonical decomposition of one character. Latin letters U+00C0..U+017F use a built-in table
+    /// (string.Normalize is a no-op for non-ASCII text under invariant globalization, this project's
+    /// setting); other characters use string.Normalize, which decomposes them when ICU is present.
+    /// </summary>
+    internal static string Decompose(char c)
+    {
+        if (c >= 0xC0 && c <= 0x17F)
+        {
+            char b = LatinBase[c - 0xC0];
+            return b == '\0' ? c.ToString() : b + "\u0301"; // the mark itself is dropped by the caller
+        }
+        try { return c.ToString().Normalize(NormalizationForm.FormD); }
+        catch (ArgumentException) { return c.ToString(); }
     }
 
     private static void Grow(SplitScratch s, int length)

@@ -211,6 +211,13 @@ public abstract class SubwordTokenizer
         }
     }
 
+    /// <summary>Appends the ids of one already pre-tokenized word (no normalization, no splitting).</summary>
+    internal void EncodeWordIds(ReadOnlySpan<char> word, List<int> ids)
+    {
+        EncodeScratch scratch = t_scratch ??= new EncodeScratch();
+        ids.AddRange(Segment(word, scratch).Ids);
+    }
+
     private CachedWord Segment(ReadOnlySpan<char> word, EncodeScratch scratch)
     {
         scratch.Ids.Clear();

@@ -115,6 +115,13 @@ public static class TokenizerTrainer
         return new WordPieceTokenizer(engine.Symbols.ToArray(), preTokenizer, WordPieceUnknown, "##", 100, specials);
     }
 
+    /// <summary>The WordPiece merges in the order they were made (for tests and diagnostics).</summary>
+    internal static List<(string, string)> WordPieceMerges(WordCounts counts, TokenizerTrainingOptions options, CancellationToken cancellationToken)
+    {
+        var engine = MergeTrainer.Train(counts, options, byteLevel: false, wordPiece: true, null, "##", new[] { WordPieceUnknown }, cancellationToken);
+        return engine.Merges.Select(m => (engine.Symbols[m.A], engine.Symbols[m.B])).ToList();
+    }
+
     /// <summary>
     /// Trains SWE (see <see cref="SweTrainer"/>): EM on a unigram model with hop-limited best
     /// segmentations, pruning the candidates by likelihood loss down to the vocabulary size.
