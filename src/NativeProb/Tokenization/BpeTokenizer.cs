@@ -49,7 +49,7 @@ public sealed class BpeTokenizer : SubwordTokenizer
                 ThrowHelper.Argument(nameof(unkToken), $"unknown token '{unkToken}' is not in the vocabulary.");
         }
         _mergeList = merges.ToArray();
-        _merges = new Dictionary<long, long>(_mergeList.Length);
+        _merges = new Dictionary<long, long>(_mergeList.Length, PairKeyComparer.Instance);
         for (int r = 0; r < _mergeList.Length; r++)
         {
             var (a, b) = _mergeList[r];

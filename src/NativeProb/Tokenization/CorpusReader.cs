@@ -175,8 +175,7 @@ public static class CorpusReader
     internal static void CountInto(ReadOnlySpan<char> text, PreTokenizer preTokenizer, SplitScratch scratch,
         Dictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> lookup)
     {
-        preTokenizer.Split(text, scratch);
-        ReadOnlySpan<char> normalized = scratch.Text.AsSpan(0, scratch.Length);
+        ReadOnlySpan<char> normalized = preTokenizer.Split(text, scratch, needOrigin: false);
         foreach (WordSpan w in scratch.Words)
         {
             ReadOnlySpan<char> word = normalized.Slice(w.Start, w.Length);

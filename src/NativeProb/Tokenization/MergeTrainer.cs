@@ -21,7 +21,7 @@ internal sealed class MergeTrainer
     private long[] _freqs = Array.Empty<long>();
 
     // Pair table: key (a << 32 | b) -> index into the arrays below.
-    private readonly Dictionary<long, int> _pairIndex = new();
+    private readonly Dictionary<long, int> _pairIndex = new(PairKeyComparer.Instance);
     private long[] _pairKey = new long[1024];
     private long[] _pairCount = new long[1024];
     private List<int>?[] _pairWords = new List<int>?[1024];
@@ -32,6 +32,7 @@ internal sealed class MergeTrainer
     private long[] _symbolFreq = new long[1024];
     private List<int>?[] _symbolPairs = new List<int>?[1024];
 
+    private long _pops;
     private readonly PriorityQueue<int, (double Score, long Key)> _queue = new(PriorityComparer.Instance);
 
     private MergeTrainer(bool wordPiece, string? prefix)
@@ -60,8 +61,11 @@ internal sealed class MergeTrainer
         string? endOfWordSuffix, string? continuingPrefix, IReadOnlyList<string> specialTokens, CancellationToken cancellationToken)
     {
         var t = new MergeTrainer(wordPiece, continuingPrefix);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         t.Initialize(counts, options, byteLevel, endOfWordSuffix, specialTokens);
+        double init = sw.Elapsed.TotalSeconds;
         t.Run(options, cancellationToken);
+        if (Environment.GetEnvironmentVariable("NP_TOK_TRACE") == "1") Console.Error.WriteLine($"init {init:F3}s run {sw.Elapsed.TotalSeconds - init:F3}s pairs {t._pairs} pops {t._pops}");
         return t;
     }
 
@@ -79,21 +83,32 @@ internal sealed class MergeTrainer
         return id;
     }
 
-    private static List<string> Units(string word, bool byteLevel)
+    // Splits a word into alphabet units (UTF-16 characters, surrogate pairs kept whole, or for
+    // byte-level the stand-ins of its UTF-8 bytes), numbering each distinct unit on first sight.
+    private static int ToUnits(string word, bool byteLevel, List<int> units, Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> unitIds,
+        List<string> unitNames, byte[] utf8)
     {
-        var units = new List<string>(word.Length);
+        units.Clear();
         if (byteLevel)
         {
-            foreach (byte b in Encoding.UTF8.GetBytes(word)) units.Add(ByteLevelAlphabet.ByteToChar(b).ToString());
-            return units;
+            int n = System.Text.Encoding.UTF8.GetBytes(word, utf8);
+            for (int k = 0; k < n; k++) units.Add(utf8[k]); // unit id = byte value (pre-registered)
+            return units.Count;
         }
         for (int i = 0; i < word.Length;)
         {
             int w = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
-            units.Add(word.Substring(i, w));
+            ReadOnlySpan<char> unit = word.AsSpan(i, w);
+            ref int id = ref CollectionsMarshal.GetValueRefOrAddDefault(unitIds, unit, out bool exists);
+            if (!exists)
+            {
+                id = unitNames.Count;
+                unitNames.Add(unit.ToString());
+            }
+            units.Add(id);
             i += w;
         }
-        return units;
+        return units.Count;
     }
 
     private void Initialize(WordCounts counts, TokenizerTrainingOptions options, bool byteLevel, string? suffix, IReadOnlyList<string> specialTokens)
@@ -104,40 +119,49 @@ internal sealed class MergeTrainer
         // Distinct words in a fixed order so that training is deterministic whatever the counting threads did.
         var entries = counts.Counts.ToArray();
         Array.Sort(entries, (x, y) => string.CompareOrdinal(x.Key, y.Key));
-        var unitLists = new List<string>[entries.Length];
-        var charFreq = new Dictionary<string, long>(StringComparer.Ordinal);
+        var unitIdMap = new Dictionary<string, int>(StringComparer.Ordinal);
+        var unitIds = unitIdMap.GetAlternateLookup<ReadOnlySpan<char>>();
+        var unitNames = new List<string>();
+        if (byteLevel)
+            for (int b = 0; b < 256; b++) unitNames.Add(ByteLevelAlphabet.ByteToChar((byte)b).ToString());
+        var units = new List<int>();
+        byte[] utf8 = new byte[256];
+        var wordUnits = new int[entries.Length][];
+        var unitFreq = new long[Math.Max(256, 64)];
         for (int w = 0; w < entries.Length; w++)
         {
-            unitLists[w] = Units(entries[w].Key, byteLevel);
-            foreach (string u in unitLists[w])
-            {
-                ref long f = ref CollectionsMarshal.GetValueRefOrAddDefault(charFreq, u, out _);
-                f += entries[w].Value;
-            }
-        }
-        HashSet<string> alphabet;
-        if (byteLevel)
-        {
-            alphabet = new HashSet<string>(StringComparer.Ordinal);
-            foreach (char c in ByteLevelAlphabet.Characters) alphabet.Add(c.ToString());
-        }
-        else
-        {
-            var ordered = charFreq.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key);
-            if (options.LimitAlphabet > 0) ordered = ordered.Take(options.LimitAlphabet);
-            alphabet = new HashSet<string>(ordered, StringComparer.Ordinal);
+            string word = entries[w].Key;
+            if (utf8.Length < word.Length * 3) utf8 = new byte[word.Length * 3];
+            ToUnits(word, byteLevel, units, unitIds, unitNames, utf8);
+            if (unitFreq.Length < unitNames.Count) Array.Resize(ref unitFreq, Math.Max(unitNames.Count, unitFreq.Length * 2));
+            long f = entries[w].Value;
+            foreach (int u in units) unitFreq[u] += f;
+            wordUnits[w] = units.ToArray();
         }
 
-        // The initial symbols: each alphabet unit in the forms it takes (word-initial, continuing, word-final).
-        var initial = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (string u in alphabet) initial.Add(u);
-        for (int w = 0; w < entries.Length; w++)
+        // The alphabet: every unit (byte-level: all 256 bytes), or the LimitAlphabet most frequent ones.
+        int unitCount = unitNames.Count;
+        var inAlphabet = new bool[unitCount];
+        if (byteLevel || options.LimitAlphabet <= 0 || options.LimitAlphabet >= unitCount) Array.Fill(inAlphabet, true);
+        else
         {
-            var units = unitLists[w];
-            for (int i = 0; i < units.Count; i++)
-                if (alphabet.Contains(units[i])) initial.Add(Decorate(units[i], i, units.Count, suffix));
+            var order = Enumerable.Range(0, unitCount).OrderByDescending(u => unitFreq[u]).ThenBy(u => unitNames[u], StringComparer.Ordinal);
+            foreach (int u in order.Take(options.LimitAlphabet)) inAlphabet[u] = true;
         }
-        foreach (string s in initial) AddSymbol(s);
+
+        // The initial symbols: each alphabet unit in the forms it takes (plain, continuing, word-final,
+        // both), numbered in ordinal order of their strings.
+        var forms = new int[unitCount * 4];
+        Array.Fill(forms, -1);
+        for (int u = 0; u < unitCount; u++) if (inAlphabet[u]) forms[u * 4] = 0;
+        foreach (int[] wu in wordUnits)
+            for (int i = 0; i < wu.Length; i++)
+                if (inAlphabet[wu[i]]) forms[wu[i] * 4 + Form(i, wu.Length, suffix)] = 0;
+        var initial = new List<(string Name, int Slot)>();
+        for (int slot = 0; slot < forms.Length; slot++)
+            if (forms[slot] == 0) initial.Add((Decorate(unitNames[slot / 4], slot % 4, suffix), slot));
+        initial.Sort((x, y) => string.CompareOrdinal(x.Name, y.Name));
+        foreach (var (name, slot) in initial) forms[slot] = AddSymbol(name);
         int needed = _symbols.Count;
         if (options.VocabularySize < needed)
             throw new NpException(NpStatus.InvalidArgument,
@@ -148,14 +172,12 @@ internal sealed class MergeTrainer
         _freqs = new long[entries.Length];
         for (int w = 0; w < entries.Length; w++)
         {
-            var units = unitLists[w];
-            var syms = new int[units.Count];
-            for (int i = 0; i < units.Count; i++)
-                syms[i] = alphabet.Contains(units[i]) ? _symbolIds[Decorate(units[i], i, units.Count, suffix)] : -1;
-            _words[w] = syms;
-            _lengths[w] = syms.Length;
+            int[] wu = wordUnits[w];
+            for (int i = 0; i < wu.Length; i++)
+                wu[i] = inAlphabet[wu[i]] ? forms[wu[i] * 4 + Form(i, wu.Length, suffix)] : -1;
+            _words[w] = wu;
+            _lengths[w] = wu.Length;
             _freqs[w] = entries[w].Value;
-            unitLists[w] = null!;
         }
 
         for (int w = 0; w < _words.Length; w++)
@@ -172,10 +194,14 @@ internal sealed class MergeTrainer
             if (_pairCount[p] > 0) _queue.Enqueue(p, (Score(p), _pairKey[p]));
     }
 
-    private string Decorate(string unit, int index, int count, string? suffix)
+    // Form of the unit at `index` of a word of `count` units: bit 0 continuing ("##"), bit 1 word-final (suffix).
+    private int Form(int index, int count, string? suffix) =>
+        (index > 0 && _prefix is not null ? 1 : 0) | (index == count - 1 && suffix is not null ? 2 : 0);
+
+    private string Decorate(string unit, int form, string? suffix)
     {
-        string s = index > 0 && _prefix is not null ? _prefix + unit : unit;
-        return index == count - 1 && suffix is not null ? s + suffix : s;
+        string s = (form & 1) != 0 ? _prefix + unit : unit;
+        return (form & 2) != 0 ? s + suffix : s;
     }
 
     private double Score(int p)
@@ -232,6 +258,7 @@ internal sealed class MergeTrainer
         int total = Math.Max(0, target - _symbols.Count);
         while (_symbols.Count < target && _queue.TryDequeue(out int p, out var prio))
         {
+            _pops++;
             long count = _pairCount[p];
             if (count <= 0) continue;
             double score = Score(p);

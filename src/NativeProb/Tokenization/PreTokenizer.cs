@@ -34,6 +34,8 @@ internal sealed class SplitScratch
     public char[] Text = new char[256];
     public int[] Origin = new int[257];
     public int Length;
+    /// <summary>True when the normalized text is the input itself (Origin is not filled: index i maps to i).</summary>
+    public bool IdentityOrigin;
     public readonly List<WordSpan> Words = new();
 }
 
@@ -78,32 +80,38 @@ public sealed class PreTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var scratch = new SplitScratch();
-        Split(text, scratch);
+        ReadOnlySpan<char> normalized = Split(text, scratch, needOrigin: true);
         var result = new List<(string, int, int)>(scratch.Words.Count);
         foreach (WordSpan w in scratch.Words)
-            result.Add((new string(scratch.Text, w.Start, w.Length), scratch.Origin[w.Start], scratch.Origin[w.Start + w.Length]));
+        {
+            int end = w.Start + w.Length;
+            result.Add((normalized.Slice(w.Start, w.Length).ToString(),
+                scratch.IdentityOrigin ? w.Start : scratch.Origin[w.Start], scratch.IdentityOrigin ? end : scratch.Origin[end]));
+        }
         return result;
     }
 
-    /// <summary>Normalizes <paramref name="text"/> into <paramref name="scratch"/> and fills its word list.</summary>
+    /// <summary>Normalizes <paramref name="text"/> and fills <c>scratch.Words</c> with the words of the result.</summary>
+    /// <returns>The normalized text: <paramref name="text"/> itself (byte-level) or a span of <c>scratch.Text</c>.</returns>
     /// <remarks>
-    /// <c>scratch.Origin[i]</c> is the index in <paramref name="text"/> of normalized character i, and
-    /// <c>scratch.Origin[Length]</c> is <c>text.Length</c>, so a range of the normalized text maps back
-    /// to [Origin[start], Origin[end]) of the input.
+    /// With <paramref name="needOrigin"/>, <c>scratch.Origin[i]</c> is the index in <paramref name="text"/>
+    /// of normalized character i and <c>scratch.Origin[Length]</c> is <c>text.Length</c>, so a range of
+    /// the normalized text maps back to [Origin[start], Origin[end]) of the input; when
+    /// <c>scratch.IdentityOrigin</c> is set the map is the identity and Origin is not filled.
     /// </remarks>
-    internal void Split(ReadOnlySpan<char> text, SplitScratch scratch)
+    internal ReadOnlySpan<char> Split(ReadOnlySpan<char> text, SplitScratch scratch, bool needOrigin)
     {
         scratch.Words.Clear();
         if (Kind == PreTokenizerKind.ByteLevel)
         {
-            Copy(text, scratch);
-            SplitGpt2(scratch.Text.AsSpan(0, scratch.Length), scratch.Words);
+            scratch.IdentityOrigin = true;
+            scratch.Length = text.Length;
+            SplitGpt2(text, scratch.Words);
+            return text;
         }
-        else
-        {
-            NormalizeBert(text, scratch);
-            SplitBert(scratch.Text.AsSpan(0, scratch.Length), scratch.Words);
-        }
+        scratch.IdentityOrigin = false;
+        NormalizeAndSplitBert(text, scratch, needOrigin);
+        return scratch.Text.AsSpan(0, scratch.Length);
     }
 
     private static void Ensure(SplitScratch s, int length)
@@ -116,51 +124,87 @@ public sealed class PreTokenizer
         }
     }
 
-    private static void Copy(ReadOnlySpan<char> text, SplitScratch s)
+    // ASCII classes for the BERT pass: 0 word character, 1 white space, 2 punctuation, 3 dropped control.
+    private static readonly byte[] BertAscii = BuildBertAscii();
+
+    private static byte[] BuildBertAscii()
     {
-        Ensure(s, text.Length);
-        text.CopyTo(s.Text);
-        for (int i = 0; i <= text.Length; i++) s.Origin[i] = i;
-        s.Length = text.Length;
+        var t = new byte[128];
+        for (int c = 0; c < 128; c++)
+            t[c] = c is ' ' or '\t' or '\n' or '\r' ? (byte)1 : c < 0x20 || c == 0x7F ? (byte)3 : IsBertPunctuation((char)c) ? (byte)2 : (byte)0;
+        return t;
     }
 
-    // BERT's clean_text + strip_accents + lowercase, one input character at a time so that every output
-    // character remembers where it came from.
-    private void NormalizeBert(ReadOnlySpan<char> text, SplitScratch s)
+    // BERT's clean_text + strip_accents + lowercase and the whitespace/punctuation split in one pass;
+    // every output character remembers where it came from (when asked).
+    private void NormalizeAndSplitBert(ReadOnlySpan<char> text, SplitScratch s, bool needOrigin)
     {
-        Ensure(s, text.Length * 2 + 4);
-        int n = 0;
+        // A character expands to at most 4 (a decomposition keeps a base letter and drops the marks).
+        Ensure(s, StripAccents ? text.Length * 4 + 4 : text.Length + 4);
+        char[] outText = s.Text;
+        int[] origin = s.Origin;
+        List<WordSpan> words = s.Words;
+        bool lower = Lowercase;
+        int n = 0, start = -1;
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
             if (c < 0x80)
             {
-                if (c == ' ' || c == '\t' || c == '\n' || c == '\r') { Put(s, ref n, ' ', i); continue; }
-                if (c < 0x20 || c == 0x7F) continue;
-                Put(s, ref n, Lowercase && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c, i);
-                continue;
+                switch (BertAscii[c])
+                {
+                    case 0:
+                        if (start < 0) start = n;
+                        if (needOrigin) origin[n] = i;
+                        outText[n++] = lower && (uint)(c - 'A') <= 'Z' - 'A' ? (char)(c + 32) : c;
+                        continue;
+                    case 1:
+                        if (start >= 0) { words.Add(new WordSpan(start, n - start)); start = -1; }
+                        if (needOrigin) origin[n] = i;
+                        outText[n++] = ' ';
+                        continue;
+                    case 2:
+                        if (start >= 0) { words.Add(new WordSpan(start, n - start)); start = -1; }
+                        words.Add(new WordSpan(n, 1));
+                        if (needOrigin) origin[n] = i;
+                        outText[n++] = c;
+                        continue;
+                    default:
+                        continue;
+                }
             }
             if (c == '\uFFFD') continue;
             UnicodeCategory cat = char.GetUnicodeCategory(c);
-            if (cat == UnicodeCategory.SpaceSeparator) { Put(s, ref n, ' ', i); continue; }
+            if (cat is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator || c == '\u0085')
+            {
+                if (start >= 0) { words.Add(new WordSpan(start, n - start)); start = -1; }
+                if (needOrigin) origin[n] = i;
+                outText[n++] = ' ';
+                continue;
+            }
             if (cat is UnicodeCategory.Control or UnicodeCategory.Format) continue;
+            ReadOnlySpan<char> produced;
             if (StripAccents && !char.IsSurrogate(c))
             {
                 if (cat == UnicodeCategory.NonSpacingMark) continue;
-                if (c >= 0xC0)
-                {
-                    string d = DecompositionCache.GetOrAdd(c, static ch => Decompose(ch));
-                    if (s.Text.Length < n + d.Length + 1) Grow(s, n + d.Length + 1);
-                    foreach (char dc in d)
-                        if (char.GetUnicodeCategory(dc) != UnicodeCategory.NonSpacingMark)
-                            Put(s, ref n, Lowercase ? char.ToLowerInvariant(dc) : dc, i);
-                    continue;
-                }
+                produced = c >= 0xC0 ? DecompositionCache.GetOrAdd(c, static ch => Decompose(ch)) : text.Slice(i, 1);
             }
-            Put(s, ref n, Lowercase ? char.ToLowerInvariant(c) : c, i);
+            else produced = text.Slice(i, 1);
+            foreach (char d0 in produced)
+            {
+                if (produced.Length > 1 && char.GetUnicodeCategory(d0) == UnicodeCategory.NonSpacingMark) continue;
+                char d = lower ? char.ToLowerInvariant(d0) : d0;
+                bool isolated = IsBertPunctuation(d) || (d >= 0x3400 && IsCjk(d));
+                if (isolated && start >= 0) { words.Add(new WordSpan(start, n - start)); start = -1; }
+                if (isolated) words.Add(new WordSpan(n, 1));
+                else if (start < 0) start = n;
+                if (needOrigin) origin[n] = i;
+                outText[n++] = d;
+            }
         }
+        if (start >= 0) words.Add(new WordSpan(start, n - start));
         s.Length = n;
-        s.Origin[n] = text.Length;
+        if (needOrigin) origin[n] = text.Length;
     }
 
     // Base letters of U+00C0..U+017F whose canonical decomposition is letter + combining marks; '\0'
@@ -185,21 +229,6 @@ public sealed class PreTokenizer
         catch (ArgumentException) { return c.ToString(); }
     }
 
-    private static void Grow(SplitScratch s, int length)
-    {
-        int size = Math.Max(length, s.Text.Length * 2);
-        Array.Resize(ref s.Text, size);
-        Array.Resize(ref s.Origin, size + 1);
-    }
-
-    private static void Put(SplitScratch s, ref int n, char c, int origin)
-    {
-        if (n >= s.Text.Length) Grow(s, n + 1);
-        s.Text[n] = c;
-        s.Origin[n] = origin;
-        n++;
-    }
-
     /// <summary>BERT's punctuation: ASCII symbols and every Unicode punctuation category.</summary>
     internal static bool IsBertPunctuation(char c)
     {
@@ -215,29 +244,6 @@ public sealed class PreTokenizer
     /// <summary>CJK ideographs, which BERT treats as words of their own.</summary>
     internal static bool IsCjk(char c) =>
         (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF);
-
-    private static void SplitBert(ReadOnlySpan<char> t, List<WordSpan> words)
-    {
-        int start = -1;
-        for (int i = 0; i < t.Length; i++)
-        {
-            char c = t[i];
-            bool space = c == ' ' || (c >= 0x80 && char.IsWhiteSpace(c));
-            if (space)
-            {
-                if (start >= 0) { words.Add(new WordSpan(start, i - start)); start = -1; }
-                continue;
-            }
-            if (IsBertPunctuation(c) || (c >= 0x3400 && IsCjk(c)))
-            {
-                if (start >= 0) { words.Add(new WordSpan(start, i - start)); start = -1; }
-                words.Add(new WordSpan(i, 1));
-                continue;
-            }
-            if (start < 0) start = i;
-        }
-        if (start >= 0) words.Add(new WordSpan(start, t.Length - start));
-    }
 
     // Character classes of GPT-2's pattern: \p{L}, \p{N}, \s and everything else.
     private const byte Letter = 0, Number = 1, Space = 2, Other = 3;

@@ -191,8 +191,7 @@ public abstract class SubwordTokenizer
         if (text.IsEmpty) return;
         EncodeScratch scratch = t_scratch ??= new EncodeScratch();
         SplitScratch split = scratch.Split;
-        PreTokenizer.Split(text, split);
-        ReadOnlySpan<char> normalized = split.Text.AsSpan(0, split.Length);
+        ReadOnlySpan<char> normalized = PreTokenizer.Split(text, split, needOrigin: offsets is not null);
         int[] origin = split.Origin;
         foreach (WordSpan w in split.Words)
         {
@@ -206,8 +205,13 @@ public abstract class SubwordTokenizer
             cached ??= Segment(word, scratch);
             ids.AddRange(cached.Ids);
             if (offsets is not null)
+            {
                 for (int k = 0; k < cached.Ids.Length; k++)
-                    offsets.Add((basePos + origin[w.Start + cached.Starts[k]], basePos + origin[w.Start + cached.Ends[k]]));
+                {
+                    int a = w.Start + cached.Starts[k], b = w.Start + cached.Ends[k];
+                    offsets.Add(split.IdentityOrigin ? (basePos + a, basePos + b) : (basePos + origin[a], basePos + origin[b]));
+                }
+            }
         }
     }
 

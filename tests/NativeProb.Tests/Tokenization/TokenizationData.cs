@@ -32,7 +32,7 @@ internal static class TokenizationData
         if (dir is null) throw new InvalidOperationException($"cannot find NativeProb.sln above {AppContext.BaseDirectory}; the tokenizer tests need the repository layout.");
         string path = Path.GetFullPath(Path.Combine(dir, "..", "shared", "data", "sotu.txt"));
         if (!File.Exists(path))
-            throw new FileNotFoundException($"the tokenizer tests need the State of the Union corpus at {path} (shared/ beside the repository; or run bench/tokenizers/fetch-corpus.sh and copy data/sotu.txt there).", path);
+            throw new FileNotFoundException($"the tokenizer tests need the State of the Union corpus at {path} (shared/ beside the repository; or run bench/corpus/fetch-sotu.sh and copy data/sotu.txt there).", path);
         return path;
     }
 }
