@@ -1,10 +1,8 @@
 // NativeProb — MIT License.
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime;
 using System.Text;
 using System.Text.Json.Nodes;
-using NativeProb.Cli.Commands;
 using NativeProb.Tokenization;
 using Spectre.Console;
 
@@ -41,25 +39,50 @@ internal static class TokenizerComparison
         WordCounts counts = CorpusReader.CountWords(files, pre, threads);
         console.MarkupLine($"corpus: {counts.TotalWords:N0} words, {counts.Counts.Count:N0} distinct, {counts.Characters:N0} characters; {threads} threads");
         var rows = new List<TokenizerComparisonRow>();
-        foreach (int size in sizes)
+        string work = Path.Combine(Path.GetTempPath(), $"nativeprob-compare-{Environment.ProcessId}");
+        Directory.CreateDirectory(work);
+        try
         {
-            foreach (TokenizerAlgorithm algorithm in algorithms)
+            foreach (int size in sizes)
             {
-                GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-                ResetPeak();
-                var clock = Stopwatch.StartNew();
-                // Each run streams and counts the corpus itself: training time includes word counting.
-                SubwordTokenizer tok = TokenizerTrainer.Train(algorithm, files, pre, new TokenizerTrainingOptions { VocabularySize = size, Threads = threads });
-                double seconds = clock.Elapsed.TotalSeconds;
-                double peak = TokenizerCommand.PeakWorkingSetMb();
-                TokenizationStats stats = TokenizerMetrics.Evaluate(tok, counts, threads);
-                var row = new TokenizerComparisonRow(Name(algorithm), size, tok.VocabularySize, seconds, peak, stats, threads, string.Join(" ", files.Select(Path.GetFileName)));
-                rows.Add(row);
-                console.MarkupLine($"  {row.Algorithm,-9} {size,6}: {seconds,6:F2} s, {peak,6:F0} MB, log-likelihood {stats.LogLikelihood:E4}, {stats.TokensPerWord:F3} tokens/word, {stats.BytesPerToken:F3} bytes/token");
+                foreach (TokenizerAlgorithm algorithm in algorithms)
+                {
+                    // Each run is a fresh `nativeprob tokenizer train` process, so that its peak memory is its
+                    // own; it streams and counts the corpus itself, so training time includes word counting.
+                    string output = Path.Combine(work, $"{algorithm}-{size}.json");
+                    string reportPath = output + ".report.json";
+                    RunChild(["tokenizer", "train", "--algo", algorithm.ToString().ToLowerInvariant(), "--vocab-size", size.ToString(CultureInfo.InvariantCulture),
+                        "--threads", threads.ToString(CultureInfo.InvariantCulture), "--output", output, "--report-json", reportPath, .. files.Select(Path.GetFullPath)]);
+                    var report = JsonNode.Parse(File.ReadAllText(reportPath))!;
+                    SubwordTokenizer tok = SubwordTokenizer.Load(output);
+                    TokenizationStats stats = TokenizerMetrics.Evaluate(tok, counts, threads);
+                    var row = new TokenizerComparisonRow(Name(algorithm), size, tok.VocabularySize, (double)report["train_s"]!, (double)report["peak_mb"]!, stats, threads,
+                        string.Join(" ", files.Select(Path.GetFileName)));
+                    rows.Add(row);
+                    console.MarkupLine($"  {row.Algorithm,-9} {size,6}: {row.TrainSeconds,6:F2} s, {row.PeakMb,6:F0} MB, log-likelihood {stats.LogLikelihood:E4}, {stats.TokensPerWord:F3} tokens/word, {stats.BytesPerToken:F3} bytes/token");
+                }
             }
         }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
         return rows;
+    }
+
+    private static void RunChild(IEnumerable<string> arguments)
+    {
+        string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the nativeprob executable.");
+        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Under `dotnet NativeProb.Cli.dll` the process is the dotnet host: pass the assembly first.
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+            psi.ArgumentList.Add(typeof(TokenizerComparison).Assembly.Location);
+        foreach (string a in arguments) psi.ArgumentList.Add(a);
+        using var child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start a training process.");
+        string stdout = child.StandardOutput.ReadToEnd();
+        string stderr = child.StandardError.ReadToEnd();
+        child.WaitForExit();
+        if (child.ExitCode != 0) throw new InvalidOperationException($"training failed ({child.ExitCode}): {stderr.Trim()} {stdout.Trim()}");
     }
 
     public static string Name(TokenizerAlgorithm a) => a switch
@@ -68,14 +91,6 @@ internal static class TokenizerComparison
         TokenizerAlgorithm.WordPiece => "WordPiece",
         _ => "SWE",
     };
-
-    /// <summary>Resets the kernel's peak-RSS mark (VmHWM) so the next reading is this run's peak; Linux only.</summary>
-    private static void ResetPeak()
-    {
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
 
     public static Table Table(IEnumerable<TokenizerComparisonRow> rows)
     {

@@ -53,10 +53,11 @@ internal static class TokenizerCommand
         var limitAlphabet = new Option<int>("--limit-alphabet") { Description = "Keep only the N most frequent characters (0: all)." };
         var special = new Option<string[]>("--special") { Description = "Special tokens (repeatable); they get the first ids.", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "The tokenizer.json to write (written to a temporary file, then renamed).", Required = true };
+        var report = new Option<string?>("--report-json") { Description = "Also write {train_s, peak_mb, vocab_size} to this file (used by compare).", Hidden = true };
         var threads = ThreadsOption();
         var corpus = CorpusArgument();
         var command = new Command("train", "Train a tokenizer on corpus files and write a Hugging Face tokenizer.json.")
-            { algo, vocab, minFreq, maxPieces, byteLevel, lowercase, stripAccents, eow, limitAlphabet, special, output, threads, corpus };
+            { algo, vocab, minFreq, maxPieces, byteLevel, lowercase, stripAccents, eow, limitAlphabet, special, output, report, threads, corpus };
         command.SetAction(parse => Guard(() =>
         {
             TokenizerAlgorithm algorithm = TokenizerTrainer.ParseAlgorithm(parse.GetValue(algo)!);
@@ -88,8 +89,12 @@ internal static class TokenizerCommand
             });
             double seconds = clock.Elapsed.TotalSeconds;
             string path = parse.GetValue(output)!;
+            double peak = PeakWorkingSetMb();
             trained!.Save(path);
-            AnsiConsole.MarkupLine($"[green]{algorithm}[/]: {trained.VocabularySize} tokens in {seconds:F2} s, peak working set {PeakWorkingSetMb():F0} MB → {Markup.Escape(path)}");
+            AnsiConsole.MarkupLine($"[green]{algorithm}[/]: {trained.VocabularySize} tokens in {seconds:F2} s, peak working set {peak:F0} MB → {Markup.Escape(path)}");
+            string? reportPath = parse.GetValue(report);
+            if (reportPath is not null)
+                JsonOut.Write(reportPath, new JsonObject { ["train_s"] = seconds, ["peak_mb"] = peak, ["vocab_size"] = trained.VocabularySize });
             return 0;
         }));
         return command;

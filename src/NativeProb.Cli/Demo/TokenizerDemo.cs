@@ -42,7 +42,8 @@ internal sealed class TokenizerDemo : IDemoSection
         WordCounts counts = WordCounts.FromTexts(lines, pre);
         var options = new TokenizerTrainingOptions { VocabularySize = VocabularySize, Threads = context.Threads };
         bool ok = true;
-        var table = new Table().AddColumns("algorithm", "train s", "log-likelihood (nats)", "tokens / word", "bytes / token", "tokenizer.json round trip", "example");
+        var table = new Table().AddColumns("algorithm", "train s", "log-likelihood (nats)", "tokens / word", "bytes / token", "tokenizer.json round trip");
+        var examples = new List<string>();
         var likelihood = new Dictionary<TokenizerAlgorithm, double>();
         string tmp = Path.Combine(Path.GetTempPath(), $"nativeprob-demo-{Environment.ProcessId}.json");
         foreach (TokenizerAlgorithm algorithm in new[] { TokenizerAlgorithm.Bpe, TokenizerAlgorithm.WordPiece, TokenizerAlgorithm.Swe })
@@ -57,12 +58,13 @@ internal sealed class TokenizerDemo : IDemoSection
             File.Delete(tmp);
             bool same = tok.EncodeToIds(sample).AsSpan().SequenceEqual(back.EncodeToIds(sample));
             ok &= same;
-            string example = string.Join(" ", tok.Encode("The Congress reconsidered the appropriations").Tokens);
+            examples.Add($"{TokenizerComparison.Name(algorithm),-9}  {string.Join(" | ", tok.Encode("The Congress reconsidered the appropriations").Tokens)}");
             table.AddRow(TokenizerComparison.Name(algorithm), seconds.ToString("F2", CultureInfo.InvariantCulture),
                 stats.LogLikelihood.ToString("E4", CultureInfo.InvariantCulture), stats.TokensPerWord.ToString("F3", CultureInfo.InvariantCulture),
-                stats.BytesPerToken.ToString("F2", CultureInfo.InvariantCulture), same ? "[green]identical ids[/]" : "[red]DIFFERENT[/]", Markup.Escape(example));
+                stats.BytesPerToken.ToString("F2", CultureInfo.InvariantCulture), same ? "[green]identical ids[/]" : "[red]DIFFERENT[/]");
         }
         console.Write(table);
+        foreach (string example in examples) console.MarkupLine(Markup.Escape(example));
         bool sweBest = likelihood[TokenizerAlgorithm.Swe] >= likelihood[TokenizerAlgorithm.Bpe] && likelihood[TokenizerAlgorithm.Swe] >= likelihood[TokenizerAlgorithm.WordPiece];
         ok &= sweBest;
         console.MarkupLine(sweBest

@@ -32,7 +32,6 @@ internal sealed class MergeTrainer
     private long[] _symbolFreq = new long[1024];
     private List<int>?[] _symbolPairs = new List<int>?[1024];
 
-    private long _pops;
     private readonly PriorityQueue<int, (double Score, long Key)> _queue = new(PriorityComparer.Instance);
 
     private MergeTrainer(bool wordPiece, string? prefix)
@@ -61,11 +60,8 @@ internal sealed class MergeTrainer
         string? endOfWordSuffix, string? continuingPrefix, IReadOnlyList<string> specialTokens, CancellationToken cancellationToken)
     {
         var t = new MergeTrainer(wordPiece, continuingPrefix);
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         t.Initialize(counts, options, byteLevel, endOfWordSuffix, specialTokens);
-        double init = sw.Elapsed.TotalSeconds;
         t.Run(options, cancellationToken);
-        if (Environment.GetEnvironmentVariable("NP_TOK_TRACE") == "1") Console.Error.WriteLine($"init {init:F3}s run {sw.Elapsed.TotalSeconds - init:F3}s pairs {t._pairs} pops {t._pops}");
         return t;
     }
 
@@ -258,7 +254,6 @@ internal sealed class MergeTrainer
         int total = Math.Max(0, target - _symbols.Count);
         while (_symbols.Count < target && _queue.TryDequeue(out int p, out var prio))
         {
-            _pops++;
             long count = _pairCount[p];
             if (count <= 0) continue;
             double score = Score(p);
@@ -300,9 +295,19 @@ internal sealed class MergeTrainer
                 // f(a) and f(b) fell, so every pair holding a or b scores higher now.
                 RescoreSymbol(a, merge);
                 if (b != a) RescoreSymbol(b, merge);
+                // Re-scoring leaves stale entries behind; when they outnumber the pairs, start afresh
+                // with one entry per live pair so that memory stays proportional to the pairs.
+                if (_queue.Count > 2 * _pairs + 65536) RebuildQueue();
             }
         }
         options.Progress?.Report(new TokenizerProgress(_wordPiece ? "wordpiece merges" : "bpe merges", total, total));
+    }
+
+    private void RebuildQueue()
+    {
+        _queue.Clear();
+        for (int q = 0; q < _pairs; q++)
+            if (_pairCount[q] > 0) _queue.Enqueue(q, (Score(q), _pairKey[q]));
     }
 
     private void RescoreSymbol(int s, int merge)

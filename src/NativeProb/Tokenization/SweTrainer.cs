@@ -66,7 +66,7 @@ internal static class SweTrainer
                 $"vocabulary size {options.VocabularySize} is smaller than the alphabet: {chars.Count} characters + {specials.Length} special tokens = {chars.Count + specials.Length}; raise --vocab-size.");
 
         long minFrequency = Math.Max(2, options.MinFrequency);
-        int seedSize = (int)Math.Min(1_000_000L, Math.Max(4L * nonSpecialTarget, (long)nonSpecialTarget * 8));
+        int seedSize = (int)Math.Min(1_000_000L, 8L * nonSpecialTarget);
         var seeds = subs.Where(kv => kv.Value >= minFrequency)
             .OrderByDescending(kv => kv.Value * kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal)
             .Take(Math.Max(0, seedSize - chars.Count)).ToList();
