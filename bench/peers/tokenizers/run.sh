@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # NativeProb — MIT License.
 # Side-by-side tokenizer runs on sotu.txt split into sentences, all threads, measured in one run:
-#   1. BPE training to 30000 entries: NativeProb vs sentencepiece's spm_train --model_type=bpe vs
-#      Hugging Face tokenizers (npm tokenizers@0.23.2: BPE.empty(), whitespace pre-tokenizer, train).
+#   1. BPE training to 30000 entries: NativeProb (the same \w+|[^\w\s]+ pre-tokenizer as Hugging Face's
+#      "Whitespace") vs sentencepiece's spm_train --model_type=bpe vs Hugging Face tokenizers
+#      (npm tokenizers@0.23.2: BPE.empty(), whitespace pre-tokenizer, train).
 #      Passes are interleaved (ours, spm, HF, ours, ...) and the median of each is reported, with
 #      wall seconds and peak resident memory from /usr/bin/time.
 #   2. Single-thread GPT-2 byte-level encoding: NativeProb vs Microsoft.ML.Tokenizers (EncodeSpeed/).
@@ -39,7 +40,7 @@ measure() { # name command...: appends "name seconds peak_kb" to results
 }
 : > "$work/results.txt"
 for pass in $(seq "$passes"); do
-  measure nativeprob "$np" tokenizer train --algo bpe --vocab-size 30000 --min-frequency 1 --threads "$(nproc)" --output "$work/np-bpe.json" "$sent"
+  measure nativeprob "$np" tokenizer train --algo bpe --vocab-size 30000 --min-frequency 1 --pre-tokenizer words --threads "$(nproc)" --output "$work/np-bpe.json" "$sent"
   measure spm_train spm_train --input="$sent" --model_prefix="$work/spm" --vocab_size=30000 --model_type=bpe --num_threads="$(nproc)" --minloglevel=1
   measure huggingface node "$here/hf.js" train "$sent" "$work/hf-bpe.json"
 done
@@ -73,6 +74,10 @@ for algo in bpe wordpiece swe; do
   if cmp -s "$work/np-$algo.ids" "$work/hf-$algo.ids"; then echo "  $algo: written here, loaded by Hugging Face: identical ids on 2000 sentences"
   else echo "  $algo: DIFFERENT ids ($(diff "$work/np-$algo.ids" "$work/hf-$algo.ids" | grep -c '^<') lines differ)"; fi
 done
+"$np" tokenizer encode --tokenizer "$work/hf-bpe.json" --ids < "$work/sample.txt" > "$work/np-hfbpe.ids"
+node "$here/hf.js" encode "$work/hf-bpe.json" "$work/sample.txt" > "$work/hf-hfbpe.ids"
+if cmp -s "$work/np-hfbpe.ids" "$work/hf-hfbpe.ids"; then echo "  Hugging Face BPE (Whitespace pre-tokenizer, the timed run's file) loaded here: identical ids on 2000 sentences"
+else echo "  Hugging Face BPE (Whitespace) loaded here: DIFFERENT ids ($(diff "$work/np-hfbpe.ids" "$work/hf-hfbpe.ids" | grep -c '^<') lines differ)"; fi
 node "$here/hf.js" train-bert "$sent" "$work/hf-bert.json" >/dev/null
 "$np" tokenizer encode --tokenizer "$work/hf-bert.json" --ids < "$work/sample.txt" > "$work/np-hfbert.ids"
 node "$here/hf.js" encode "$work/hf-bert.json" "$work/sample.txt" > "$work/hf-hfbert.ids"

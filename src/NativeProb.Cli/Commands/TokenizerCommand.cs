@@ -46,7 +46,8 @@ internal static class TokenizerCommand
         var vocab = new Option<int>("--vocab-size") { Description = "Entries in the vocabulary (special tokens and alphabet included).", Required = true };
         var minFreq = new Option<int>("--min-frequency") { Description = "Pairs (BPE, WordPiece) or substrings (SWE) seen fewer times are ignored.", DefaultValueFactory = _ => 2 };
         var maxPieces = new Option<int>("--max-pieces") { Description = "SWE: at most K pieces per word (hop-limited shortest path; 0: unbounded)." };
-        var byteLevel = new Option<bool>("--byte-level") { Description = "BPE: GPT-2 byte-level pre-tokenization (every input encodes, decode is exact)." };
+        var byteLevel = new Option<bool>("--byte-level") { Description = "BPE: GPT-2 byte-level pre-tokenization (every input encodes, decode is exact); same as --pre-tokenizer byte-level." };
+        var preKind = new Option<string>("--pre-tokenizer") { Description = "bert (whitespace and punctuation, the default), words (Hugging Face's Whitespace: \\w+|[^\\w\\s]+) or byte-level.", DefaultValueFactory = _ => "bert" };
         var lowercase = new Option<bool>("--lowercase") { Description = "Lower-case the text first (whitespace pre-tokenizer)." };
         var stripAccents = new Option<bool>("--strip-accents") { Description = "Remove accents (whitespace pre-tokenizer)." };
         var eow = new Option<string?>("--end-of-word") { Description = "BPE: suffix for the last symbol of each word, e.g. </w>." };
@@ -57,11 +58,18 @@ internal static class TokenizerCommand
         var threads = ThreadsOption();
         var corpus = CorpusArgument();
         var command = new Command("train", "Train a tokenizer on corpus files and write a Hugging Face tokenizer.json.")
-            { algo, vocab, minFreq, maxPieces, byteLevel, lowercase, stripAccents, eow, limitAlphabet, special, output, report, threads, corpus };
+            { algo, vocab, minFreq, maxPieces, byteLevel, preKind, lowercase, stripAccents, eow, limitAlphabet, special, output, report, threads, corpus };
         command.SetAction(parse => Guard(() =>
         {
             TokenizerAlgorithm algorithm = TokenizerTrainer.ParseAlgorithm(parse.GetValue(algo)!);
-            var pre = parse.GetValue(byteLevel) ? PreTokenizer.ByteLevel() : PreTokenizer.Whitespace(parse.GetValue(lowercase), parse.GetValue(stripAccents));
+            string kind = parse.GetValue(byteLevel) ? "byte-level" : parse.GetValue(preKind)!.Trim().ToLowerInvariant();
+            var pre = kind switch
+            {
+                "bert" => PreTokenizer.Whitespace(parse.GetValue(lowercase), parse.GetValue(stripAccents)),
+                "words" => PreTokenizer.WordsAndPunctuation(),
+                "byte-level" => PreTokenizer.ByteLevel(),
+                _ => throw new ArgumentException($"--pre-tokenizer: unknown kind '{kind}'; expected bert, words or byte-level."),
+            };
             string[] files = parse.GetValue(corpus)!;
             SubwordTokenizer? trained = null;
             var clock = Stopwatch.StartNew();

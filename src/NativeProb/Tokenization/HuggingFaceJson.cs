@@ -7,7 +7,7 @@ namespace NativeProb.Tokenization;
 
 /// <summary>
 /// Reads and writes Hugging Face <c>tokenizer.json</c> files: BPE, WordPiece and Unigram (SWE) models
-/// with the BERT normalizer / pre-tokenizer or the byte-level pre-tokenizer.
+/// with the BERT normalizer / pre-tokenizer, the "Whitespace" pre-tokenizer or the byte-level pre-tokenizer.
 /// </summary>
 public static class HuggingFaceJson
 {
@@ -50,7 +50,14 @@ public static class HuggingFaceJson
             w.WriteEndArray();
             PreTokenizer pre = tokenizer.PreTokenizer;
             bool byteLevel = pre.Kind == PreTokenizerKind.ByteLevel;
-            if (byteLevel)
+            if (pre.Kind == PreTokenizerKind.WordsAndPunctuation)
+            {
+                w.WriteNull("normalizer");
+                w.WriteStartObject("pre_tokenizer");
+                w.WriteString("type", "Whitespace");
+                w.WriteEndObject();
+            }
+            else if (byteLevel)
             {
                 w.WriteNull("normalizer");
                 w.WriteStartObject("pre_tokenizer");
@@ -390,12 +397,15 @@ public static class HuggingFaceJson
         {
             case "BertPreTokenizer":
                 return PreTokenizer.Whitespace(lowercase, strip);
+            case "Whitespace":
+                if (lowercase || strip) throw Bad(source, "$.normalizer", "is not supported with the Whitespace pre-tokenizer (only null)");
+                return PreTokenizer.WordsAndPunctuation();
             case "ByteLevel":
                 if (p.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.True)
                     throw Bad(source, "$.pre_tokenizer.add_prefix_space", "true is not supported");
                 return PreTokenizer.ByteLevel();
             default:
-                throw Bad(source, "$.pre_tokenizer.type", $"'{pt}' is not supported (expected BertPreTokenizer or ByteLevel)");
+                throw Bad(source, "$.pre_tokenizer.type", $"'{pt}' is not supported (expected BertPreTokenizer, Whitespace or ByteLevel)");
         }
     }
 }

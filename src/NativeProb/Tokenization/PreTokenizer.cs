@@ -21,6 +21,13 @@ public enum PreTokenizerKind
     /// piece is segmented as UTF-8 bytes (see <see cref="ByteLevelAlphabet"/>).
     /// </summary>
     ByteLevel,
+
+    /// <summary>
+    /// Hugging Face's "Whitespace" pre-tokenizer, the pattern <c>\w+|[^\w\s]+</c>: runs of word
+    /// characters (letters, digits, marks, connector punctuation) and runs of other non-space
+    /// characters. No normalization.
+    /// </summary>
+    WordsAndPunctuation,
 }
 
 /// <summary>A word found by a pre-tokenizer: a range of the normalized text.</summary>
@@ -69,6 +76,10 @@ public sealed class PreTokenizer
     public static PreTokenizer Whitespace(bool lowercase = false, bool stripAccents = false) =>
         new(PreTokenizerKind.Whitespace, lowercase, stripAccents);
 
+    /// <summary>Hugging Face's "Whitespace" pre-tokenizer (<c>\w+|[^\w\s]+</c>).</summary>
+    /// <returns>The pre-tokenizer.</returns>
+    public static PreTokenizer WordsAndPunctuation() => new(PreTokenizerKind.WordsAndPunctuation, false, false);
+
     /// <summary>The GPT-2 byte-level pre-tokenizer.</summary>
     /// <returns>The pre-tokenizer.</returns>
     public static PreTokenizer ByteLevel() => new(PreTokenizerKind.ByteLevel, false, false);
@@ -107,6 +118,13 @@ public sealed class PreTokenizer
             scratch.IdentityOrigin = true;
             scratch.Length = text.Length;
             SplitGpt2(text, scratch.Words);
+            return text;
+        }
+        if (Kind == PreTokenizerKind.WordsAndPunctuation)
+        {
+            scratch.IdentityOrigin = true;
+            scratch.Length = text.Length;
+            SplitWordsAndPunctuation(text, scratch.Words);
             return text;
         }
         scratch.IdentityOrigin = false;
@@ -227,6 +245,44 @@ public sealed class PreTokenizer
         }
         try { return c.ToString().Normalize(NormalizationForm.FormD); }
         catch (ArgumentException) { return c.ToString(); }
+    }
+
+    // \w of the regex: letters, marks, decimal digits and connector punctuation; 0 word, 1 space, 2 other.
+    private static int WordClass(ReadOnlySpan<char> t, int i, out int width)
+    {
+        width = 1;
+        char c = t[i];
+        UnicodeCategory cat;
+        if (char.IsHighSurrogate(c) && i + 1 < t.Length && char.IsLowSurrogate(t[i + 1]))
+        {
+            width = 2;
+            cat = CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(c, t[i + 1]));
+        }
+        else
+        {
+            if (c < 0x80)
+                return (uint)((c | 0x20) - 'a') <= 'z' - 'a' || (uint)(c - '0') <= 9 || c == '_' ? 0 : char.IsWhiteSpace(c) ? 1 : 2;
+            if (char.IsWhiteSpace(c)) return 1;
+            cat = char.GetUnicodeCategory(c);
+        }
+        return cat is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
+            or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.NonSpacingMark
+            or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark or UnicodeCategory.DecimalDigitNumber
+            or UnicodeCategory.ConnectorPunctuation ? 0 : 2;
+    }
+
+    private static void SplitWordsAndPunctuation(ReadOnlySpan<char> t, List<WordSpan> words)
+    {
+        int i = 0;
+        while (i < t.Length)
+        {
+            int cls = WordClass(t, i, out int w);
+            if (cls == 1) { i += w; continue; }
+            int start = i;
+            i += w;
+            while (i < t.Length && WordClass(t, i, out w) == cls) i += w;
+            words.Add(new WordSpan(start, i - start));
+        }
     }
 
     /// <summary>BERT's punctuation: ASCII symbols and every Unicode punctuation category.</summary>

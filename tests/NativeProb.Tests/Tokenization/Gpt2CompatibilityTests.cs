@@ -83,9 +83,26 @@ public class Gpt2CompatibilityTests
         }
     }
 
-    private static void AssertSameSplit(PreTokenizer pre, string text, string where = "")
+    private static readonly Regex WordsPattern = new(@"\w+|[^\w\s]+", RegexOptions.CultureInvariant);
+
+    [Fact]
+    public void WordsAndPunctuationMatchesHuggingFacesWhitespacePattern()
     {
-        var expected = Gpt2Pattern.Matches(text).Select(m => m.Value).ToArray();
+        var pre = PreTokenizer.WordsAndPunctuation();
+        foreach (string line in TokenizationData.Slice(500_000))
+            AssertSameSplit(pre, line, "", WordsPattern);
+        var rng = new Random(99);
+        string alphabet = "ab Z9_'.,!?-é中٣\u0301\t\n  \u00A0$%";
+        for (int trial = 0; trial < 2000; trial++)
+        {
+            string text = new string(Enumerable.Range(0, rng.Next(0, 20)).Select(_ => alphabet[rng.Next(alphabet.Length)]).ToArray());
+            AssertSameSplit(pre, text, $"seed 99, trial {trial}", WordsPattern);
+        }
+    }
+
+    private static void AssertSameSplit(PreTokenizer pre, string text, string where = "", Regex? pattern = null)
+    {
+        var expected = (pattern ?? Gpt2Pattern).Matches(text).Select(m => m.Value).ToArray();
         var actual = pre.SplitToWords(text).Select(w => w.Word).ToArray();
         Assert.True(expected.SequenceEqual(actual), $"{where} split of \"{Escape(text)}\": expected [{string.Join("|", expected.Select(Escape))}], got [{string.Join("|", actual.Select(Escape))}]");
     }

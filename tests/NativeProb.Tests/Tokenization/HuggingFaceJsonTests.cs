@@ -9,14 +9,14 @@ namespace NativeProb.Tests.Tokenization;
 [Trait("Category", "Tokenization")]
 public class HuggingFaceJsonTests
 {
-    public static TheoryData<string> Cases => new() { "bpe", "bpe-eow", "bpe-bytes", "wordpiece", "swe", "swe-k2" };
+    public static TheoryData<string> Cases => new() { "bpe", "bpe-eow", "bpe-bytes", "bpe-words", "wordpiece", "swe", "swe-k2" };
 
     private static SubwordTokenizer TrainCase(string name)
     {
         string[] text = TokenizationData.Slice(250_000);
         var ws = PreTokenizer.Whitespace(lowercase: name.StartsWith("wordpiece"), stripAccents: name.StartsWith("wordpiece"));
         var bytes = PreTokenizer.ByteLevel();
-        var pre = name == "bpe-bytes" ? bytes : ws;
+        var pre = name == "bpe-bytes" ? bytes : name == "bpe-words" ? PreTokenizer.WordsAndPunctuation() : ws;
         var counts = WordCounts.FromTexts(text, pre);
         var options = new TokenizerTrainingOptions
         {
