@@ -75,9 +75,10 @@ public sealed class SweTokenizer : SubwordTokenizer
     /// <inheritdoc/>
     public override int? TokenToId(string token) => _ids.TryGetValue(token, out int id) ? id : null;
 
-    /// <summary>Pieces joined; each word's pieces are concatenated and words are separated by spaces
-    /// only when the ids come from <see cref="SubwordTokenizer.Encode"/> word by word — from ids alone,
-    /// word boundaries are unknown, so pieces are joined with spaces.</summary>
+    /// <summary>
+    /// The pieces joined with spaces: ids alone do not record where words end (the pre-tokenizer
+    /// dropped the white space), so the pieces of one word come out separated too.
+    /// </summary>
     /// <param name="ids">Token ids.</param>
     /// <returns>The pieces separated by spaces.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside the vocabulary.</exception>
