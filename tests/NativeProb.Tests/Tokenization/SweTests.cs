@@ -64,6 +64,9 @@ public class SweTests
         var bpe = TokenizerTrainer.TrainBpe(counts, pre, options);
         var wp = TokenizerTrainer.TrainWordPiece(counts, pre, options);
         Assert.InRange(swe.VocabularySize, 1900, 2000);
+        // Pruning keeps every character, so no word of the training text needs the unknown token.
+        foreach (char c in counts.Counts.Keys.SelectMany(w => w).Distinct())
+            Assert.True(swe.TokenToId(c.ToString()) is not null, $"character '{c}' (U+{(int)c:X4}) was pruned");
         var s = TokenizerMetrics.Evaluate(swe, counts);
         var b = TokenizerMetrics.Evaluate(bpe, counts);
         var w = TokenizerMetrics.Evaluate(wp, counts);
