@@ -228,6 +228,10 @@ public static class HuggingFaceJson
             {
                 case "BPE":
                 {
+                    RejectFlag(model, "byte_fallback", source);
+                    RejectFlag(model, "ignore_merges", source);
+                    if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() != 0)
+                        throw Bad(source, "$.model.dropout", "is not supported (BPE dropout; only null or 0)");
                     var vocab = ReadVocabObject(model, source, added);
                     var merges = ReadMerges(model, source);
                     string? unk = OptionalString(model, "unk_token", "$.model", source);
@@ -245,6 +249,7 @@ public static class HuggingFaceJson
                 }
                 case "Unigram":
                 {
+                    RejectFlag(model, "byte_fallback", source);
                     JsonElement v = Required(model, "vocab", "$.model", source, JsonValueKind.Array);
                     var pieces = new List<(string, double)>(v.GetArrayLength());
                     int i = 0;
@@ -264,6 +269,12 @@ public static class HuggingFaceJson
                     throw Bad(source, "$.model.type", $"'{type}' is not supported (expected BPE, WordPiece or Unigram)");
             }
         }
+    }
+
+    private static void RejectFlag(JsonElement model, string name, string source)
+    {
+        if (model.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.True)
+            throw Bad(source, $"$.model.{name}", "true is not supported");
     }
 
     private static SubwordTokenizer Wrap(string source, string path, Func<SubwordTokenizer> build)

@@ -86,6 +86,8 @@ public class HuggingFaceJsonTests
     [InlineData("""{"pre_tokenizer":{"type":"BertPreTokenizer"},"model":{"type":"Unigram","vocab":[["a",-1.0],["b"]]}}""", "$.model.vocab[1] must be a [piece, log-probability] pair")]
     [InlineData("""{"pre_tokenizer":{"type":"Split"},"model":{"type":"WordPiece","vocab":{"[UNK]":0}}}""", "$.pre_tokenizer.type 'Split' is not supported")]
     [InlineData("""{"pre_tokenizer":{"type":"BertPreTokenizer"},"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":2}}}""", "id 1 is missing")]
+    [InlineData("""{"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","byte_fallback":true,"vocab":{},"merges":[]}}""", "$.model.byte_fallback true is not supported")]
+    [InlineData("""{"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","dropout":0.1,"vocab":{},"merges":[]}}""", "$.model.dropout is not supported")]
     public void MalformedFilesNameTheJsonPath(string json, string expected)
     {
         var e = Assert.Throws<NpException>(() => HuggingFaceJson.Parse(Encoding.UTF8.GetBytes(json), "bad.json"));
