@@ -1,0 +1,313 @@
+// NativeProb — MIT License.
+// bench/peers/attention: NativeProb's FlashAttention against libtorch SDPA (TorchSharp-cpu) and ggml
+// flash_attn_ext (LLamaSharp.Backend.Cpu), all in one process, interleaved, with the machine's limits
+// probed in the same run. Run it through run.sh (which applies the TorchSharp loader fix first).
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NativeProb.Attention;
+using NativeProb.Cpu;
+using NativeProb.Diagnostics;
+
+namespace NativeProb.Peers.Attention;
+
+internal static class Program
+{
+    private sealed record Settings(int Threads, int Passes, int DecodeReps, int PrefillReps, int KvLen, int PrefillLen,
+        HashSet<string> Backends, string JsonPath, string MarkdownPath);
+
+    private sealed class Measured(IAttentionRunner runner)
+    {
+        public IAttentionRunner Runner { get; } = runner;
+        public List<double> Samples { get; } = new();
+        public List<double> PassMedians { get; } = new();
+        public double RelError { get; set; } = double.NaN;
+        public int Calls { get; set; }
+        public string? Error { get; set; }
+    }
+
+    private sealed record Row(AttentionCase Case, string Backend, string Path, string KvFormat, string Version, string Note,
+        long KvBytes, int Copies, double MedianMs, double MinMs, double MaxMs, double[] PassMedians, int Samples, double RelError,
+        string? Error);
+
+    public static int Main(string[] args)
+    {
+        Settings set;
+        try { set = Parse(args); }
+        catch (ArgumentException e) { Console.Error.WriteLine(e.Message); return 2; }
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        var total = Stopwatch.StartNew();
+
+        Console.WriteLine($"machine: {MachineInfo.Summary}; LLC {MachineInfo.LastLevelCacheBytes >> 20} MiB; threads used {set.Threads}");
+        var (read1, fma1) = Probe(set.Threads);
+        Console.WriteLine($"probe (start): read {read1:F1} GB/s, FMA {fma1:F0} GFLOP/s");
+
+        var cases = new[]
+        {
+            new AttentionCase($"decode {set.KvLen / 1024}k", true, new AttentionShape(1, 32, 8, 1, set.KvLen, 128)),
+            new AttentionCase($"prefill {set.PrefillLen}", false, new AttentionShape(1, 32, 8, set.PrefillLen, set.PrefillLen, 128)),
+        };
+        var rows = new List<Row>();
+        foreach (AttentionCase c in cases) rows.AddRange(RunCase(c, set));
+
+        var (read2, fma2) = Probe(set.Threads);
+        Console.WriteLine($"probe (end): read {read2:F1} GB/s, FMA {fma2:F0} GFLOP/s");
+        // The limit is the best the machine showed in this run (noise only ever lowers a probe).
+        double readGbps = Math.Max(read1, read2), fmaGflops = Math.Max(fma1, fma2);
+
+        JsonArray json = ToJson(rows, set, readGbps, fmaGflops, (read1, fma1, read2, fma2));
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(set.JsonPath))!);
+        File.WriteAllText(set.JsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        string markdown = ToMarkdown(rows, set, readGbps, fmaGflops, (read1, fma1, read2, fma2), total.Elapsed);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(set.MarkdownPath))!);
+        File.WriteAllText(set.MarkdownPath, markdown);
+        Console.WriteLine();
+        Console.WriteLine(markdown);
+        Console.WriteLine($"wrote {set.JsonPath} and {set.MarkdownPath} ({total.Elapsed.TotalSeconds:F0} s)");
+        return rows.Any(r => r.Error is not null) ? 3 : 0;
+    }
+
+    private static (double Read, double Fma) Probe(int threads) =>
+        (MachineProbe.ReadBandwidthGBps(threads), MachineProbe.FmaPeakGflops(threads));
+
+    private static List<Row> RunCase(AttentionCase c, Settings set)
+    {
+        // Enough copies for the format with the fewest bytes (fp16), so every backend can rotate cold.
+        int copies = c.Decode ? BenchTiming.ColdRotation(c.KvBytesFp32 / 2) : 1;
+        Console.WriteLine($"\n== {c.Name}: {c.Shape}; preparing {copies} K/V cop{(copies == 1 ? "y" : "ies")} of {c.KvBytesFp32 >> 20} MiB fp32");
+        var inputs = new AttentionInputs(c, copies);
+
+        var measured = new List<Measured>();
+        var failed = new List<Row>();
+        void Add(string backend, string format, Func<IAttentionRunner> create)
+        {
+            if (!set.Backends.Contains(backend)) return;
+            try { measured.Add(new Measured(create())); }
+            catch (Exception e)
+            {
+                string message = Flatten(e);
+                Console.WriteLine($"  {backend} {format}: not available: {message}");
+                failed.Add(new Row(c, backend, "-", format, "-", "-", 0, 0, double.NaN, double.NaN, double.NaN, Array.Empty<double>(), 0, double.NaN, message));
+            }
+        }
+        Add("nativeprob", "fp32", () => new NativeProbRunner(inputs, set.Threads));
+        Add("torch", "fp32", () => new TorchRunner(inputs, set.Threads));
+        Add("ggml", "fp32", () => new GgmlRunner(inputs, fp16: false, set.Threads));
+        Add("ggml", "fp16", () => new GgmlRunner(inputs, fp16: true, set.Threads));
+
+        int reps = c.Decode ? set.DecodeReps : set.PrefillReps;
+        for (int pass = 0; pass < set.Passes; pass++)
+        {
+            // Interleave the backends and rotate their order every pass, so that a noisy moment of the
+            // shared machine does not land on one backend only.
+            for (int r = 0; r < measured.Count; r++)
+            {
+                Measured m = measured[(r + pass) % measured.Count];
+                if (m.Error is not null) continue;
+                try { TimePass(m, c, reps, first: pass == 0); }
+                catch (Exception e)
+                {
+                    m.Error = Flatten(e);
+                    Console.WriteLine($"  {m.Runner.Backend} {m.Runner.KvFormat}: failed: {m.Error}");
+                    continue;
+                }
+                Console.WriteLine($"  pass {pass + 1}/{set.Passes} {m.Runner.Backend,-20} {m.Runner.KvFormat}: median {m.PassMedians[^1]:F3} ms");
+            }
+        }
+        foreach (Measured m in measured.Where(m => m.Error is null))
+        {
+            try { m.RelError = inputs.RelativeError(m.Runner.OutputOfCopy0()); }
+            catch (Exception e) { m.Error = Flatten(e); }
+        }
+
+        var rows = new List<Row>();
+        foreach (Measured m in measured)
+        {
+            var r = m.Runner;
+            if (m.Error is not null)
+            {
+                rows.Add(new Row(c, r.Backend, r.Path, r.KvFormat, r.Version, r.Note, r.KvBytes, r.Copies, double.NaN, double.NaN,
+                    double.NaN, Array.Empty<double>(), 0, double.NaN, m.Error));
+                r.Dispose();
+                continue;
+            }
+            double[] sorted = m.Samples.Order().ToArray();
+            rows.Add(new Row(c, r.Backend, r.Path, r.KvFormat, r.Version, r.Note, r.KvBytes, r.Copies,
+                Median(sorted), sorted[0], sorted[^1], m.PassMedians.ToArray(), sorted.Length, m.RelError, null));
+            r.Dispose();
+        }
+        rows.AddRange(failed);
+        GC.Collect();
+        return rows;
+    }
+
+    private static void TimePass(Measured m, AttentionCase c, int reps, bool first)
+    {
+        // Decode warm-up visits every copy (each call stays cold: consecutive calls read different copies);
+        // the first pass also gives the JIT and the peers' thread pools time to settle.
+        int warmup = c.Decode ? Math.Max(3, m.Runner.Copies) * (first ? 2 : 1) : (first ? 2 : 1);
+        Thread.Sleep(50); // let the previous backend's spinning worker threads go idle
+        for (int i = 0; i < warmup; i++) m.Runner.Run(m.Calls++);
+        var times = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            m.Runner.Run(m.Calls++);
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        m.Samples.AddRange(times);
+        m.PassMedians.Add(Median(times.Order().ToArray()));
+    }
+
+    private static double Median(double[] sorted) =>
+        sorted.Length == 0 ? double.NaN
+        : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+
+    private static string Flatten(Exception e)
+    {
+        var sb = new StringBuilder();
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (sb.Length > 0) sb.Append(" <- ");
+            sb.Append(x.GetType().Name).Append(": ").Append(x.Message.ReplaceLineEndings(" "));
+        }
+        return sb.ToString();
+    }
+
+    private static Row? NativeProbRow(IEnumerable<Row> rows, AttentionCase c) =>
+        rows.FirstOrDefault(r => r.Case == c && r.Backend == "nativeprob" && r.Error is null);
+
+    private static JsonArray ToJson(List<Row> rows, Settings set, double readGbps, double fmaGflops,
+        (double Read1, double Fma1, double Read2, double Fma2) probes)
+    {
+        var array = new JsonArray();
+        foreach (Row r in rows)
+        {
+            var s = r.Case.Shape;
+            var o = new JsonObject
+            {
+                ["backend"] = r.Backend,
+                ["path"] = r.Path,
+                ["mode"] = r.Case.Mode,
+                ["batch"] = s.Batch,
+                ["heads"] = s.Heads,
+                ["kv_heads"] = s.KvHeads,
+                ["dim"] = s.HeadDim,
+                ["q_len"] = s.QueryLength,
+                ["kv_len"] = s.KeyLength,
+                ["causal"] = true,
+                ["kv_format"] = r.KvFormat,
+                ["threads"] = set.Threads,
+            };
+            if (r.Error is not null)
+            {
+                o["available"] = false;
+                o["error"] = r.Error;
+                array.Add(o);
+                continue;
+            }
+            double gflops = r.Case.Flops / (r.MedianMs * 1e-3) / 1e9;
+            double kvGbps = r.KvBytes / (r.MedianMs * 1e-3) / 1e9;
+            double ratio = r.Case.Decode ? kvGbps / readGbps : gflops / fmaGflops;
+            Row? np = NativeProbRow(rows, r.Case);
+            o["available"] = true;
+            o["version"] = r.Version;
+            o["median_ms"] = Math.Round(r.MedianMs, 4);
+            o["min_ms"] = Math.Round(r.MinMs, 4);
+            o["max_ms"] = Math.Round(r.MaxMs, 4);
+            o["pass_median_ms"] = new JsonArray(r.PassMedians.Select(x => (JsonNode)Math.Round(x, 4)).ToArray());
+            o["gflops"] = Math.Round(gflops, 2);
+            o["kv_bytes"] = r.KvBytes;
+            o["kv_gbps"] = Math.Round(kvGbps, 3);
+            o["rel_error"] = r.RelError;
+            o["machine_read_gbps"] = Math.Round(readGbps, 3);
+            o["machine_fma_gflops"] = Math.Round(fmaGflops, 2);
+            o["machine_probes"] = new JsonObject
+            {
+                ["read_gbps_start"] = Math.Round(probes.Read1, 3), ["fma_gflops_start"] = Math.Round(probes.Fma1, 2),
+                ["read_gbps_end"] = Math.Round(probes.Read2, 3), ["fma_gflops_end"] = Math.Round(probes.Fma2, 2),
+            };
+            o["ratio_to_limit"] = Math.Round(ratio, 4);
+            o["cold"] = r.Case.Decode;
+            o["cold_copies"] = r.Copies;
+            o["reps"] = r.Samples;
+            o["passes"] = set.Passes;
+            o["nativeprob_speedup"] = np is null ? null : Math.Round(r.MedianMs / np.MedianMs, 3);
+            o["note"] = r.Note;
+            array.Add(o);
+        }
+        return array;
+    }
+
+    private static string ToMarkdown(List<Row> rows, Settings set, double readGbps, double fmaGflops,
+        (double Read1, double Fma1, double Read2, double Fma2) p, TimeSpan elapsed)
+    {
+        static string F(double x, int d) => double.IsNaN(x) ? "-" : x.ToString("F" + d, CultureInfo.InvariantCulture);
+        var sb = new StringBuilder();
+        sb.AppendLine($"Machine: {MachineInfo.CpuModel}, {set.Threads} threads, LLC {MachineInfo.LastLevelCacheBytes >> 20} MiB, " +
+                      $"NativeProb CpuPath {CpuPaths.Best}. Limits probed in this run (best of start / end): " +
+                      $"streaming read {F(readGbps, 1)} GB/s ({F(p.Read1, 1)} / {F(p.Read2, 1)}), " +
+                      $"fp32 FMA {F(fmaGflops, 0)} GFLOP/s ({F(p.Fma1, 0)} / {F(p.Fma2, 0)}).");
+        sb.AppendLine($"Batch 1, H 32, Hkv 8, D 128, causal. {set.Passes} interleaved passes; median over all timed calls " +
+                      $"({set.DecodeReps} decode / {set.PrefillReps} prefill per pass per backend). Run took {elapsed.TotalSeconds:F0} s.");
+        sb.AppendLine();
+        sb.AppendLine("| case | backend | KV | median ms | per-pass medians ms | KV GB/s | GFLOP/s | ratio to limit | rel error vs float64 | NativeProb speedup |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (Row r in rows)
+        {
+            string backend = $"{r.Backend} ({r.Path})";
+            if (r.Error is not null)
+            {
+                sb.AppendLine($"| {r.Case.Name} | {backend} | {r.KvFormat} | did not run: {r.Error.Replace("|", "/")} | | | | | | |");
+                continue;
+            }
+            double gflops = r.Case.Flops / (r.MedianMs * 1e-3) / 1e9;
+            double kvGbps = r.KvBytes / (r.MedianMs * 1e-3) / 1e9;
+            double ratio = r.Case.Decode ? kvGbps / readGbps : gflops / fmaGflops;
+            string limit = r.Case.Decode ? "of read BW" : "of FMA peak";
+            Row? np = NativeProbRow(rows, r.Case);
+            string speedup = np is null ? "-" : r.Backend == "nativeprob" ? "1 (itself)" : $"{F(r.MedianMs / np.MedianMs, 2)}x";
+            string cold = r.Case.Decode ? $", cold x{r.Copies}" : "";
+            sb.AppendLine($"| {r.Case.Name} | {backend} | {r.KvFormat}{cold} | {F(r.MedianMs, 2)} | " +
+                          $"{string.Join(" / ", r.PassMedians.Select(x => F(x, 1)))} | {F(kvGbps, 2)} | {F(gflops, 1)} | " +
+                          $"{F(ratio, 3)} {limit} | {r.RelError.ToString("E1", CultureInfo.InvariantCulture)} | {speedup} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("Versions and mappings:");
+        foreach (var g in rows.Where(r => r.Error is null).GroupBy(r => (r.Backend, r.Version)))
+            sb.AppendLine($"- {g.Key.Backend}: {g.Key.Version}; " + string.Join("; ", g.Select(r => $"{r.Case.Mode}: {r.Note}").Distinct()));
+        return sb.ToString();
+    }
+
+    private static Settings Parse(string[] args)
+    {
+        int threads = Environment.ProcessorCount, passes = 3, decodeReps = 7, prefillReps = 3, kvLen = 16384, prefillLen = 2048;
+        var backends = new HashSet<string> { "nativeprob", "torch", "ggml" };
+        string json = "results/peers-attention.json", md = "results/peers-attention.md";
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int NextInt() => int.TryParse(Next(), out int v) && v > 0 ? v : throw new ArgumentException($"{args[i - 1]} takes a positive integer");
+            switch (args[i])
+            {
+                case "--threads": threads = NextInt(); break;
+                case "--passes": passes = NextInt(); break;
+                case "--decode-reps": decodeReps = NextInt(); break;
+                case "--prefill-reps": prefillReps = NextInt(); break;
+                case "--kv-len": kvLen = NextInt(); break;
+                case "--prefill-len": prefillLen = NextInt(); break;
+                case "--backends": backends = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(); break;
+                case "--json": json = Next(); break;
+                case "--md": md = Next(); break;
+                default:
+                    throw new ArgumentException(
+                        $"unknown option {args[i]}. Options: --threads N --passes N --decode-reps N --prefill-reps N " +
+                        "--kv-len N --prefill-len N --backends nativeprob,torch,ggml --json FILE --md FILE");
+            }
+        }
+        if (!backends.Contains("nativeprob")) throw new ArgumentException("--backends must include nativeprob (speedups are relative to it)");
+        return new Settings(threads, passes, decodeReps, prefillReps, kvLen, prefillLen, backends, json, md);
+    }
+}
