@@ -16,7 +16,7 @@ namespace NativeProb.Peers.Attention;
 internal static class Program
 {
     private sealed record Settings(int Threads, int Passes, int DecodeReps, int PrefillReps, int KvLen, int PrefillLen,
-        HashSet<string> Backends, string JsonPath, string MarkdownPath);
+        HashSet<string> Backends, string JsonPath, string MarkdownPath, int GapMs);
 
     private sealed class Measured(IAttentionRunner runner)
     {
@@ -26,11 +26,13 @@ internal static class Program
         public double RelError { get; set; } = double.NaN;
         public int Calls { get; set; }
         public string? Error { get; set; }
+        public double[] RoundTimes { get; set; } = Array.Empty<double>();
+        public double PairedSpeedup { get; set; } = double.NaN;
     }
 
     private sealed record Row(AttentionCase Case, string Backend, string Path, string KvFormat, string Version, string Note,
         long KvBytes, int Copies, double MedianMs, double MinMs, double MaxMs, double[] PassMedians, int Samples, double RelError,
-        string? Error);
+        double PairedSpeedup, string? Error);
 
     public static int Main(string[] args)
     {
@@ -89,7 +91,7 @@ internal static class Program
             {
                 string message = Flatten(e);
                 Console.WriteLine($"  {backend} {format}: not available: {message}");
-                failed.Add(new Row(c, backend, "-", format, "-", "-", 0, 0, double.NaN, double.NaN, double.NaN, Array.Empty<double>(), 0, double.NaN, message));
+                failed.Add(new Row(c, backend, "-", format, "-", "-", 0, 0, double.NaN, double.NaN, double.NaN, Array.Empty<double>(), 0, double.NaN, double.NaN, message));
             }
         }
         Add("nativeprob", "fp32", () => new NativeProbRunner(inputs, set.Threads));
@@ -98,24 +100,46 @@ internal static class Program
         Add("ggml", "fp16", () => new GgmlRunner(inputs, fp16: true, set.Threads));
 
         int reps = c.Decode ? set.DecodeReps : set.PrefillReps;
-        for (int pass = 0; pass < set.Passes; pass++)
+        foreach (Measured m in measured) m.RoundTimes = new double[set.Passes * reps];
+        foreach (Measured m in measured) Guard(m, () => WarmUp(m, c, set.GapMs));
+        // Round robin: every round times one call of each backend, in an order rotated every round, with
+        // a short gap before each call. The shared machine's load drifts on a scale of seconds, so
+        // neighbouring calls of different backends see nearly the same load: that makes the ratios (and
+        // the per-round paired ratios) much steadier than the absolute times.
+        int rounds = set.Passes * reps;
+        for (int round = 0; round < rounds; round++)
         {
-            // Interleave the backends and rotate their order every pass, so that a noisy moment of the
-            // shared machine does not land on one backend only.
             for (int r = 0; r < measured.Count; r++)
             {
-                Measured m = measured[(r + pass) % measured.Count];
+                Measured m = measured[(r + round) % measured.Count];
                 if (m.Error is not null) continue;
-                try { TimePass(m, c, reps, first: pass == 0); }
-                catch (Exception e)
+                Guard(m, () =>
                 {
-                    m.Error = Flatten(e);
-                    Console.WriteLine($"  {m.Runner.Backend} {m.Runner.KvFormat}: failed: {m.Error}");
-                    continue;
+                    Thread.Sleep(set.GapMs);
+                    long t0 = Stopwatch.GetTimestamp();
+                    m.Runner.Run(m.Calls++);
+                    m.RoundTimes[round] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                });
+            }
+            if ((round + 1) % reps == 0)
+            {
+                int pass = (round + 1) / reps;
+                var line = new StringBuilder($"  pass {pass}/{set.Passes}:");
+                foreach (Measured m in measured.Where(m => m.Error is null))
+                {
+                    double median = Median(m.RoundTimes.Skip(round + 1 - reps).Take(reps).Order().ToArray());
+                    m.PassMedians.Add(median);
+                    line.Append($" {m.Runner.Backend} {m.Runner.KvFormat} {median:F2} ms;");
                 }
-                Console.WriteLine($"  pass {pass + 1}/{set.Passes} {m.Runner.Backend,-20} {m.Runner.KvFormat}: median {m.PassMedians[^1]:F3} ms");
+                Console.WriteLine(line);
             }
         }
+        foreach (Measured m in measured.Where(m => m.Error is null)) m.Samples.AddRange(m.RoundTimes.Take(rounds));
+        Measured? reference = measured.FirstOrDefault(m => m.Runner.Backend == "nativeprob" && m.Error is null);
+        foreach (Measured m in measured.Where(m => m.Error is null))
+            if (reference is not null)
+                m.PairedSpeedup = Median(Enumerable.Range(0, rounds).Select(i => m.RoundTimes[i] / reference.RoundTimes[i]).Order().ToArray());
+
         foreach (Measured m in measured.Where(m => m.Error is null))
         {
             try { m.RelError = inputs.RelativeError(m.Runner.OutputOfCopy0()); }
@@ -129,13 +153,13 @@ internal static class Program
             if (m.Error is not null)
             {
                 rows.Add(new Row(c, r.Backend, r.Path, r.KvFormat, r.Version, r.Note, r.KvBytes, r.Copies, double.NaN, double.NaN,
-                    double.NaN, Array.Empty<double>(), 0, double.NaN, m.Error));
+                    double.NaN, Array.Empty<double>(), 0, double.NaN, double.NaN, m.Error));
                 r.Dispose();
                 continue;
             }
             double[] sorted = m.Samples.Order().ToArray();
             rows.Add(new Row(c, r.Backend, r.Path, r.KvFormat, r.Version, r.Note, r.KvBytes, r.Copies,
-                Median(sorted), sorted[0], sorted[^1], m.PassMedians.ToArray(), sorted.Length, m.RelError, null));
+                Median(sorted), sorted[0], sorted[^1], m.PassMedians.ToArray(), sorted.Length, m.RelError, m.PairedSpeedup, null));
             r.Dispose();
         }
         rows.AddRange(failed);
@@ -143,22 +167,24 @@ internal static class Program
         return rows;
     }
 
-    private static void TimePass(Measured m, AttentionCase c, int reps, bool first)
+    private static void WarmUp(Measured m, AttentionCase c, int gapMs)
     {
-        // Decode warm-up visits every copy (each call stays cold: consecutive calls read different copies);
-        // the first pass also gives the JIT and the peers' thread pools time to settle.
-        int warmup = c.Decode ? Math.Max(3, m.Runner.Copies) * (first ? 2 : 1) : (first ? 2 : 1);
-        Thread.Sleep(50); // let the previous backend's spinning worker threads go idle
+        // Decode warm-up visits every copy twice (each call stays cold: consecutive calls read different
+        // copies); it also lets the JIT tier up NativeProb's kernels and the peers start their thread pools.
+        int warmup = c.Decode ? 2 * Math.Max(3, m.Runner.Copies) : 2;
+        Thread.Sleep(gapMs);
         for (int i = 0; i < warmup; i++) m.Runner.Run(m.Calls++);
-        var times = new double[reps];
-        for (int i = 0; i < reps; i++)
+    }
+
+    private static void Guard(Measured m, Action action)
+    {
+        if (m.Error is not null) return;
+        try { action(); }
+        catch (Exception e)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            m.Runner.Run(m.Calls++);
-            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            m.Error = Flatten(e);
+            Console.WriteLine($"  {m.Runner.Backend} {m.Runner.KvFormat}: failed: {m.Error}");
         }
-        m.Samples.AddRange(times);
-        m.PassMedians.Add(Median(times.Order().ToArray()));
     }
 
     private static double Median(double[] sorted) =>
@@ -234,7 +260,10 @@ internal static class Program
             o["cold_copies"] = r.Copies;
             o["reps"] = r.Samples;
             o["passes"] = set.Passes;
+            // Speedup of NativeProb over this backend: ratio of the medians, and the median of the per-round
+            // ratios (each round times every backend back to back, so its ratio sees one load level).
             o["nativeprob_speedup"] = np is null ? null : Math.Round(r.MedianMs / np.MedianMs, 3);
+            o["nativeprob_speedup_paired"] = double.IsNaN(r.PairedSpeedup) ? null : Math.Round(r.PairedSpeedup, 3);
             o["note"] = r.Note;
             array.Add(o);
         }
@@ -250,10 +279,12 @@ internal static class Program
                       $"NativeProb CpuPath {CpuPaths.Best}. Limits probed in this run (best of start / end): " +
                       $"streaming read {F(readGbps, 1)} GB/s ({F(p.Read1, 1)} / {F(p.Read2, 1)}), " +
                       $"fp32 FMA {F(fmaGflops, 0)} GFLOP/s ({F(p.Fma1, 0)} / {F(p.Fma2, 0)}).");
-        sb.AppendLine($"Batch 1, H 32, Hkv 8, D 128, causal. {set.Passes} interleaved passes; median over all timed calls " +
-                      $"({set.DecodeReps} decode / {set.PrefillReps} prefill per pass per backend). Run took {elapsed.TotalSeconds:F0} s.");
+        sb.AppendLine($"Batch 1, H 32, Hkv 8, D 128, causal. Round robin: each round times one call of every backend " +
+                      $"(order rotated, {set.GapMs} ms gap before each call); {set.Passes} passes of {set.DecodeReps} (decode) / " +
+                      $"{set.PrefillReps} (prefill) rounds; median over all timed calls. NativeProb speedup = peer time / NativeProb time: " +
+                      $"ratio of the medians, and median of the per-round ratios. Run took {elapsed.TotalSeconds:F0} s.");
         sb.AppendLine();
-        sb.AppendLine("| case | backend | KV | median ms | per-pass medians ms | KV GB/s | GFLOP/s | ratio to limit | rel error vs float64 | NativeProb speedup |");
+        sb.AppendLine("| case | backend | KV | median ms | per-pass medians ms | KV GB/s | GFLOP/s | ratio to limit | rel error vs float64 | NativeProb speedup (medians / paired) |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (Row r in rows)
         {
@@ -268,10 +299,11 @@ internal static class Program
             double ratio = r.Case.Decode ? kvGbps / readGbps : gflops / fmaGflops;
             string limit = r.Case.Decode ? "of read BW" : "of FMA peak";
             Row? np = NativeProbRow(rows, r.Case);
-            string speedup = np is null ? "-" : r.Backend == "nativeprob" ? "1 (itself)" : $"{F(r.MedianMs / np.MedianMs, 2)}x";
+            string speedup = np is null ? "-" : r.Backend == "nativeprob" ? "1 (itself)"
+                : $"{F(r.MedianMs / np.MedianMs, 2)}x / {F(r.PairedSpeedup, 2)}x";
             string cold = r.Case.Decode ? $", cold x{r.Copies}" : "";
             sb.AppendLine($"| {r.Case.Name} | {backend} | {r.KvFormat}{cold} | {F(r.MedianMs, 2)} | " +
-                          $"{string.Join(" / ", r.PassMedians.Select(x => F(x, 1)))} | {F(kvGbps, 2)} | {F(gflops, 1)} | " +
+                          $"{string.Join(" / ", r.PassMedians.Select(x => F(x, 1)))} | {(r.Case.Decode ? F(kvGbps, 2) : "-")} | {(r.Case.Decode ? "-" : F(gflops, 1))} | " +
                           $"{F(ratio, 3)} {limit} | {r.RelError.ToString("E1", CultureInfo.InvariantCulture)} | {speedup} |");
         }
         sb.AppendLine();
@@ -283,7 +315,7 @@ internal static class Program
 
     private static Settings Parse(string[] args)
     {
-        int threads = Environment.ProcessorCount, passes = 3, decodeReps = 7, prefillReps = 3, kvLen = 16384, prefillLen = 2048;
+        int threads = Environment.ProcessorCount, passes = 3, decodeReps = 7, prefillReps = 3, kvLen = 16384, prefillLen = 2048, gapMs = 20;
         var backends = new HashSet<string> { "nativeprob", "torch", "ggml" };
         string json = "results/peers-attention.json", md = "results/peers-attention.md";
         for (int i = 0; i < args.Length; i++)
@@ -299,15 +331,16 @@ internal static class Program
                 case "--kv-len": kvLen = NextInt(); break;
                 case "--prefill-len": prefillLen = NextInt(); break;
                 case "--backends": backends = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(); break;
+                case "--gap-ms": gapMs = NextInt(); break;
                 case "--json": json = Next(); break;
                 case "--md": md = Next(); break;
                 default:
                     throw new ArgumentException(
                         $"unknown option {args[i]}. Options: --threads N --passes N --decode-reps N --prefill-reps N " +
-                        "--kv-len N --prefill-len N --backends nativeprob,torch,ggml --json FILE --md FILE");
+                        "--kv-len N --prefill-len N --gap-ms N --backends nativeprob,torch,ggml --json FILE --md FILE");
             }
         }
         if (!backends.Contains("nativeprob")) throw new ArgumentException("--backends must include nativeprob (speedups are relative to it)");
-        return new Settings(threads, passes, decodeReps, prefillReps, kvLen, prefillLen, backends, json, md);
+        return new Settings(threads, passes, decodeReps, prefillReps, kvLen, prefillLen, backends, json, md, gapMs);
     }
 }
