@@ -43,6 +43,8 @@ internal static class Program
         var total = Stopwatch.StartNew();
 
         Console.WriteLine($"machine: {MachineInfo.Summary}; LLC {MachineInfo.LastLevelCacheBytes >> 20} MiB; threads used {set.Threads}");
+        string load1 = LoadAverage();
+        Console.WriteLine($"load average (1/5/15 min): {load1}");
         var (read1, fma1) = Probe(set.Threads);
         Console.WriteLine($"probe (start): read {read1:F1} GB/s, FMA {fma1:F0} GFLOP/s");
 
@@ -55,20 +57,28 @@ internal static class Program
         foreach (AttentionCase c in cases) rows.AddRange(RunCase(c, set));
 
         var (read2, fma2) = Probe(set.Threads);
+        string load2 = LoadAverage();
+        Console.WriteLine($"load average (1/5/15 min): {load2}");
         Console.WriteLine($"probe (end): read {read2:F1} GB/s, FMA {fma2:F0} GFLOP/s");
         // The limit is the best the machine showed in this run (noise only ever lowers a probe).
         double readGbps = Math.Max(read1, read2), fmaGflops = Math.Max(fma1, fma2);
 
-        JsonArray json = ToJson(rows, set, readGbps, fmaGflops, (read1, fma1, read2, fma2));
+        JsonArray json = ToJson(rows, set, readGbps, fmaGflops, (read1, fma1, read2, fma2), (load1, load2));
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(set.JsonPath))!);
         File.WriteAllText(set.JsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        string markdown = ToMarkdown(rows, set, readGbps, fmaGflops, (read1, fma1, read2, fma2), total.Elapsed);
+        string markdown = ToMarkdown(rows, set, readGbps, fmaGflops, (read1, fma1, read2, fma2), (load1, load2), total.Elapsed);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(set.MarkdownPath))!);
         File.WriteAllText(set.MarkdownPath, markdown);
         Console.WriteLine();
         Console.WriteLine(markdown);
         Console.WriteLine($"wrote {set.JsonPath} and {set.MarkdownPath} ({total.Elapsed.TotalSeconds:F0} s)");
         return rows.Any(r => r.Error is not null) ? 3 : 0;
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "?"; }
     }
 
     private static (double Read, double Fma) Probe(int threads) =>
@@ -206,7 +216,7 @@ internal static class Program
         rows.FirstOrDefault(r => r.Case == c && r.Backend == "nativeprob" && r.Error is null);
 
     private static JsonArray ToJson(List<Row> rows, Settings set, double readGbps, double fmaGflops,
-        (double Read1, double Fma1, double Read2, double Fma2) probes)
+        (double Read1, double Fma1, double Read2, double Fma2) probes, (string Start, string End) load)
     {
         var array = new JsonArray();
         foreach (Row r in rows)
@@ -254,6 +264,7 @@ internal static class Program
             {
                 ["read_gbps_start"] = Math.Round(probes.Read1, 3), ["fma_gflops_start"] = Math.Round(probes.Fma1, 2),
                 ["read_gbps_end"] = Math.Round(probes.Read2, 3), ["fma_gflops_end"] = Math.Round(probes.Fma2, 2),
+                ["load_average_start"] = load.Start, ["load_average_end"] = load.End,
             };
             o["ratio_to_limit"] = Math.Round(ratio, 4);
             o["cold"] = r.Case.Decode;
@@ -271,14 +282,15 @@ internal static class Program
     }
 
     private static string ToMarkdown(List<Row> rows, Settings set, double readGbps, double fmaGflops,
-        (double Read1, double Fma1, double Read2, double Fma2) p, TimeSpan elapsed)
+        (double Read1, double Fma1, double Read2, double Fma2) p, (string Start, string End) load, TimeSpan elapsed)
     {
         static string F(double x, int d) => double.IsNaN(x) ? "-" : x.ToString("F" + d, CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
         sb.AppendLine($"Machine: {MachineInfo.CpuModel}, {set.Threads} threads, LLC {MachineInfo.LastLevelCacheBytes >> 20} MiB, " +
                       $"NativeProb CpuPath {CpuPaths.Best}. Limits probed in this run (best of start / end): " +
                       $"streaming read {F(readGbps, 1)} GB/s ({F(p.Read1, 1)} / {F(p.Read2, 1)}), " +
-                      $"fp32 FMA {F(fmaGflops, 0)} GFLOP/s ({F(p.Fma1, 0)} / {F(p.Fma2, 0)}).");
+                      $"fp32 FMA {F(fmaGflops, 0)} GFLOP/s ({F(p.Fma1, 0)} / {F(p.Fma2, 0)}). " +
+                      $"Load average (1/5/15 min) at start {load.Start}, at end {load.End} (other jobs share the machine).");
         sb.AppendLine($"Batch 1, H 32, Hkv 8, D 128, causal. Round robin: each round times one call of every backend " +
                       $"(order rotated, {set.GapMs} ms gap before each call); {set.Passes} passes of {set.DecodeReps} (decode) / " +
                       $"{set.PrefillReps} (prefill) rounds; median over all timed calls. NativeProb speedup = peer time / NativeProb time: " +
