@@ -186,7 +186,7 @@ internal static unsafe class DenseAttentionEngine
             if (kBlocks != null)
                 TileKernels.ScoresTransposed<TOps, TVec>(tile, kBlocks + j0 * d, n);
             else
-                TileKernels.ScoresRowMajor<TOps, TVec>(tile, p.K + kvBase + j0 * d, n);
+                TileKernels.ScoresRowMajor<TOps, TVec>(tile, p.K + kvBase + j0 * d, n, p.V + kvBase + j0 * d);
             TileKernels.SoftmaxUpdate<TOps, TVec>(tile, j0, n, p.Causal, p.Table, p.TableCenter, 0f);
             TileKernels.AccumulateValues<TOps, TVec>(tile, p.V + kvBase + j0 * d);
         }

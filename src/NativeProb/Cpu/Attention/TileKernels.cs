@@ -11,6 +11,8 @@ namespace NativeProb.Cpu.Attention;
 /// </summary>
 internal static unsafe class TileKernels
 {
+    private static readonly int PrefetchRowsAhead = int.TryParse(Environment.GetEnvironmentVariable("NP_PF"), out int pf) ? pf : 8;
+
     /// <summary>
     /// S = Q K^T for a block whose keys were transposed to <c>kt[d * BlockKeys + j]</c>: a 4-row by
     /// 2-vector register block, so each step loads two key vectors and four broadcast query values for
@@ -53,7 +55,7 @@ internal static unsafe class TileKernels
     /// S = Q K^T straight from row-major keys (decode: K is streamed once and never transposed). Four
     /// query rows share each key load; each dot ends in one horizontal sum.
     /// </summary>
-    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count)
+    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count, float* values)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -64,6 +66,10 @@ internal static unsafe class TileKernels
         for (int t = 0; t < count; t++)
         {
             float* k = keys + (long)t * d;
+            // Decode streams K and V once from memory: fetch K a few rows ahead and this block's V
+            // rows now, so the value pass (which walks V by column chunks) finds them in cache.
+            Prefetch.Range(k + PrefetchRowsAhead * d, d);
+            Prefetch.Range(values + (long)t * d, d);
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
