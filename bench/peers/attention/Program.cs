@@ -27,12 +27,13 @@ internal static class Program
         public int Calls { get; set; }
         public string? Error { get; set; }
         public double[] RoundTimes { get; set; } = Array.Empty<double>();
+        public double[] RoundCpu { get; set; } = Array.Empty<double>();
         public double PairedSpeedup { get; set; } = double.NaN;
     }
 
     private sealed record Row(AttentionCase Case, string Backend, string Path, string KvFormat, string Version, string Note,
         long KvBytes, int Copies, double MedianMs, double MinMs, double MaxMs, double[] PassMedians, int Samples, double RelError,
-        double PairedSpeedup, string? Error);
+        double PairedSpeedup, double CpuMs, string? Error);
 
     public static int Main(string[] args)
     {
@@ -101,7 +102,7 @@ internal static class Program
             {
                 string message = Flatten(e);
                 Console.WriteLine($"  {backend} {format}: not available: {message}");
-                failed.Add(new Row(c, backend, "-", format, "-", "-", 0, 0, double.NaN, double.NaN, double.NaN, Array.Empty<double>(), 0, double.NaN, double.NaN, message));
+                failed.Add(new Row(c, backend, "-", format, "-", "-", 0, 0, double.NaN, double.NaN, double.NaN, Array.Empty<double>(), 0, double.NaN, double.NaN, double.NaN, message));
             }
         }
         Add("nativeprob", "fp32", () => new NativeProbRunner(inputs, set.Threads));
@@ -110,7 +111,7 @@ internal static class Program
         Add("ggml", "fp16", () => new GgmlRunner(inputs, fp16: true, set.Threads));
 
         int reps = c.Decode ? set.DecodeReps : set.PrefillReps;
-        foreach (Measured m in measured) m.RoundTimes = new double[set.Passes * reps];
+        foreach (Measured m in measured) { m.RoundTimes = new double[set.Passes * reps]; m.RoundCpu = new double[set.Passes * reps]; }
         foreach (Measured m in measured) Guard(m, () => WarmUp(m, c, set.GapMs));
         // Round robin: every round times one call of each backend, in an order rotated every round, with
         // a short gap before each call. The shared machine's load drifts on a scale of seconds, so
@@ -126,9 +127,13 @@ internal static class Program
                 Guard(m, () =>
                 {
                     Thread.Sleep(set.GapMs);
+                    // Process CPU time (all threads) next to wall time: far less disturbed by other jobs on
+                    // the machine than wall time, but it also counts the peers' spin-waiting worker threads.
+                    TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
                     long t0 = Stopwatch.GetTimestamp();
                     m.Runner.Run(m.Calls++);
                     m.RoundTimes[round] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    m.RoundCpu[round] = (Environment.CpuUsage.TotalTime - cpu0).TotalMilliseconds;
                 });
             }
             if ((round + 1) % reps == 0)
@@ -163,13 +168,13 @@ internal static class Program
             if (m.Error is not null)
             {
                 rows.Add(new Row(c, r.Backend, r.Path, r.KvFormat, r.Version, r.Note, r.KvBytes, r.Copies, double.NaN, double.NaN,
-                    double.NaN, Array.Empty<double>(), 0, double.NaN, double.NaN, m.Error));
+                    double.NaN, Array.Empty<double>(), 0, double.NaN, double.NaN, double.NaN, m.Error));
                 r.Dispose();
                 continue;
             }
             double[] sorted = m.Samples.Order().ToArray();
             rows.Add(new Row(c, r.Backend, r.Path, r.KvFormat, r.Version, r.Note, r.KvBytes, r.Copies,
-                Median(sorted), sorted[0], sorted[^1], m.PassMedians.ToArray(), sorted.Length, m.RelError, m.PairedSpeedup, null));
+                Median(sorted), sorted[0], sorted[^1], m.PassMedians.ToArray(), sorted.Length, m.RelError, m.PairedSpeedup, Median(m.RoundCpu.Order().ToArray()), null));
             r.Dispose();
         }
         rows.AddRange(failed);
@@ -254,6 +259,7 @@ internal static class Program
             o["min_ms"] = Math.Round(r.MinMs, 4);
             o["max_ms"] = Math.Round(r.MaxMs, 4);
             o["pass_median_ms"] = new JsonArray(r.PassMedians.Select(x => (JsonNode)Math.Round(x, 4)).ToArray());
+            o["cpu_ms"] = Math.Round(r.CpuMs, 4);
             o["gflops"] = Math.Round(gflops, 2);
             o["kv_bytes"] = r.KvBytes;
             o["kv_gbps"] = Math.Round(kvGbps, 3);
@@ -275,6 +281,7 @@ internal static class Program
             // ratios (each round times every backend back to back, so its ratio sees one load level).
             o["nativeprob_speedup"] = np is null ? null : Math.Round(r.MedianMs / np.MedianMs, 3);
             o["nativeprob_speedup_paired"] = double.IsNaN(r.PairedSpeedup) ? null : Math.Round(r.PairedSpeedup, 3);
+            o["nativeprob_speedup_cpu"] = np is null ? null : Math.Round(r.CpuMs / np.CpuMs, 3);
             o["note"] = r.Note;
             array.Add(o);
         }
@@ -294,16 +301,17 @@ internal static class Program
         sb.AppendLine($"Batch 1, H 32, Hkv 8, D 128, causal. Round robin: each round times one call of every backend " +
                       $"(order rotated, {set.GapMs} ms gap before each call); {set.Passes} passes of {set.DecodeReps} (decode) / " +
                       $"{set.PrefillReps} (prefill) rounds; median over all timed calls. NativeProb speedup = peer time / NativeProb time: " +
-                      $"ratio of the medians, and median of the per-round ratios. Run took {elapsed.TotalSeconds:F0} s.");
+                      $"ratio of the medians, and median of the per-round ratios. CPU ms = median process CPU time per call (all threads, " +
+                      $"spin-waits included). Run took {elapsed.TotalSeconds:F0} s.");
         sb.AppendLine();
-        sb.AppendLine("| case | backend | KV | median ms | per-pass medians ms | KV GB/s | GFLOP/s | ratio to limit | rel error vs float64 | NativeProb speedup (medians / paired) |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| case | backend | KV | median ms | per-pass medians ms | KV read or FMA rate | ratio to limit | rel error vs float64 | NativeProb speedup (medians / paired) | CPU ms per call | CPU-time speedup |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (Row r in rows)
         {
             string backend = $"{r.Backend} ({r.Path})";
             if (r.Error is not null)
             {
-                sb.AppendLine($"| {r.Case.Name} | {backend} | {r.KvFormat} | did not run: {r.Error.Replace("|", "/")} | | | | | | |");
+                sb.AppendLine($"| {r.Case.Name} | {backend} | {r.KvFormat} | did not run: {r.Error.Replace("|", "/")} | | | | | | | |");
                 continue;
             }
             double gflops = r.Case.Flops / (r.MedianMs * 1e-3) / 1e9;
@@ -313,10 +321,11 @@ internal static class Program
             Row? np = NativeProbRow(rows, r.Case);
             string speedup = np is null ? "-" : r.Backend == "nativeprob" ? "1 (itself)"
                 : $"{F(r.MedianMs / np.MedianMs, 2)}x / {F(r.PairedSpeedup, 2)}x";
+            string cpuSpeedup = np is null ? "-" : r.Backend == "nativeprob" ? "1" : $"{F(r.CpuMs / np.CpuMs, 2)}x";
             string cold = r.Case.Decode ? $", cold x{r.Copies}" : "";
             sb.AppendLine($"| {r.Case.Name} | {backend} | {r.KvFormat}{cold} | {F(r.MedianMs, 2)} | " +
-                          $"{string.Join(" / ", r.PassMedians.Select(x => F(x, 1)))} | {(r.Case.Decode ? F(kvGbps, 2) : "-")} | {(r.Case.Decode ? "-" : F(gflops, 1))} | " +
-                          $"{F(ratio, 3)} {limit} | {r.RelError.ToString("E1", CultureInfo.InvariantCulture)} | {speedup} |");
+                          $"{string.Join(" / ", r.PassMedians.Select(x => F(x, 1)))} | {(r.Case.Decode ? F(kvGbps, 2) + " GB/s" : F(gflops, 1) + " GFLOP/s")} | " +
+                          $"{F(ratio, 3)} {limit} | {r.RelError.ToString("E1", CultureInfo.InvariantCulture)} | {speedup} | {F(r.CpuMs, 1)} | {cpuSpeedup} |");
         }
         sb.AppendLine();
         sb.AppendLine("Versions and mappings:");
@@ -327,7 +336,7 @@ internal static class Program
 
     private static Settings Parse(string[] args)
     {
-        int threads = Environment.ProcessorCount, passes = 3, decodeReps = 7, prefillReps = 3, kvLen = 16384, prefillLen = 2048, gapMs = 20;
+        int threads = Environment.ProcessorCount, passes = 3, decodeReps = 7, prefillReps = 3, kvLen = 16384, prefillLen = 2048, gapMs = 50;
         var backends = new HashSet<string> { "nativeprob", "torch", "ggml" };
         string json = "results/peers-attention.json", md = "results/peers-attention.md";
         for (int i = 0; i < args.Length; i++)
