@@ -293,7 +293,7 @@ internal static class Program
     {
         static string F(double x, int d) => double.IsNaN(x) ? "-" : x.ToString("F" + d, CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        sb.AppendLine($"Machine: {MachineInfo.CpuModel}, {set.Threads} threads, LLC {MachineInfo.LastLevelCacheBytes >> 20} MiB, " +
+        sb.AppendLine($"Machine: {MachineInfo.CpuModel}, threads used {set.Threads}, LLC {MachineInfo.LastLevelCacheBytes >> 20} MiB, " +
                       $"NativeProb CpuPath {CpuPaths.Best}. Limits probed in this run (best of start / end): " +
                       $"streaming read {F(readGbps, 1)} GB/s ({F(p.Read1, 1)} / {F(p.Read2, 1)}), " +
                       $"fp32 FMA {F(fmaGflops, 0)} GFLOP/s ({F(p.Fma1, 0)} / {F(p.Fma2, 0)}). " +
