@@ -12,6 +12,7 @@ internal static class CommandRegistry
         yield return InfoCommand.Create();
         yield return DemoCommand.Create();
         yield return BenchCommand.Create();
+        yield return Word2VecCommand.Create();
     }
 
     /// <summary>Subcommands of <c>nativeprob bench</c>.</summary>
