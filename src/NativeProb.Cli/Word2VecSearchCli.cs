@@ -41,11 +41,12 @@ internal static class Word2VecSearchCli
         var ceEps = new Option<double>("--ce-epsilon") { Description = "CE: least improvement that counts.", DefaultValueFactory = _ => 1e-3 };
         var log = new Option<string?>("--log") { Description = "JSON-lines trial log to resume from and append to (default: <report>/trials.jsonl, or none)." };
         var json = new Option<string?>("--json") { Description = "Write the search results as JSON." };
+        var fullGrid = new Option<bool>("--full-grid") { Description = "Also run the whole grid first (as the reference best; shared trials are trained once)." };
         var report = new Option<string?>("--report") { Description = "Write a Markdown report with a PNG plot (best score against trainings) to this folder." };
         var cmd = new Command("search", "Hyperparameter search over word2vec: CEHPO (cross-entropy), random or grid, with the same budget accounting.")
         {
             corpus, normalize, strategy, objective, budget, analogy, similarity, windows, dims, samples, negatives, epochs, minCounts, model,
-            parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, log, json, report,
+            parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, log, json, fullGrid, report,
         };
         cmd.SetAction(parse => Word2VecCli.Guard(() =>
         {
@@ -92,6 +93,13 @@ internal static class Word2VecSearchCli
             runner.TrialFinished = o => AnsiConsole.MarkupLine(
                 $"  trained {Markup.Escape(o.Config.Key)}: score {o.Score:F4} in {o.Seconds:F1} s (trainings so far: {runner.TrainingsRun})");
             var runs = new List<(SearchResult Result, int Seed, double Seconds)>();
+            if (parse.GetValue(fullGrid))
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var g = HyperparameterSearch.Run(space, SearchStrategy.Grid, space.Size, runner);
+                runs.Add((g, 0, clock.Elapsed.TotalSeconds));
+                AnsiConsole.MarkupLine($"[bold]full grid[/]: best {g.BestScore:F4} at {Markup.Escape(g.Best.Key)} over {g.Trainings} configurations");
+            }
             foreach (var s in strategies)
             {
                 foreach (int sd in s == SearchStrategy.Grid ? seeds.Take(1) : seeds)

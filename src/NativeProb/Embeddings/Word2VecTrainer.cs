@@ -189,8 +189,12 @@ public static class Word2VecTrainer
         {
             var rng = new FastRandom(((ulong)(uint)_o.Seed << 20) ^ (ulong)(t * 7919 + 1));
             var sentence = new int[Word2VecOptions.MaxSentenceLength];
-            var scratch = new AlignedMatrix(2, _stride, _stride);
+            var scratch = new AlignedMatrix(4, _stride, _stride);
             float* neu1 = scratch.Row(0), neu1e = scratch.Row(1);
+            // Targets and their dot products for one step (1 + negative <= 101 entries).
+            var stepScratch = new AlignedMatrix(2, 128, 128);
+            int* targets = (int*)stepScratch.Row(0);
+            float* dots = stepScratch.Row(1);
             bool cbow = _o.Architecture == Word2VecArchitecture.Cbow;
             long localWords = 0, localRaw = 0, localPairs = 0;
             double localLoss = 0;
@@ -207,8 +211,8 @@ public static class Word2VecTrainer
                     int n = reader.Next(out bool lineBreak);
                     if ((lineBreak || n < 0) && len > 0)
                     {
-                        double l = cbow ? TrainCbow<TK>(sentence, len, alpha, ref rng, neu1, neu1e, ref localPairs)
-                                       : TrainSkipGram<TK>(sentence, len, alpha, ref rng, neu1e, ref localPairs);
+                        double l = cbow ? TrainCbow<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, ref localPairs)
+                                       : TrainSkipGram<TK>(sentence, len, alpha, ref rng, neu1e, targets, dots, ref localPairs);
                         localLoss += l;
                         len = 0;
                     }
@@ -224,8 +228,8 @@ public static class Word2VecTrainer
                         sentence[len++] = id;
                         if (len == sentence.Length)
                         {
-                            localLoss += cbow ? TrainCbow<TK>(sentence, len, alpha, ref rng, neu1, neu1e, ref localPairs)
-                                              : TrainSkipGram<TK>(sentence, len, alpha, ref rng, neu1e, ref localPairs);
+                            localLoss += cbow ? TrainCbow<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, ref localPairs)
+                                              : TrainSkipGram<TK>(sentence, len, alpha, ref rng, neu1e, targets, dots, ref localPairs);
                             len = 0;
                         }
                     }
@@ -248,30 +252,51 @@ public static class Word2VecTrainer
             Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
         }
 
-        /// <summary>One target's gradient step; returns the pair's loss. Saturates outside the table's range.</summary>
+        /// <summary>
+        /// One negative-sampling update of input row <paramref name="x"/> against the centre word and
+        /// the option's number of noise words: every target's dot product is computed first, then the
+        /// updates applied. The dots are independent, so their cache misses on random output rows overlap;
+        /// the C tool interleaves them, which differs only when a noise word repeats within one step.
+        /// Returns the step's loss; gradients saturate outside the sigmoid table's range.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float Step<TK>(float* x, float* y, float* acc, float label, float alpha, int n) where TK : struct, IRowKernel
+        private double NegativeSamplingStep<TK>(float* x, int word, float alpha, ref FastRandom rng, float* acc, int* targets, float* dots) where TK : struct, IRowKernel
         {
-            float f = TK.Dot(x, y, n);
-            float g, loss;
-            if (f >= SigmoidTable.MaxArgument) { g = (label - 1f) * alpha; loss = label > 0 ? 0f : f; }
-            else if (f <= -SigmoidTable.MaxArgument) { g = label * alpha; loss = label > 0 ? -f : 0f; }
-            else
+            int stride = _stride, negative = _o.Negative;
+            float* output = _output.Data;
+            NoiseDistribution noise = _noise;
+            int nt = 1;
+            targets[0] = word;
+            for (int d = 0; d < negative; d++)
             {
-                int i = (int)((f + SigmoidTable.MaxArgument) * SigmoidTable.IndexScale);
-                g = (label - SigmoidTable.SigmoidPtr[i]) * alpha;
-                // -log sigma(-f) = -log sigma(f) + f
-                loss = label > 0 ? SigmoidTable.NegLogSigmoidPtr[i] : SigmoidTable.NegLogSigmoidPtr[i] + f;
+                int t = noise.Sample(ref rng);
+                if (t != word) targets[nt++] = t;
             }
-            TK.PairUpdate(x, y, acc, g, n);
+            for (int k = 0; k < nt; k++) dots[k] = TK.Dot(x, output + (long)targets[k] * stride, stride);
+            new Span<float>(acc, stride).Clear();
+            double loss = 0;
+            for (int k = 0; k < nt; k++)
+            {
+                float f = dots[k], label = k == 0 ? 1f : 0f, g, l;
+                if (f >= SigmoidTable.MaxArgument) { g = (label - 1f) * alpha; l = k == 0 ? 0f : f; }
+                else if (f <= -SigmoidTable.MaxArgument) { g = label * alpha; l = k == 0 ? -f : 0f; }
+                else
+                {
+                    int i = (int)((f + SigmoidTable.MaxArgument) * SigmoidTable.IndexScale);
+                    g = (label - SigmoidTable.SigmoidPtr[i]) * alpha;
+                    // -log sigma(-f) = -log sigma(f) + f
+                    l = k == 0 ? SigmoidTable.NegLogSigmoidPtr[i] : SigmoidTable.NegLogSigmoidPtr[i] + f;
+                }
+                loss += l;
+                TK.PairUpdate(x, output + (long)targets[k] * stride, acc, g, stride);
+            }
             return loss;
         }
 
-        private double TrainSkipGram<TK>(int[] sentence, int len, float alpha, ref FastRandom rng, float* neu1e, ref long pairs) where TK : struct, IRowKernel
+        private double TrainSkipGram<TK>(int[] sentence, int len, float alpha, ref FastRandom rng, float* neu1e, int* targets, float* dots, ref long pairs) where TK : struct, IRowKernel
         {
-            int window = _o.Window, negative = _o.Negative, stride = _stride;
-            float* input = _input.Data, output = _output.Data;
-            NoiseDistribution noise = _noise;
+            int window = _o.Window, stride = _stride;
+            float* input = _input.Data;
             double loss = 0;
             for (int pos = 0; pos < len; pos++)
             {
@@ -282,14 +307,7 @@ public static class Word2VecTrainer
                 {
                     if (c == pos) continue;
                     float* l1 = input + (long)sentence[c] * stride;
-                    new Span<float>(neu1e, stride).Clear();
-                    loss += Step<TK>(l1, output + (long)word * stride, neu1e, 1f, alpha, stride);
-                    for (int d = 0; d < negative; d++)
-                    {
-                        int target = noise.Sample(ref rng);
-                        if (target == word) continue;
-                        loss += Step<TK>(l1, output + (long)target * stride, neu1e, 0f, alpha, stride);
-                    }
+                    loss += NegativeSamplingStep<TK>(l1, word, alpha, ref rng, neu1e, targets, dots);
                     TK.Axpy(1f, neu1e, l1, stride);
                     pairs++;
                 }
@@ -297,11 +315,10 @@ public static class Word2VecTrainer
             return loss;
         }
 
-        private double TrainCbow<TK>(int[] sentence, int len, float alpha, ref FastRandom rng, float* neu1, float* neu1e, ref long pairs) where TK : struct, IRowKernel
+        private double TrainCbow<TK>(int[] sentence, int len, float alpha, ref FastRandom rng, float* neu1, float* neu1e, int* targets, float* dots, ref long pairs) where TK : struct, IRowKernel
         {
-            int window = _o.Window, negative = _o.Negative, stride = _stride;
-            float* input = _input.Data, output = _output.Data;
-            NoiseDistribution noise = _noise;
+            int window = _o.Window, stride = _stride;
+            float* input = _input.Data;
             double loss = 0;
             for (int pos = 0; pos < len; pos++)
             {
@@ -318,14 +335,7 @@ public static class Word2VecTrainer
                 }
                 if (cw == 0) continue;
                 TK.Scale(1f / cw, neu1, stride);
-                new Span<float>(neu1e, stride).Clear();
-                loss += Step<TK>(neu1, output + (long)word * stride, neu1e, 1f, alpha, stride);
-                for (int d = 0; d < negative; d++)
-                {
-                    int target = noise.Sample(ref rng);
-                    if (target == word) continue;
-                    loss += Step<TK>(neu1, output + (long)target * stride, neu1e, 0f, alpha, stride);
-                }
+                loss += NegativeSamplingStep<TK>(neu1, word, alpha, ref rng, neu1e, targets, dots);
                 for (int c = lo; c <= hi; c++)
                 {
                     if (c == pos) continue;

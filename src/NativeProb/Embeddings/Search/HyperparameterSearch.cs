@@ -35,6 +35,14 @@ public sealed record CrossEntropyOptions
     /// <summary>A distribution is degenerate when every hyperparameter has a value with at least this probability.</summary>
     public double DegenerateProbability { get; init; } = 0.999;
 
+    /// <summary>
+    /// Draw each round's N configurations from q without repeats and, when possible, among configurations
+    /// this run has not scored yet (rejection sampling, up to 100 N draws). This is a documented
+    /// reconstruction choice: with plain i.i.d. draws (false) a concentrated q fills rounds with repeats
+    /// of known configurations, which spend no budget, teach nothing, and trigger the patience stop early.
+    /// </summary>
+    public bool DistinctDraws { get; init; } = true;
+
     /// <summary>An upper bound on rounds (guards against rounds that draw only known configurations).</summary>
     public int MaxRounds { get; init; } = 200;
 
@@ -211,11 +219,16 @@ public static class HyperparameterSearch
         {
             if (st.Remaining <= 0) { reason = "budget"; break; }
             var draws = new List<TrialConfig>(o.Samples);
-            for (int k = 0; k < o.Samples; k++)
+            var inRound = new HashSet<string>(StringComparer.Ordinal);
+            int want = o.DistinctDraws ? Math.Min(o.Samples, st.Remaining) : o.Samples;
+            for (int attempt = 0; draws.Count < want && attempt < 100 * o.Samples; attempt++)
             {
                 for (int p = 0; p < dims; p++) choice[p] = Draw(q[p], rng);
-                draws.Add(st.Space.At(choice));
+                var c = st.Space.At(choice);
+                if (o.DistinctDraws && (st.Used.Contains(c.Key) || !inRound.Add(c.Key))) continue;
+                draws.Add(c);
             }
+            if (draws.Count == 0) { reason = "degenerate"; break; }
             var scored = st.Evaluate(draws);
             if (scored.Count == 0) { reason = "budget"; break; }
             // Elite: the top ceil(rho N) of this round's scored draws (stable order on ties).
