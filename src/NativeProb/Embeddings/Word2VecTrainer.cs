@@ -180,7 +180,7 @@ public static class Word2VecTrainer
             }
             catch (Exception e)
             {
-                _failure ??= e;
+                Interlocked.CompareExchange(ref _failure, e, null);
                 _stop = true;
             }
         }
@@ -222,8 +222,8 @@ public static class Word2VecTrainer
                     if (id < 0) continue;
                     localWords++;
                     uint k = keep[id];
-                    if (k != uint.MaxValue && rng.NextUInt32() >= k) { }
-                    else
+                    // Sub-sampling: keep with probability k / 2^32 (no random draw for words always kept).
+                    if (k == uint.MaxValue || rng.NextUInt32() < k)
                     {
                         sentence[len++] = id;
                         if (len == sentence.Length)

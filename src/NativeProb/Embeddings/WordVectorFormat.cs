@@ -121,19 +121,24 @@ public static class WordVectorFormat
 
     private static string Truncate(string s) => s.Length > 60 ? s[..60] + "..." : s;
 
+    /// <summary>Text when the first row's bytes after the word, up to the line end, are all number characters.
+    /// A binary row's raw float bytes essentially never are (the chance is below 2^-20 per byte run).</summary>
     private static bool LooksLikeText(byte[] bytes, int start, int dim)
     {
         int space = Array.IndexOf(bytes, (byte)' ', start);
         if (space < 0) return true;
-        int end = Math.Min(bytes.Length, space + 1 + dim * 4);
+        int end = Math.Min(bytes.Length, space + 1 + 64L * dim > int.MaxValue ? int.MaxValue : space + 1 + 64 * dim);
+        int scanned = 0;
         for (int i = space + 1; i < end; i++)
         {
             byte b = bytes[i];
-            bool numeric = (b >= '0' && b <= '9') || b == '.' || b == '-' || b == '+' || b == 'e' || b == 'E' || b == ' ' || b == '\n' || b == '\r'
+            if (b == '\n') break;
+            bool numeric = (b >= '0' && b <= '9') || b == '.' || b == '-' || b == '+' || b == 'e' || b == 'E' || b == ' ' || b == '\r'
                            || b == 'N' || b == 'a' || b == 'I' || b == 'n' || b == 'f' || b == 'i' || b == 't' || b == 'y';
             if (!numeric) return false;
+            scanned++;
         }
-        return true;
+        return scanned > 0;
     }
 
     private static WordVectors ReadText(string file, byte[] bytes, int start, int count, int dim)

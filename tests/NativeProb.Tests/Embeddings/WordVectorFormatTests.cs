@@ -117,3 +117,16 @@ public class WordVectorFormatTests
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp-*", SearchOption.AllDirectories));
     }
 }
+
+public class WordVectorFormatDetectionTests
+{
+    [Fact]
+    public void AShortTextRowIsReportedAsTextEvenWithAutoDetection()
+    {
+        using var dir = new TempDir();
+        string p = dir.Write("short.txt", "2 3\na 1 2 3\nb 1 2\n");
+        var e = Assert.Throws<FormatException>(() => WordVectorFormat.Load(p));
+        Assert.Contains("short.txt:3:", e.Message);
+        Assert.Contains("got 2 value", e.Message);
+    }
+}
