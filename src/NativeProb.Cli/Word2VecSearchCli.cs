@@ -39,6 +39,7 @@ internal static class Word2VecSearchCli
         var ceAlpha = new Option<double>("--ce-alpha") { Description = "CE: smoothing (alpha).", DefaultValueFactory = _ => 0.7 };
         var cePatience = new Option<int>("--ce-patience") { Description = "CE: rounds without improvement before stopping.", DefaultValueFactory = _ => 2 };
         var ceEps = new Option<double>("--ce-epsilon") { Description = "CE: least improvement that counts.", DefaultValueFactory = _ => 1e-3 };
+        var ceIid = new Option<bool>("--ce-iid") { Description = "CE: plain i.i.d. draws per round (default: distinct, not-yet-scored configurations)." };
         var log = new Option<string?>("--log") { Description = "JSON-lines trial log to resume from and append to (default: <report>/trials.jsonl, or none)." };
         var json = new Option<string?>("--json") { Description = "Write the search results as JSON." };
         var fullGrid = new Option<bool>("--full-grid") { Description = "Also run the whole grid first (as the reference best; shared trials are trained once)." };
@@ -46,7 +47,7 @@ internal static class Word2VecSearchCli
         var cmd = new Command("search", "Hyperparameter search over word2vec: CEHPO (cross-entropy), random or grid, with the same budget accounting.")
         {
             corpus, normalize, strategy, objective, budget, analogy, similarity, windows, dims, samples, negatives, epochs, minCounts, model,
-            parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, log, json, fullGrid, report,
+            parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, ceIid, log, json, fullGrid, report,
         };
         cmd.SetAction(parse => Word2VecCli.Guard(() =>
         {
@@ -80,7 +81,7 @@ internal static class Word2VecSearchCli
             var ce = new CrossEntropyOptions
             {
                 Samples = parse.GetValue(ceN), EliteFraction = parse.GetValue(ceRho), Smoothing = parse.GetValue(ceAlpha),
-                Patience = parse.GetValue(cePatience), Epsilon = parse.GetValue(ceEps),
+                Patience = parse.GetValue(cePatience), Epsilon = parse.GetValue(ceEps), DistinctDraws = !parse.GetValue(ceIid),
             };
             ce.Validate();
             string? reportDir = parse.GetValue(report);
@@ -170,7 +171,10 @@ internal static class Word2VecReport
         foreach (var (r, sd, _) in runs)
         {
             double[] xs = Enumerable.Range(1, r.BestByTrainings.Count).Select(i => (double)i).ToArray();
-            var line = plot.Add.ScatterLine(xs, r.BestByTrainings.ToArray());
+            var line = plot.Add.Scatter(xs, r.BestByTrainings.ToArray());
+            // Best-so-far is a staircase: it changes only when a training beats it.
+            line.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
+            line.MarkerSize = 3;
             line.LegendText = $"{Word2VecSearchCli.Name(r.Strategy)} seed {sd}";
         }
         plot.Title($"word2vec search: best {objective} score against trainings");

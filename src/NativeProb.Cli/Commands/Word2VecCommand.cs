@@ -39,8 +39,12 @@ internal static class Word2VecCommand
         var binary = new Option<bool>("--binary") { Description = "Write the word2vec binary format." };
         var json = new Option<string?>("--json") { Description = "Write training statistics as JSON to this file." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display." };
+        var initRange = new Option<double>("--init-range") { Description = "Word vectors start uniform in [-r, r)/dim: 1 is gensim 4's range, 0.5 the C tool's.", DefaultValueFactory = _ => 1.0 };
+        var scheduling = new Option<string>("--scheduling") { Description = "shared: threads pull consecutive batches of one stream (gensim's job queue); ranges: each thread reads its own byte range (C tool).", DefaultValueFactory = _ => "shared" };
+        scheduling.AcceptOnlyFromAmong("shared", "ranges");
+        var skipSaturated = new Option<bool>("--skip-saturated") { Description = "Skip pairs whose dot product is outside [-6, 6] (gensim's rule) instead of applying the saturated gradient (C tool's rule)." };
         var cmd = new Command("train", "Train word vectors on a corpus and save them.")
-            { corpus, model, dim, window, negative, sample, minCount, epochs, alpha, threads, seed, normalize, output, binary, json, quiet };
+            { corpus, model, dim, window, negative, sample, minCount, epochs, alpha, threads, seed, normalize, output, binary, json, quiet, skipSaturated, initRange, scheduling };
         cmd.SetAction(parse =>
         {
             var options = new Word2VecOptions
@@ -55,6 +59,9 @@ internal static class Word2VecCommand
                 Alpha = parse.GetValue(alpha),
                 Threads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
+                SkipSaturatedPairs = parse.GetValue(skipSaturated),
+                InitialRange = parse.GetValue(initRange),
+                Scheduling = parse.GetValue(scheduling) == "ranges" ? CorpusScheduling.ByteRanges : CorpusScheduling.SharedStream,
             };
             return Word2VecCli.Guard(() =>
             {

@@ -69,15 +69,15 @@ internal sealed class Word2VecDemo : IDemoSection
             return ok;
         }
         string slice = Path.Combine(dir, "sotu-slice.txt");
-        WriteSlice(sotu, slice, 1_500_000);
+        WriteSlice(sotu, slice, 2_500_000);
         var corpus = new TextCorpus(slice, normalize: true);
-        var options = new Word2VecOptions { Dimension = 64, Window = 5, Negative = 5, Sample = 1e-3, MinCount = 3, Epochs = 3, Threads = context.Threads, Seed = context.Seed };
+        var options = new Word2VecOptions { Dimension = 50, Window = 5, Negative = 5, Sample = 1e-3, MinCount = 5, Epochs = 5, Threads = context.Threads, Seed = context.Seed };
         var sm = Word2VecTrainer.Train(corpus, options);
-        Row("skip-gram on a 1.5 MB slice of sotu.txt", string.Create(CultureInfo.InvariantCulture,
+        Row("skip-gram on a 2.5 MB slice of sotu.txt", string.Create(CultureInfo.InvariantCulture,
             $"{sm.Vocabulary.Count} words, {sm.Stats.RawWords:N0} words in {sm.Stats.Seconds:F2} s = {sm.Stats.WordsPerSecond:N0} words/s on {options.Threads} thread(s), loss {sm.Stats.MeanLoss:F3}"),
             sm.Stats.MeanLoss < 6 * Math.Log(2));
         var sv = sm.ToWordVectors();
-        foreach (string w in new[] { "war", "congress", "tax" })
+        foreach (string w in new[] { "war", "congress", "treaty" })
         {
             if (sv.IndexOf(w) < 0) continue;
             var near = sv.MostSimilar(w, 4);

@@ -13,6 +13,17 @@ public enum Word2VecArchitecture
     Cbow = 1,
 }
 
+/// <summary>How Hogwild threads share the corpus.</summary>
+public enum CorpusScheduling
+{
+    /// <summary>One streamed reader hands consecutive batches of about 10,000 tokens to whichever thread asks
+    /// next, so the corpus is traversed in order each epoch (gensim's job queue over LineSentence).</summary>
+    SharedStream = 0,
+    /// <summary>Each thread streams its own byte range of the file every epoch (the C tool, and gensim's
+    /// corpus_file mode).</summary>
+    ByteRanges = 1,
+}
+
 /// <summary>Settings of a word2vec training run (defaults follow the word2vec C tool and gensim 4).</summary>
 public sealed record Word2VecOptions
 {
@@ -53,6 +64,23 @@ public sealed record Word2VecOptions
     /// <summary>Hogwild worker threads; 1 makes training reproducible for a seed.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Word vectors start uniform in <c>[-InitialRange, InitialRange) / D</c>: 1 is gensim 4's range, 0.5 the
+    /// word2vec C tool's. The output matrix starts at zero.
+    /// </summary>
+    public double InitialRange { get; init; } = 1.0;
+
+    /// <summary>
+    /// What happens when a pair's dot product lies outside the sigmoid table's range [-6, 6]: false (the C
+    /// tool's rule) applies the saturated gradient <c>(label - 0 or 1) alpha</c>; true (gensim's rule) skips
+    /// the pair's update.
+    /// </summary>
+    public bool SkipSaturatedPairs { get; init; }
+
+    /// <summary>How threads share the corpus (see <see cref="CorpusScheduling"/>); identical for one thread
+    /// up to sentence cuts at batch ends.</summary>
+    public CorpusScheduling Scheduling { get; init; } = CorpusScheduling.SharedStream;
+
     /// <summary>The seed of initialization, sub-sampling, windows and negatives.</summary>
     public int Seed { get; init; } = 1;
 
@@ -76,6 +104,7 @@ public sealed record Word2VecOptions
         if (!(StartAlpha > 0 && StartAlpha < 10)) ThrowHelper.OutOfRange(nameof(Alpha), StartAlpha, "alpha must be in (0, 10).");
         if (!(MinAlpha >= 0 && MinAlpha <= StartAlpha)) ThrowHelper.OutOfRange(nameof(MinAlpha), MinAlpha, "min-alpha must be in [0, alpha].");
         if (!(NoisePower >= 0 && NoisePower <= 2)) ThrowHelper.OutOfRange(nameof(NoisePower), NoisePower, "noise power must be in [0, 2].");
+        if (!(InitialRange > 0 && InitialRange <= 100)) ThrowHelper.OutOfRange(nameof(InitialRange), InitialRange, "initial range must be in (0, 100].");
         if (Threads < 1 || Threads > 1024) ThrowHelper.OutOfRange(nameof(Threads), Threads, "threads must be in 1..1024.");
         CpuPaths.EnsureAvailable(Path, nameof(Path));
     }

@@ -73,6 +73,7 @@ public static class Word2VecTrainer
         private readonly long[] _pairs;
         private readonly int[] _epoch;
         private volatile bool _stop;
+        private SharedStream? _stream;
         private Exception? _failure;
 
         public TrainingRun(TextCorpus corpus, Vocabulary vocab, Word2VecOptions o)
@@ -102,11 +103,11 @@ public static class Word2VecTrainer
             _pairs = new long[o.Threads * SlotPad];
             _epoch = new int[o.Threads * SlotPad];
             var rng = new FastRandom((ulong)(uint)o.Seed * 0x9E3779B97F4A7C15UL + 17);
-            float inv = 1.0f / o.Dimension;
+            float scale = (float)(2 * o.InitialRange / o.Dimension);
             for (int r = 0; r < vocab.Count; r++)
             {
                 float* row = _input.Row(r);
-                for (int j = 0; j < o.Dimension; j++) row[j] = (rng.NextFloat() - 0.5f) * inv;
+                for (int j = 0; j < o.Dimension; j++) row[j] = (rng.NextFloat() - 0.5f) * scale;
             }
         }
 
@@ -114,6 +115,8 @@ public static class Word2VecTrainer
         {
             var clock = Stopwatch.StartNew();
             var ranges = _corpus.Partition(_o.Threads);
+            using var stream = _o.Scheduling == CorpusScheduling.SharedStream ? new SharedStream(_corpus, _vocab, _o.Epochs) : null;
+            _stream = stream;
             var threads = new Thread[_o.Threads];
             for (int t = 0; t < threads.Length; t++)
             {
@@ -200,6 +203,60 @@ public static class Word2VecTrainer
             double localLoss = 0;
             float alpha = (float)_startAlpha;
             uint[] keep = _keep;
+            if (_stream is not null)
+            {
+                // Shared stream: pull consecutive batches (in-vocabulary ids, -1 at line breaks) in corpus order.
+                var batch = new int[2 * SharedStream.BatchTokens + 1]; // ids plus at most one line-break marker each
+                while (!_stop && _stream.Next(batch, out int count, out int raw, out int epoch))
+                {
+                    Volatile.Write(ref _epoch[t * SlotPad], epoch);
+                    localRaw += raw;
+                    int len = 0;
+                    for (int i = 0; i < count; i++)
+                    {
+                        int id = batch[i];
+                        if (id < 0)
+                        {
+                            if (len > 0) localLoss += TrainSentence<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, cbow, ref localPairs);
+                            len = 0;
+                            continue;
+                        }
+                        localWords++;
+                        uint k = keep[id];
+                        if (k == uint.MaxValue || rng.NextUInt32() < k)
+                        {
+                            sentence[len++] = id;
+                            if (len == sentence.Length)
+                            {
+                                localLoss += TrainSentence<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, cbow, ref localPairs);
+                                len = 0;
+                            }
+                        }
+                    }
+                    if (len > 0) localLoss += TrainSentence<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, cbow, ref localPairs);
+                    long done = Interlocked.Add(ref _wordsDone, localWords);
+                    Interlocked.Add(ref _rawTokens, localRaw);
+                    localWords = 0; localRaw = 0;
+                    Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + localLoss);
+                    Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
+                    localLoss = 0; localPairs = 0;
+                    alpha = (float)AlphaAt(done);
+                }
+            }
+            else
+            {
+                TrainByteRange<TK>(t, range, sentence, neu1, neu1e, targets, dots, cbow, ref rng, ref alpha, ref localWords, ref localRaw, ref localLoss, ref localPairs);
+            }
+            Interlocked.Add(ref _wordsDone, localWords);
+            Interlocked.Add(ref _rawTokens, localRaw);
+            Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + localLoss);
+            Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
+        }
+
+        private void TrainByteRange<TK>(int t, (long Start, long End) range, int[] sentence, float* neu1, float* neu1e, int* targets, float* dots, bool cbow,
+            ref FastRandom rng, ref float alpha, ref long localWords, ref long localRaw, ref double localLoss, ref long localPairs) where TK : struct, IRowKernel
+        {
+            uint[] keep = _keep;
             for (int epoch = 1; epoch <= _o.Epochs && !_stop; epoch++)
             {
                 Volatile.Write(ref _epoch[t * SlotPad], epoch);
@@ -246,11 +303,11 @@ public static class Word2VecTrainer
                     }
                 }
             }
-            Interlocked.Add(ref _wordsDone, localWords);
-            Interlocked.Add(ref _rawTokens, localRaw);
-            Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + localLoss);
-            Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
         }
+
+        private double TrainSentence<TK>(int[] sentence, int len, float alpha, ref FastRandom rng, float* neu1, float* neu1e, int* targets, float* dots, bool cbow, ref long pairs) where TK : struct, IRowKernel =>
+            cbow ? TrainCbow<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, ref pairs)
+                 : TrainSkipGram<TK>(sentence, len, alpha, ref rng, neu1e, targets, dots, ref pairs);
 
         /// <summary>
         /// One negative-sampling update of input row <paramref name="x"/> against the centre word and
@@ -275,11 +332,20 @@ public static class Word2VecTrainer
             for (int k = 0; k < nt; k++) dots[k] = TK.Dot(x, output + (long)targets[k] * stride, stride);
             new Span<float>(acc, stride).Clear();
             double loss = 0;
+            bool skipSaturated = _o.SkipSaturatedPairs;
             for (int k = 0; k < nt; k++)
             {
                 float f = dots[k], label = k == 0 ? 1f : 0f, g, l;
-                if (f >= SigmoidTable.MaxArgument) { g = (label - 1f) * alpha; l = k == 0 ? 0f : f; }
-                else if (f <= -SigmoidTable.MaxArgument) { g = label * alpha; l = k == 0 ? -f : 0f; }
+                if (f >= SigmoidTable.MaxArgument)
+                {
+                    g = (label - 1f) * alpha; l = k == 0 ? 0f : f;
+                    if (skipSaturated) { loss += l; continue; }
+                }
+                else if (f <= -SigmoidTable.MaxArgument)
+                {
+                    g = label * alpha; l = k == 0 ? -f : 0f;
+                    if (skipSaturated) { loss += l; continue; }
+                }
                 else
                 {
                     int i = (int)((f + SigmoidTable.MaxArgument) * SigmoidTable.IndexScale);
@@ -345,6 +411,52 @@ public static class Word2VecTrainer
             }
             return loss;
         }
+    }
+
+    /// <summary>
+    /// One streamed reader shared by all training threads: each call hands out the next batch of up to
+    /// <see cref="BatchTokens"/> corpus tokens, as in-vocabulary ids with -1 at line breaks, reopening the
+    /// file for each epoch. Reading and id lookup happen under a lock; they cost a few percent of training.
+    /// </summary>
+    private sealed class SharedStream(TextCorpus corpus, Vocabulary vocabulary, int epochs) : IDisposable
+    {
+        public const int BatchTokens = 10000;
+        private readonly object _gate = new();
+        private CorpusReader? _reader;
+        private int _epoch;
+
+        public bool Next(int[] ids, out int count, out int raw, out int epoch)
+        {
+            lock (_gate)
+            {
+                count = 0; raw = 0;
+                if (_reader is null)
+                {
+                    if (_epoch >= epochs) { epoch = _epoch; return false; }
+                    _epoch++;
+                    _reader = corpus.OpenRange(0, corpus.Length);
+                }
+                epoch = _epoch;
+                byte[] token = _reader.Token;
+                while (raw < BatchTokens)
+                {
+                    int n = _reader.Next(out bool lineBreak);
+                    if (n < 0)
+                    {
+                        _reader.Dispose();
+                        _reader = null;
+                        break;
+                    }
+                    raw++;
+                    if (lineBreak && count > 0 && ids[count - 1] >= 0) ids[count++] = -1;
+                    int id = vocabulary.Find(new ReadOnlySpan<byte>(token, 0, n));
+                    if (id >= 0) ids[count++] = id;
+                }
+                return raw > 0 || Next(ids, out count, out raw, out epoch);
+            }
+        }
+
+        public void Dispose() => _reader?.Dispose();
     }
 }
 

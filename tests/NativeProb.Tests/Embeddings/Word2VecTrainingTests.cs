@@ -47,13 +47,17 @@ public class Word2VecTrainingTests
         Assert.Equal(model.Vocabulary.CorpusTokens * 8, model.Stats.RawWords);
     }
 
-    [Fact]
-    public void HogwildThreadsRecoverThePlantedPairs()
+    [Theory]
+    [InlineData(CorpusScheduling.SharedStream)]
+    [InlineData(CorpusScheduling.ByteRanges)]
+    public void HogwildThreadsRecoverThePlantedPairs(CorpusScheduling scheduling)
     {
         using var dir = new TempDir();
         var corpus = new TextCorpus(dir.Write("planted.txt", EmbeddingTestData.PlantedPairsCorpus(Pairs, 200, seed: 4)));
-        var model = Word2VecTrainer.Train(corpus, Options(Word2VecArchitecture.SkipGram, CpuPaths.Best, threads: 3));
-        AssertPairsAreMutualNearestNeighbours(model.ToWordVectors(), "3 threads");
+        var model = Word2VecTrainer.Train(corpus, Options(Word2VecArchitecture.SkipGram, CpuPaths.Best, threads: 3) with { Scheduling = scheduling });
+        AssertPairsAreMutualNearestNeighbours(model.ToWordVectors(), $"3 threads, {scheduling}");
+        // Every token of every epoch is read exactly once, whichever way the threads share the corpus.
+        Assert.Equal(model.Vocabulary.CorpusTokens * 8, model.Stats.RawWords);
     }
 
     [Fact]
