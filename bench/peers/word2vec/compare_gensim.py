@@ -35,7 +35,7 @@ def normalize(src, dst):
 def gensim_eval(kv, questions, pairs):
     acc, _ = kv.evaluate_word_analogies(questions)
     (pearson, _), (spearman, _), oov = kv.evaluate_word_pairs(pairs)
-    return {"analogy": acc, "spearman": spearman, "pearson": pearson, "pairs_oov_percent": oov}
+    return {"analogy": float(acc), "spearman": float(spearman), "pearson": float(pearson), "pairs_oov_percent": float(oov)}
 
 
 def main():
@@ -127,9 +127,10 @@ def main():
         "analogy_diff_points": 100 * (summary["nativeprob"]["analogy"] - summary[ref]["analogy"]),
         "speed_ratio": summary["nativeprob"]["words_per_second"] / summary[ref]["words_per_second"],
     }
-    verdict["spearman_within_0.03"] = abs(verdict["spearman_diff"]) <= 0.03
-    verdict["analogy_within_1.5_points"] = abs(verdict["analogy_diff_points"]) <= 1.5
-    verdict["speed_at_least_gensim"] = verdict["speed_ratio"] >= 1.0
+    verdict = {k: float(v) for k, v in verdict.items()}
+    verdict["spearman_within_0.03"] = bool(abs(verdict["spearman_diff"]) <= 0.03)
+    verdict["analogy_within_1.5_points"] = bool(abs(verdict["analogy_diff_points"]) <= 1.5)
+    verdict["speed_at_least_gensim"] = bool(verdict["speed_ratio"] >= 1.0)
     print(json.dumps(verdict, indent=1))
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
