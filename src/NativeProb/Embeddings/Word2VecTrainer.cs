@@ -113,6 +113,9 @@ public static class Word2VecTrainer
 
         public Word2VecModel Execute(Action<Word2VecProgress>? progress, CancellationToken ct)
         {
+            ct.ThrowIfCancellationRequested();
+            // A token cancelled while training stops the workers at their next batch.
+            using var registration = ct.Register(() => _stop = true);
             var clock = Stopwatch.StartNew();
             var ranges = _corpus.Partition(_o.Threads);
             using var stream = _o.Scheduling == CorpusScheduling.SharedStream ? new SharedStream(_corpus, _vocab, _o.Epochs) : null;

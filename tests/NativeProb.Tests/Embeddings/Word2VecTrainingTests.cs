@@ -121,11 +121,31 @@ public class Word2VecTrainingTests
     }
 
     [Fact]
+    public void CToolInitializationAndGensimSaturationRuleAlsoRecoverThePlantedPairs()
+    {
+        using var dir = new TempDir();
+        var corpus = new TextCorpus(dir.Write("planted.txt", EmbeddingTestData.PlantedPairsCorpus(Pairs, 200, seed: 8)));
+        var o = Options(Word2VecArchitecture.SkipGram, CpuPaths.Best) with { InitialRange = 0.5, SkipSaturatedPairs = true };
+        AssertPairsAreMutualNearestNeighbours(Word2VecTrainer.Train(corpus, o).ToWordVectors(), "init 0.5, skip saturated");
+    }
+
+    [Fact]
+    public void CancellationStopsTraining()
+    {
+        using var dir = new TempDir();
+        var corpus = new TextCorpus(dir.Write("planted.txt", EmbeddingTestData.PlantedPairsCorpus(Pairs, 200, seed: 3)));
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => Word2VecTrainer.Train(corpus, Options(Word2VecArchitecture.SkipGram, CpuPaths.Best) with { Epochs = 200 }, null, cts.Token));
+    }
+
+    [Fact]
     public void BadOptionsNameTheSetting()
     {
         Assert.Contains("Dimension", Assert.Throws<ArgumentOutOfRangeException>(() => new Word2VecOptions { Dimension = 0 }.Validate()).Message);
         Assert.Contains("Window", Assert.Throws<ArgumentOutOfRangeException>(() => new Word2VecOptions { Window = 0 }.Validate()).Message);
         Assert.Contains("Sample", Assert.Throws<ArgumentOutOfRangeException>(() => new Word2VecOptions { Sample = -1 }.Validate()).Message);
         Assert.Contains("Threads", Assert.Throws<ArgumentOutOfRangeException>(() => new Word2VecOptions { Threads = 0 }.Validate()).Message);
+        Assert.Contains("InitialRange", Assert.Throws<ArgumentOutOfRangeException>(() => new Word2VecOptions { InitialRange = 0 }.Validate()).Message);
     }
 }
