@@ -23,6 +23,7 @@ internal static class CommandRegistry
         yield return BenchCommand.Create();
         yield return AttentionCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return Word2VecCommand.Create();
     }
 
     /// <summary>Subcommands of <c>nativeprob bench</c>.</summary>

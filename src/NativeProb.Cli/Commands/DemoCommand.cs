@@ -14,6 +14,7 @@ internal static class DemoCommand
     {
         yield return new AttentionDemo();
         yield return new TokenizerDemo();
+        yield return new Word2VecDemo();
     }
 
     public static Command Create()
