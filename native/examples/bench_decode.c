@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
         else { fprintf(stderr, "usage: %s [--iters N] [--threads T] [--kv-len N] [--plan]\n", argv[0]); return 2; }
     }
     if (iters < 10) iters = 10;
-    np_attention_options_t o = {sizeof o};
+    np_attention_options_t o = {.struct_size = sizeof o};
     o.batch = 1; o.heads = 32; o.kv_heads = 8; o.head_dim = 128; o.q_len = 1; o.kv_len = kv_len; o.causal = 1;
     o.threads = threads;
     size_t qn = 32 * 128, kn = (size_t)8 * kv_len * 128;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     qsort(t, (size_t)iters, sizeof(double), cmp_double);
     double sum = 0;
     for (size_t i = 0; i < qn; ++i) sum += out[i];
-    np_build_info_t info = {sizeof info};
+    np_build_info_t info = {.struct_size = sizeof info};
     if (np_build_info(&info) != NP_OK) return 1;
     printf("c-abi%s decode kv_len=%d threads=%d build=x86-64-v%d path=%d iters=%d median_us=%.1f p10_us=%.1f checksum=%.6g\n",
            use_plan ? "-plan" : "", kv_len, threads <= 0 ? info.logical_cores : threads, info.compiled_isa, info.cpu_path,

@@ -35,7 +35,7 @@ static void project(float* dst, int heads, int token, float salt) {
 }
 
 int main(void) {
-    np_build_info_t info = {sizeof info};
+    np_build_info_t info = {.struct_size = sizeof info};
     TRY(np_build_info(&info));
     printf("NativeProb ABI %u.%u, build x86-64-v%d, CPU path %s, %d cores\n", info.abi_version >> 16,
            info.abi_version & 0xffff, info.compiled_isa,
@@ -51,7 +51,7 @@ int main(void) {
     /* Q, K, V of all TOTAL tokens, laid out [heads, tokens, dim] (batch 1). */
     static float q_all[HEADS * TOTAL * DIM], k_all[KV_HEADS * TOTAL * DIM], v_all[KV_HEADS * TOTAL * DIM];
     float row_q[HEADS * DIM], row_k[KV_HEADS * DIM], row_v[KV_HEADS * DIM];
-    np_rope_options_t rope = {sizeof rope};
+    np_rope_options_t rope = {.struct_size = sizeof rope};
     for (int t = 0; t < TOTAL; ++t) {
         project(row_q, HEADS, t, 0.1f);
         project(row_k, KV_HEADS, t, 0.2f);
@@ -67,7 +67,7 @@ int main(void) {
     }
 
     /* Prefill over all tokens at once: the reference for the decode loop. */
-    np_attention_options_t o = {sizeof o};
+    np_attention_options_t o = {.struct_size = sizeof o};
     o.batch = 1; o.heads = HEADS; o.kv_heads = KV_HEADS; o.head_dim = DIM;
     o.q_len = TOTAL; o.kv_len = TOTAL; o.causal = 1; o.bias = NP_BIAS_ALIBI;
     static float prefill[HEADS * TOTAL * DIM];

@@ -10,7 +10,7 @@
  *   #include <stdio.h>
  *
  *   // One decode step: 32 query heads over 8 KV heads, D = 128, 4096 cached keys.
- *   np_attention_options_t o = { sizeof o };     // zero fields take their defaults
+ *   np_attention_options_t o = {.struct_size = sizeof o};  // zero fields: defaults
  *   o.batch = 1; o.heads = 32; o.kv_heads = 8; o.head_dim = 128;
  *   o.q_len = 1; o.kv_len = 4096; o.causal = 1;
  *   np_status_t s = np_attention_forward(&o, q, q_count, k, k_count, v, v_count, out, out_count);
@@ -62,9 +62,14 @@ extern "C" {
 #  define NP_API
 #endif
 
+/* NP_NODISCARD marks functions whose status must be looked at: [[nodiscard]] in C++17 and C23,
+ * warn_unused_result under clang. GCC's warn_unused_result cannot be silenced by a (void) cast, so C
+ * before C23 compiled by GCC gets no attribute. */
 #if defined(__cplusplus) && __cplusplus >= 201703L
 #  define NP_NODISCARD [[nodiscard]]
-#elif defined(__GNUC__) || defined(__clang__)
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L
+#  define NP_NODISCARD [[nodiscard]]
+#elif defined(__clang__)
 #  define NP_NODISCARD __attribute__((warn_unused_result))
 #else
 #  define NP_NODISCARD

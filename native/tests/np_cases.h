@@ -26,7 +26,7 @@ typedef struct {
     size_t q_count, kv_count;
 } np_attn_inputs_t;
 
-static np_attn_inputs_t np_attn_inputs(const np_case_t* c) {
+static inline np_attn_inputs_t np_attn_inputs(const np_case_t* c) {
     np_attn_inputs_t in;
     const np_attention_options_t* o = &c->attn;
     np_rng_t rng = {c->seed};
@@ -43,12 +43,12 @@ static np_attn_inputs_t np_attn_inputs(const np_case_t* c) {
     return in;
 }
 
-static void np_attn_inputs_free(np_attn_inputs_t* in) {
+static inline void np_attn_inputs_free(np_attn_inputs_t* in) {
     free(in->q); free(in->k); free(in->v); free(in->slopes);
 }
 
 /* Reads every case of `file` into a malloc'ed array; returns the count (0 on error). */
-static size_t np_read_cases(const char* file, np_case_t** out) {
+static inline size_t np_read_cases(const char* file, np_case_t** out) {
     FILE* f = fopen(file, "r");
     if (f == NULL) { fprintf(stderr, "cannot open %s\n", file); return 0; }
     size_t n = 0, cap = 32;

@@ -35,7 +35,7 @@ static int np_checks;
     } while (0)
 
 /* The calling thread's last error, into a static-per-call buffer. */
-static const char* last_error(char* buf, size_t len) {
+static inline const char* last_error(char* buf, size_t len) {
     buf[0] = '\0';
     np_status_t s = np_last_error(buf, len, NULL);
     if (s != NP_OK && s != NP_ERR_BUFFER_TOO_SMALL) snprintf(buf, len, "<np_last_error failed: %d>", (int)s);
@@ -71,14 +71,14 @@ static const char* last_error(char* buf, size_t len) {
 /* splitmix64 floats in [-1, 1), exactly as the managed driver makes them. */
 typedef struct { uint64_t state; } np_rng_t;
 
-static uint64_t np_rng_next(np_rng_t* r) {
+static inline uint64_t np_rng_next(np_rng_t* r) {
     uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
-static float* np_rng_floats(np_rng_t* r, size_t n) {
+static inline float* np_rng_floats(np_rng_t* r, size_t n) {
     float* a = (float*)malloc((n ? n : 1) * sizeof(float));
     if (a == NULL) { fprintf(stderr, "out of memory\n"); exit(2); }
     for (size_t i = 0; i < n; ++i) a[i] = (float)((int32_t)(np_rng_next(r) >> 40) - 8388608) * (1.0f / 8388608);
@@ -86,7 +86,7 @@ static float* np_rng_floats(np_rng_t* r, size_t n) {
 }
 
 /* Reads <dir>/<name>.<path>.f32; returns NULL when the file does not exist. */
-static float* np_read_ref(const char* dir, const char* name, const char* path, size_t* count) {
+static inline float* np_read_ref(const char* dir, const char* name, const char* path, size_t* count) {
     char file[1024];
     snprintf(file, sizeof file, "%s/%s.%s.f32", dir, name, path);
     FILE* f = fopen(file, "rb");
@@ -103,13 +103,13 @@ static float* np_read_ref(const char* dir, const char* name, const char* path, s
 }
 
 /* Index of the first element whose bits differ, or n when equal to the last bit. */
-static size_t np_first_difference(const float* a, const float* b, size_t n) {
+static inline size_t np_first_difference(const float* a, const float* b, size_t n) {
     for (size_t i = 0; i < n; ++i)
         if (memcmp(&a[i], &b[i], sizeof(float)) != 0) return i;
     return n;
 }
 
-static const char* np_path_name(int32_t path) {
+static inline const char* np_path_name(int32_t path) {
     switch (path) {
     case NP_CPU_PATH_SCALAR: return "scalar";
     case NP_CPU_PATH_V128: return "v128";
@@ -119,7 +119,7 @@ static const char* np_path_name(int32_t path) {
     }
 }
 
-static int np_test_summary(const char* name) {
+static inline int np_test_summary(const char* name) {
     printf("%s: %d checks, %d failed\n", name, np_checks, np_failures);
     printf("%d passed, %d failed\n", np_checks - np_failures, np_failures);
     return np_failures == 0 ? 0 : 1;

@@ -29,7 +29,12 @@ internal sealed unsafe class AttentionCall
         Check.Options(o, o == null ? 0 : o->struct_size, size, size, name, nameof(np_attention_options_t));
         var shape = new AttentionShape(o->batch, o->heads, o->kv_heads, o->q_len, o->kv_len, o->head_dim);
         bool causal = Check.Bool(o->causal, $"{name}->causal");
-        FlashAttention.ValidateShape(shape, causal);
+        try { FlashAttention.ValidateShape(shape, causal); }
+        catch (ArgumentException e)
+        {
+            // The managed message names the AttentionShape property; say which C argument carries it.
+            throw new NpException(NpStatus.InvalidArgument, $"{name} (np_attention_options_t shape fields): {e.Message}", e);
+        }
         float m0 = o->harmonic_base == 0f ? 1f : o->harmonic_base;
         if (!(m0 > 0f) || !float.IsFinite(m0))
             throw new NpException(NpStatus.InvalidArgument, $"{name}->harmonic_base is {o->harmonic_base}; expected 0 (default 1) or a positive finite number.");

@@ -37,8 +37,17 @@ internal static unsafe class Check
         return new Span<float>(p, (int)required);
     }
 
-    /// <summary>Converts an <c>NP_CPU_PATH_*</c> value (0 = auto).</summary>
-    public static CpuPath? Path(int value, string name) => value switch
+    /// <summary>Converts an <c>NP_CPU_PATH_*</c> value (0 = auto); a path this build cannot run is Unsupported.</summary>
+    public static CpuPath? Path(int value, string name)
+    {
+        CpuPath? path = PathValue(value, name);
+        if (path is { } p && !CpuPaths.IsAvailable(p))
+            throw new NpException(NpStatus.Unsupported,
+                $"{name} is {value} ({p}), which this build does not accelerate on this machine (available: {string.Join(", ", CpuPaths.Available)}; build info: np_build_info).");
+        return path;
+    }
+
+    private static CpuPath? PathValue(int value, string name) => value switch
     {
         Abi.CpuPathAuto => null,
         Abi.CpuPathScalar => CpuPath.Scalar,
