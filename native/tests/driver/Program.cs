@@ -2,6 +2,9 @@
 // The managed half of the C ABI tests and of the ABI-overhead benchmark.
 //   NativeProb.AbiDriver refs <cases.txt> <outdir>   managed results of every case on every available path
 //   NativeProb.AbiDriver bench [--iters N] [--threads T] [--kv-len N]   decode timing through the managed API
+//   NativeProb.AbiDriver bench --lib build/lib/libnativeprob.so [...]   the same call alternately through the
+//       managed API (JIT) and through the C ABI (the NativeAOT build, via np_attention_forward) in one process,
+//       so that both see the same machine noise; prints both medians and the median of the paired ratios
 using System.Diagnostics;
 using System.Globalization;
 using NativeProb.Attention;
@@ -109,8 +112,10 @@ internal static class Program
     private static int Bench(string[] args)
     {
         int iters = 400, threads = 0, kvLen = 4096;
+        string? lib = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
+            if (args[i] == "--lib") { lib = args[i + 1]; continue; }
             int value = I(args[i + 1]);
             switch (args[i])
             {
@@ -127,6 +132,7 @@ internal static class Program
         var o = new float[shape.QueryElements];
         var options = new AttentionOptions { Causal = true, MaxDegreeOfParallelism = threads <= 0 ? -1 : threads };
         for (int i = 0; i < Math.Max(50, iters / 4); i++) FlashAttention.Forward(q, k, v, o, shape, options); // JIT tiers settle
+        if (lib is not null) return Paired(lib, q, k, v, o, shape, options, iters, threads);
         var times = new double[iters];
         for (int i = 0; i < iters; i++)
         {
@@ -137,6 +143,64 @@ internal static class Program
         Array.Sort(times);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"managed decode kv_len={kvLen} threads={(threads <= 0 ? Environment.ProcessorCount : threads)} path={CpuPaths.Best} iters={iters} median_us={times[iters / 2]:F1} p10_us={times[iters / 10]:F1} checksum={o.Sum():R}"));
+        return 0;
+    }
+
+    /// <summary>np_attention_options_t as the header lays it out (64 bytes).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private unsafe struct CAttentionOptions
+    {
+        public uint struct_size;
+        public int batch, heads, kv_heads, head_dim, q_len, kv_len, causal, bias;
+        public float harmonic_base, scale;
+        public int threads, cpu_path;
+        public float* slopes;
+    }
+
+    private static unsafe int Paired(string lib, float[] q, float[] k, float[] v, float[] o, AttentionShape shape,
+        AttentionOptions options, int iters, int threads)
+    {
+        nint handle = System.Runtime.InteropServices.NativeLibrary.Load(lib);
+        var forward = (delegate* unmanaged<CAttentionOptions*, float*, nuint, float*, nuint, float*, nuint, float*, nuint, int>)
+            System.Runtime.InteropServices.NativeLibrary.GetExport(handle, "np_attention_forward");
+        var c = new CAttentionOptions
+        {
+            struct_size = (uint)sizeof(CAttentionOptions), batch = shape.Batch, heads = shape.Heads, kv_heads = shape.KvHeads,
+            head_dim = shape.HeadDim, q_len = shape.QueryLength, kv_len = shape.KeyLength, causal = 1, threads = threads,
+        };
+        var oc = new float[o.Length];
+        var managed = new double[iters];
+        var abi = new double[iters];
+        var ratio = new double[iters];
+        fixed (float* pq = q, pk = k, pv = v, po = oc)
+        {
+            for (int i = 0; i < Math.Max(50, iters / 4); i++)
+                if (forward(&c, pq, (nuint)q.Length, pk, (nuint)k.Length, pv, (nuint)v.Length, po, (nuint)oc.Length) != 0) return 1;
+            for (int i = 0; i < iters; i++)
+            {
+                // Alternate which side goes first so that neither always runs on the other's warm-up.
+                for (int side = 0; side < 2; side++)
+                {
+                    bool viaAbi = (side == 0) == (i % 2 == 0);
+                    long t0 = Stopwatch.GetTimestamp();
+                    if (viaAbi)
+                    {
+                        if (forward(&c, pq, (nuint)q.Length, pk, (nuint)k.Length, pv, (nuint)v.Length, po, (nuint)oc.Length) != 0) return 1;
+                    }
+                    else FlashAttention.Forward(q, k, v, o, shape, options);
+                    double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                    if (viaAbi) abi[i] = us; else managed[i] = us;
+                }
+                ratio[i] = abi[i] / managed[i];
+            }
+        }
+        bool same = o.AsSpan().SequenceEqual(oc);
+        Array.Sort(managed); Array.Sort(abi); Array.Sort(ratio);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"paired decode kv_len={shape.KeyLength} threads={(threads <= 0 ? Environment.ProcessorCount : threads)} iters={iters} " +
+            $"managed_median_us={managed[iters / 2]:F1} c_abi_median_us={abi[iters / 2]:F1} " +
+            $"ratio_of_medians={abi[iters / 2] / managed[iters / 2]:F4} median_paired_ratio={ratio[iters / 2]:F4} " +
+            $"paired_ratio_p25={ratio[iters / 4]:F4} p75={ratio[3 * iters / 4]:F4} outputs_equal={same}"));
         return 0;
     }
 
