@@ -6,6 +6,7 @@
  *
  *   bench_decode [--iters N] [--threads T] [--kv-len N] [--plan]
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <nativeprob.h>
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
 //
 // nativeprob.hpp — a header-only C++17 wrapper of nativeprob.h: statuses become np::error exceptions
 // (carrying the status and np_last_error's message), handles become move-only RAII objects, buffers are
-// passed as spans.
+// passed as spans (std::span from C++20 on, a stand-in with the same use in C++17).
 //
 //   np::attention_options o;                       // zero-initialized, struct_size set
 //   o.batch = 1; o.heads = 32; o.kv_heads = 8; o.head_dim = 128; o.q_len = 1; o.kv_len = n; o.causal = 1;
@@ -21,13 +21,18 @@
 #include <utility>
 #include <vector>
 
-#if defined(__cpp_lib_span) || (__cplusplus >= 202002L)
+#if __cplusplus >= 202002L
 #include <span>
 #endif
 
 namespace np {
 
-/// A read-only or writable run of floats (std::span where C++20 has it; a pointer and length in C++17).
+#if __cplusplus >= 202002L
+/// Buffers are std::span from C++20 on.
+template <class T>
+using span = std::span<T>;
+#else
+/// Buffers in C++17: a minimal std::span stand-in (pointer and length; from any contiguous container).
 template <class T>
 class span {
 public:
@@ -43,6 +48,7 @@ private:
     T* data_ = nullptr;
     std::size_t size_ = 0;
 };
+#endif
 
 /// A failed np_* call: the status and the calling thread's np_last_error() message.
 class error : public std::runtime_error {

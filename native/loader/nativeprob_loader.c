@@ -65,11 +65,26 @@ static const char* np_loader_status_string(np_status_t status) {
     return "NP_ERR_UNSUPPORTED (no NativeProb build could be loaded; see np_last_error)";
 }
 
+/* Whether the CPU (and the OS, which must save the vector registers) supports x86-64-v3 and -v4.
+ * GCC 12 knows the level names; clang (15) only single features, so it checks the level's list. */
+static void cpu_levels(int* v3, int* v4) {
+    __builtin_cpu_init();
+#if defined(__clang__)
+    *v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+          __builtin_cpu_supports("bmi2");
+    *v4 = *v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("avx512vl");
+#else
+    *v3 = __builtin_cpu_supports("x86-64-v3");
+    *v4 = __builtin_cpu_supports("x86-64-v4");
+#endif
+}
+
 /* Which build this CPU runs: "v4", "v3", or NULL with g_error set. */
 static const char* choose_variant(void) {
-    __builtin_cpu_init();
-    int has_v3 = __builtin_cpu_supports("x86-64-v3");
-    int has_v4 = __builtin_cpu_supports("x86-64-v4");
+    int has_v3, has_v4;
+    cpu_levels(&has_v3, &has_v4);
     const char* forced = getenv("NP_ISA");
     if (forced != NULL && forced[0] != '\0' && strcmp(forced, "auto") != 0) {
         if (strcmp(forced, "v3") == 0 && has_v3) return "v3";
