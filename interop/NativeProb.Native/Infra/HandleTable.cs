@@ -31,9 +31,6 @@ internal sealed class HandleTable<T> where T : class
         Array.Fill(_generations, 1u);
     }
 
-    /// <summary>Number of live handles.</summary>
-    public int Count { get { lock (_gate) return _used - _free.Count; } }
-
     /// <summary>Stores <paramref name="value"/> and returns its new handle.</summary>
     public nint Add(T value)
     {
