@@ -5,11 +5,15 @@
  * thread's np_last_error stays its own. A third phase creates and destroys plans from 8 threads at once
  * (the handle table under contention).
  */
+#define _POSIX_C_SOURCE 200112L /* pthread barriers */
 #include "np_test.h"
 
 #include <pthread.h>
 
-enum { THREADS = 8, REPS = 3 };
+enum { THREADS = 8, REPS = 4 };
+
+/* Every phase starts its threads together, so that their calls really overlap. */
+static pthread_barrier_t g_start;
 
 typedef struct {
     np_attention_options_t options;
@@ -50,6 +54,7 @@ static void job_free(job_t* j) {
 
 static void* run_job(void* arg) {
     job_t* j = (job_t*)arg;
+    pthread_barrier_wait(&g_start);
     for (int rep = 0; rep < REPS; ++rep) {
         memset(j->out, 0, j->q_count * sizeof(float));
         np_status_t s = np_attention_plan_forward(j->plan, j->q, j->q_count, j->k, j->kv_count, j->v, j->kv_count,
@@ -67,6 +72,7 @@ static void* run_job(void* arg) {
 
 static void* churn_plans(void* arg) {
     job_t* j = (job_t*)arg;
+    pthread_barrier_wait(&g_start);
     for (int i = 0; i < 200; ++i) {
         np_attention_plan_t* p = NULL;
         if (np_attention_plan_create(&j->options, &p) != NP_OK) { ++j->errors; continue; }
@@ -78,8 +84,10 @@ static void* churn_plans(void* arg) {
 
 static void run_threads(job_t* jobs, int n, void* (*fn)(void*)) {
     pthread_t t[THREADS];
+    CHECK(pthread_barrier_init(&g_start, NULL, (unsigned)n) == 0);
     for (int i = 0; i < n; ++i) CHECK(pthread_create(&t[i], NULL, fn, &jobs[i]) == 0);
     for (int i = 0; i < n; ++i) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_start);
 }
 
 int main(void) {
