@@ -35,7 +35,7 @@ public static unsafe class PositionalExports
                 Path = Check.Path(options->cpu_path, "options->cpu_path"),
             };
             long required = (long)sequences * seq_len * head_dim;
-            Span<float> data = Check.Buffer(x, x_count, required, nameof(x), $"sequences*seq_len*head_dim = {sequences}*{seq_len}*{head_dim}");
+            Span<float> data = Check.Buffer(x, x_count, required, nameof(x), "sequences*seq_len*head_dim", sequences, seq_len, head_dim);
             RotaryEmbedding.Apply(data, sequences, seq_len, head_dim, managed);
             return 0;
         }
@@ -49,7 +49,7 @@ public static unsafe class PositionalExports
         try
         {
             if (heads < 1) throw new NpException(NpStatus.InvalidArgument, $"heads is {heads}; expected >= 1.");
-            Span<float> dst = Check.Buffer(slopes, slopes_count, heads, nameof(slopes), "heads");
+            Span<float> dst = Check.Buffer(slopes, slopes_count, heads, nameof(slopes), "heads", heads, 1, 1);
             AlibiSlopes.Geometric(heads).CopyTo(dst);
             return 0;
         }
@@ -64,7 +64,7 @@ public static unsafe class PositionalExports
         {
             if (heads < 1) throw new NpException(NpStatus.InvalidArgument, $"heads is {heads}; expected >= 1.");
             if (!(m0 > 0f) || !float.IsFinite(m0)) throw new NpException(NpStatus.InvalidArgument, $"m0 is {m0}; expected a positive finite number.");
-            Span<float> dst = Check.Buffer(slopes, slopes_count, heads, nameof(slopes), "heads");
+            Span<float> dst = Check.Buffer(slopes, slopes_count, heads, nameof(slopes), "heads", heads, 1, 1);
             AlibiSlopes.Harmonic(heads, m0).CopyTo(dst);
             return 0;
         }

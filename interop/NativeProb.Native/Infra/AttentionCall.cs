@@ -72,12 +72,11 @@ internal sealed unsafe class AttentionCall
     public void Forward(float* q, nuint qCount, float* k, nuint kCount, float* v, nuint vCount, float* output, nuint outputCount)
     {
         AttentionShape s = Shape;
-        string qShape = $"batch*heads*q_len*head_dim = {s.Batch}*{s.Heads}*{s.QueryLength}*{s.HeadDim}";
-        string kShape = $"batch*kv_heads*kv_len*head_dim = {s.Batch}*{s.KvHeads}*{s.KeyLength}*{s.HeadDim}";
-        Span<float> qs = Check.Buffer(q, qCount, s.QueryElements, "q", qShape);
-        Span<float> ks = Check.Buffer(k, kCount, s.KeyElements, "k", kShape);
-        Span<float> vs = Check.Buffer(v, vCount, s.KeyElements, "v", kShape);
-        Span<float> os = Check.Buffer(output, outputCount, s.QueryElements, "out", qShape);
+        const string qDims = "batch*heads*q_len*head_dim", kDims = "batch*kv_heads*kv_len*head_dim";
+        Span<float> qs = Check.Buffer(q, qCount, s.QueryElements, "q", qDims, s.Batch, s.Heads, s.QueryLength, s.HeadDim);
+        Span<float> ks = Check.Buffer(k, kCount, s.KeyElements, "k", kDims, s.Batch, s.KvHeads, s.KeyLength, s.HeadDim);
+        Span<float> vs = Check.Buffer(v, vCount, s.KeyElements, "v", kDims, s.Batch, s.KvHeads, s.KeyLength, s.HeadDim);
+        Span<float> os = Check.Buffer(output, outputCount, s.QueryElements, "out", qDims, s.Batch, s.Heads, s.QueryLength, s.HeadDim);
         FlashAttention.Forward(qs, ks, vs, os, s, Options);
     }
 }

@@ -24,17 +24,26 @@ internal static unsafe class Check
                 $"{name}->struct_size is {structSize}; expected sizeof({typeName}) = {knownSize} (set it to sizeof before the call).");
     }
 
-    /// <summary>A caller buffer of <paramref name="count"/> elements that must hold <paramref name="required"/>.</summary>
-    public static Span<float> Buffer(float* p, nuint count, long required, string name, string shapeText)
+    /// <summary>
+    /// A caller buffer of <paramref name="count"/> elements that must hold <paramref name="required"/> =
+    /// a*b*c*d floats; <paramref name="dims"/> names the factors ("sequences*seq_len*head_dim") and is
+    /// formatted into a message only on failure, so a valid call allocates nothing here.
+    /// </summary>
+    public static Span<float> Buffer(float* p, nuint count, long required, string name, string dims, long a, long b, long c, long d = 1)
     {
         if (required == 0) return default;
         NotNull(p, name);
-        if (count < (ulong)required)
-            throw new NpException(NpStatus.BufferTooSmall,
-                $"{name}_count is {count}; {name} needs {shapeText} = {required} floats.");
+        if (count < (ulong)required) ThrowTooSmall(count, required, name, dims, a, b, c, d);
         if (required > int.MaxValue)
             throw new NpException(NpStatus.InvalidArgument, $"{name} needs {required} floats, more than one call handles (2^31 - 1).");
         return new Span<float>(p, (int)required);
+    }
+
+    private static void ThrowTooSmall(nuint count, long required, string name, string dims, long a, long b, long c, long d)
+    {
+        int factors = dims.Count(ch => ch == '*') + 1;
+        string values = string.Join('*', new[] { a, b, c, d }.Take(factors));
+        throw new NpException(NpStatus.BufferTooSmall, $"{name}_count is {count}; {name} needs {dims} = {values} = {required} floats.");
     }
 
     /// <summary>Converts an <c>NP_CPU_PATH_*</c> value (0 = auto); a path this build cannot run is Unsupported.</summary>
