@@ -1,0 +1,281 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Simd;
+
+namespace NativeProb.Cpu.KvCache;
+
+/// <summary>Codes of keys stored with 16 (or G) tokens in lanes: channel c, tokens u .. u + Count.</summary>
+internal interface IKeyCodes
+{
+    TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+}
+
+/// <summary>Keys with a scale per (token, block of 32 channels), stored beside the codes.</summary>
+internal interface IKeyBlockCodes : IKeyCodes
+{
+    TVec LoadScale<TOps, TCodes, TVec>(int block, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+}
+
+/// <summary>Codes of values stored per token: token t, channels i .. i + Count.</summary>
+internal interface IValueCodes
+{
+    TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+}
+
+/// <summary>
+/// The score and value steps of tiled online-softmax attention on a quantized cache; the softmax step is
+/// <see cref="TileKernels.SoftmaxUpdate{TOps, TVec}"/>. Codes are turned into floats in registers and
+/// never written back: no dequantize pass over the cache. Every query row of a KV group (all GQA heads
+/// of a decode step) shares each code load.
+/// </summary>
+internal static unsafe class KvKernels
+{
+    private const int Bk = AttentionTile.BlockKeys;
+
+    /// <summary>
+    /// Scores of keys quantized per channel: <c>s_t = bias_r + sum_c qs[r][c] code_tc</c>, where the
+    /// caller folded the group's per-channel scale into qs and <c>sum_c q_c min_c</c> into bias (ALGORITHMS.md §2).
+    /// Tokens sit in lanes, so no horizontal sum is needed. Writes S[r][col .. col + n) for n tokens from u0.
+    /// </summary>
+    public static void KeysChannelScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* qs, float* bias, in TLoader keys, int u0, int n, int col)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IKeyCodes
+    {
+        int w = TOps.Count, d = tile.HeadDim;
+        int nUp = (n + 15) & ~15;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* q0 = qs + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            TVec b0 = TOps.Splat(bias[r]), b1 = TOps.Splat(bias[r + 1]), b2 = TOps.Splat(bias[r + 2]), b3 = TOps.Splat(bias[r + 3]);
+            float* s = tile.S + r * Bk + col;
+            int u = 0;
+            for (; u + 2 * w <= nUp; u += 2 * w)
+            {
+                TVec a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+                for (int c = 0; c < d; c++)
+                {
+                    TVec k0 = keys.Load<TOps, TCodes, TVec>(c, u0 + u), k1 = keys.Load<TOps, TCodes, TVec>(c, u0 + u + w);
+                    TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); c0 = TOps.Fma(x, k1, c0);
+                    x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); c1 = TOps.Fma(x, k1, c1);
+                    x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); c2 = TOps.Fma(x, k1, c2);
+                    x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); c3 = TOps.Fma(x, k1, c3);
+                }
+                TOps.Store(s + u, a0); TOps.Store(s + u + w, c0);
+                TOps.Store(s + Bk + u, a1); TOps.Store(s + Bk + u + w, c1);
+                TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 2 * Bk + u + w, c2);
+                TOps.Store(s + 3 * Bk + u, a3); TOps.Store(s + 3 * Bk + u + w, c3);
+            }
+            for (; u < nUp; u += w)
+            {
+                TVec a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                for (int c = 0; c < d; c++)
+                {
+                    TVec k0 = keys.Load<TOps, TCodes, TVec>(c, u0 + u);
+                    a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1);
+                    a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3);
+                }
+                TOps.Store(s + u, a0); TOps.Store(s + Bk + u, a1); TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 3 * Bk + u, a3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Scores of keys with a scale per (token, block of 32 channels) (int8 / int4, llama.cpp's q8_0 / q4_0
+    /// layout): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>; init carries a constant code
+    /// offset (-8 sum q_c for int4). Tokens in lanes; 16-token tiles.
+    /// </summary>
+    public static void KeysBlockScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* init, in TLoader keys, int n)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IKeyBlockCodes
+    {
+        int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
+        int nUp = (n + 15) & ~15;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* q0 = tile.Q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            float* i0 = init + r * blocks, i1 = i0 + blocks, i2 = i1 + blocks, i3 = i2 + blocks;
+            float* s = tile.S + r * Bk;
+            for (int u = 0; u < nUp; u += w)
+            {
+                TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+                for (int b = 0; b < blocks; b++)
+                {
+                    TVec a0 = TOps.Splat(i0[b]), a1 = TOps.Splat(i1[b]), a2 = TOps.Splat(i2[b]), a3 = TOps.Splat(i3[b]);
+                    int c0 = b * 32;
+                    for (int c = c0; c < c0 + 32; c++)
+                    {
+                        TVec k = keys.Load<TOps, TCodes, TVec>(c, u);
+                        a0 = TOps.Fma(TOps.Splat(q0[c]), k, a0); a1 = TOps.Fma(TOps.Splat(q1[c]), k, a1);
+                        a2 = TOps.Fma(TOps.Splat(q2[c]), k, a2); a3 = TOps.Fma(TOps.Splat(q3[c]), k, a3);
+                    }
+                    TVec scale = keys.LoadScale<TOps, TCodes, TVec>(b, u);
+                    o0 = TOps.Fma(a0, scale, o0); o1 = TOps.Fma(a1, scale, o1);
+                    o2 = TOps.Fma(a2, scale, o2); o3 = TOps.Fma(a3, scale, o3);
+                }
+                TOps.Store(s + u, o0); TOps.Store(s + Bk + u, o1); TOps.Store(s + 2 * Bk + u, o2); TOps.Store(s + 3 * Bk + u, o3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Folds the probabilities of one block into per-(token, group) weights for
+    /// <see cref="ValuesCoded{TOps, TCodes, TVec, TLoader}"/>: <c>pw[t][g][r] = p_rt scale_tg</c> and
+    /// <c>offsetSum[r][g] = sum_t p_rt offset_tg</c> (the per-token min, or -8 d for int4).
+    /// </summary>
+    public static void PrepareValues(AttentionTile tile, float* scale, float* offset, int n, int groups, float* pw, float* offsetSum)
+    {
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        for (int i = 0; i < rowsPadded * groups; i++) offsetSum[i] = 0f;
+        for (int t = 0; t < n; t++)
+            for (int g = 0; g < groups; g++)
+            {
+                float sc = scale == null ? 1f : scale[t * groups + g];
+                float* dst = pw + (t * groups + g) * rowsPadded;
+                float* p = tile.S + t;
+                for (int r = 0; r < rowsPadded; r++) dst[r] = p[r * Bk] * sc;
+                if (offset != null)
+                {
+                    float of = offset[t * groups + g];
+                    for (int r = 0; r < rowsPadded; r++) offsetSum[r * groups + g] += p[r * Bk] * of;
+                }
+            }
+    }
+
+    /// <summary>
+    /// <c>O = Alpha O + offsetSum + sum_t pw[t][g] code_t</c> for one block of values stored per token:
+    /// four rows by two channel vectors in registers, so each code load serves eight FMAs.
+    /// </summary>
+    public static void ValuesCoded<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize, in TLoader values)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IValueCodes
+    {
+        int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+            TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
+            TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
+            float* os0 = offsetSum + r * groups, os1 = os0 + groups, os2 = os1 + groups, os3 = os2 + groups;
+            int i = 0;
+            for (; i + 2 * w <= d; i += 2 * w)
+            {
+                int g0 = i / groupSize, g1 = (i + w) / groupSize;
+                TVec c00 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c01 = TOps.Fma(TOps.Load(o0 + i + w), al0, TOps.Splat(os0[g1]));
+                TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
+                TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
+                TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
+                float* p0 = pw + g0 * rowsPadded + r, p1 = pw + g1 * rowsPadded + r;
+                int step = groups * rowsPadded;
+                for (int t = 0; t < n; t++, p0 += step, p1 += step)
+                {
+                    TVec v0 = values.Load<TOps, TCodes, TVec>(t, i), v1 = values.Load<TOps, TCodes, TVec>(t, i + w);
+                    c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
+                    c10 = TOps.Fma(TOps.Splat(p0[1]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[1]), v1, c11);
+                    c20 = TOps.Fma(TOps.Splat(p0[2]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2]), v1, c21);
+                    c30 = TOps.Fma(TOps.Splat(p0[3]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3]), v1, c31);
+                }
+                TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01);
+                TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11);
+                TOps.Store(o2 + i, c20); TOps.Store(o2 + i + w, c21);
+                TOps.Store(o3 + i, c30); TOps.Store(o3 + i + w, c31);
+            }
+            for (; i < d; i += w)
+            {
+                int g0 = i / groupSize;
+                TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
+                TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
+                float* p0 = pw + g0 * rowsPadded + r;
+                int step = groups * rowsPadded;
+                for (int t = 0; t < n; t++, p0 += step)
+                {
+                    TVec v0 = values.Load<TOps, TCodes, TVec>(t, i);
+                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[1]), v0, c1);
+                    c2 = TOps.Fma(TOps.Splat(p0[2]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3]), v0, c3);
+                }
+                TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
+            }
+        }
+    }
+
+    /// <summary>Converts <paramref name="count"/> fp16 values (a multiple of 16) to floats.</summary>
+    public static void HalvesToFloats<TOps, TCodes, TVec>(ushort* src, float* dst, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        for (int i = 0; i < count; i += w) TOps.Store(dst + i, TCodes.Halves(src + i));
+    }
+}
+
+/// <summary>fp16 keys in 16-token tiles <c>[tile][D][16]</c>.</summary>
+internal readonly unsafe struct HalfKeyTiles(ushort* tiles, int headDim) : IKeyCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.Halves(tiles + (((long)(u >> 4) * headDim + c) << 4) + (u & 15));
+}
+
+/// <summary>int8 keys in 16-token tiles: codes <c>[D][16]</c> then fp16 scales <c>[D/32][16]</c>.</summary>
+internal readonly unsafe struct Int8KeyTiles(byte* tiles, int headDim, int tileBytes) : IKeyBlockCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.SignedBytes((sbyte*)(tiles + (long)(u >> 4) * tileBytes + (c << 4) + (u & 15)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadScale<TOps, TCodes, TVec>(int block, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.Halves((ushort*)(tiles + (long)(u >> 4) * tileBytes + headDim * 16) + (block << 4) + (u & 15));
+}
+
+/// <summary>int4 keys in 16-token tiles: channel pairs <c>[D/2][16]</c> (low nibble = even channel), then scales.</summary>
+internal readonly unsafe struct Int4KeyTiles(byte* tiles, int headDim, int tileBytes) : IKeyBlockCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.Bits(tiles + (long)(u >> 4) * tileBytes + ((c >> 1) << 4) + (u & 15), (c & 1) << 2, 15);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadScale<TOps, TCodes, TVec>(int block, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.Halves((ushort*)(tiles + (long)(u >> 4) * tileBytes + headDim * 8) + (block << 4) + (u & 15));
+}
+
+/// <summary>Per-channel quantized keys of one group: a stream in channel-major order (code c * G + u).</summary>
+internal readonly unsafe struct GroupKeyCodes(StreamCodes stream, int groupSize, int firstCode) : IKeyCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        stream.Load<TOps, TCodes, TVec>(firstCode + c * groupSize + u);
+}
+
+/// <summary>fp16 values, one row of D per token.</summary>
+internal readonly unsafe struct HalfValueRows(ushort* rows, int headDim) : IValueCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.Halves(rows + (long)t * headDim + i);
+}
+
+/// <summary>int8 values, one row of D signed codes per token.</summary>
+internal readonly unsafe struct Int8ValueRows(sbyte* rows, int headDim) : IValueCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.SignedBytes(rows + (long)t * headDim + i);
+}
+
+/// <summary>int4 values: per token D/2 bytes; in each block of 32, byte j holds channels j (low) and j + 16 (high).</summary>
+internal readonly unsafe struct Int4ValueRows(byte* rows, int headDim) : IValueCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        TCodes.Bits(rows + (long)t * (headDim >> 1) + ((i >> 5) << 4) + (i & 15), ((i >> 4) & 1) << 2, 15);
+}
+
+/// <summary>Per-token quantized values of a chunk: a stream in token-major order (code t * D + i).</summary>
+internal readonly unsafe struct ChunkValueCodes(StreamCodes stream, int headDim, int firstToken) : IValueCodes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        stream.Load<TOps, TCodes, TVec>((firstToken + t) * headDim + i);
+}
