@@ -54,12 +54,12 @@ public class KvAttentionTests
     {
         TestData.RequirePath(path);
         var (h, hkv) = Groupings[grouping];
-        const int d = 64, nk = 300;
+        const int d = 64, nk = 200;
         int seed = TestData.Seed + (int)format * 31 + grouping * 7 + mode.Length;
         float[] keys = TestData.Gaussian(seed, (long)hkv * nk * d);
         float[] values = TestData.Gaussian(seed + 1, (long)hkv * nk * d);
         var cache = new QuantizedKvCache(hkv, d, Options(format, path));
-        int nq = mode == "decode" ? 1 : 40;
+        int nq = mode == "decode" ? 1 : 24;
         // Decode appends token by token; prefill appends a block, then the chunk of nq queries' keys.
         int prefix = mode == "decode" ? 0 : nk - nq;
         if (prefix > 0) cache.AppendBlock(Slice(keys, hkv, nk, d, 0, prefix), Slice(values, hkv, nk, d, 0, prefix), prefix);
