@@ -53,6 +53,13 @@ internal static unsafe class GroupQuantizer
     /// </summary>
     public static void Quantize(CpuPath path, float* x, int n, int groupSize, int bits, byte* codes, ushort* scales, ushort* mins, byte* scratch)
     {
+        QuantizeCodes(path, x, n, groupSize, bits, scratch, scales, mins);
+        Pack(path, scratch, n, bits, codes);
+    }
+
+    /// <summary>The codes of <see cref="Quantize"/>, one per byte, before packing.</summary>
+    public static void QuantizeCodes(CpuPath path, float* x, int n, int groupSize, int bits, byte* scratch, ushort* scales, ushort* mins)
+    {
         int top = (1 << bits) - 1;
         for (int g = 0; g < n / groupSize; g++)
         {
@@ -105,7 +112,6 @@ internal static unsafe class GroupQuantizer
                 cg[i] = (byte)Math.Clamp(q, 0f, top);
             }
         }
-        Pack(path, scratch, n, bits, codes);
     }
 
     private static (float Min, float Max) MinMax<TOps, TVec>(float* x, int count) where TOps : struct, ISimd<TVec> where TVec : struct

@@ -142,7 +142,15 @@ internal sealed unsafe class GroupedStore : KvStore
                     for (int t = 0; t < _g; t++)
                         for (int c = 0; c < d; c++) dst[c * _g + t] = src[t * d + c];
                 }
-            GroupQuantizer.Quantize(path, transposed, n, _g, bits, chunk.KeyCodes.Pointer, (ushort*)chunk.KeyScales.Pointer, (ushort*)chunk.KeyMins.Pointer, scratch);
+            // Quantize per channel over groups of G tokens, then store the codes as 16-token blocks
+            // [group][block][channel][16] so the score kernel walks units with pointer increments.
+            GroupQuantizer.QuantizeCodes(path, transposed, n, _g, bits, scratch, (ushort*)chunk.KeyScales.Pointer, (ushort*)chunk.KeyMins.Pointer);
+            byte* blocked = (byte*)transposed;
+            for (long grp = 0; grp < (long)KvHeads * _groupsPerChunk; grp++)
+                for (int c = 0; c < d; c++)
+                    for (int u = 0; u < _g; u++)
+                        blocked[grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)] = scratch[(grp * d + c) * _g + u];
+            GroupQuantizer.Pack(path, blocked, n, bits, chunk.KeyCodes.Pointer);
             GroupQuantizer.Quantize(path, (float*)_residualValues.Pointer, n, _g, bits, chunk.ValueCodes.Pointer, (ushort*)chunk.ValueScales.Pointer, (ushort*)chunk.ValueMins.Pointer, scratch);
             _chunks.Add(chunk);
             _residual = 0;
@@ -187,14 +195,18 @@ internal sealed unsafe class GroupedStore : KvStore
                     continue;
                 }
                 Chunk chunk = _chunks[ci];
-                GroupQuantizer.Dequantize(path, chunk.KeyCodes.Pointer, n, _g, chunk.KeyBits, (ushort*)chunk.KeyScales.Pointer, (ushort*)chunk.KeyMins.Pointer, buffer);
+                ushort* ks = (ushort*)chunk.KeyScales.Pointer, km = (ushort*)chunk.KeyMins.Pointer;
                 for (int h = 0; h < KvHeads; h++)
                     for (int t = a; t < b; t++)
                     {
                         int rel = t - c0, gi = rel / _g, u = rel % _g;
-                        float* src = buffer + ((long)h * _groupsPerChunk + gi) * d * _g;
+                        long grp = (long)h * _groupsPerChunk + gi;
                         float* dst = keys + ((long)h * count + t - start) * d;
-                        for (int c = 0; c < d; c++) dst[c] = src[c * _g + u];
+                        for (int c = 0; c < d; c++)
+                        {
+                            int code = GroupQuantizer.CodeAt(chunk.KeyCodes.Pointer, n, chunk.KeyBits, (int)(grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)));
+                            dst[c] = MathF.FusedMultiplyAdd(code, HalfBits.ToFloat(ks[grp * d + c]), HalfBits.ToFloat(km[grp * d + c]));
+                        }
                     }
                 GroupQuantizer.Dequantize(path, chunk.ValueCodes.Pointer, n, _g, chunk.ValueBits, (ushort*)chunk.ValueScales.Pointer, (ushort*)chunk.ValueMins.Pointer, buffer);
                 for (int h = 0; h < KvHeads; h++)
@@ -262,8 +274,17 @@ internal sealed unsafe class GroupedStore : KvStore
                 }
                 scratch.Bias[r] = TOps.SumAcross(acc);
             }
-            var keys = new GroupKeyCodes(stream, _g, (int)(group * d * _g));
-            KvKernels.KeysChannelScaled<TOps, TCodes, TVec, GroupKeyCodes>(tile, scratch.Qs, scratch.Bias, keys, a - gs, b - a, a - rel);
+            if (chunk.KeyBits == 3)
+            {
+                var keys = new GroupKeyCodes(stream, d, (int)(group * d * _g));
+                KvKernels.KeysChannelScaled<TOps, TCodes, TVec, GroupKeyCodes>(tile, scratch.Qs, scratch.Bias, keys, a - gs, b - a, a - rel);
+            }
+            else
+            {
+                long blockBytes = 2L * d * chunk.KeyBits;
+                byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel);
+            }
         }
     }
 
@@ -299,7 +320,15 @@ internal sealed unsafe class GroupedStore : KvStore
         KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueScales.Pointer + first, scratch.Scale, metas);
         KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueMins.Pointer + first, scratch.Offset, metas);
         KvKernels.PrepareValues(tile, scratch.Scale, scratch.Offset, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
-        var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, chunk.ValueBits), HeadDim, head * _s + rel);
+        int bits = chunk.ValueBits;
+        if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
+        {
+            // Rows start on super-block boundaries: walk them with a fixed shift per channel.
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+                (long)head * _s + rel, bits, (long)HeadDim * bits / 8);
+            return;
+        }
+        var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
         KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values);
     }
 }

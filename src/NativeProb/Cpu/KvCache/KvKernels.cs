@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using NativeProb.Cpu.Attention;
 using NativeProb.Cpu.Simd;
 
@@ -119,27 +120,35 @@ internal static unsafe class KvKernels
     }
 
     /// <summary>
-    /// Folds the probabilities of one block into per-(token, group) weights for
-    /// <see cref="ValuesCoded{TOps, TCodes, TVec, TLoader}"/>: <c>pw[t][g][r] = p_rt scale_tg</c> and
-    /// <c>offsetSum[r][g] = sum_t p_rt offset_tg</c> (the per-token min, or -8 d for int4).
+    /// Folds the probabilities of one block into per-(token, group) weights for the value kernels:
+    /// <c>pw[t][g][r] = p_rt scale_tg</c> and <c>offsetSum[g][r] = sum_t p_rt offset_tg</c> (the per-token min,
+    /// or -8 d for int4). Rows are padded to a multiple of 4 and handled four at a time.
     /// </summary>
     public static void PrepareValues(AttentionTile tile, float* scale, float* offset, int n, int groups, float* pw, float* offsetSum)
     {
         int rowsPadded = (tile.Rows + 3) & ~3;
-        for (int i = 0; i < rowsPadded * groups; i++) offsetSum[i] = 0f;
-        for (int t = 0; t < n; t++)
-            for (int g = 0; g < groups; g++)
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        new Span<float>(offsetSum, rowsPadded * groups).Clear();
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* s0 = tile.S + r * Bk;
+            for (int t = 0; t < n; t++)
             {
-                float sc = scale == null ? 1f : scale[t * groups + g];
-                float* dst = pw + (t * groups + g) * rowsPadded;
-                float* p = tile.S + t;
-                for (int r = 0; r < rowsPadded; r++) dst[r] = p[r * Bk] * sc;
-                if (offset != null)
+                var p = Vector128.Create(s0[t], s0[Bk + t], s0[2 * Bk + t], s0[3 * Bk + t]);
+                float* dst = pw + t * groups * rowsPadded + r;
+                for (int g = 0; g < groups; g++, dst += rowsPadded)
                 {
-                    float of = offset[t * groups + g];
-                    for (int r = 0; r < rowsPadded; r++) offsetSum[r * groups + g] += p[r * Bk] * of;
+                    (p * (scale == null ? 1f : scale[t * groups + g])).Store(dst);
+                    if (offset != null)
+                    {
+                        float* os = offsetSum + g * rowsPadded + r;
+                        Vector128.FusedMultiplyAdd(p, Vector128.Create(offset[t * groups + g]), Vector128.Load(os)).Store(os);
+                    }
                 }
             }
+        }
     }
 
     /// <summary>
@@ -157,16 +166,16 @@ internal static unsafe class KvKernels
             float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
             TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
-            float* os0 = offsetSum + r * groups, os1 = os0 + groups, os2 = os1 + groups, os3 = os2 + groups;
+            float* os0 = offsetSum + r, os1 = os0 + 1, os2 = os0 + 2, os3 = os0 + 3;
             int i = 0;
             for (; i + 2 * w <= d; i += 2 * w)
             {
-                int g0 = i / groupSize, g1 = (i + w) / groupSize;
+                int g0 = i / groupSize * rowsPadded, g1 = (i + w) / groupSize * rowsPadded;
                 TVec c00 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c01 = TOps.Fma(TOps.Load(o0 + i + w), al0, TOps.Splat(os0[g1]));
                 TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
                 TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
                 TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
-                float* p0 = pw + g0 * rowsPadded + r, p1 = pw + g1 * rowsPadded + r;
+                float* p0 = pw + g0 + r, p1 = pw + g1 + r;
                 int step = groups * rowsPadded;
                 for (int t = 0; t < n; t++, p0 += step, p1 += step)
                 {
@@ -183,10 +192,10 @@ internal static unsafe class KvKernels
             }
             for (; i < d; i += w)
             {
-                int g0 = i / groupSize;
+                int g0 = i / groupSize * rowsPadded;
                 TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
                 TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
-                float* p0 = pw + g0 * rowsPadded + r;
+                float* p0 = pw + g0 + r;
                 int step = groups * rowsPadded;
                 for (int t = 0; t < n; t++, p0 += step)
                 {
@@ -240,12 +249,12 @@ internal readonly unsafe struct Int4KeyTiles(byte* tiles, int headDim, int tileB
         TCodes.Halves((ushort*)(tiles + (long)(u >> 4) * tileBytes + headDim * 8) + (block << 4) + (u & 15));
 }
 
-/// <summary>Per-channel quantized keys of one group: a stream in channel-major order (code c * G + u).</summary>
-internal readonly unsafe struct GroupKeyCodes(StreamCodes stream, int groupSize, int firstCode) : IKeyCodes
+/// <summary>Per-channel quantized keys of one group, stored as 16-token blocks: code of (channel c, token u) at <c>first + (u / 16) 16 D + 16 c + u % 16</c>.</summary>
+internal readonly unsafe struct GroupKeyCodes(StreamCodes stream, int headDim, int firstCode) : IKeyCodes
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        stream.Load<TOps, TCodes, TVec>(firstCode + c * groupSize + u);
+        stream.Load<TOps, TCodes, TVec>(firstCode + (u >> 4) * 16 * headDim + (c << 4) + (u & 15));
 }
 
 /// <summary>fp16 values, one row of D per token.</summary>

@@ -187,16 +187,17 @@ internal sealed unsafe class TokenStore : KvStore
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         byte* tiles = _keyTiles[head].Pointer + (long)(start >> 4) * _tileBytes;
+        int d = HeadDim;
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
-                KvKernels.KeysChannelScaled<TOps, TCodes, TVec, HalfKeyTiles>(tile, tile.Q, scratch.Bias, new HalfKeyTiles((ushort*)tiles, HeadDim), 0, count, 0);
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0);
                 break;
             case TokenEncoding.Int8:
-                KvKernels.KeysBlockScaled<TOps, TCodes, TVec, Int8KeyTiles>(tile, scratch.Init, new Int8KeyTiles(tiles, HeadDim, _tileBytes), count);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Init, tiles, _tileBytes, d * 16, 8, count);
                 break;
             default:
-                KvKernels.KeysBlockScaled<TOps, TCodes, TVec, Int4KeyTiles>(tile, scratch.Init, new Int4KeyTiles(tiles, HeadDim, _tileBytes), count);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Init, tiles, _tileBytes, d * 8, 4, count);
                 break;
         }
     }
@@ -218,7 +219,7 @@ internal sealed unsafe class TokenStore : KvStore
         if (_encoding == TokenEncoding.Fp16)
         {
             KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum);
-            KvKernels.ValuesCoded<TOps, TCodes, TVec, HalfValueRows>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, new HalfValueRows((ushort*)rows, HeadDim));
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes);
             return;
         }
         int scales = count * _blocks;
@@ -226,13 +227,13 @@ internal sealed unsafe class TokenStore : KvStore
         if (_encoding == TokenEncoding.Int8)
         {
             KvKernels.PrepareValues(tile, scratch.Scale, null, count, _blocks, scratch.Pw, scratch.OffsetSum);
-            KvKernels.ValuesCoded<TOps, TCodes, TVec, Int8ValueRows>(tile, scratch.Pw, scratch.OffsetSum, 32, new Int8ValueRows((sbyte*)rows, HeadDim));
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes);
         }
         else
         {
             for (int i = 0; i < scales; i++) scratch.Offset[i] = -8f * scratch.Scale[i];
             KvKernels.PrepareValues(tile, scratch.Scale, scratch.Offset, count, _blocks, scratch.Pw, scratch.OffsetSum);
-            KvKernels.ValuesCoded<TOps, TCodes, TVec, Int4ValueRows>(tile, scratch.Pw, scratch.OffsetSum, 32, new Int4ValueRows(rows, HeadDim));
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes);
         }
     }
 }
