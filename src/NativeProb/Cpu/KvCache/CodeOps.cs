@@ -18,6 +18,12 @@ internal unsafe interface ICodeOps<TVec> where TVec : struct
     /// <summary>Bytes p[0..Count) zero-extended, shifted right by <paramref name="shift"/>, masked, as floats.</summary>
     static abstract TVec Bits(byte* p, int shift, int mask);
 
+    /// <summary>Bytes p[0..Count) zero-extended to 32-bit lanes, carried in a float-typed vector (bits, not values).</summary>
+    static abstract TVec Raw(byte* p);
+
+    /// <summary>Lanes of a <see cref="Raw"/> vector shifted right, masked and converted to floats.</summary>
+    static abstract TVec Extract(TVec raw, int shift, int mask);
+
     /// <summary>Signed bytes p[0..Count) as floats.</summary>
     static abstract TVec SignedBytes(sbyte* p);
 
@@ -69,6 +75,8 @@ internal unsafe readonly struct CodeScalar : ICodeOps<float>
 {
     public static int Count => 1;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Bits(byte* p, int shift, int mask) => (*p >> shift) & mask;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Raw(byte* p) => BitConverter.Int32BitsToSingle(*p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Extract(float raw, int shift, int mask) => (BitConverter.SingleToInt32Bits(raw) >> shift) & mask;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SignedBytes(sbyte* p) => *p;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Halves(ushort* p) => HalfBits.ToFloat(*p);
 }
@@ -91,6 +99,13 @@ internal unsafe readonly struct Code256 : ICodeOps<Vector256<float>>
         Vector256.ConvertToSingle(Vector256.ShiftRightLogical(ZeroExtendBytes(p), shift) & Vector256.Create(mask));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Raw(byte* p) => ZeroExtendBytes(p).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Extract(Vector256<float> raw, int shift, int mask) =>
+        Vector256.ConvertToSingle(Vector256.ShiftRightLogical(raw.AsInt32(), shift) & Vector256.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> SignedBytes(sbyte* p)
     {
         if (Avx2.IsSupported) return Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(p));
@@ -101,12 +116,13 @@ internal unsafe readonly struct Code256 : ICodeOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Halves(ushort* p)
     {
+        // Sign-extended, shifted left 13: the sign lands in bit 31 (bits 28-30 are copies of it and are cleared),
+        // exponent and mantissa in float position; the 2^112 product rebiases the exponent (exact for normals
+        // and subnormals; the cache never stores infinities or NaNs).
         Vector256<int> h = Avx2.IsSupported
-            ? Avx2.ConvertToVector256Int32(p)
-            : Vector256.Create(Vector128.WidenLower(Vector128.Load(p)), Vector128.WidenUpper(Vector128.Load(p))).AsInt32();
-        // Exponent and mantissa moved into a float, then rebiased by 2^112 (exact for normals and subnormals).
-        Vector256<float> f = Vector256.ShiftLeft(h & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(HalfBits.Rebias);
-        return (f.AsInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000), 16)).AsSingle();
+            ? Avx2.ConvertToVector256Int32((short*)p)
+            : Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p)), Vector128.WidenUpper(Vector128.Load((short*)p)));
+        return (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(HalfBits.Rebias);
     }
 }
 
@@ -129,6 +145,13 @@ internal unsafe readonly struct Code512 : ICodeOps<Vector512<float>>
         Vector512.ConvertToSingle(Vector512.ShiftRightLogical(ZeroExtendBytes(p), shift) & Vector512.Create(mask));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Raw(byte* p) => ZeroExtendBytes(p).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Extract(Vector512<float> raw, int shift, int mask) =>
+        Vector512.ConvertToSingle(Vector512.ShiftRightLogical(raw.AsInt32(), shift) & Vector512.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> SignedBytes(sbyte* p)
     {
         if (Avx512F.IsSupported) return Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
@@ -141,10 +164,9 @@ internal unsafe readonly struct Code512 : ICodeOps<Vector512<float>>
     public static Vector512<float> Halves(ushort* p)
     {
         Vector512<int> h = Avx512F.IsSupported
-            ? Avx512F.ConvertToVector512Int32(Vector256.Load(p))
-            : Vector512.Create(Vector256.Create(Vector128.WidenLower(Vector128.Load(p)), Vector128.WidenUpper(Vector128.Load(p))).AsInt32(),
-                Vector256.Create(Vector128.WidenLower(Vector128.Load(p + 8)), Vector128.WidenUpper(Vector128.Load(p + 8))).AsInt32());
-        Vector512<float> f = Vector512.ShiftLeft(h & Vector512.Create(0x7fff), 13).AsSingle() * Vector512.Create(HalfBits.Rebias);
-        return (f.AsInt32() | Vector512.ShiftLeft(h & Vector512.Create(0x8000), 16)).AsSingle();
+            ? Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p))
+            : Vector512.Create(Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p)), Vector128.WidenUpper(Vector128.Load((short*)p))),
+                Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p + 8)), Vector128.WidenUpper(Vector128.Load((short*)p + 8))));
+        return (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector512.Create(HalfBits.Rebias);
     }
 }

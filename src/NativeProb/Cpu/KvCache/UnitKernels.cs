@@ -8,6 +8,13 @@ namespace NativeProb.Cpu.KvCache;
 /// <summary>How a walking kernel turns 16-code units into lanes: the element type and its addressing.</summary>
 internal unsafe interface IUnitReader
 {
+    /// <summary>Whether several codes share one loaded unit (then <see cref="Raw{TCodes, TVec}"/> and <see cref="Extract{TCodes, TVec}"/> apply).</summary>
+    static abstract bool Packed { get; }
+
+    static abstract TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+
+    static abstract TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+
     /// <summary>Codes in lanes from the unit at p, for a given bit shift and mask (ignored by whole-element readers).</summary>
     static abstract TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
 
@@ -18,6 +25,12 @@ internal unsafe interface IUnitReader
 /// <summary>Unsigned B-bit codes in super-blocks (<see cref="GroupQuantizer"/>; B in 1, 2, 4, 8).</summary>
 internal unsafe readonly struct PackedBits : IUnitReader
 {
+    public static bool Packed => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Raw(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Extract(raw, shift, mask);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Bits(p, shift, mask);
 
@@ -34,6 +47,10 @@ internal unsafe readonly struct PackedBits : IUnitReader
 /// <summary>Signed bytes, one per element.</summary>
 internal unsafe readonly struct SignedByteCodes : IUnitReader
 {
+    public static bool Packed => false;
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
 
@@ -44,6 +61,10 @@ internal unsafe readonly struct SignedByteCodes : IUnitReader
 /// <summary>fp16 values, two bytes per element.</summary>
 internal unsafe readonly struct HalfCodes : IUnitReader
 {
+    public static bool Packed => false;
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
 
@@ -86,15 +107,21 @@ internal static unsafe class UnitKernels
                 byte* p1 = blocks + ((u + w) >> 4) * blockBytes + ((u + w) & 15) * laneBytes;
                 TVec a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
                 for (int ch = 0; ch < d; ch += per, p0 += unitBytes, p1 += unitBytes)
+                {
+                    // Packed codes: one widened load per super-block serves its 8 / B channels.
+                    TVec raw0 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p0) : default;
+                    TVec raw1 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p1) : default;
                     for (int k = 0; k < per; k++)
                     {
                         int c = ch + k;
-                        TVec k0 = TReader.Read<TCodes, TVec>(p0, bits * k, mask), k1 = TReader.Read<TCodes, TVec>(p1, bits * k, mask);
+                        TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, bits * k, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
+                        TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, bits * k, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
                         TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); c0 = TOps.Fma(x, k1, c0);
                         x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); c1 = TOps.Fma(x, k1, c1);
                         x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); c2 = TOps.Fma(x, k1, c2);
                         x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); c3 = TOps.Fma(x, k1, c3);
                     }
+                }
                 TOps.Store(s + u, a0); TOps.Store(s + u + w, c0);
                 TOps.Store(s + Bk + u, a1); TOps.Store(s + Bk + u + w, c1);
                 TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 2 * Bk + u + w, c2);
@@ -190,9 +217,22 @@ internal static unsafe class UnitKernels
                 TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
                 TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
                 float* p0 = pw + g0 + r, p1 = pw + g1 + r;
+                bool shared = TReader.Packed && v0p == v1p;
                 for (int t = 0; t < n; t++, p0 += step, p1 += step, v0p += rowBytes, v1p += rowBytes)
                 {
-                    TVec v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask), v1 = TReader.Read<TCodes, TVec>(v1p, sh1, mask);
+                    TVec v0, v1;
+                    if (shared)
+                    {
+                        // Both channel vectors are units of the same super-block: load it once.
+                        TVec raw = TReader.Raw<TCodes, TVec>(v0p);
+                        v0 = TReader.Extract<TCodes, TVec>(raw, sh0, mask);
+                        v1 = TReader.Extract<TCodes, TVec>(raw, sh1, mask);
+                    }
+                    else
+                    {
+                        v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
+                        v1 = TReader.Read<TCodes, TVec>(v1p, sh1, mask);
+                    }
                     c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
                     c10 = TOps.Fma(TOps.Splat(p0[1]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[1]), v1, c11);
                     c20 = TOps.Fma(TOps.Splat(p0[2]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2]), v1, c21);
