@@ -22,6 +22,7 @@ internal static class CommandRegistry
         yield return DemoCommand.Create();
         yield return BenchCommand.Create();
         yield return AttentionCommand.Create();
+        yield return KvCommand.Create();
     }
 
     /// <summary>Subcommands of <c>nativeprob bench</c>.</summary>

@@ -13,6 +13,7 @@ internal static class DemoCommand
     private static IEnumerable<IDemoSection> Sections()
     {
         yield return new AttentionDemo();
+        yield return new KvCacheDemo();
     }
 
     public static Command Create()

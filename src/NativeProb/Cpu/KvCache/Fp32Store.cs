@@ -55,12 +55,13 @@ internal sealed unsafe class Fp32Store : KvStore
     public override void Scores(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
     {
         float* k = (float*)_keys[head].Pointer + (long)start * HeadDim;
+        float* v = (float*)_values[head].Pointer + (long)start * HeadDim;
         switch (path)
         {
-            case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count); break;
-            case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count); break;
-            case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count); break;
-            default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count); break;
+            case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count, v); break;
+            case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count, v); break;
+            case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count, v); break;
+            default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count, v); break;
         }
     }
 

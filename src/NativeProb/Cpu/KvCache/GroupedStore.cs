@@ -232,12 +232,13 @@ internal sealed unsafe class GroupedStore : KvStore
         if (ci >= _chunks.Count)
         {
             float* k = (float*)_residualKeys.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
+            float* v = (float*)_residualValues.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
             switch (path)
             {
-                case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count); break;
-                case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count); break;
-                case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count); break;
-                default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count); break;
+                case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count, v); break;
+                case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count, v); break;
+                case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count, v); break;
+                default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count, v); break;
             }
             return;
         }
@@ -255,6 +256,9 @@ internal sealed unsafe class GroupedStore : KvStore
         Chunk chunk = _chunks[ci];
         int d = HeadDim, w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
         var stream = new StreamCodes(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits);
+        // The value pass walks rows by channel chunks: request this run's value codes now, while the scores run.
+        long valueRow = (long)d * chunk.ValueBits / 8;
+        Prefetch.Range((float*)(chunk.ValueCodes.Pointer + ((long)head * _s + rel) * valueRow), (int)(count * valueRow / sizeof(float)));
         for (int gi = rel / _g; gi * _g < rel + count; gi++)
         {
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);

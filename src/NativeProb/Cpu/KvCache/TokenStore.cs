@@ -188,6 +188,8 @@ internal sealed unsafe class TokenStore : KvStore
     {
         byte* tiles = _keyTiles[head].Pointer + (long)(start >> 4) * _tileBytes;
         int d = HeadDim;
+        // The value pass walks rows by channel chunks: request this run's value rows now, while the scores run.
+        Prefetch.Range((float*)(_valueRows[head].Pointer + (long)start * _rowBytes), count * _rowBytes / sizeof(float));
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
