@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using NativeProb.Cpu.Attention;
@@ -111,6 +112,7 @@ internal static unsafe class KvAttentionEngine
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunItem<TOps, TVec>(CpuPath path, KvStore store, in KvProblem p, in WorkItem it, (int Start, int Count)[] runs,
         AttentionTile tile, KvScratch scratch, float* partial, int splits, long stride) where TOps : struct, ISimd<TVec> where TVec : struct
     {

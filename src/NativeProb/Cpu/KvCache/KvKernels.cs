@@ -39,6 +39,7 @@ internal static unsafe class KvKernels
     /// caller folded the group's per-channel scale into qs and <c>sum_c q_c min_c</c> into bias (ALGORITHMS.md §2).
     /// Tokens sit in lanes, so no horizontal sum is needed. Writes S[r][col .. col + n) for n tokens from u0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysChannelScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* qs, float* bias, in TLoader keys, int u0, int n, int col)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IKeyCodes
     {
@@ -86,6 +87,7 @@ internal static unsafe class KvKernels
     /// layout): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>; init carries a constant code
     /// offset (-8 sum q_c for int4). Tokens in lanes; 16-token tiles.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysBlockScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* init, in TLoader keys, int n)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IKeyBlockCodes
     {
@@ -124,6 +126,7 @@ internal static unsafe class KvKernels
     /// <c>pw[t][g][r] = p_rt scale_tg</c> and <c>offsetSum[g][r] = sum_t p_rt offset_tg</c> (the per-token min,
     /// or -8 d for int4). Rows are padded to a multiple of 4 and handled four at a time.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PrepareValues(AttentionTile tile, float* scale, float* offset, int n, int groups, float* pw, float* offsetSum)
     {
         int rowsPadded = (tile.Rows + 3) & ~3;
@@ -155,6 +158,7 @@ internal static unsafe class KvKernels
     /// <c>O = Alpha O + offsetSum + sum_t pw[t][g] code_t</c> for one block of values stored per token:
     /// four rows by two channel vectors in registers, so each code load serves eight FMAs.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesCoded<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize, in TLoader values)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IValueCodes
     {
@@ -209,6 +213,7 @@ internal static unsafe class KvKernels
     }
 
     /// <summary>Converts <paramref name="count"/> fp16 values (a multiple of 16) to floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void HalvesToFloats<TOps, TCodes, TVec>(ushort* src, float* dst, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {

@@ -87,6 +87,7 @@ internal static unsafe class UnitKernels
     /// units of 16 lanes, <c>8 / B</c> channels per <paramref name="unitBytes"/>-byte super-block
     /// (one channel per unit for whole-element readers).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* bias, byte* blocks, long blockBytes,
         int bits, int unitBytes, int laneBytes, int n, int col)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
@@ -148,6 +149,7 @@ internal static unsafe class UnitKernels
     /// Keys with a scale per (token, 32 channels): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>,
     /// 16-token tiles of <paramref name="tileBytes"/> whose fp16 scales <c>[D/32][16]</c> start at <paramref name="scaleOffset"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* init, byte* tiles, int tileBytes, int scaleOffset,
         int bits, int n)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
@@ -192,6 +194,7 @@ internal static unsafe class UnitKernels
     /// channel i is element <c>(first + t) D + i</c>); each row starts on a unit boundary, so a channel's
     /// address moves by <paramref name="rowBytes"/> per token and its shift stays fixed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
         byte* stream, long first, int bits, long rowBytes)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
