@@ -1,6 +1,7 @@
 // NativeProb — MIT License.
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using NativeProb.Cpu.Simd;
@@ -176,7 +177,39 @@ internal static unsafe class GroupQuantizer
     /// <summary>Unpacks a stream into one code per byte.</summary>
     public static void Unpack(byte* stream, int n, int bits, byte* codes)
     {
-        for (int e = 0; e < n; e++) codes[e] = (byte)CodeAt(stream, n, bits, e);
+        if (bits == 3)
+        {
+            // Low two bits, then the high bit: unpack both planes, then merge.
+            byte* high = (byte*)NativeMemory.Alloc((nuint)n);
+            try
+            {
+                Unpack(stream, n, 2, codes);
+                Unpack(stream + n / 4, n, 1, high);
+                for (int e = 0; e < n; e++) codes[e] |= (byte)(high[e] << 2);
+            }
+            finally
+            {
+                NativeMemory.Free(high);
+            }
+            return;
+        }
+        int sb = SuperBlock(bits), units = sb / 16;
+        byte mask = (byte)((1 << bits) - 1);
+        for (int s = 0; s < n / sb; s++)
+        {
+            byte* src = stream + (long)s * 16;
+            byte* dst = codes + (long)s * sb;
+            if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<byte> raw = Vector128.Load(src), m = Vector128.Create(mask);
+                for (int k = 0; k < units; k++) (Vector128.ShiftRightLogical(raw, bits * k) & m).Store(dst + 16 * k);
+            }
+            else
+            {
+                for (int k = 0; k < units; k++)
+                    for (int i = 0; i < 16; i++) dst[16 * k + i] = (byte)((src[i] >> (bits * k)) & mask);
+            }
+        }
     }
 
     /// <summary>Code e of a stream of n codes (scalar; for inspection and tests).</summary>

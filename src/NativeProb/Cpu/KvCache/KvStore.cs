@@ -54,7 +54,9 @@ internal sealed unsafe class PinnedBytes
     {
         if (bytes <= Capacity) return;
         long size = Math.Max(bytes, 2 * Capacity) + 64;
-        byte[] next = GC.AllocateArray<byte>(checked((int)size), pinned: true);
+        // Uninitialized: the stored bytes are copied and the rest is written before any kernel reads it
+        // (kernels may read the padding lanes of a partial 16-token tile, whose scores are masked out).
+        byte[] next = GC.AllocateUninitializedArray<byte>(checked((int)size), pinned: true);
         _array.AsSpan().CopyTo(next);
         _array = next;
     }
