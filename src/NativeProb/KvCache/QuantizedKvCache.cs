@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Numerics;
 using NativeProb.Attention;
 using NativeProb.Cpu;
 using NativeProb.Cpu.KvCache;
@@ -130,6 +131,17 @@ public sealed unsafe class QuantizedKvCache
 
     private void CheckData(ReadOnlySpan<float> data, int tokens, string name)
     {
+        // |x| <= limit is false for NaN and for infinities, so one comparison checks everything.
+        var limit = Vector<float>.One * _limit;
+        int n = data.Length - data.Length % Vector<float>.Count;
+        bool clean = true;
+        for (int i = 0; i < n && clean; i += Vector<float>.Count)
+            clean = Vector.LessThanOrEqualAll(Vector.Abs(new Vector<float>(data.Slice(i, Vector<float>.Count))), limit);
+        if (clean)
+        {
+            for (int i = n; i < data.Length && clean; i++) clean = MathF.Abs(data[i]) <= _limit;
+            if (clean) return;
+        }
         for (int i = 0; i < data.Length; i++)
         {
             float x = data[i];
