@@ -16,9 +16,9 @@ public unsafe class GroupQuantizerTests
                 foreach (int g in new[] { 16, 32, 48, 128 })
                     foreach (int groups in new[] { 8, 24, 33 })
                     {
+                        // The smallest multiple of G * groups that is a whole number of 128-code super-blocks.
                         int n = g * groups;
-                        if (n % 128 != 0) n = (n / 128 + 1) * 128 / g * g;
-                        if (n % 128 != 0 || n % g != 0) n = 128 * g / 16;
+                        while (n % 128 != 0) n += g * groups;
                         data.Add(path, bits, g, n);
                     }
         return data;

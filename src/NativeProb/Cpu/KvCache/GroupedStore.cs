@@ -152,7 +152,12 @@ internal sealed unsafe class GroupedStore : KvStore
                     for (int u = 0; u < _g; u++)
                         blocked[grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)] = scratch[(grp * d + c) * _g + u];
             GroupQuantizer.Pack(path, blocked, n, bits, chunk.KeyCodes.Pointer);
-            GroupQuantizer.Quantize(path, (float*)_residualValues.Pointer, n, _g, bits, chunk.ValueCodes.Pointer, (ushort*)chunk.ValueScales.Pointer, (ushort*)chunk.ValueMins.Pointer, scratch);
+            // Values per token over groups of G channels; their scales and mins are kept per group over tokens,
+            // [head][group][S], so the value kernel's weights are computed with tokens in lanes.
+            ushort* tokenMajor = (ushort*)transposed;
+            GroupQuantizer.Quantize(path, (float*)_residualValues.Pointer, n, _g, bits, chunk.ValueCodes.Pointer, tokenMajor, tokenMajor + n / _g, scratch);
+            ToGroupMajor(tokenMajor, (ushort*)chunk.ValueScales.Pointer);
+            ToGroupMajor(tokenMajor + n / _g, (ushort*)chunk.ValueMins.Pointer);
             _chunks.Add(chunk);
             _residual = 0;
         }
@@ -161,6 +166,24 @@ internal sealed unsafe class GroupedStore : KvStore
             NativeMemory.Free(scratch);
             NativeMemory.Free(transposed);
         }
+    }
+
+    /// <summary>[head][token][group] to [head][group][token].</summary>
+    private void ToGroupMajor(ushort* src, ushort* dst)
+    {
+        for (int h = 0; h < KvHeads; h++)
+            for (int t = 0; t < _s; t++)
+                for (int g = 0; g < _valueGroups; g++)
+                    dst[((long)h * _valueGroups + g) * _s + t] = src[((long)h * _s + t) * _valueGroups + g];
+    }
+
+    /// <summary>[head][group][token] to [head][token][group].</summary>
+    private void ToTokenMajor(ushort* src, ushort* dst)
+    {
+        for (int h = 0; h < KvHeads; h++)
+            for (int t = 0; t < _s; t++)
+                for (int g = 0; g < _valueGroups; g++)
+                    dst[((long)h * _s + t) * _valueGroups + g] = src[((long)h * _valueGroups + g) * _s + t];
     }
 
     private PinnedBytes Requantize(CpuPath path, PinnedBytes codes, PinnedBytes scales, int from, int to, byte* scratch)
@@ -209,7 +232,17 @@ internal sealed unsafe class GroupedStore : KvStore
                             dst[c] = MathF.FusedMultiplyAdd(code, HalfBits.ToFloat(ks[grp * d + c]), HalfBits.ToFloat(km[grp * d + c]));
                         }
                     }
-                GroupQuantizer.Dequantize(path, chunk.ValueCodes.Pointer, n, _g, chunk.ValueBits, (ushort*)chunk.ValueScales.Pointer, (ushort*)chunk.ValueMins.Pointer, buffer);
+                ushort* meta = (ushort*)NativeMemory.Alloc((nuint)(2 * n / _g * sizeof(ushort)));
+                try
+                {
+                    ToTokenMajor((ushort*)chunk.ValueScales.Pointer, meta);
+                    ToTokenMajor((ushort*)chunk.ValueMins.Pointer, meta + n / _g);
+                    GroupQuantizer.Dequantize(path, chunk.ValueCodes.Pointer, n, _g, chunk.ValueBits, meta, meta + n / _g, buffer);
+                }
+                finally
+                {
+                    NativeMemory.Free(meta);
+                }
                 for (int h = 0; h < KvHeads; h++)
                     for (int t = a; t < b; t++)
                         new ReadOnlySpan<float>(buffer + ((long)h * _s + t - c0) * d, d).CopyTo(new Span<float>(values + ((long)h * count + t - start) * d, d));
@@ -322,20 +355,24 @@ internal sealed unsafe class GroupedStore : KvStore
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         Chunk chunk = _chunks[ci];
-        int metas = (count * _valueGroups + 15) & ~15;
-        long first = ((long)head * _s + rel) * _valueGroups;
-        KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueScales.Pointer + first, scratch.Scale, metas);
-        KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueMins.Pointer + first, scratch.Offset, metas);
-        KvKernels.PrepareValues(tile, scratch.Scale, scratch.Offset, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
         int bits = chunk.ValueBits;
+        // Scales and mins of this run: per group, count tokens from token rel (a multiple of 16).
+        int span = (count + 15) & ~15;
+        for (int g = 0; g < _valueGroups; g++)
+        {
+            long src = ((long)head * _valueGroups + g) * _s + rel;
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueScales.Pointer + src, scratch.Scale + g * AttentionTile.BlockKeys, span);
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueMins.Pointer + src, scratch.Offset + g * AttentionTile.BlockKeys, span);
+        }
+        UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
         if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
-                (long)head * _s + rel, bits, (long)HeadDim * bits / 8);
+                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, rowMajorWeights: true);
             return;
         }
         var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
-        KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values);
+        KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values, rowMajorWeights: true);
     }
 }

@@ -159,11 +159,16 @@ internal static unsafe class KvKernels
     /// four rows by two channel vectors in registers, so each code load serves eight FMAs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ValuesCoded<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize, in TLoader values)
+    public static void ValuesCoded<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize, in TLoader values,
+        bool rowMajorWeights = false)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IValueCodes
     {
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize;
         int rowsPadded = (tile.Rows + 3) & ~3;
+        // Weights pw[t][g][r] (PrepareValues) or pw[r][g][t] (PrepareValuesByGroup).
+        int step = rowMajorWeights ? 1 : groups * rowsPadded;
+        int rs = rowMajorWeights ? groups * Bk : 1;
+        int gs = rowMajorWeights ? Bk : rowsPadded;
         for (int r = 0; r < rowsPadded; r += 4)
         {
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
@@ -179,15 +184,14 @@ internal static unsafe class KvKernels
                 TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
                 TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
                 TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
-                float* p0 = pw + g0 + r, p1 = pw + g1 + r;
-                int step = groups * rowsPadded;
+                float* p0 = pw + i / groupSize * gs + r * rs, p1 = pw + (i + w) / groupSize * gs + r * rs;
                 for (int t = 0; t < n; t++, p0 += step, p1 += step)
                 {
                     TVec v0 = values.Load<TOps, TCodes, TVec>(t, i), v1 = values.Load<TOps, TCodes, TVec>(t, i + w);
                     c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
-                    c10 = TOps.Fma(TOps.Splat(p0[1]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[1]), v1, c11);
-                    c20 = TOps.Fma(TOps.Splat(p0[2]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2]), v1, c21);
-                    c30 = TOps.Fma(TOps.Splat(p0[3]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3]), v1, c31);
+                    c10 = TOps.Fma(TOps.Splat(p0[rs]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[rs]), v1, c11);
+                    c20 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2 * rs]), v1, c21);
+                    c30 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3 * rs]), v1, c31);
                 }
                 TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01);
                 TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11);
@@ -199,13 +203,12 @@ internal static unsafe class KvKernels
                 int g0 = i / groupSize * rowsPadded;
                 TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
                 TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
-                float* p0 = pw + g0 + r;
-                int step = groups * rowsPadded;
+                float* p0 = pw + i / groupSize * gs + r * rs;
                 for (int t = 0; t < n; t++, p0 += step)
                 {
                     TVec v0 = values.Load<TOps, TCodes, TVec>(t, i);
-                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[1]), v0, c1);
-                    c2 = TOps.Fma(TOps.Splat(p0[2]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3]), v0, c3);
+                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[rs]), v0, c1);
+                    c2 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c3);
                 }
                 TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
             }

@@ -196,12 +196,15 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
-        byte* stream, long first, int bits, long rowBytes)
+        byte* stream, long first, int bits, long rowBytes, bool rowMajorWeights = false)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
         int rowsPadded = (tile.Rows + 3) & ~3;
-        int step = groups * rowsPadded;
+        // Weights pw[t][g][r] (token-major, from PrepareValues) or pw[r][g][t] (row-major, PrepareValuesByGroup).
+        int step = rowMajorWeights ? 1 : groups * rowsPadded;
+        int rs = rowMajorWeights ? groups * AttentionTile.BlockKeys : 1;
+        int gs = rowMajorWeights ? AttentionTile.BlockKeys : rowsPadded;
         for (int r = 0; r < rowsPadded; r += 4)
         {
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
@@ -219,7 +222,7 @@ internal static unsafe class UnitKernels
                 TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
                 TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
                 TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
-                float* p0 = pw + g0 + r, p1 = pw + g1 + r;
+                float* p0 = pw + i / groupSize * gs + r * rs, p1 = pw + (i + w) / groupSize * gs + r * rs;
                 bool shared = TReader.Packed && v0p == v1p;
                 for (int t = 0; t < n; t++, p0 += step, p1 += step, v0p += rowBytes, v1p += rowBytes)
                 {
@@ -237,9 +240,9 @@ internal static unsafe class UnitKernels
                         v1 = TReader.Read<TCodes, TVec>(v1p, sh1, mask);
                     }
                     c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
-                    c10 = TOps.Fma(TOps.Splat(p0[1]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[1]), v1, c11);
-                    c20 = TOps.Fma(TOps.Splat(p0[2]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2]), v1, c21);
-                    c30 = TOps.Fma(TOps.Splat(p0[3]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3]), v1, c31);
+                    c10 = TOps.Fma(TOps.Splat(p0[rs]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[rs]), v1, c11);
+                    c20 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2 * rs]), v1, c21);
+                    c30 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3 * rs]), v1, c31);
                 }
                 TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01);
                 TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11);
@@ -252,14 +255,54 @@ internal static unsafe class UnitKernels
                 byte* v0p = TReader.Locate(stream, first * d + i, bits, out int sh0);
                 TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
                 TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
-                float* p0 = pw + g0 + r;
+                float* p0 = pw + i / groupSize * gs + r * rs;
                 for (int t = 0; t < n; t++, p0 += step, v0p += rowBytes)
                 {
                     TVec v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
-                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[1]), v0, c1);
-                    c2 = TOps.Fma(TOps.Splat(p0[2]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3]), v0, c3);
+                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[rs]), v0, c1);
+                    c2 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c3);
                 }
                 TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> in the row-major layout, for scales and
+    /// offsets stored per group over tokens (<c>scale[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c>
+    /// and <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, vectorized over tokens.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValuesByGroup<TOps, TVec>(AttentionTile tile, float* scale, float* offset, int stride, int n, int groups, float* pw, float* offsetSum)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        // Probabilities past n are not read: stop the vector loop at a whole vector and finish in scalar.
+        int nv = n / w * w;
+        for (int r = 0; r < rowsPadded; r++)
+        {
+            float* p = tile.S + r * Bk;
+            for (int g = 0; g < groups; g++)
+            {
+                float* sc = scale + g * stride, of = offset + g * stride, dst = pw + (r * groups + g) * Bk;
+                TVec acc = TOps.Zero;
+                int t = 0;
+                for (; t < nv; t += w)
+                {
+                    TVec pv = TOps.Load(p + t);
+                    TOps.Store(dst + t, TOps.Mul(pv, TOps.Load(sc + t)));
+                    acc = TOps.Fma(pv, TOps.Load(of + t), acc);
+                }
+                float sum = TOps.SumAcross(acc);
+                for (; t < n; t++)
+                {
+                    dst[t] = p[t] * sc[t];
+                    sum = MathF.FusedMultiplyAdd(p[t], of[t], sum);
+                }
+                offsetSum[g * rowsPadded + r] = sum;
             }
         }
     }
