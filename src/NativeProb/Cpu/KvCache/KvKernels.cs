@@ -12,12 +12,6 @@ internal interface IKeyCodes
     TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
 }
 
-/// <summary>Keys with a scale per (token, block of 32 channels), stored beside the codes.</summary>
-internal interface IKeyBlockCodes : IKeyCodes
-{
-    TVec LoadScale<TOps, TCodes, TVec>(int block, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
-}
-
 /// <summary>Codes of values stored per token: token t, channels i .. i + Count.</summary>
 internal interface IValueCodes
 {
@@ -28,7 +22,9 @@ internal interface IValueCodes
 /// The score and value steps of tiled online-softmax attention on a quantized cache; the softmax step is
 /// <see cref="TileKernels.SoftmaxUpdate{TOps, TVec}"/>. Codes are turned into floats in registers and
 /// never written back: no dequantize pass over the cache. Every query row of a KV group (all GQA heads
-/// of a decode step) shares each code load.
+/// of a decode step) shares each code load. These general kernels address every code through a loader
+/// (3-bit planes, head dimensions that do not start token rows on a super-block); the common layouts run
+/// the pointer-walking <see cref="UnitKernels"/>. Also the per-token value weights shared by both.
 /// </summary>
 internal static unsafe class KvKernels
 {
@@ -78,45 +74,6 @@ internal static unsafe class KvKernels
                     a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3);
                 }
                 TOps.Store(s + u, a0); TOps.Store(s + Bk + u, a1); TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 3 * Bk + u, a3);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Scores of keys with a scale per (token, block of 32 channels) (int8 / int4, llama.cpp's q8_0 / q4_0
-    /// layout): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>; init carries a constant code
-    /// offset (-8 sum q_c for int4). Tokens in lanes; 16-token tiles.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void KeysBlockScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* init, in TLoader keys, int n)
-        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IKeyBlockCodes
-    {
-        int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
-        int nUp = (n + 15) & ~15;
-        int rowsPadded = (tile.Rows + 3) & ~3;
-        for (int r = 0; r < rowsPadded; r += 4)
-        {
-            float* q0 = tile.Q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
-            float* i0 = init + r * blocks, i1 = i0 + blocks, i2 = i1 + blocks, i3 = i2 + blocks;
-            float* s = tile.S + r * Bk;
-            for (int u = 0; u < nUp; u += w)
-            {
-                TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
-                for (int b = 0; b < blocks; b++)
-                {
-                    TVec a0 = TOps.Splat(i0[b]), a1 = TOps.Splat(i1[b]), a2 = TOps.Splat(i2[b]), a3 = TOps.Splat(i3[b]);
-                    int c0 = b * 32;
-                    for (int c = c0; c < c0 + 32; c++)
-                    {
-                        TVec k = keys.Load<TOps, TCodes, TVec>(c, u);
-                        a0 = TOps.Fma(TOps.Splat(q0[c]), k, a0); a1 = TOps.Fma(TOps.Splat(q1[c]), k, a1);
-                        a2 = TOps.Fma(TOps.Splat(q2[c]), k, a2); a3 = TOps.Fma(TOps.Splat(q3[c]), k, a3);
-                    }
-                    TVec scale = keys.LoadScale<TOps, TCodes, TVec>(b, u);
-                    o0 = TOps.Fma(a0, scale, o0); o1 = TOps.Fma(a1, scale, o1);
-                    o2 = TOps.Fma(a2, scale, o2); o3 = TOps.Fma(a3, scale, o3);
-                }
-                TOps.Store(s + u, o0); TOps.Store(s + Bk + u, o1); TOps.Store(s + 2 * Bk + u, o2); TOps.Store(s + 3 * Bk + u, o3);
             }
         }
     }
@@ -225,68 +182,12 @@ internal static unsafe class KvKernels
     }
 }
 
-/// <summary>fp16 keys in 16-token tiles <c>[tile][D][16]</c>.</summary>
-internal readonly unsafe struct HalfKeyTiles(ushort* tiles, int headDim) : IKeyCodes
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.Halves(tiles + (((long)(u >> 4) * headDim + c) << 4) + (u & 15));
-}
-
-/// <summary>int8 keys in 16-token tiles: codes <c>[D][16]</c> then fp16 scales <c>[D/32][16]</c>.</summary>
-internal readonly unsafe struct Int8KeyTiles(byte* tiles, int headDim, int tileBytes) : IKeyBlockCodes
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.SignedBytes((sbyte*)(tiles + (long)(u >> 4) * tileBytes + (c << 4) + (u & 15)));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec LoadScale<TOps, TCodes, TVec>(int block, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.Halves((ushort*)(tiles + (long)(u >> 4) * tileBytes + headDim * 16) + (block << 4) + (u & 15));
-}
-
-/// <summary>int4 keys in 16-token tiles: channel pairs <c>[D/2][16]</c> (low nibble = even channel), then scales.</summary>
-internal readonly unsafe struct Int4KeyTiles(byte* tiles, int headDim, int tileBytes) : IKeyBlockCodes
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.Bits(tiles + (long)(u >> 4) * tileBytes + ((c >> 1) << 4) + (u & 15), (c & 1) << 2, 15);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec LoadScale<TOps, TCodes, TVec>(int block, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.Halves((ushort*)(tiles + (long)(u >> 4) * tileBytes + headDim * 8) + (block << 4) + (u & 15));
-}
-
 /// <summary>Per-channel quantized keys of one group, stored as 16-token blocks: code of (channel c, token u) at <c>first + (u / 16) 16 D + 16 c + u % 16</c>.</summary>
 internal readonly unsafe struct GroupKeyCodes(StreamCodes stream, int headDim, int firstCode) : IKeyCodes
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TCodes, TVec>(int c, int u) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
         stream.Load<TOps, TCodes, TVec>(firstCode + (u >> 4) * 16 * headDim + (c << 4) + (u & 15));
-}
-
-/// <summary>fp16 values, one row of D per token.</summary>
-internal readonly unsafe struct HalfValueRows(ushort* rows, int headDim) : IValueCodes
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.Halves(rows + (long)t * headDim + i);
-}
-
-/// <summary>int8 values, one row of D signed codes per token.</summary>
-internal readonly unsafe struct Int8ValueRows(sbyte* rows, int headDim) : IValueCodes
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.SignedBytes(rows + (long)t * headDim + i);
-}
-
-/// <summary>int4 values: per token D/2 bytes; in each block of 32, byte j holds channels j (low) and j + 16 (high).</summary>
-internal readonly unsafe struct Int4ValueRows(byte* rows, int headDim) : IValueCodes
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TVec Load<TOps, TCodes, TVec>(int t, int i) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        TCodes.Bits(rows + (long)t * (headDim >> 1) + ((i >> 5) << 4) + (i & 15), ((i >> 4) & 1) << 2, 15);
 }
 
 /// <summary>Per-token quantized values of a chunk: a stream in token-major order (code t * D + i).</summary>

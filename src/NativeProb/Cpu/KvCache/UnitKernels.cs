@@ -48,8 +48,12 @@ internal unsafe readonly struct PackedBits : IUnitReader
 internal unsafe readonly struct SignedByteCodes : IUnitReader
 {
     public static bool Packed => false;
-    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
-    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
+    // One element per lane: the "raw" unit is already the values (no throwing stub: a call in a kernel's
+    // dead branch would make the JIT spill vector registers around it).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
@@ -62,8 +66,10 @@ internal unsafe readonly struct SignedByteCodes : IUnitReader
 internal unsafe readonly struct HalfCodes : IUnitReader
 {
     public static bool Packed => false;
-    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
-    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => throw new NotSupportedException();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
@@ -163,7 +169,42 @@ internal static unsafe class UnitKernels
             float* q0 = tile.Q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
             float* i0 = init + r * blocks, i1 = i0 + blocks, i2 = i1 + blocks, i3 = i2 + blocks;
             float* s = tile.S + r * Bk;
-            for (int u = 0; u < nUp; u += w)
+            int u = 0;
+            // Two token vectors at a time: eight independent FMA chains hide the FMA latency.
+            for (; u + 2 * w <= nUp; u += 2 * w)
+            {
+                byte* t0 = tiles + (u >> 4) * tileBytes, t1 = tiles + ((u + w) >> 4) * tileBytes;
+                byte* p0 = t0 + (u & 15), p1 = t1 + ((u + w) & 15);
+                ushort* sc0 = (ushort*)(t0 + scaleOffset) + (u & 15), sc1 = (ushort*)(t1 + scaleOffset) + ((u + w) & 15);
+                TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+                TVec e0 = TOps.Zero, e1 = TOps.Zero, e2 = TOps.Zero, e3 = TOps.Zero;
+                for (int b = 0; b < blocks; b++)
+                {
+                    TVec a0 = TOps.Splat(i0[b]), a1 = TOps.Splat(i1[b]), a2 = TOps.Splat(i2[b]), a3 = TOps.Splat(i3[b]);
+                    TVec f0 = a0, f1 = a1, f2 = a2, f3 = a3;
+                    for (int ch = b * 32; ch < b * 32 + 32; ch += per, p0 += 16, p1 += 16)
+                    {
+                        TVec raw0 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p0) : default;
+                        TVec raw1 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p1) : default;
+                        for (int k = 0; k < per; k++)
+                        {
+                            int c = ch + k;
+                            TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, bits * k, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
+                            TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, bits * k, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
+                            TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); f0 = TOps.Fma(x, k1, f0);
+                            x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); f1 = TOps.Fma(x, k1, f1);
+                            x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); f2 = TOps.Fma(x, k1, f2);
+                            x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); f3 = TOps.Fma(x, k1, f3);
+                        }
+                    }
+                    TVec d0 = TCodes.Halves(sc0 + b * 16), d1 = TCodes.Halves(sc1 + b * 16);
+                    o0 = TOps.Fma(a0, d0, o0); o1 = TOps.Fma(a1, d0, o1); o2 = TOps.Fma(a2, d0, o2); o3 = TOps.Fma(a3, d0, o3);
+                    e0 = TOps.Fma(f0, d1, e0); e1 = TOps.Fma(f1, d1, e1); e2 = TOps.Fma(f2, d1, e2); e3 = TOps.Fma(f3, d1, e3);
+                }
+                TOps.Store(s + u, o0); TOps.Store(s + Bk + u, o1); TOps.Store(s + 2 * Bk + u, o2); TOps.Store(s + 3 * Bk + u, o3);
+                TOps.Store(s + u + w, e0); TOps.Store(s + Bk + u + w, e1); TOps.Store(s + 2 * Bk + u + w, e2); TOps.Store(s + 3 * Bk + u + w, e3);
+            }
+            for (; u < nUp; u += w)
             {
                 byte* t = tiles + (u >> 4) * tileBytes;
                 byte* p = t + (u & 15);
