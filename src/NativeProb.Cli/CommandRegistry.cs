@@ -22,6 +22,7 @@ internal static class CommandRegistry
         yield return DemoCommand.Create();
         yield return BenchCommand.Create();
         yield return AttentionCommand.Create();
+        yield return TokenizerCommand.Create();
         yield return KvCommand.Create();
     }
 

@@ -13,6 +13,7 @@ internal static class DemoCommand
     private static IEnumerable<IDemoSection> Sections()
     {
         yield return new AttentionDemo();
+        yield return new TokenizerDemo();
         yield return new KvCacheDemo();
     }
 
