@@ -71,7 +71,8 @@ internal sealed unsafe class TokenStore : KvStore
             long tiles = (Length + n + 15) / 16;
             _keyTiles[h].Ensure(tiles * _tileBytes);
             _valueRows[h].Ensure((long)(Length + n) * _rowBytes);
-            _valueScales[h].Ensure((long)(Length + n) * ScaleBytesPerToken);
+            // Value scales in 64-token tiles [tile][block][64], so a run's scales of one block are contiguous.
+            _valueScales[h].Ensure((Length + n + 63) / 64 * 64L * ScaleBytesPerToken);
             for (int j = 0; j < n; j++)
             {
                 int t = Length + j;
@@ -80,7 +81,7 @@ internal sealed unsafe class TokenStore : KvStore
                 byte* tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
                 int slot = t & 15;
                 byte* row = _valueRows[h].Pointer + (long)t * _rowBytes;
-                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)t * _blocks;
+                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
                 switch (_encoding)
                 {
                     case TokenEncoding.Fp16:
@@ -98,7 +99,7 @@ internal sealed unsafe class TokenStore : KvStore
                             ((ushort*)(tile + d * 16))[b * 16 + slot] = ks;
                             QuantizeBlock(v + b * 32, codes, out ushort vs);
                             for (int i = 0; i < 32; i++) row[b * 32 + i] = (byte)(sbyte)codes[i];
-                            vScales[b] = vs;
+                            vScales[b * 64] = vs;
                         }
                         break;
                     default:
@@ -110,7 +111,7 @@ internal sealed unsafe class TokenStore : KvStore
                             ((ushort*)(tile + d * 8))[b * 16 + slot] = ks;
                             QuantizeBlock(v + b * 32, codes, out ushort vs);
                             for (int i = 0; i < 16; i++) row[b * 16 + i] = (byte)((codes[i] + 8) | ((codes[i + 16] + 8) << 4));
-                            vScales[b] = vs;
+                            vScales[b * 64] = vs;
                         }
                         break;
                 }
@@ -131,7 +132,7 @@ internal sealed unsafe class TokenStore : KvStore
                 byte* tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
                 int slot = t & 15;
                 byte* row = _valueRows[h].Pointer + (long)t * _rowBytes;
-                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)t * _blocks;
+                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
                 for (int c = 0; c < d; c++)
                 {
                     int b = c / 32;
@@ -143,14 +144,14 @@ internal sealed unsafe class TokenStore : KvStore
                             break;
                         case TokenEncoding.Int8:
                             k[c] = (sbyte)tile[c * 16 + slot] * HalfBits.ToFloat(((ushort*)(tile + d * 16))[b * 16 + slot]);
-                            v[c] = (sbyte)row[c] * HalfBits.ToFloat(vScales[b]);
+                            v[c] = (sbyte)row[c] * HalfBits.ToFloat(vScales[b * 64]);
                             break;
                         default:
                             int kc = (tile[(c >> 1) * 16 + slot] >> ((c & 1) * 4)) & 15;
                             k[c] = (kc - 8) * HalfBits.ToFloat(((ushort*)(tile + d * 8))[b * 16 + slot]);
                             int j32 = c % 32;
                             int vc = (row[b * 16 + (j32 & 15)] >> ((j32 >> 4) * 4)) & 15;
-                            v[c] = (vc - 8) * HalfBits.ToFloat(vScales[b]);
+                            v[c] = (vc - 8) * HalfBits.ToFloat(vScales[b * 64]);
                             break;
                     }
                 }
@@ -227,18 +228,21 @@ internal sealed unsafe class TokenStore : KvStore
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes);
             return;
         }
-        int scales = count * _blocks;
-        KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)_valueScales[head].Pointer + (long)start * _blocks, scratch.Scale, (scales + 15) & ~15);
+        // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
+        int span = (count + 15) & ~15;
+        ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
+        for (int b = 0; b < _blocks; b++)
+        {
+            float* sc = scratch.Scale + b * AttentionTile.BlockKeys, of = scratch.Offset + b * AttentionTile.BlockKeys;
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>(runScales + b * 64, sc, span);
+            // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
+            float k = _encoding == TokenEncoding.Int4 ? -8f : 0f;
+            for (int i = 0; i < span; i++) of[i] = k * sc[i];
+        }
+        UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _blocks, scratch.Pw, scratch.OffsetSum);
         if (_encoding == TokenEncoding.Int8)
-        {
-            KvKernels.PrepareValues(tile, scratch.Scale, null, count, _blocks, scratch.Pw, scratch.OffsetSum);
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes);
-        }
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, rowMajorWeights: true);
         else
-        {
-            for (int i = 0; i < scales; i++) scratch.Offset[i] = -8f * scratch.Scale[i];
-            KvKernels.PrepareValues(tile, scratch.Scale, scratch.Offset, count, _blocks, scratch.Pw, scratch.OffsetSum);
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes);
-        }
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, rowMajorWeights: true);
     }
 }
