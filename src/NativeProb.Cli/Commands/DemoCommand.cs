@@ -15,6 +15,7 @@ internal static class DemoCommand
         yield return new AttentionDemo();
         yield return new TokenizerDemo();
         yield return new Word2VecDemo();
+        yield return new KvCacheDemo();
     }
 
     public static Command Create()
