@@ -250,6 +250,20 @@ public sealed partial class OpenClDevice : IDisposable
                 "clEnqueueReadBuffer");
     }
 
+    internal unsafe void WriteRaw<T>(nint mem, ReadOnlySpan<T> data) where T : unmanaged
+    {
+        fixed (T* p = data)
+            ClCheck(_api.EnqueueWriteBuffer(_queue.Value, mem, true, 0, (nuint)((long)data.Length * sizeof(T)), p, 0, null, null),
+                "clEnqueueWriteBuffer");
+    }
+
+    internal unsafe void ReadRaw<T>(nint mem, Span<T> destination, long offsetBytes = 0) where T : unmanaged
+    {
+        fixed (T* p = destination)
+            ClCheck(_api.EnqueueReadBuffer(_queue.Value, mem, true, (nuint)offsetBytes, (nuint)((long)destination.Length * sizeof(T)), p, 0, null, null),
+                "clEnqueueReadBuffer");
+    }
+
     internal unsafe void SetArg(nint kernel, uint index, nint mem) =>
         ClCheck(_api.SetKernelArg(kernel, index, (nuint)sizeof(nint), &mem), "clSetKernelArg");
 
