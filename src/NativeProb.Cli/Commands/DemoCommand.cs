@@ -30,6 +30,8 @@ internal static class DemoCommand
             var context = new DemoContext(Math.Max(1, parse.GetValue(threads)), parse.GetValue(seed), parse.GetValue(data));
             var total = Stopwatch.StartNew();
             bool ok = true;
+            // The tokenizer and word2vec sections read the State of the Union corpus: fetch it once.
+            TokenizerCorpus.FindOrFetch(context.DataDirectory, Console.Out);
             foreach (IDemoSection section in Sections())
             {
                 console.Write(new Rule($"[bold]{Markup.Escape(section.Title)}[/]").LeftJustified());

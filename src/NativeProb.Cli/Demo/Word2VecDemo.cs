@@ -105,6 +105,7 @@ internal sealed class Word2VecDemo : IDemoSection
 
     private static string? FindData(DemoContext context, string name)
     {
+        if (name == "sotu.txt") return TokenizerCorpus.Find(context.DataDirectory);
         if (context.DataDirectory is not null)
         {
             string p = Path.Combine(context.DataDirectory, name);
