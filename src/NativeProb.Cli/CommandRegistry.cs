@@ -18,5 +18,6 @@ internal static class CommandRegistry
     public static IEnumerable<Command> BenchSubcommands()
     {
         yield return BenchAttentionCommand.Create();
+        yield return BenchPrFlashCommand.Create();
     }
 }

@@ -12,7 +12,7 @@ internal static class DemoCommand
     /// <summary>The sections, in the order they run. Each capability adds one line.</summary>
     private static IEnumerable<IDemoSection> Sections()
     {
-        yield break;
+        yield return new PrFlashDemo();
     }
 
     public static Command Create()

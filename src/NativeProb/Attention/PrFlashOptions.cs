@@ -29,12 +29,14 @@ public enum PrFlashLayout
 {
     /// <summary>
     /// The "re-shaping": each query block's kept K/V blocks are gathered (K transposed on the way) into a packed,
-    /// contiguous list that ends with the diagonal block, and the exact kernel runs over the packed list.
+    /// contiguous list that ends with the diagonal block, and the exact kernel runs over the packed list. Default:
+    /// the copy streams each kept block in order (prefetch-friendly) and the kernel then reads it from cache, which
+    /// measured faster than in-place indexing (README).
     /// </summary>
     Gather = 0,
     /// <summary>
     /// K is transposed once per call into per-block tiles and the exact kernel indexes the kept blocks where they
-    /// lie, with no copy per query block (default: faster on the machines measured, see the README).
+    /// lie, with no copy per query block; each kept block is a jump the hardware prefetcher cannot anticipate.
     /// </summary>
     InPlace = 1,
 }
@@ -73,8 +75,8 @@ public sealed record PrFlashOptions
     /// <summary>The round: one seed is one deterministic choice of blocks on every path and thread count.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>Gather (packed copy) or in-place indexing of the kept blocks (default <see cref="PrFlashLayout.InPlace"/>).</summary>
-    public PrFlashLayout Layout { get; init; } = PrFlashLayout.InPlace;
+    /// <summary>Gather (packed copy, default) or in-place indexing of the kept blocks; both give bitwise the same output.</summary>
+    public PrFlashLayout Layout { get; init; } = PrFlashLayout.Gather;
 
     /// <summary>
     /// Scale, bias (ALiBi / harmonic), slopes, threads and CPU path, as for <see cref="FlashAttention"/>.

@@ -1,6 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NativeProb.Attention;
 using NativeProb.Cpu.Simd;
 
@@ -249,13 +250,44 @@ internal static unsafe class PrFlashEngine
     /// <summary>Rows <c>src[j][i]</c>, j &lt; n, into <c>dst[i * 64 + j]</c>; columns n .. pad are zeroed.</summary>
     private static void TransposeChunk(float* src, int n, int d, float* dst, int pad)
     {
-        for (int j = 0; j < n; j++)
+        int j = 0;
+        // A pure copy, so it may use AVX at any CpuPath: 8 x 8 tiles transposed in registers (D is a multiple of 8).
+        if (Avx.IsSupported)
+            for (; j + 8 <= n; j += 8)
+                for (int i = 0; i < d; i += 8)
+                    Transpose8x8(src + (long)j * d + i, d, dst + i * Chunk + j, Chunk);
+        for (; j < n; j++)
         {
             float* row = src + (long)j * d;
             for (int i = 0; i < d; i++) dst[i * Chunk + j] = row[i];
         }
         for (int i = 0; i < d && n < pad; i++)
             new Span<float>(dst + i * Chunk + n, pad - n).Clear();
+    }
+
+    /// <summary>Rows <c>src[r * srcStride + c]</c> of an 8 x 8 tile into <c>dst[c * dstStride + r]</c>.</summary>
+    private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + srcStride);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * srcStride), r3 = Avx.LoadVector256(src + 3 * srcStride);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * srcStride), r5 = Avx.LoadVector256(src + 5 * srcStride);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * srcStride), r7 = Avx.LoadVector256(src + 7 * srcStride);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>

@@ -1,0 +1,212 @@
+// NativeProb — MIT License.
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NativeProb.Attention;
+using NativeProb.Cpu;
+using NativeProb.Diagnostics;
+using Spectre.Console;
+
+namespace NativeProb.Cli.Commands;
+
+/// <summary>
+/// <c>nativeprob bench prflash</c>: times PrFlashAttention (both layouts: packed gather and in-place) against the
+/// exact kernel on the same inputs in the same run, and reports blocks computed, speedup and relative error.
+/// </summary>
+internal static class BenchPrFlashCommand
+{
+    public static Command Create()
+    {
+        var qLen = new Option<int>("--q-len") { DefaultValueFactory = _ => 16384, Description = "Queries Nq (causal prefill)." };
+        var kvLen = new Option<int?>("--kv-len") { Description = "Keys Nk (default: q-len; larger is chunked prefill)." };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 1, Description = "Batch size." };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 8, Description = "Query heads H." };
+        var kvHeads = new Option<int?>("--kv-heads") { Description = "Key/value heads Hkv (default: heads)." };
+        var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128, Description = "Head dimension D." };
+        var block = new Option<int>("--block") { DefaultValueFactory = _ => 64, Description = "Block size b (>= 8)." };
+        var dist = new Option<string>("--dist") { DefaultValueFactory = _ => "harmonic", Description = "harmonic | geometric | powerlaw" };
+        var c = new Option<double>("--c") { DefaultValueFactory = _ => 1.0, Description = "harmonic: p = min(1, c / (1 + delta))." };
+        var r = new Option<double>("--r") { DefaultValueFactory = _ => 0.5, Description = "geometric: p = r^delta." };
+        var alpha = new Option<double>("--alpha") { DefaultValueFactory = _ => 1.0, Description = "powerlaw: p = (1 + delta)^-alpha." };
+        var window = new Option<int>("--window") { DefaultValueFactory = _ => 1, Description = "Always keep blocks with delta <= window." };
+        var sink = new Option<string>("--sink") { DefaultValueFactory = _ => "true", Description = "Always keep the first key block: true | false." };
+        var estimator = new Option<string>("--estimator") { DefaultValueFactory = _ => "renormalize", Description = "renormalize | importance" };
+        var layout = new Option<string>("--layout") { DefaultValueFactory = _ => "both", Description = "gather | inplace | both" };
+        var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | local (RoPE-rotated Q/K that share a direction, with ALiBi)." };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL, Description = "Sampling seed (the round)." };
+        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 5, Description = "Timed repetitions of each PrFlash layout." };
+        var denseReps = new Option<int>("--dense-reps") { DefaultValueFactory = _ => 3, Description = "Timed repetitions of the exact kernel." };
+        var path = CliParsing.PathOption();
+        var threads = CliParsing.ThreadsOption();
+        var json = CliParsing.JsonOption();
+        var command = new Command("prflash", "Benchmark PrFlashAttention (probabilistic block selection) against the exact kernel in the same run.")
+        {
+            qLen, kvLen, batch, heads, kvHeads, dim, block, dist, c, r, alpha, window, sink, estimator, layout, data, seed, reps, denseReps, path, threads, json,
+        };
+        command.SetAction(parse => CliParsing.Guard(() =>
+        {
+            int nq = parse.GetValue(qLen);
+            int h = parse.GetValue(heads);
+            var shape = new AttentionShape(parse.GetValue(batch), h, parse.GetValue(kvHeads) ?? h, nq, parse.GetValue(kvLen) ?? nq, parse.GetValue(dim));
+            var options = new PrFlashOptions
+            {
+                BlockSize = parse.GetValue(block),
+                Distribution = ParseDistribution(parse.GetValue(dist)!),
+                C = parse.GetValue(c),
+                R = parse.GetValue(r),
+                Alpha = parse.GetValue(alpha),
+                Window = parse.GetValue(window),
+                Sink = CliParsing.Bool(parse.GetValue(sink)!, "--sink"),
+                Estimator = ParseEstimator(parse.GetValue(estimator)!),
+                Seed = parse.GetValue(seed),
+            };
+            string kind = parse.GetValue(data)!.Trim().ToLowerInvariant();
+            if (!AttentionInputs.Names.Contains(kind))
+                throw new ArgumentException($"--data takes {string.Join(" or ", AttentionInputs.Names)}; got '{kind}'.");
+            var settings = new Settings(shape, options, ParseLayouts(parse.GetValue(layout)!), kind, CliParsing.Paths(parse.GetValue(path)),
+                Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Math.Max(1, parse.GetValue(denseReps)));
+            JsonArray results = Run(settings, AnsiConsole.Console);
+            string? file = parse.GetValue(json);
+            if (file is not null) JsonOut.Write(file, results);
+            return 0;
+        }));
+        return command;
+    }
+
+    internal sealed record Settings(AttentionShape Shape, PrFlashOptions Options, PrFlashLayout[] Layouts, string Data, CpuPath[] Paths,
+        int Threads, int Reps, int DenseReps);
+
+    internal static BlockDistribution ParseDistribution(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "harmonic" => BlockDistribution.Harmonic,
+        "geometric" => BlockDistribution.Geometric,
+        "powerlaw" or "power-law" => BlockDistribution.PowerLaw,
+        _ => throw new ArgumentException($"--dist takes harmonic, geometric or powerlaw; got '{text}'."),
+    };
+
+    internal static PrFlashEstimator ParseEstimator(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "renormalize" => PrFlashEstimator.Renormalize,
+        "importance" or "importance-weighted" => PrFlashEstimator.ImportanceWeighted,
+        _ => throw new ArgumentException($"--estimator takes renormalize or importance; got '{text}'."),
+    };
+
+    private static PrFlashLayout[] ParseLayouts(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "gather" => [PrFlashLayout.Gather],
+        "inplace" or "in-place" => [PrFlashLayout.InPlace],
+        "both" => [PrFlashLayout.Gather, PrFlashLayout.InPlace],
+        _ => throw new ArgumentException($"--layout takes gather, inplace or both; got '{text}'."),
+    };
+
+    /// <summary>The distribution and its parameter, as the README writes it.</summary>
+    internal static string Describe(PrFlashOptions o) => o.Distribution switch
+    {
+        BlockDistribution.Harmonic => $"harmonic c={o.C.ToString(CultureInfo.InvariantCulture)}",
+        BlockDistribution.Geometric => $"geometric r={o.R.ToString(CultureInfo.InvariantCulture)}",
+        _ => $"powerlaw alpha={o.Alpha.ToString(CultureInfo.InvariantCulture)}",
+    };
+
+    internal static JsonArray Run(Settings set, IAnsiConsole console)
+    {
+        AttentionShape s = set.Shape;
+        set.Options.Validate();
+        FlashAttention.ValidateShape(s, causal: true);
+        float[] q = [], k = [], v = [], exact = [], sparse = [];
+        var attentionBase = new AttentionOptions { Bias = AttentionInputs.BiasFor(set.Data), MaxDegreeOfParallelism = set.Threads };
+        console.Status().Start($"preparing {set.Data} inputs", _ =>
+        {
+            (q, k, v) = AttentionInputs.Create(set.Data, s, 1234);
+            exact = new float[s.QueryElements];
+            sparse = new float[s.QueryElements];
+        });
+
+        var results = new JsonArray();
+        var table = new Table().AddColumns("path", "layout", "blocks", "of dense", "expected", "median ms", "exact ms", "speedup",
+            "ms/block vs exact", "rel error");
+        foreach (CpuPath path in set.Paths)
+        {
+            AttentionOptions attention = attentionBase with { Path = path };
+            double denseMs = 0;
+            console.Status().Start($"{path}: exact kernel", _ =>
+                denseMs = BenchTiming.MedianMs(_ => FlashAttention.Forward(q, k, v, exact, s, attention), warmup: 1, reps: set.DenseReps));
+            foreach (PrFlashLayout layout in set.Layouts)
+            {
+                PrFlashOptions options = set.Options with { Layout = layout, Attention = attention };
+                PrFlashResult result = default;
+                double ms = 0;
+                console.Status().Start($"{path}: PrFlash {layout}", _ =>
+                    ms = BenchTiming.MedianMs(_ => result = PrFlashAttention.Forward(q, k, v, sparse, s, options), warmup: 1, reps: set.Reps));
+                BlockPlan plan = PrFlashAttention.Plan(s, options);
+                if (plan.BlocksComputed != result.BlocksComputed)
+                    throw new InvalidOperationException($"the kernel computed {result.BlocksComputed} blocks but the plan has {plan.BlocksComputed}.");
+                double relError = RelativeError(sparse, exact);
+                double speedup = denseMs / ms;
+                double perBlock = ms / result.BlocksComputed, densePerBlock = denseMs / result.BlocksDense;
+                results.Add(new JsonObject
+                {
+                    ["backend"] = "cpu",
+                    ["op"] = "prflash",
+                    ["path"] = path.ToString().ToLowerInvariant(),
+                    ["mode"] = s.QueryLength == 1 ? "decode" : "prefill",
+                    ["batch"] = s.Batch,
+                    ["heads"] = s.Heads,
+                    ["kv_heads"] = s.KvHeads,
+                    ["dim"] = s.HeadDim,
+                    ["q_len"] = s.QueryLength,
+                    ["kv_len"] = s.KeyLength,
+                    ["block"] = options.BlockSize,
+                    ["dist"] = options.Distribution.ToString().ToLowerInvariant(),
+                    ["c"] = options.C,
+                    ["r"] = options.R,
+                    ["alpha"] = options.Alpha,
+                    ["setting"] = Describe(options),
+                    ["window"] = options.Window,
+                    ["sink"] = options.Sink,
+                    ["estimator"] = options.Estimator == PrFlashEstimator.Renormalize ? "renormalize" : "importance",
+                    ["layout"] = layout == PrFlashLayout.Gather ? "gather" : "inplace",
+                    ["default_layout"] = layout == new PrFlashOptions().Layout,
+                    ["data"] = set.Data,
+                    ["bias"] = attention.Bias.Name,
+                    ["seed"] = options.Seed,
+                    ["threads"] = set.Threads,
+                    ["blocks_computed"] = result.BlocksComputed,
+                    ["blocks_dense"] = result.BlocksDense,
+                    ["expected_blocks"] = Math.Round(result.ExpectedBlocks, 2),
+                    ["median_ms"] = Math.Round(ms, 4),
+                    ["dense_median_ms"] = Math.Round(denseMs, 4),
+                    ["speedup"] = Math.Round(speedup, 3),
+                    ["ms_per_block"] = perBlock,
+                    ["dense_ms_per_block"] = densePerBlock,
+                    ["per_block_ratio"] = Math.Round(perBlock / densePerBlock, 4),
+                    ["rel_error"] = relError,
+                    ["reps"] = set.Reps,
+                    ["dense_reps"] = set.DenseReps,
+                });
+                table.AddRow(path.ToString(), layout.ToString(), result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
+                    F(100.0 * result.BlocksComputed / result.BlocksDense, 1) + "%", F(result.ExpectedBlocks, 0), F(ms, 2), F(denseMs, 2),
+                    F(speedup, 2) + "x", F(perBlock / densePerBlock, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
+            }
+        }
+        PrFlashOptions o = set.Options;
+        console.MarkupLine($"[bold]prflash[/] {Markup.Escape(s.ToString())} b={o.BlockSize} {Markup.Escape(Describe(o))} window={o.Window} " +
+            $"sink={o.Sink.ToString().ToLowerInvariant()} estimator={o.Estimator} data={set.Data} bias={attentionBase.Bias.Name} seed={o.Seed} threads={set.Threads}");
+        console.Write(table);
+        return results;
+    }
+
+    /// <summary>||a - b|| / ||b|| in double, over the whole output.</summary>
+    internal static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> reference)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            double e = (double)actual[i] - reference[i];
+            num += e * e;
+            den += (double)reference[i] * reference[i];
+        }
+        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
+    }
+
+    private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);
+}
