@@ -112,35 +112,53 @@ internal static class BenchPrFlashCommand
         AttentionShape s = set.Shape;
         set.Options.Validate();
         FlashAttention.ValidateShape(s, causal: true);
-        float[] q = [], k = [], v = [], exact = [], sparse = [];
+        float[] q = [], k = [], v = [], exact = [];
         var attentionBase = new AttentionOptions { Bias = AttentionInputs.BiasFor(set.Data), MaxDegreeOfParallelism = set.Threads };
         console.Status().Start($"preparing {set.Data} inputs", _ =>
         {
             (q, k, v) = AttentionInputs.Create(set.Data, s, 1234);
             exact = new float[s.QueryElements];
-            sparse = new float[s.QueryElements];
         });
 
         var results = new JsonArray();
-        var table = new Table().AddColumns("path", "layout", "blocks", "of dense", "expected", "median ms", "exact ms", "speedup",
-            "ms/block vs exact", "rel error");
+        var table = new Table().AddColumns("path", "layout", "blocks", "%dense", "ms", "exact ms", "speedup", "ms/blk", "rel err");
         foreach (CpuPath path in set.Paths)
         {
             AttentionOptions attention = attentionBase with { Path = path };
-            double denseMs = 0;
-            console.Status().Start($"{path}: exact kernel", _ =>
-                denseMs = BenchTiming.MedianMs(_ => FlashAttention.Forward(q, k, v, exact, s, attention), warmup: 1, reps: set.DenseReps));
-            foreach (PrFlashLayout layout in set.Layouts)
+            PrFlashOptions[] variants = set.Layouts.Select(l => set.Options with { Layout = l, Attention = attention }).ToArray();
+            var outputs = variants.Select(_ => new float[s.QueryElements]).ToArray();
+            var runs = new PrFlashResult[variants.Length];
+            var times = variants.Select(_ => new List<double>()).ToArray();
+            var denseTimes = new List<double>();
+            // One warm-up each, then the repetitions interleaved (exact, gather, in-place, exact, ...), so that a
+            // change in the load of a shared machine shifts every variant alike and the ratios stay meaningful.
+            console.Status().Start($"{path}: exact kernel and PrFlash, interleaved", ctx =>
             {
-                PrFlashOptions options = set.Options with { Layout = layout, Attention = attention };
-                PrFlashResult result = default;
-                double ms = 0;
-                console.Status().Start($"{path}: PrFlash {layout}", _ =>
-                    ms = BenchTiming.MedianMs(_ => result = PrFlashAttention.Forward(q, k, v, sparse, s, options), warmup: 1, reps: set.Reps));
+                FlashAttention.Forward(q, k, v, exact, s, attention);
+                for (int i = 0; i < variants.Length; i++) runs[i] = PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]);
+                for (int rep = 0; rep < Math.Max(set.Reps, set.DenseReps); rep++)
+                {
+                    ctx.Status($"{path}: repetition {rep + 1}");
+                    if (rep < set.DenseReps) denseTimes.Add(TimeMs(() => FlashAttention.Forward(q, k, v, exact, s, attention)));
+                    if (rep >= set.Reps) continue;
+                    for (int i = 0; i < variants.Length; i++)
+                    {
+                        int index = i;
+                        times[i].Add(TimeMs(() => runs[index] = PrFlashAttention.Forward(q, k, v, outputs[index], s, variants[index])));
+                    }
+                }
+            });
+            double denseMs = Median(denseTimes);
+            for (int i = 0; i < variants.Length; i++)
+            {
+                PrFlashOptions options = variants[i];
+                PrFlashLayout layout = options.Layout;
+                PrFlashResult result = runs[i];
+                double ms = Median(times[i]);
                 BlockPlan plan = PrFlashAttention.Plan(s, options);
                 if (plan.BlocksComputed != result.BlocksComputed)
                     throw new InvalidOperationException($"the kernel computed {result.BlocksComputed} blocks but the plan has {plan.BlocksComputed}.");
-                double relError = RelativeError(sparse, exact);
+                double relError = RelativeError(outputs[i], exact);
                 double speedup = denseMs / ms;
                 double perBlock = ms / result.BlocksComputed, densePerBlock = denseMs / result.BlocksDense;
                 results.Add(new JsonObject
@@ -182,15 +200,18 @@ internal static class BenchPrFlashCommand
                     ["rel_error"] = relError,
                     ["reps"] = set.Reps,
                     ["dense_reps"] = set.DenseReps,
+                    ["times_ms"] = new JsonArray(times[i].Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
+                    ["dense_times_ms"] = new JsonArray(denseTimes.Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
                 });
-                table.AddRow(path.ToString(), layout.ToString(), result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
-                    F(100.0 * result.BlocksComputed / result.BlocksDense, 1) + "%", F(result.ExpectedBlocks, 0), F(ms, 2), F(denseMs, 2),
-                    F(speedup, 2) + "x", F(perBlock / densePerBlock, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
+                table.AddRow(path.ToString(), layout == PrFlashLayout.Gather ? "gather" : "inplace", result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
+                    F(100.0 * result.BlocksComputed / result.BlocksDense, 1), Ms(ms), Ms(denseMs),
+                    F(speedup, 2), F(perBlock / densePerBlock, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
             }
         }
         PrFlashOptions o = set.Options;
         console.MarkupLine($"[bold]prflash[/] {Markup.Escape(s.ToString())} b={o.BlockSize} {Markup.Escape(Describe(o))} window={o.Window} " +
-            $"sink={o.Sink.ToString().ToLowerInvariant()} estimator={o.Estimator} data={set.Data} bias={attentionBase.Bias.Name} seed={o.Seed} threads={set.Threads}");
+            $"sink={o.Sink.ToString().ToLowerInvariant()} estimator={o.Estimator} data={set.Data} bias={attentionBase.Bias.Name} seed={o.Seed} threads={set.Threads}; " +
+            "ms/blk = time per computed block / the exact kernel's; rel err = ||O - O_exact|| / ||O_exact||");
         console.Write(table);
         return results;
     }
@@ -207,6 +228,21 @@ internal static class BenchPrFlashCommand
         }
         return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
     }
+
+    private static double TimeMs(Action action)
+    {
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        action();
+        return System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+    }
+
+    private static double Median(List<double> times)
+    {
+        double[] a = times.Order().ToArray();
+        return a.Length % 2 == 1 ? a[a.Length / 2] : 0.5 * (a[a.Length / 2 - 1] + a[a.Length / 2]);
+    }
+
+    private static string Ms(double ms) => F(ms, ms >= 100 ? 0 : 2);
 
     private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);
 }
