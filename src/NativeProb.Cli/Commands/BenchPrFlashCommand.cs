@@ -34,6 +34,7 @@ internal static class BenchPrFlashCommand
         var layout = new Option<string>("--layout") { DefaultValueFactory = _ => "both", Description = "gather | inplace | both" };
         var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | local (RoPE-rotated Q/K that share a direction, with ALiBi)." };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL, Description = "Sampling seed (the round)." };
+        var dataSeed = new Option<int>("--data-seed") { DefaultValueFactory = _ => 1234, Description = "Seed of the random Q, K, V." };
         var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 5, Description = "Timed repetitions of each PrFlash layout." };
         var denseReps = new Option<int>("--dense-reps") { DefaultValueFactory = _ => 3, Description = "Timed repetitions of the exact kernel." };
         var path = CliParsing.PathOption();
@@ -41,7 +42,7 @@ internal static class BenchPrFlashCommand
         var json = CliParsing.JsonOption();
         var command = new Command("prflash", "Benchmark PrFlashAttention (probabilistic block selection) against the exact kernel in the same run.")
         {
-            qLen, kvLen, batch, heads, kvHeads, dim, block, dist, c, r, alpha, window, sink, estimator, layout, data, seed, reps, denseReps, path, threads, json,
+            qLen, kvLen, batch, heads, kvHeads, dim, block, dist, c, r, alpha, window, sink, estimator, layout, data, seed, dataSeed, reps, denseReps, path, threads, json,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -63,7 +64,7 @@ internal static class BenchPrFlashCommand
             string kind = parse.GetValue(data)!.Trim().ToLowerInvariant();
             if (!AttentionInputs.Names.Contains(kind))
                 throw new ArgumentException($"--data takes {string.Join(" or ", AttentionInputs.Names)}; got '{kind}'.");
-            var settings = new Settings(shape, options, ParseLayouts(parse.GetValue(layout)!), kind, CliParsing.Paths(parse.GetValue(path)),
+            var settings = new Settings(shape, options, ParseLayouts(parse.GetValue(layout)!), kind, parse.GetValue(dataSeed), CliParsing.Paths(parse.GetValue(path)),
                 Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Math.Max(1, parse.GetValue(denseReps)));
             JsonArray results = Run(settings, AnsiConsole.Console);
             string? file = parse.GetValue(json);
@@ -73,7 +74,7 @@ internal static class BenchPrFlashCommand
         return command;
     }
 
-    internal sealed record Settings(AttentionShape Shape, PrFlashOptions Options, PrFlashLayout[] Layouts, string Data, CpuPath[] Paths,
+    internal sealed record Settings(AttentionShape Shape, PrFlashOptions Options, PrFlashLayout[] Layouts, string Data, int DataSeed, CpuPath[] Paths,
         int Threads, int Reps, int DenseReps);
 
     internal static BlockDistribution ParseDistribution(string text) => text.Trim().ToLowerInvariant() switch
@@ -116,7 +117,7 @@ internal static class BenchPrFlashCommand
         var attentionBase = new AttentionOptions { Bias = AttentionInputs.BiasFor(set.Data), MaxDegreeOfParallelism = set.Threads };
         console.Status().Start($"preparing {set.Data} inputs", _ =>
         {
-            (q, k, v) = AttentionInputs.Create(set.Data, s, 1234);
+            (q, k, v) = AttentionInputs.Create(set.Data, s, set.DataSeed);
             exact = new float[s.QueryElements];
         });
 
@@ -185,6 +186,7 @@ internal static class BenchPrFlashCommand
                     ["layout"] = layout == PrFlashLayout.Gather ? "gather" : "inplace",
                     ["default_layout"] = layout == new PrFlashOptions().Layout,
                     ["data"] = set.Data,
+                    ["data_seed"] = set.DataSeed,
                     ["bias"] = attention.Bias.Name,
                     ["seed"] = options.Seed,
                     ["threads"] = set.Threads,
@@ -210,7 +212,7 @@ internal static class BenchPrFlashCommand
         }
         PrFlashOptions o = set.Options;
         console.MarkupLine($"[bold]prflash[/] {Markup.Escape(s.ToString())} b={o.BlockSize} {Markup.Escape(Describe(o))} window={o.Window} " +
-            $"sink={o.Sink.ToString().ToLowerInvariant()} estimator={o.Estimator} data={set.Data} bias={attentionBase.Bias.Name} seed={o.Seed} threads={set.Threads}; " +
+            $"sink={o.Sink.ToString().ToLowerInvariant()} estimator={o.Estimator} data={set.Data} (seed {set.DataSeed}) bias={attentionBase.Bias.Name} seed={o.Seed} threads={set.Threads}; " +
             "ms/blk = time per computed block / the exact kernel's; rel err = ||O - O_exact|| / ||O_exact||");
         console.Write(table);
         return results;
