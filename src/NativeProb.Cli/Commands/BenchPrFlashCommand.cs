@@ -31,7 +31,7 @@ internal static class BenchPrFlashCommand
         var window = new Option<int>("--window") { DefaultValueFactory = _ => 1, Description = "Always keep blocks with delta <= window." };
         var sink = new Option<string>("--sink") { DefaultValueFactory = _ => "true", Description = "Always keep the first key block: true | false." };
         var estimator = new Option<string>("--estimator") { DefaultValueFactory = _ => "renormalize", Description = "renormalize | importance" };
-        var layout = new Option<string>("--layout") { DefaultValueFactory = _ => "both", Description = "gather | inplace | both" };
+        var layout = new Option<string>("--layout") { DefaultValueFactory = _ => "both", Description = "gather | inplace | both | auto (auto: the default, gather for prefill, in-place for decode)" };
         var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | local (RoPE-rotated Q/K that share a direction, with ALiBi)." };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL, Description = "Sampling seed (the round)." };
         var dataSeed = new Option<int>("--data-seed") { DefaultValueFactory = _ => 1234, Description = "Seed of the random Q, K, V." };
@@ -97,7 +97,8 @@ internal static class BenchPrFlashCommand
         "gather" => [PrFlashLayout.Gather],
         "inplace" or "in-place" => [PrFlashLayout.InPlace],
         "both" => [PrFlashLayout.Gather, PrFlashLayout.InPlace],
-        _ => throw new ArgumentException($"--layout takes gather, inplace or both; got '{text}'."),
+        "auto" => [PrFlashLayout.Auto],
+        _ => throw new ArgumentException($"--layout takes gather, inplace, both or auto; got '{text}'."),
     };
 
     /// <summary>The distribution and its parameter, as the README writes it.</summary>
@@ -153,7 +154,7 @@ internal static class BenchPrFlashCommand
             for (int i = 0; i < variants.Length; i++)
             {
                 PrFlashOptions options = variants[i];
-                PrFlashLayout layout = options.Layout;
+                PrFlashLayout layout = options.ResolveLayout(s.QueryLength);
                 PrFlashResult result = runs[i];
                 double ms = Median(times[i]);
                 BlockPlan plan = PrFlashAttention.Plan(s, options);
@@ -184,12 +185,15 @@ internal static class BenchPrFlashCommand
                     ["sink"] = options.Sink,
                     ["estimator"] = options.Estimator == PrFlashEstimator.Renormalize ? "renormalize" : "importance",
                     ["layout"] = layout == PrFlashLayout.Gather ? "gather" : "inplace",
-                    ["default_layout"] = layout == new PrFlashOptions().Layout,
+                    ["default_layout"] = layout == new PrFlashOptions().ResolveLayout(s.QueryLength),
                     ["data"] = set.Data,
                     ["data_seed"] = set.DataSeed,
                     ["bias"] = attention.Bias.Name,
                     ["seed"] = options.Seed,
                     ["threads"] = set.Threads,
+                    ["kv_format"] = "fp32",
+                    ["kv_bytes"] = 2 * s.KeyElements * sizeof(float),
+                    ["dense_gflops"] = Math.Round(s.Flops(causal: true) / (denseMs * 1e-3) / 1e9, 2),
                     ["blocks_computed"] = result.BlocksComputed,
                     ["blocks_dense"] = result.BlocksDense,
                     ["expected_blocks"] = Math.Round(result.ExpectedBlocks, 2),

@@ -73,7 +73,7 @@ public static class PrFlashAttention
                 },
                 Planner = planner,
                 ImportanceWeighted = options.Estimator == PrFlashEstimator.ImportanceWeighted,
-                Layout = options.Layout,
+                Layout = options.ResolveLayout(shape.QueryLength),
             };
             long computed = PrFlashEngine.Run(path, problem);
             return new PrFlashResult(computed, dense, expected);

@@ -28,17 +28,22 @@ public enum PrFlashEstimator
 public enum PrFlashLayout
 {
     /// <summary>
-    /// The "re-shaping": each query block's kept K/V blocks are gathered (K transposed on the way) into a packed,
-    /// contiguous list that ends with the diagonal block, and the exact kernel runs over the packed list. Default:
-    /// the copy streams each kept block in order (prefetch-friendly) and the kernel then reads it from cache, which
-    /// measured faster than in-place indexing (README).
+    /// <see cref="Gather"/> for prefill-shaped calls (at least 16 queries), <see cref="InPlace"/> for decode-shaped
+    /// ones, the faster of the two in each mode as measured (README). The default.
     /// </summary>
-    Gather = 0,
+    Auto = 0,
     /// <summary>
-    /// K is transposed once per call into per-block tiles and the exact kernel indexes the kept blocks where they
-    /// lie, with no copy per query block; each kept block is a jump the hardware prefetcher cannot anticipate.
+    /// The "re-shaping": each query block's kept K/V blocks are gathered (K transposed on the way) into a packed,
+    /// contiguous list that ends with the diagonal block, and the exact kernel runs over the packed list. The copy
+    /// streams each kept block in order (prefetch-friendly) and the kernel then reads it from cache; in decode a
+    /// block is read once anyway, so the copy only adds work there.
     /// </summary>
-    InPlace = 1,
+    Gather = 1,
+    /// <summary>
+    /// The exact kernel indexes the kept blocks where they lie (K transposed once per call for prefill; K and V
+    /// read row-major for decode), with no copy per query block.
+    /// </summary>
+    InPlace = 2,
 }
 
 /// <summary>
@@ -75,8 +80,17 @@ public sealed record PrFlashOptions
     /// <summary>The round: one seed is one deterministic choice of blocks on every path and thread count.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>Gather (packed copy, default) or in-place indexing of the kept blocks; both give bitwise the same output.</summary>
-    public PrFlashLayout Layout { get; init; } = PrFlashLayout.Gather;
+    /// <summary>Gather (packed copy) or in-place indexing of the kept blocks, or Auto (default); all give bitwise the same output.</summary>
+    public PrFlashLayout Layout { get; init; } = PrFlashLayout.Auto;
+
+    /// <summary>The layout a call with <paramref name="queryLength"/> queries runs: <see cref="Layout"/>, with Auto resolved.</summary>
+    /// <param name="queryLength">Queries Nq of the call.</param>
+    /// <returns><see cref="PrFlashLayout.Gather"/> or <see cref="PrFlashLayout.InPlace"/>.</returns>
+    public PrFlashLayout ResolveLayout(int queryLength) => Layout != PrFlashLayout.Auto ? Layout
+        : queryLength >= AutoGatherMinQueries ? PrFlashLayout.Gather : PrFlashLayout.InPlace;
+
+    /// <summary>Calls with at least this many queries use the transposed-key micro-kernel, where Auto gathers.</summary>
+    internal const int AutoGatherMinQueries = NativeProb.Cpu.Attention.DenseAttentionEngine.GemmMinQueries;
 
     /// <summary>
     /// Scale, bias (ALiBi / harmonic), slopes, threads and CPU path, as for <see cref="FlashAttention"/>.
@@ -90,7 +104,7 @@ public sealed record PrFlashOptions
     /// <summary>
     /// The distribution's probability <c>p(delta)</c>, before the window and the sink are applied.
     /// </summary>
-    /// <param name="delta">The block distance (non-negative).</param>
+    /// <param name="delta">The block distance i - j (non-negative for causal blocks).</param>
     /// <returns>A probability in (0, 1] for valid options.</returns>
     public double Probability(long delta) => Distribution switch
     {
@@ -141,7 +155,7 @@ public sealed record PrFlashOptions
         }
         if (Estimator is not (PrFlashEstimator.Renormalize or PrFlashEstimator.ImportanceWeighted))
             throw new ArgumentException($"PrFlashOptions.Estimator has an unknown value {(int)Estimator}.", param);
-        if (Layout is not (PrFlashLayout.Gather or PrFlashLayout.InPlace))
+        if (Layout is not (PrFlashLayout.Auto or PrFlashLayout.Gather or PrFlashLayout.InPlace))
             throw new ArgumentException($"PrFlashOptions.Layout has an unknown value {(int)Layout}.", param);
         if (Attention is null)
             throw new ArgumentException("PrFlashOptions.Attention must not be null.", param);

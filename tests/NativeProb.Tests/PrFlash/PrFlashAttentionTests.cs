@@ -51,6 +51,7 @@ public class PrFlashAttentionTests
         new("small-9of150-b8-mqa", 1, 2, 1, 9, 150, 40, 8, "harmonic-slopes", BlockDistribution.Geometric, 0, false),
         new("prefill-500-b128", 1, 2, 2, 500, 500, 96, 128, "alibi", BlockDistribution.PowerLaw, 0, true),
         new("chunked-17of260-b16-mqa", 2, 3, 1, 17, 260, 256, 16, "none", BlockDistribution.Harmonic, 2, false),
+        new("prefill-200-b1000-one-block", 1, 2, 1, 200, 200, 32, 1000, "alibi", BlockDistribution.Harmonic, 1, true),
     ];
 
     private static Case Lookup(string name) => Cases.First(c => c.Name == name);

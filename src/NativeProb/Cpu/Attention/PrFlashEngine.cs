@@ -13,6 +13,7 @@ internal readonly struct PrFlashProblem
     public required DenseProblem Dense { get; init; }
     public required PrFlashPlanner Planner { get; init; }
     public required bool ImportanceWeighted { get; init; }
+    /// <summary>Gather or InPlace (Auto already resolved).</summary>
     public required PrFlashLayout Layout { get; init; }
 }
 
@@ -98,7 +99,8 @@ internal static unsafe class PrFlashEngine
         AttentionShape s = p.Dense.Shape;
         PrFlashPlanner planner = p.Planner;
         int b = planner.BlockSize;
-        int chunksPerBlock = (b + Chunk - 1) / Chunk;
+        // A block larger than the sequence never needs more chunks than the keys fill.
+        int chunksPerBlock = (int)((Math.Min(b, s.KeyLength) + Chunk - 1L) / Chunk);
         bool transposed = s.QueryLength >= DenseAttentionEngine.GemmMinQueries;
         long keyBlocks = (s.KeyLength + b - 1L) / b;
         float* kt = null;
