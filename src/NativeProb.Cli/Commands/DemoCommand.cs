@@ -12,6 +12,7 @@ internal static class DemoCommand
     /// <summary>The sections, in the order they run. Each capability adds one line.</summary>
     private static IEnumerable<IDemoSection> Sections()
     {
+        yield return new AttentionDemo();
         yield return new PrFlashDemo();
     }
 

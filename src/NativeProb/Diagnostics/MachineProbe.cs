@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -52,6 +53,7 @@ public static class MachineProbe
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe float SumRange(float* p, long n)
     {
         if (Vector512.IsHardwareAccelerated)
@@ -96,6 +98,7 @@ public static class MachineProbe
         return best;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FmaLoop(long iterations)
     {
         // Twelve independent accumulators cover FMA latency x throughput on current x86 cores.

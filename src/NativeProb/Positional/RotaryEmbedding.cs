@@ -1,6 +1,7 @@
 // NativeProb — MIT License.
 using NativeProb.Cpu;
 using NativeProb.Cpu.Simd;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace NativeProb.Positional;
@@ -121,6 +122,7 @@ public static class RotaryEmbedding
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Run<TOps, TVec>(float* x, float* cos, float* sin, int sequences, int seqLen, int headDim, int rot, RopeLayout layout)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {

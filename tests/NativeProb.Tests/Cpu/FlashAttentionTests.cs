@@ -31,7 +31,8 @@ public class FlashAttentionTests
         return data;
     }
 
-    /// <summary>Every dim x grouping x bias x causal at one awkward size.</summary>
+    /// <summary>Every dim x grouping x bias x causal at three awkward shapes: chunked prefill, a short
+    /// chunk and a decode step over 1000 keys (the engine's GEMM and streaming modes).</summary>
     public static TheoryData<CpuPath, string> OptionCases()
     {
         var data = new TheoryData<CpuPath, string>();
@@ -64,7 +65,8 @@ public class FlashAttentionTests
             foreach (var (h, hkv) in Groupings)
                 foreach (string bias in Biases)
                     foreach (bool causal in new[] { true, false })
-                        yield return new Case(1, h, hkv, 65, 129, d, causal, bias);
+                        foreach (var (nq, nk) in new[] { (65, 129), (7, 127), (1, 1000) })
+                            yield return new Case(1, h, hkv, nq, nk, d, causal, bias);
     }
 
     /// <summary>Theory data carries the case's text (readable in test names); this maps it back.</summary>

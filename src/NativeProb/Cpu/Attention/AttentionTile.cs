@@ -66,6 +66,7 @@ internal unsafe sealed class AttentionTile : IDisposable
     public readonly float** SrcRow;
 
     /// <summary>Loads <see cref="SrcRow"/> rows scaled, and resets m, l and O.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Begin(int rows, float scale)
     {
         Rows = rows;

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using NativeProb.Attention;
@@ -160,6 +161,7 @@ internal static unsafe class DenseAttentionEngine
         return result.ToArray();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunItem<TOps, TVec>(in DenseProblem p, in WorkItem it, AttentionTile tile, float* kt, long blocks, float* partial, int splits, long partialStride)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
@@ -186,7 +188,7 @@ internal static unsafe class DenseAttentionEngine
             if (kBlocks != null)
                 TileKernels.ScoresTransposed<TOps, TVec>(tile, kBlocks + j0 * d, n);
             else
-                TileKernels.ScoresRowMajor<TOps, TVec>(tile, p.K + kvBase + j0 * d, n);
+                TileKernels.ScoresRowMajor<TOps, TVec>(tile, p.K + kvBase + j0 * d, n, p.V + kvBase + j0 * d);
             TileKernels.SoftmaxUpdate<TOps, TVec>(tile, j0, n, p.Causal, p.Table, p.TableCenter, 0f);
             TileKernels.AccumulateValues<TOps, TVec>(tile, p.V + kvBase + j0 * d);
         }
@@ -206,6 +208,7 @@ internal static unsafe class DenseAttentionEngine
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeSplits(in DenseProblem p, float* partial, int splits, long stride)
     {
         AttentionShape s = p.Shape;
@@ -233,6 +236,7 @@ internal static unsafe class DenseAttentionEngine
     }
 
     /// <summary>K [Nk, D] of each KV head into 64-key blocks laid out [block][D][64] (zero-padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TransposeKeys(in DenseProblem p, float* kt, long blocks)
     {
         AttentionShape s = p.Shape;

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -165,6 +166,7 @@ internal static unsafe class PrFlashEngine
         return list.OrderByDescending(i => i.Cost).ToArray();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int RunItem<TOps, TVec>(in PrFlashProblem p, in WorkItem it, AttentionTile tile, Scratch scratch, float* kt,
         long keyBlocks, int chunksPerBlock, bool transposed)
         where TOps : struct, ISimd<TVec> where TVec : struct
@@ -238,7 +240,7 @@ internal static unsafe class PrFlashEngine
             if (transposed)
                 TileKernels.ScoresTransposed<TOps, TVec>(tile, (float*)scratch.ChunkK[c], n);
             else
-                TileKernels.ScoresRowMajor<TOps, TVec>(tile, (float*)scratch.ChunkK[c], n);
+                TileKernels.ScoresRowMajor<TOps, TVec>(tile, (float*)scratch.ChunkK[c], n, (float*)scratch.ChunkV[c]);
             TileKernels.SoftmaxUpdate<TOps, TVec>(tile, scratch.ChunkStart[c], n, true, dp.Table, dp.TableCenter, scratch.ChunkLogWeight[c]);
             TileKernels.AccumulateValues<TOps, TVec>(tile, (float*)scratch.ChunkV[c]);
         }
@@ -250,6 +252,7 @@ internal static unsafe class PrFlashEngine
     private static int PadTo(int n) => Math.Min(Chunk, (n + 31) / 32 * 32);
 
     /// <summary>Rows <c>src[j][i]</c>, j &lt; n, into <c>dst[i * 64 + j]</c>; columns n .. pad are zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeChunk(float* src, int n, int d, float* dst, int pad)
     {
         int j = 0;
@@ -268,6 +271,7 @@ internal static unsafe class PrFlashEngine
     }
 
     /// <summary>Rows <c>src[r * srcStride + c]</c> of an 8 x 8 tile into <c>dst[c * dstStride + r]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
     {
         Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + srcStride);
@@ -296,6 +300,7 @@ internal static unsafe class PrFlashEngine
     /// K of each KV head into per-block chunks <c>[block][chunk][D][64]</c> (InPlace layout). For b = 64 this is the
     /// dense engine's layout; for other b each block starts a new chunk, so chunks never straddle blocks.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeKeyBlocks(in DenseProblem p, float* kt, int b, long keyBlocks, int chunksPerBlock)
     {
         AttentionShape s = p.Shape;

@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using NativeProb.Cpu.Simd;
 
 namespace NativeProb.Cpu.Attention;
@@ -11,11 +12,14 @@ namespace NativeProb.Cpu.Attention;
 /// </summary>
 internal static unsafe class TileKernels
 {
+    private const int PrefetchRowsAhead = 8;
+
     /// <summary>
     /// S = Q K^T for a block whose keys were transposed to <c>kt[d * BlockKeys + j]</c>: a 4-row by
     /// 2-vector register block, so each step loads two key vectors and four broadcast query values for
     /// eight FMAs (16 accumulator-free registers on AVX2, no spills).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScoresTransposed<TOps, TVec>(AttentionTile tile, float* kt, int keys)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
@@ -53,7 +57,8 @@ internal static unsafe class TileKernels
     /// S = Q K^T straight from row-major keys (decode: K is streamed once and never transposed). Four
     /// query rows share each key load; each dot ends in one horizontal sum.
     /// </summary>
-    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count, float* values)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -64,6 +69,10 @@ internal static unsafe class TileKernels
         for (int t = 0; t < count; t++)
         {
             float* k = keys + (long)t * d;
+            // Decode streams K and V once from memory: fetch K a few rows ahead and this block's V
+            // rows now, so the value pass (which walks V by column chunks) finds them in cache.
+            Prefetch.Range(k + PrefetchRowsAhead * d, d);
+            Prefetch.Range(values + (long)t * d, d);
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
@@ -77,7 +86,8 @@ internal static unsafe class TileKernels
                     c2 = TOps.Fma(TOps.Load(a2 + i), kv, c2);
                     c3 = TOps.Fma(TOps.Load(a3 + i), kv, c3);
                 }
-                float t0 = TOps.SumAcross(c0), t1 = TOps.SumAcross(c1), t2 = TOps.SumAcross(c2), t3 = TOps.SumAcross(c3);
+                Vector128<float> sums = TOps.SumAcross4(c0, c1, c2, c3);
+                float t0 = sums.GetElement(0), t1 = sums.GetElement(1), t2 = sums.GetElement(2), t3 = sums.GetElement(3);
                 for (int i = dv; i < d; i++)
                 {
                     t0 += a0[i] * k[i]; t1 += a1[i] * k[i]; t2 += a2[i] * k[i]; t3 += a3[i] * k[i];
@@ -103,6 +113,7 @@ internal static unsafe class TileKernels
     /// row's position, then <c>m' = max(m, rowmax)</c>, <c>P = e^(S - m')</c>, <c>l' = e^(m - m') l + rowsum(P)</c>.
     /// The rescale factor <c>e^(m - m')</c> is left in Alpha for <see cref="AccumulateValues{TOps, TVec}"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SoftmaxUpdate<TOps, TVec>(AttentionTile tile, long j0, int count, bool causal, float* table, long center, float logWeight)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
@@ -182,6 +193,7 @@ internal static unsafe class TileKernels
     /// head dimension, so each key loads two value vectors and four broadcast probabilities for eight
     /// FMAs. Keys past every row's limit are skipped.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AccumulateValues<TOps, TVec>(AttentionTile tile, float* values)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
@@ -248,7 +260,7 @@ internal static unsafe class TileKernels
     }
 
     /// <summary>Writes O / l of every row to its output row.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Normalize(AttentionTile tile)
     {
         int d = tile.HeadDim;

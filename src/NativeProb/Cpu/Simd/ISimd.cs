@@ -33,6 +33,8 @@ internal unsafe interface ISimd<TVec> where TVec : struct
     /// <summary>Lane-wise <c>p * 2^n</c> for integral <paramref name="n"/> in the normal exponent range.</summary>
     static abstract TVec ScaleByPow2(TVec p, TVec n);
     static abstract float SumAcross(TVec v);
+    /// <summary>The four horizontal sums of a, b, c and d, in that order (one transpose-add tree).</summary>
+    static abstract System.Runtime.Intrinsics.Vector128<float> SumAcross4(TVec a, TVec b, TVec c, TVec d);
     static abstract float MaxAcross(TVec v);
 }
 

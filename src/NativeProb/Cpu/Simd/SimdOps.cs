@@ -1,6 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeProb.Cpu.Simd;
 
@@ -24,6 +25,7 @@ internal unsafe readonly struct Scalar1 : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SelectLess(float a, float b, float x, float y) => a < b ? x : y;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ScaleByPow2(float p, float n) => MathF.ScaleB(p, (int)n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(float v) => v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> SumAcross4(float a, float b, float c, float d) => Vector128.Create(a, b, c, d);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float v) => v;
 }
 
@@ -49,6 +51,18 @@ internal unsafe readonly struct Simd128 : ISimd<Vector128<float>>
     public static Vector128<float> ScaleByPow2(Vector128<float> p, Vector128<float> n) =>
         (p.AsInt32() + Vector128.ShiftLeft(Vector128.ConvertToInt32(n), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(Vector128<float> v) => Vector128.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SumAcross4(Vector128<float> a, Vector128<float> b, Vector128<float> c, Vector128<float> d)
+    {
+        if (Sse.IsSupported)
+        {
+            // [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d; then pair the halves.
+            Vector128<float> ab = Sse.Add(Sse.UnpackLow(a, b), Sse.UnpackHigh(a, b));
+            Vector128<float> cd = Sse.Add(Sse.UnpackLow(c, d), Sse.UnpackHigh(c, d));
+            return Sse.Add(Sse.MoveLowToHigh(ab, cd), Sse.MoveHighToLow(cd, ab));
+        }
+        return Vector128.Create(Vector128.Sum(a), Vector128.Sum(b), Vector128.Sum(c), Vector128.Sum(d));
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector128<float> v)
     {
@@ -80,6 +94,9 @@ internal unsafe readonly struct Simd256 : ISimd<Vector256<float>>
     public static Vector256<float> ScaleByPow2(Vector256<float> p, Vector256<float> n) =>
         (p.AsInt32() + Vector256.ShiftLeft(Vector256.ConvertToInt32(n), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(Vector256<float> v) => Simd128.SumAcross(v.GetLower() + v.GetUpper());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SumAcross4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d) =>
+        Simd128.SumAcross4(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper(), c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector256<float> v) => Simd128.MaxAcross(Vector128.MaxNative(v.GetLower(), v.GetUpper()));
 }
 
@@ -105,5 +122,8 @@ internal unsafe readonly struct Simd512 : ISimd<Vector512<float>>
     public static Vector512<float> ScaleByPow2(Vector512<float> p, Vector512<float> n) =>
         (p.AsInt32() + Vector512.ShiftLeft(Vector512.ConvertToInt32(n), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(Vector512<float> v) => Simd256.SumAcross(v.GetLower() + v.GetUpper());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SumAcross4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d) =>
+        Simd256.SumAcross4(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper(), c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> v) => Simd256.MaxAcross(Vector256.MaxNative(v.GetLower(), v.GetUpper()));
 }
