@@ -35,8 +35,8 @@ internal static class BenchPrFlashCommand
         var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | local (RoPE-rotated Q/K that share a direction, with ALiBi)." };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL, Description = "Sampling seed (the round)." };
         var dataSeed = new Option<int>("--data-seed") { DefaultValueFactory = _ => 1234, Description = "Seed of the random Q, K, V." };
-        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 5, Description = "Timed repetitions of each PrFlash layout." };
-        var denseReps = new Option<int>("--dense-reps") { DefaultValueFactory = _ => 3, Description = "Timed repetitions of the exact kernel." };
+        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 5, Description = "Timed repetitions of each PrFlash layout (spread over the exact kernel's rounds)." };
+        var denseReps = new Option<int>("--dense-reps") { DefaultValueFactory = _ => 3, Description = "Timed repetitions (rounds) of the exact kernel." };
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadsOption();
         var json = CliParsing.JsonOption();
@@ -132,22 +132,23 @@ internal static class BenchPrFlashCommand
             var runs = new PrFlashResult[variants.Length];
             var times = variants.Select(_ => new List<double>()).ToArray();
             var denseTimes = new List<double>();
-            // One warm-up each, then the repetitions interleaved (exact, gather, in-place, exact, ...), so that a
-            // change in the load of a shared machine shifts every variant alike and the ratios stay meaningful.
+            // One warm-up each, then rounds: the exact kernel once, then each PrFlash variant a few times, so that a change
+            // in the load of a shared machine hits the exact kernel and every variant of the same round alike.
+            int perRound = (set.Reps + set.DenseReps - 1) / set.DenseReps;
             console.Status().Start($"{path}: exact kernel and PrFlash, interleaved", ctx =>
             {
                 FlashAttention.Forward(q, k, v, exact, s, attention);
                 for (int i = 0; i < variants.Length; i++) runs[i] = PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]);
-                for (int rep = 0; rep < Math.Max(set.Reps, set.DenseReps); rep++)
+                for (int round = 0; round < set.DenseReps; round++)
                 {
-                    ctx.Status($"{path}: repetition {rep + 1}");
-                    if (rep < set.DenseReps) denseTimes.Add(TimeMs(() => FlashAttention.Forward(q, k, v, exact, s, attention)));
-                    if (rep >= set.Reps) continue;
-                    for (int i = 0; i < variants.Length; i++)
-                    {
-                        int index = i;
-                        times[i].Add(TimeMs(() => runs[index] = PrFlashAttention.Forward(q, k, v, outputs[index], s, variants[index])));
-                    }
+                    ctx.Status($"{path}: round {round + 1} of {set.DenseReps}");
+                    denseTimes.Add(TimeMs(() => FlashAttention.Forward(q, k, v, exact, s, attention)));
+                    for (int rep = 0; rep < perRound; rep++)
+                        for (int i = 0; i < variants.Length; i++)
+                        {
+                            int index = i;
+                            times[i].Add(TimeMs(() => runs[index] = PrFlashAttention.Forward(q, k, v, outputs[index], s, variants[index])));
+                        }
                 }
             });
             double denseMs = Median(denseTimes);
@@ -204,7 +205,7 @@ internal static class BenchPrFlashCommand
                     ["dense_ms_per_block"] = densePerBlock,
                     ["per_block_ratio"] = Math.Round(perBlock / densePerBlock, 4),
                     ["rel_error"] = relError,
-                    ["reps"] = set.Reps,
+                    ["reps"] = times[i].Count,
                     ["dense_reps"] = set.DenseReps,
                     ["times_ms"] = new JsonArray(times[i].Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
                     ["dense_times_ms"] = new JsonArray(denseTimes.Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),

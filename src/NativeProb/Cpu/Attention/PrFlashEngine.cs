@@ -45,6 +45,8 @@ internal static unsafe class PrFlashEngine
         public readonly float[] ChunkLogWeight;
         public readonly nint[] ChunkK;
         public readonly nint[] ChunkV;
+        /// <summary>Whether <see cref="ChunkK"/> points at transposed [D][64] chunks (else row-major rows).</summary>
+        public bool ChunkKTransposed;
         private float* _packedK, _packedV;
         private long _capacity;
 
@@ -192,6 +194,7 @@ internal static unsafe class PrFlashEngine
         float* kHead = dp.K + kvHeadIndex * s.KeyLength * d;
         float* vHead = dp.V + kvHeadIndex * s.KeyLength * d;
 
+        scratch.ChunkKTransposed = transposed && kt != null;
         // The chunk list: kept blocks in ascending order (so it ends with the diagonal block), each cut into chunks
         // of at most 64 keys, and cut short at the tile's last visible key.
         int chunks = 0;
@@ -222,6 +225,8 @@ internal static unsafe class PrFlashEngine
             scratch.EnsurePacked(chunks, d, out float* packedK, out float* packedV);
             for (int c = 0; c < chunks; c++)
             {
+                // Kept blocks are jumps the hardware prefetcher cannot guess: ask for the next one while copying this one.
+                if (c + 1 < chunks) PrefetchChunk(scratch, c + 1, d);
                 float* dk = packedK + (long)c * Chunk * d;
                 float* dv = packedV + (long)c * Chunk * d;
                 float* srcK = (float*)scratch.ChunkK[c];
@@ -234,9 +239,12 @@ internal static unsafe class PrFlashEngine
             }
         }
 
+        bool prefetch = p.Layout == PrFlashLayout.InPlace;
         for (int c = 0; c < chunks; c++)
         {
             int n = scratch.ChunkKeys[c];
+            // In place, the next kept block is fetched into L2 while this one is computed.
+            if (prefetch && c + 1 < chunks) PrefetchChunk(scratch, c + 1, d);
             if (transposed)
                 TileKernels.ScoresTransposed<TOps, TVec>(tile, (float*)scratch.ChunkK[c], n);
             else
@@ -246,6 +254,19 @@ internal static unsafe class PrFlashEngine
         }
         TileKernels.Normalize(tile);
         return kept;
+    }
+
+    /// <summary>Hints chunk <paramref name="c"/>'s K and V lines into L2 (a hint never faults; no-op without SSE).</summary>
+    private static void PrefetchChunk(Scratch scratch, int c, int d)
+    {
+        if (!Sse.IsSupported) return;
+        int floats = scratch.ChunkKeys[c] * d;
+        // Transposed K chunks span the full 64-key stride; row-major K spans n rows like V.
+        float* k = (float*)scratch.ChunkK[c];
+        float* v = (float*)scratch.ChunkV[c];
+        int kFloats = scratch.ChunkKTransposed ? Chunk * d : floats;
+        for (int i = 0; i < kFloats; i += 16) Sse.Prefetch1(k + i);
+        for (int i = 0; i < floats; i += 16) Sse.Prefetch1(v + i);
     }
 
     /// <summary>Columns the score micro-kernel reads for n keys: n rounded up to 32 (2 x the widest vector).</summary>
