@@ -123,7 +123,7 @@ internal static class BenchPrFlashCommand
         });
 
         var results = new JsonArray();
-        var table = new Table().AddColumns("path", "layout", "blocks", "%dense", "ms", "exact ms", "speedup", "ms/blk", "rel err");
+        var table = new Table().AddColumns("path", "layout", "blocks", "%dense", "ms", "exact ms", "speedup", "ms/blk", "cpu/blk", "rel err");
         foreach (CpuPath path in set.Paths)
         {
             AttentionOptions attention = attentionBase with { Path = path };
@@ -131,7 +131,9 @@ internal static class BenchPrFlashCommand
             var outputs = variants.Select(_ => new float[s.QueryElements]).ToArray();
             var runs = new PrFlashResult[variants.Length];
             var times = variants.Select(_ => new List<double>()).ToArray();
+            var cpuTimes = variants.Select(_ => new List<double>()).ToArray();
             var denseTimes = new List<double>();
+            var denseCpuTimes = new List<double>();
             // One warm-up each, then rounds: the exact kernel once, then each PrFlash variant a few times, so that a change
             // in the load of a shared machine hits the exact kernel and every variant of the same round alike.
             int perRound = (set.Reps + set.DenseReps - 1) / set.DenseReps;
@@ -142,22 +144,22 @@ internal static class BenchPrFlashCommand
                 for (int round = 0; round < set.DenseReps; round++)
                 {
                     ctx.Status($"{path}: round {round + 1} of {set.DenseReps}");
-                    denseTimes.Add(TimeMs(() => FlashAttention.Forward(q, k, v, exact, s, attention)));
+                    Time(() => FlashAttention.Forward(q, k, v, exact, s, attention), denseTimes, denseCpuTimes);
                     for (int rep = 0; rep < perRound; rep++)
                         for (int i = 0; i < variants.Length; i++)
                         {
                             int index = i;
-                            times[i].Add(TimeMs(() => runs[index] = PrFlashAttention.Forward(q, k, v, outputs[index], s, variants[index])));
+                            Time(() => runs[index] = PrFlashAttention.Forward(q, k, v, outputs[index], s, variants[index]), times[index], cpuTimes[index]);
                         }
                 }
             });
-            double denseMs = Median(denseTimes);
+            double denseMs = Median(denseTimes), denseCpuMs = Median(denseCpuTimes);
             for (int i = 0; i < variants.Length; i++)
             {
                 PrFlashOptions options = variants[i];
                 PrFlashLayout layout = options.ResolveLayout(s.QueryLength);
                 PrFlashResult result = runs[i];
-                double ms = Median(times[i]);
+                double ms = Median(times[i]), cpuMs = Median(cpuTimes[i]);
                 BlockPlan plan = PrFlashAttention.Plan(s, options);
                 if (plan.BlocksComputed != result.BlocksComputed)
                     throw new InvalidOperationException($"the kernel computed {result.BlocksComputed} blocks but the plan has {plan.BlocksComputed}.");
@@ -204,6 +206,10 @@ internal static class BenchPrFlashCommand
                     ["ms_per_block"] = perBlock,
                     ["dense_ms_per_block"] = densePerBlock,
                     ["per_block_ratio"] = Math.Round(perBlock / densePerBlock, 4),
+                    ["cpu_median_ms"] = Math.Round(cpuMs, 4),
+                    ["dense_cpu_median_ms"] = Math.Round(denseCpuMs, 4),
+                    ["speedup_cpu"] = Math.Round(denseCpuMs / cpuMs, 3),
+                    ["per_block_ratio_cpu"] = Math.Round(cpuMs / result.BlocksComputed / (denseCpuMs / result.BlocksDense), 4),
                     ["rel_error"] = relError,
                     ["reps"] = times[i].Count,
                     ["dense_reps"] = set.DenseReps,
@@ -212,13 +218,14 @@ internal static class BenchPrFlashCommand
                 });
                 table.AddRow(path.ToString(), layout == PrFlashLayout.Gather ? "gather" : "inplace", result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
                     F(100.0 * result.BlocksComputed / result.BlocksDense, 1), Ms(ms), Ms(denseMs),
-                    F(speedup, 2), F(perBlock / densePerBlock, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
+                    F(speedup, 2), F(perBlock / densePerBlock, 3), F(cpuMs / result.BlocksComputed / (denseCpuMs / result.BlocksDense), 3),
+                    relError.ToString("E2", CultureInfo.InvariantCulture));
             }
         }
         PrFlashOptions o = set.Options;
         console.MarkupLine($"[bold]prflash[/] {Markup.Escape(s.ToString())} b={o.BlockSize} {Markup.Escape(Describe(o))} window={o.Window} " +
             $"sink={o.Sink.ToString().ToLowerInvariant()} estimator={o.Estimator} data={set.Data} (seed {set.DataSeed}) bias={attentionBase.Bias.Name} seed={o.Seed} threads={set.Threads}; " +
-            "ms/blk = time per computed block / the exact kernel's; rel err = ||O - O_exact|| / ||O_exact||");
+            "ms/blk (cpu/blk) = wall (process CPU) time per computed block / the exact kernel's; rel err = ||O - O_exact|| / ||O_exact||");
         console.Write(table);
         return results;
     }
@@ -236,11 +243,19 @@ internal static class BenchPrFlashCommand
         return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
     }
 
-    private static double TimeMs(Action action)
+    /// <summary>
+    /// Wall time and process CPU time of one call. On a machine shared with other work the CPU time (all of this
+    /// process's threads) is far less disturbed than the wall time, so its ratios are reported too.
+    /// </summary>
+    private static void Time(Action action, List<double> wall, List<double> cpu)
     {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        TimeSpan cpu0 = process.TotalProcessorTime;
         long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         action();
-        return System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        wall.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        process.Refresh();
+        cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
     }
 
     private static double Median(List<double> times)
