@@ -22,12 +22,16 @@ internal static class CommandRegistry
         yield return DemoCommand.Create();
         yield return BenchCommand.Create();
         yield return AttentionCommand.Create();
+        yield return TokenizerCommand.Create();
+        yield return Word2VecCommand.Create();
+        yield return KvCommand.Create();
     }
 
     /// <summary>Subcommands of <c>nativeprob bench</c>.</summary>
     public static IEnumerable<Command> BenchSubcommands()
     {
         yield return BenchAttentionCommand.Create();
+        yield return BenchKvCommand.Create();
         yield return BenchPrFlashCommand.Create();
     }
 }

@@ -13,6 +13,9 @@ internal static class DemoCommand
     private static IEnumerable<IDemoSection> Sections()
     {
         yield return new AttentionDemo();
+        yield return new TokenizerDemo();
+        yield return new Word2VecDemo();
+        yield return new KvCacheDemo();
         yield return new PrFlashDemo();
     }
 

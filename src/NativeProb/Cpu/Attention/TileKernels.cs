@@ -78,7 +78,21 @@ internal static unsafe class TileKernels
             {
                 float* a0 = tile.Q + r * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
                 TVec c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero;
-                for (int i = 0; i < dv; i += w)
+                int i = 0;
+                // Two vectors per step: half the loop overhead, and two independent FMA chains per row.
+                for (; i + 2 * w <= dv; i += 2 * w)
+                {
+                    TVec kv = TOps.Load(k + i), kw = TOps.Load(k + i + w);
+                    c0 = TOps.Fma(TOps.Load(a0 + i), kv, c0);
+                    c1 = TOps.Fma(TOps.Load(a1 + i), kv, c1);
+                    c2 = TOps.Fma(TOps.Load(a2 + i), kv, c2);
+                    c3 = TOps.Fma(TOps.Load(a3 + i), kv, c3);
+                    c0 = TOps.Fma(TOps.Load(a0 + i + w), kw, c0);
+                    c1 = TOps.Fma(TOps.Load(a1 + i + w), kw, c1);
+                    c2 = TOps.Fma(TOps.Load(a2 + i + w), kw, c2);
+                    c3 = TOps.Fma(TOps.Load(a3 + i + w), kw, c3);
+                }
+                for (; i < dv; i += w)
                 {
                     TVec kv = TOps.Load(k + i);
                     c0 = TOps.Fma(TOps.Load(a0 + i), kv, c0);
@@ -88,7 +102,7 @@ internal static unsafe class TileKernels
                 }
                 Vector128<float> sums = TOps.SumAcross4(c0, c1, c2, c3);
                 float t0 = sums.GetElement(0), t1 = sums.GetElement(1), t2 = sums.GetElement(2), t3 = sums.GetElement(3);
-                for (int i = dv; i < d; i++)
+                for (i = dv; i < d; i++)
                 {
                     t0 += a0[i] * k[i]; t1 += a1[i] * k[i]; t2 += a2[i] * k[i]; t3 += a3[i] * k[i];
                 }
@@ -218,7 +232,22 @@ internal static unsafe class TileKernels
                 TVec c20 = TOps.Mul(TOps.Load(o2 + i), al2), c21 = TOps.Mul(TOps.Load(o2 + i + w), al2);
                 TVec c30 = TOps.Mul(TOps.Load(o3 + i), al3), c31 = TOps.Mul(TOps.Load(o3 + i + w), al3);
                 float* v = values + i;
-                for (int t = 0; t < n; t++, v += d)
+                int t = 0;
+                // Two keys per step halves the loop overhead of this innermost loop.
+                for (; t + 2 <= n; t += 2, v += 2 * d)
+                {
+                    TVec v0 = TOps.Load(v), v1 = TOps.Load(v + w);
+                    TVec b = TOps.Splat(p0[t]); c00 = TOps.Fma(b, v0, c00); c01 = TOps.Fma(b, v1, c01);
+                    b = TOps.Splat(p1[t]); c10 = TOps.Fma(b, v0, c10); c11 = TOps.Fma(b, v1, c11);
+                    b = TOps.Splat(p2[t]); c20 = TOps.Fma(b, v0, c20); c21 = TOps.Fma(b, v1, c21);
+                    b = TOps.Splat(p3[t]); c30 = TOps.Fma(b, v0, c30); c31 = TOps.Fma(b, v1, c31);
+                    v0 = TOps.Load(v + d); v1 = TOps.Load(v + d + w);
+                    b = TOps.Splat(p0[t + 1]); c00 = TOps.Fma(b, v0, c00); c01 = TOps.Fma(b, v1, c01);
+                    b = TOps.Splat(p1[t + 1]); c10 = TOps.Fma(b, v0, c10); c11 = TOps.Fma(b, v1, c11);
+                    b = TOps.Splat(p2[t + 1]); c20 = TOps.Fma(b, v0, c20); c21 = TOps.Fma(b, v1, c21);
+                    b = TOps.Splat(p3[t + 1]); c30 = TOps.Fma(b, v0, c30); c31 = TOps.Fma(b, v1, c31);
+                }
+                if (t < n)
                 {
                     TVec v0 = TOps.Load(v), v1 = TOps.Load(v + w);
                     TVec b = TOps.Splat(p0[t]); c00 = TOps.Fma(b, v0, c00); c01 = TOps.Fma(b, v1, c01);

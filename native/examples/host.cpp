@@ -1,0 +1,88 @@
+// NativeProb — MIT License.
+//
+// host (C++): the same decode loop as host.c through nativeprob.hpp, with a plan shared by two threads:
+// batch 1, GQA 16/4 heads, D 128, a 512-token context growing by 16 decode steps; each step is computed
+// twice concurrently on one plan and both results must be identical.
+#include <nativeprob.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+int main() {
+    try {
+        np_build_info_t info = np::build_info();
+        std::printf("NativeProb build x86-64-v%d, CPU path %d, AVX-512 %s\n", info.compiled_isa, info.cpu_path,
+                    info.avx512f ? "yes" : "no");
+        const int heads = 16, kv_heads = 4, dim = 128, context = 512, steps = 16;
+        std::vector<float> k, v; // [kv_heads, len, dim], rebuilt per step from the growing cache
+        std::vector<std::vector<float>> k_rows, v_rows;
+        auto token = [&](int t, int h, int d, float salt) {
+            return std::sin(0.11f * static_cast<float>((t + 1) * (d + 3)) + salt * static_cast<float>(h + 1));
+        };
+        np::rope_options rope;
+        auto append = [&](int t) {
+            std::vector<float> kr(kv_heads * dim), vr(kv_heads * dim);
+            for (int h = 0; h < kv_heads; ++h)
+                for (int d = 0; d < dim; ++d) {
+                    kr[h * dim + d] = token(t, h, d, 0.2f);
+                    vr[h * dim + d] = token(t, h, d, 0.3f);
+                }
+            rope.position_offset = t;
+            np::rope_apply(rope, kr, kv_heads, 1, dim);
+            k_rows.push_back(std::move(kr));
+            v_rows.push_back(std::move(vr));
+        };
+        for (int t = 0; t < context; ++t) append(t);
+
+        for (int step = 0; step < steps; ++step) {
+            int t = context + step;
+            append(t);
+            int len = t + 1;
+            k.assign(static_cast<size_t>(kv_heads) * len * dim, 0.0f);
+            v.assign(k.size(), 0.0f);
+            for (int h = 0; h < kv_heads; ++h)
+                for (int j = 0; j < len; ++j) {
+                    std::memcpy(&k[(static_cast<size_t>(h) * len + j) * dim], &k_rows[j][h * dim], sizeof(float) * dim);
+                    std::memcpy(&v[(static_cast<size_t>(h) * len + j) * dim], &v_rows[j][h * dim], sizeof(float) * dim);
+                }
+            std::vector<float> q(heads * dim);
+            for (int h = 0; h < heads; ++h)
+                for (int d = 0; d < dim; ++d) q[h * dim + d] = token(t, h, d, 0.1f);
+            rope.position_offset = t;
+            np::rope_apply(rope, q, heads, 1, dim);
+
+            np::attention_options o;
+            o.batch = 1; o.heads = heads; o.kv_heads = kv_heads; o.head_dim = dim;
+            o.q_len = 1; o.kv_len = len; o.causal = 1; o.bias = NP_BIAS_HARMONIC_DISTANCE; o.threads = 1;
+            const np::attention_plan plan(o);
+            std::vector<float> a(heads * dim), b(heads * dim);
+            std::thread other([&] { plan.forward(q, k, v, b); });
+            plan.forward(q, k, v, a);
+            other.join();
+            if (a != b) {
+                std::fprintf(stderr, "step %d: two threads on one plan disagree\n", step);
+                return 1;
+            }
+            std::printf("step %2d: kv_len %d, out[0..2] = %.6f %.6f %.6f\n", step, len, a[0], a[1], a[2]);
+        }
+
+        // A failing call throws np::error with the status and the message.
+        try {
+            np::attention_options bad;
+            bad.batch = 1; bad.heads = 6; bad.kv_heads = 4; bad.head_dim = 64; bad.q_len = 1; bad.kv_len = 1;
+            np::attention_plan plan(bad);
+            std::fprintf(stderr, "expected an error for heads 6 over kv_heads 4\n");
+            return 1;
+        } catch (const np::error& e) {
+            std::printf("caught as expected: %s\n", e.what());
+            if (e.status() != NP_ERR_INVALID_ARGUMENT) return 1;
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,353 @@
+/* NativeProb — MIT License.
+ *
+ * nativeprob.h — the C ABI of NativeProb: exact attention, RoPE and ALiBi-style distance biases on the
+ * CPU, from a .NET library compiled with NativeAOT. This header is the source of truth of the ABI; the
+ * binding check (interop/NativeProb.Bindings) fails the build when the exports differ from it.
+ *
+ * Usage:
+ *
+ *   #include <nativeprob.h>
+ *   #include <stdio.h>
+ *
+ *   // One decode step: 32 query heads over 8 KV heads, D = 128, 4096 cached keys.
+ *   np_attention_options_t o = {.struct_size = sizeof o};  // zero fields: defaults
+ *   o.batch = 1; o.heads = 32; o.kv_heads = 8; o.head_dim = 128;
+ *   o.q_len = 1; o.kv_len = 4096; o.causal = 1;
+ *   np_status_t s = np_attention_forward(&o, q, q_count, k, k_count, v, v_count, out, out_count);
+ *   if (s != NP_OK) {
+ *       char msg[256];
+ *       (void)np_last_error(msg, sizeof msg, NULL);   // truncated to fit, always NUL-terminated
+ *       fprintf(stderr, "%s: %s\n", np_status_string(s), msg);
+ *   }
+ *
+ *   // The same shape many times: validate once, share the plan between threads.
+ *   np_attention_plan_t* plan = NULL;
+ *   if (np_attention_plan_create(&o, &plan) == NP_OK) {
+ *       s = np_attention_plan_forward(plan, q, q_count, k, k_count, v, v_count, out, out_count);
+ *       (void)np_attention_plan_destroy(plan);
+ *   }
+ *
+ * Conventions (every function):
+ * - Every fallible function returns an np_status_t and delivers results through out-parameters. On
+ *   failure nothing is written to outputs except where a function says so, and the calling thread's
+ *   np_last_error() names the argument at fault. No exception or signal ever crosses this boundary.
+ * - Buffers belong to the caller. Each float buffer comes with its capacity in floats (`*_count`); a
+ *   capacity below what the shape needs returns NP_ERR_BUFFER_TOO_SMALL, a larger one is fine (only the
+ *   needed prefix is read or written). No pointer is kept after a call returns unless documented.
+ *   The library never returns memory for free(); its objects exist only through create/destroy pairs.
+ * - Tensors are fp32, row-major and contiguous. Inputs and outputs must not overlap.
+ * - Option structs start with `uint32_t struct_size`, which the caller sets to sizeof the struct;
+ *   structs only grow at the end. Zero-initialized fields mean the documented default.
+ * - Handles are opaque; a NULL, stale, double-destroyed or wrong-kind handle returns
+ *   NP_ERR_INVALID_HANDLE; np_*_destroy(NULL) is a no-op that returns NP_OK.
+ * - Thread safety: every function may be called from any thread at any time. Functions that take a
+ *   handle as `const` only read it, so several threads may share it; a function that takes a handle
+ *   as non-const (destroy) must not run concurrently with any other use of that handle.
+ * - Versioning: NP_ABI_VERSION_MAJOR changes only on a breaking change; NP_ABI_VERSION_MINOR on
+ *   additions. Existing functions never change; new behaviour comes as new functions (np_x_v2).
+ */
+#ifndef NATIVEPROB_H
+#define NATIVEPROB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define NP_API __declspec(dllimport)
+#else
+#  define NP_API
+#endif
+
+/* NP_NODISCARD marks functions whose status must be looked at: [[nodiscard]] in C++17 and C23,
+ * warn_unused_result under clang. GCC's warn_unused_result cannot be silenced by a (void) cast, so C
+ * before C23 compiled by GCC gets no attribute. */
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#  define NP_NODISCARD [[nodiscard]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L
+#  define NP_NODISCARD [[nodiscard]]
+#elif defined(__clang__)
+#  define NP_NODISCARD __attribute__((warn_unused_result))
+#else
+#  define NP_NODISCARD
+#endif
+
+/** \defgroup library Library: version, build, errors
+ *  @{ */
+
+/** ABI major version: changes only when an existing function or struct changes incompatibly. */
+#define NP_ABI_VERSION_MAJOR 0
+/** ABI minor version: changes when functions or struct fields are appended. */
+#define NP_ABI_VERSION_MINOR 1
+
+/** Result of every fallible function: NP_OK or an NP_ERR_* code. */
+typedef int32_t np_status_t;
+
+/** Status codes. The numbers are fixed and never renumbered; new codes are only appended. */
+enum {
+    NP_OK = 0,                     /**< Success. */
+    NP_ERR_INVALID_ARGUMENT = 1,   /**< An argument is NULL, out of range, or of the wrong shape. */
+    NP_ERR_INVALID_HANDLE = 2,     /**< A handle is NULL, stale, destroyed, or of another kind. */
+    NP_ERR_BUFFER_TOO_SMALL = 3,   /**< A caller buffer is smaller than needed; see np_last_error(). */
+    NP_ERR_OUT_OF_MEMORY = 4,      /**< An allocation failed. */
+    NP_ERR_DEVICE_UNAVAILABLE = 5, /**< No OpenCL platform or device is available. */
+    NP_ERR_OPENCL = 6,             /**< An OpenCL call failed; the message names the call and code. */
+    NP_ERR_UNSUPPORTED = 7,        /**< Not supported with these options or on this machine. */
+    NP_ERR_INTERNAL = 8            /**< An unexpected internal error (a bug: please report it). */
+};
+
+/** CPU vector paths (np_build_info_t::cpu_path and the cpu_path option fields). */
+enum {
+    NP_CPU_PATH_AUTO = 0,   /**< Options only: the widest accelerated path (see np_build_info()). */
+    NP_CPU_PATH_SCALAR = 1, /**< Plain scalar code. */
+    NP_CPU_PATH_V128 = 2,   /**< 128-bit vectors. */
+    NP_CPU_PATH_V256 = 3,   /**< 256-bit vectors (AVX2 + FMA). */
+    NP_CPU_PATH_V512 = 4    /**< 512-bit vectors (AVX-512F/BW). */
+};
+
+/** Instruction sets a build of the library is compiled for (np_build_info_t::compiled_isa). */
+enum {
+    NP_ISA_MANAGED = 0,   /**< Not a native build (the managed assembly under a JIT). */
+    NP_ISA_X86_64_V3 = 3, /**< x86-64-v3: AVX2, FMA, BMI2. */
+    NP_ISA_X86_64_V4 = 4  /**< x86-64-v4: v3 plus AVX-512F/BW/CD/DQ/VL. */
+};
+
+/**
+ * \brief The ABI version of the loaded library: (NP_ABI_VERSION_MAJOR << 16) | NP_ABI_VERSION_MINOR.
+ *
+ * A host compiled against this header works with a library of the same major and an equal or
+ * higher minor version.
+ * \return The version. Never fails.
+ * \par Thread safety: any thread.
+ * \since 0.1
+ */
+NP_API uint32_t np_abi_version(void);
+
+/** What the loaded library was compiled for and what it runs (np_build_info()). */
+typedef struct np_build_info_t {
+    uint32_t struct_size;  /**< In: sizeof(np_build_info_t). Out: the size filled. */
+    uint32_t abi_version;  /**< Out: np_abi_version(). */
+    int32_t compiled_isa;  /**< Out: NP_ISA_* the loaded build was compiled for. */
+    int32_t cpu_path;      /**< Out: NP_CPU_PATH_* that NP_CPU_PATH_AUTO selects in this process. */
+    int32_t avx2;          /**< Out: 1 when the build runs AVX2 code, else 0. */
+    int32_t avx512f;       /**< Out: 1 when the build runs AVX-512F code, else 0. */
+    int32_t vector256;     /**< Out: 1 when 256-bit vectors are hardware accelerated, else 0. */
+    int32_t vector512;     /**< Out: 1 when 512-bit vectors are hardware accelerated, else 0. */
+    int32_t logical_cores; /**< Out: logical processors available to the process. */
+} np_build_info_t;
+
+/**
+ * \brief Describes the loaded build: its instruction set and the CPU path its kernels run.
+ *
+ * The loader library (libnativeprob.so) picks the x86-64-v4 build on CPUs with AVX-512 and the
+ * x86-64-v3 build otherwise; the environment variable NP_ISA=v3 forces the v3 build (read once,
+ * at the first call). NP_CPU_PATH=scalar|v128|v256|v512 lowers the path.
+ * \param[in,out] info Not NULL. The caller sets info->struct_size = sizeof(np_build_info_t); the
+ *                     library fills every field. Caller-owned.
+ * \return NP_OK, or NP_ERR_INVALID_ARGUMENT (NULL, or a wrong struct_size).
+ * \par Thread safety: any thread.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_build_info(np_build_info_t* info);
+
+/**
+ * \brief Copies the calling thread's message from its last failed np_* call (UTF-8).
+ *
+ * The message stays until the thread's next failed call; successful calls do not clear it. A thread
+ * that has had no failure gets the empty string. A failure of np_last_error itself never replaces
+ * the message.
+ * \param[out] buf      Destination, or NULL to only query the size. Caller-owned; buf_len bytes.
+ *                      When not NULL it is always NUL-terminated (if buf_len > 0), truncated to fit.
+ * \param[in]  buf_len  Capacity of buf in bytes, the NUL included.
+ * \param[out] required May be NULL (unless buf is NULL). Receives the bytes needed, the NUL included.
+ * \return NP_OK; NP_ERR_BUFFER_TOO_SMALL when the message was truncated (or buf_len is 0);
+ *         NP_ERR_INVALID_ARGUMENT when buf and required are both NULL.
+ * \par Thread safety: any thread; each thread has its own message.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_last_error(char* buf, size_t buf_len, size_t* required);
+
+/**
+ * \brief The name of a status code ("NP_OK", "NP_ERR_INVALID_HANDLE", ...).
+ * \param[in] status Any value; unknown values give "NP_ERR_UNKNOWN".
+ * \return A static NUL-terminated string. Never NULL; owned by the library; never free it.
+ * \par Thread safety: any thread.
+ * \since 0.1
+ */
+NP_API const char* np_status_string(np_status_t status);
+
+/** @} */
+
+/** \defgroup attention Attention
+ *  O = softmax(scale * Q K^T + bias) V per query head, exact, tiled with an online softmax.
+ *  Q and O are [batch, heads, q_len, head_dim]; K and V are [batch, kv_heads, kv_len, head_dim].
+ *  Query head h reads KV head h / (heads / kv_heads): MHA, GQA and MQA. Queries are the last q_len
+ *  of the kv_len positions, so q_len = 1 is a decode step.
+ *  @{ */
+
+/** Distance biases bias_h(i, j) = -m_h * f(|i - j|) (np_attention_options_t::bias). */
+enum {
+    NP_BIAS_NONE = 0,              /**< No bias. */
+    NP_BIAS_ALIBI = 1,             /**< ALiBi: geometric slopes (np_alibi_slopes), f(n) = n. */
+    NP_BIAS_HARMONIC_SLOPES = 2,   /**< Slopes m0 / h (np_harmonic_slopes), f(n) = n. */
+    NP_BIAS_HARMONIC_DISTANCE = 3, /**< Geometric slopes, f(n) = H(n) = 1 + 1/2 + ... + 1/n. */
+    NP_BIAS_HARMONIC = 4           /**< Slopes m0 / h and f(n) = H(n). */
+};
+
+/** Shape and options of an attention call. Zero fields mean the default given. */
+typedef struct np_attention_options_t {
+    uint32_t struct_size;  /**< sizeof(np_attention_options_t). */
+    int32_t batch;         /**< Independent sequences B, >= 0 (0: nothing to do). */
+    int32_t heads;         /**< Query heads H, >= 1. */
+    int32_t kv_heads;      /**< Key/value heads Hkv, >= 1, divides H. */
+    int32_t head_dim;      /**< Head dimension D: a positive multiple of 8. */
+    int32_t q_len;         /**< Queries per sequence Nq, >= 0 (1 for decode). */
+    int32_t kv_len;        /**< Keys per sequence Nk, >= 1 when q_len > 0; causal needs Nq <= Nk. */
+    int32_t causal;        /**< 1: query i sees keys 0 ..= Nk - Nq + i; 0 (default): every key. */
+    int32_t bias;          /**< NP_BIAS_*; default NP_BIAS_NONE. */
+    float harmonic_base;   /**< m0 of the harmonic slopes; 0 means 1. */
+    float scale;           /**< Softmax scale, finite; 0 means 1/sqrt(D). */
+    int32_t threads;       /**< Worker threads per call; <= 0 means every core. */
+    int32_t cpu_path;      /**< NP_CPU_PATH_*; NP_CPU_PATH_AUTO (0) picks the best. */
+    const float* slopes;   /**< NULL, or H per-head slopes overriding the bias's own (needs a bias).
+                                Read during np_attention_forward / np_attention_plan_create only. */
+} np_attention_options_t;
+
+/**
+ * \brief Computes attention once (validates the options on every call).
+ * \param[in]  options   Not NULL; options->struct_size = sizeof(np_attention_options_t).
+ * \param[in]  q         Queries [B, H, Nq, D]; may be NULL only when B*H*Nq*D = 0. Caller-owned.
+ * \param[in]  q_count   Capacity of q in floats (>= B*H*Nq*D).
+ * \param[in]  k         Keys [B, Hkv, Nk, D]; NULL only when empty. Caller-owned.
+ * \param[in]  k_count   Capacity of k in floats (>= B*Hkv*Nk*D).
+ * \param[in]  v         Values, shaped like k. Caller-owned.
+ * \param[in]  v_count   Capacity of v in floats.
+ * \param[out] out       Output [B, H, Nq, D]; must not overlap q, k or v. Caller-owned.
+ * \param[in]  out_count Capacity of out in floats (>= B*H*Nq*D).
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (NULL, struct_size, shape, overlap, non-finite scale);
+ *         NP_ERR_BUFFER_TOO_SMALL (a count below the shape's need); NP_ERR_UNSUPPORTED (the
+ *         requested cpu_path is not accelerated here).
+ * \par Thread safety: any thread, concurrently, on distinct output buffers.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_attention_forward(const np_attention_options_t* options,
+                                                     const float* q, size_t q_count,
+                                                     const float* k, size_t k_count,
+                                                     const float* v, size_t v_count,
+                                                     float* out, size_t out_count);
+
+/** A validated attention shape and options, reusable and shareable (opaque). */
+typedef struct np_attention_plan np_attention_plan_t;
+
+/**
+ * \brief Validates options once and keeps them (and the bias slopes) as a plan.
+ * \param[in]  options Not NULL; as for np_attention_forward. Copied: the caller may free or change
+ *                     it (and options->slopes) after the call.
+ * \param[out] plan    Not NULL. Receives the new plan, or NULL on failure. Owned by the caller:
+ *                     destroy with np_attention_plan_destroy().
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT, NP_ERR_UNSUPPORTED or NP_ERR_OUT_OF_MEMORY.
+ * \par Thread safety: any thread.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_attention_plan_create(const np_attention_options_t* options,
+                                                         np_attention_plan_t** plan);
+
+/**
+ * \brief Computes attention with a plan's shape and options.
+ * \param[in]  plan A live plan. Only read: several threads may use one plan at once.
+ * \param[in]  q, k, v, out and their counts: as for np_attention_forward().
+ * \return NP_OK; NP_ERR_INVALID_HANDLE (NULL, stale or destroyed plan); NP_ERR_INVALID_ARGUMENT;
+ *         NP_ERR_BUFFER_TOO_SMALL.
+ * \par Thread safety: any thread, concurrently, also on one shared plan (distinct outputs).
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_attention_plan_forward(const np_attention_plan_t* plan,
+                                                          const float* q, size_t q_count,
+                                                          const float* k, size_t k_count,
+                                                          const float* v, size_t v_count,
+                                                          float* out, size_t out_count);
+
+/**
+ * \brief Destroys a plan. Every copy of the handle becomes invalid (NP_ERR_INVALID_HANDLE).
+ * \param[in] plan The plan, or NULL (a no-op). Ownership returns to the library.
+ * \return NP_OK, or NP_ERR_INVALID_HANDLE for a stale or already destroyed plan.
+ * \par Thread safety: any thread, but not while another thread uses the same plan.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_attention_plan_destroy(np_attention_plan_t* plan);
+
+/** @} */
+
+/** \defgroup positional Positional encodings
+ *  @{ */
+
+/** RoPE pair layouts (np_rope_options_t::layout). */
+enum {
+    NP_ROPE_HALF_SPLIT = 0, /**< Pairs (x[i], x[i + d_rot/2]) (GPT-NeoX, Llama). */
+    NP_ROPE_INTERLEAVED = 1 /**< Pairs (x[2i], x[2i + 1]) (GPT-J, the RoPE paper). */
+};
+
+/** Options of np_rope_apply(). Zero fields mean the default given. */
+typedef struct np_rope_options_t {
+    uint32_t struct_size;    /**< sizeof(np_rope_options_t). */
+    int32_t layout;          /**< NP_ROPE_*; default NP_ROPE_HALF_SPLIT. */
+    int32_t rotary_dim;      /**< Rotated dimensions d_rot, even, <= head_dim; 0 means head_dim. */
+    int32_t cpu_path;        /**< NP_CPU_PATH_*; 0 picks the best. */
+    double base;             /**< Frequency base (> 1): theta_i = base^(-2i/d_rot); 0 means 10000. */
+    int64_t position_offset; /**< Absolute position of row 0 (>= 0), e.g. the cache length. */
+} np_rope_options_t;
+
+/**
+ * \brief Rotary position embedding, in place: row t of each sequence is rotated by the angles of
+ *        position position_offset + t; dimensions past d_rot are unchanged.
+ * \param[in]     options   Not NULL; options->struct_size = sizeof(np_rope_options_t).
+ * \param[in,out] x         [sequences, seq_len, head_dim] floats; NULL only when empty. Caller-owned.
+ * \param[in]     x_count   Capacity of x in floats (>= sequences*seq_len*head_dim).
+ * \param[in]     sequences Independent sequences (batch times heads), >= 0.
+ * \param[in]     seq_len   Positions per sequence, >= 0.
+ * \param[in]     head_dim  Head dimension, positive and even.
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT, NP_ERR_BUFFER_TOO_SMALL or NP_ERR_UNSUPPORTED.
+ * \par Thread safety: any thread, concurrently, on distinct x.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_rope_apply(const np_rope_options_t* options, float* x, size_t x_count,
+                                              int32_t sequences, int32_t seq_len, int32_t head_dim);
+
+/**
+ * \brief ALiBi's geometric slopes: for heads = n a power of two, m_h = 2^(-8h/n), h = 1..n; otherwise
+ *        the slopes of the largest power of two p < n, then 2^(-4h/p) for odd h.
+ * \param[in]  heads        Number of heads, >= 1.
+ * \param[out] slopes       heads floats, head 0 first. Caller-owned.
+ * \param[in]  slopes_count Capacity of slopes in floats (>= heads).
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT or NP_ERR_BUFFER_TOO_SMALL.
+ * \par Thread safety: any thread.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_alibi_slopes(int32_t heads, float* slopes, size_t slopes_count);
+
+/**
+ * \brief Harmonic slopes m_h = m0 / h, h = 1..heads.
+ * \param[in]  heads        Number of heads, >= 1.
+ * \param[in]  m0           First head's slope: positive and finite.
+ * \param[out] slopes       heads floats, head 0 first. Caller-owned.
+ * \param[in]  slopes_count Capacity of slopes in floats (>= heads).
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT or NP_ERR_BUFFER_TOO_SMALL.
+ * \par Thread safety: any thread.
+ * \since 0.1
+ */
+NP_NODISCARD NP_API np_status_t np_harmonic_slopes(int32_t heads, float m0, float* slopes, size_t slopes_count);
+
+/** @} */
+
+/* Sections still to come, each with its own \defgroup, as the capabilities land in the managed
+ * library: KV cache (np_kv_cache_*), probabilistic attention (np_prflash_*), OpenCL devices
+ * (np_cl_device_*). */
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* NATIVEPROB_H */

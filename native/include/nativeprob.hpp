@@ -1,0 +1,158 @@
+// NativeProb — MIT License.
+//
+// nativeprob.hpp — a header-only C++17 wrapper of nativeprob.h: statuses become np::error exceptions
+// (carrying the status and np_last_error's message), handles become move-only RAII objects, buffers are
+// passed as spans (std::span from C++20 on, a stand-in with the same use in C++17).
+//
+//   np::attention_options o;                       // zero-initialized, struct_size set
+//   o.batch = 1; o.heads = 32; o.kv_heads = 8; o.head_dim = 128; o.q_len = 1; o.kv_len = n; o.causal = 1;
+//   np::attention_plan plan(o);                    // validated once; destroyed by its destructor
+//   plan.forward(q, k, v, out);                    // throws np::error on failure
+//
+// Thread safety is that of the C functions: a const attention_plan may be used by many threads at once.
+#ifndef NATIVEPROB_HPP
+#define NATIVEPROB_HPP
+
+#include "nativeprob.h"
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if __cplusplus >= 202002L
+#include <span>
+#endif
+
+namespace np {
+
+#if __cplusplus >= 202002L
+/// Buffers are std::span from C++20 on.
+template <class T>
+using span = std::span<T>;
+#else
+/// Buffers in C++17: a minimal std::span stand-in (pointer and length; from any contiguous container).
+template <class T>
+class span {
+public:
+    constexpr span() noexcept = default;
+    constexpr span(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    template <class C, class = decltype(std::declval<C&>().data())>
+    constexpr span(C& c) noexcept : data_(c.data()), size_(c.size()) {}
+    constexpr T* data() const noexcept { return data_; }
+    constexpr std::size_t size() const noexcept { return size_; }
+    constexpr T& operator[](std::size_t i) const noexcept { return data_[i]; }
+
+private:
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+#endif
+
+/// A failed np_* call: the status and the calling thread's np_last_error() message.
+class error : public std::runtime_error {
+public:
+    error(np_status_t status, const std::string& message)
+        : std::runtime_error(std::string(np_status_string(status)) + ": " + message), status_(status) {}
+    np_status_t status() const noexcept { return status_; }
+
+private:
+    np_status_t status_;
+};
+
+/// The calling thread's last error message (empty when there is none).
+inline std::string last_error() {
+    std::size_t required = 0;
+    if (np_last_error(nullptr, 0, &required) != NP_OK || required <= 1) return {};
+    std::string text(required, '\0');
+    if (np_last_error(&text[0], text.size(), nullptr) != NP_OK) return {};
+    text.resize(required - 1);
+    return text;
+}
+
+/// Throws np::error unless status is NP_OK.
+inline void check(np_status_t status) {
+    if (status != NP_OK) throw error(status, last_error());
+}
+
+/// np_build_info_t, filled.
+inline np_build_info_t build_info() {
+    np_build_info_t info{};
+    info.struct_size = sizeof info;
+    check(np_build_info(&info));
+    return info;
+}
+
+/// np_attention_options_t with struct_size set and every other field zero (the defaults).
+struct attention_options : np_attention_options_t {
+    attention_options() noexcept : np_attention_options_t{} { struct_size = sizeof(np_attention_options_t); }
+};
+
+/// np_rope_options_t with struct_size set and every other field zero (the defaults).
+struct rope_options : np_rope_options_t {
+    rope_options() noexcept : np_rope_options_t{} { struct_size = sizeof(np_rope_options_t); }
+};
+
+/// np_attention_forward: one validated call.
+inline void attention_forward(const np_attention_options_t& options, span<const float> q, span<const float> k,
+                              span<const float> v, span<float> out) {
+    check(np_attention_forward(&options, q.data(), q.size(), k.data(), k.size(), v.data(), v.size(), out.data(),
+                               out.size()));
+}
+
+/// An np_attention_plan_t owned by this object (move-only). forward() is const: share it across threads.
+class attention_plan {
+public:
+    explicit attention_plan(const np_attention_options_t& options) { check(np_attention_plan_create(&options, &plan_)); }
+    attention_plan(attention_plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}
+    attention_plan& operator=(attention_plan&& other) noexcept {
+        if (this != &other) {
+            reset();
+            plan_ = std::exchange(other.plan_, nullptr);
+        }
+        return *this;
+    }
+    attention_plan(const attention_plan&) = delete;
+    attention_plan& operator=(const attention_plan&) = delete;
+    ~attention_plan() { reset(); }
+
+    void forward(span<const float> q, span<const float> k, span<const float> v, span<float> out) const {
+        check(np_attention_plan_forward(plan_, q.data(), q.size(), k.data(), k.size(), v.data(), v.size(), out.data(),
+                                        out.size()));
+    }
+
+    const np_attention_plan_t* get() const noexcept { return plan_; }
+
+private:
+    void reset() noexcept {
+        // A live handle owned by this object cannot be stale: the status is NP_OK by construction.
+        if (plan_ != nullptr) (void)np_attention_plan_destroy(plan_);
+        plan_ = nullptr;
+    }
+    np_attention_plan_t* plan_ = nullptr;
+};
+
+/// np_rope_apply on x = [sequences, seq_len, head_dim], in place.
+inline void rope_apply(const np_rope_options_t& options, span<float> x, int32_t sequences, int32_t seq_len,
+                       int32_t head_dim) {
+    check(np_rope_apply(&options, x.data(), x.size(), sequences, seq_len, head_dim));
+}
+
+/// ALiBi's geometric slopes for `heads` heads.
+inline std::vector<float> alibi_slopes(int32_t heads) {
+    std::vector<float> s(heads > 0 ? static_cast<std::size_t>(heads) : 0);
+    check(np_alibi_slopes(heads, s.data(), s.size()));
+    return s;
+}
+
+/// Harmonic slopes m0 / h for `heads` heads.
+inline std::vector<float> harmonic_slopes(int32_t heads, float m0) {
+    std::vector<float> s(heads > 0 ? static_cast<std::size_t>(heads) : 0);
+    check(np_harmonic_slopes(heads, m0, s.data(), s.size()));
+    return s;
+}
+
+} // namespace np
+
+#endif // NATIVEPROB_HPP

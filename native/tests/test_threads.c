@@ -1,0 +1,139 @@
+/* NativeProb — MIT License.
+ *
+ * test_threads: 8 host threads, each with its own plan and inputs, run attention concurrently and must
+ * reproduce the serial results bit for bit; then 2 threads share one read-only plan; meanwhile each
+ * thread's np_last_error stays its own. A third phase creates and destroys plans from 8 threads at once
+ * (the handle table under contention).
+ */
+#define _POSIX_C_SOURCE 200112L /* pthread barriers */
+#include "np_test.h"
+
+#include <pthread.h>
+
+enum { THREADS = 8, REPS = 4 };
+
+/* Every phase starts its threads together, so that their calls really overlap. */
+static pthread_barrier_t g_start;
+
+typedef struct {
+    np_attention_options_t options;
+    np_attention_plan_t* plan;
+    float *q, *k, *v, *serial, *out;
+    size_t q_count, kv_count;
+    int mismatches, errors, id;
+    char error_seen[128];
+} job_t;
+
+static void job_init(job_t* j, int id, int shared_shape) {
+    memset(j, 0, sizeof *j);
+    j->id = id;
+    np_attention_options_t* o = &j->options;
+    o->struct_size = sizeof *o;
+    o->batch = 1;
+    o->heads = shared_shape ? 8 : 4 + 4 * (id % 2);
+    o->kv_heads = shared_shape ? 2 : 2 + 2 * (id % 2);
+    o->head_dim = shared_shape ? 64 : 32 + 32 * (id % 3);
+    o->kv_len = shared_shape ? 300 : 50 + 37 * id;
+    o->q_len = shared_shape ? 17 : 1 + (id * 5) % 23;
+    o->causal = id % 2 == 0;
+    o->bias = id % 3 == 0 ? NP_BIAS_ALIBI : NP_BIAS_NONE;
+    o->threads = 1 + id % 2;
+    np_rng_t rng = {1000u + (uint64_t)id};
+    j->q_count = (size_t)o->batch * o->heads * o->q_len * o->head_dim;
+    j->kv_count = (size_t)o->batch * o->kv_heads * o->kv_len * o->head_dim;
+    j->q = np_rng_floats(&rng, j->q_count);
+    j->k = np_rng_floats(&rng, j->kv_count);
+    j->v = np_rng_floats(&rng, j->kv_count);
+    j->serial = (float*)calloc(j->q_count, sizeof(float));
+    j->out = (float*)calloc(j->q_count, sizeof(float));
+}
+
+static void job_free(job_t* j) {
+    free(j->q); free(j->k); free(j->v); free(j->serial); free(j->out);
+}
+
+static void* run_job(void* arg) {
+    job_t* j = (job_t*)arg;
+    pthread_barrier_wait(&g_start);
+    for (int rep = 0; rep < REPS; ++rep) {
+        memset(j->out, 0, j->q_count * sizeof(float));
+        np_status_t s = np_attention_plan_forward(j->plan, j->q, j->q_count, j->k, j->kv_count, j->v, j->kv_count,
+                                                  j->out, j->q_count);
+        if (s != NP_OK) ++j->errors;
+        else if (memcmp(j->out, j->serial, j->q_count * sizeof(float)) != 0) ++j->mismatches;
+        /* A failure on this thread: its message must be this thread's, whatever the others do. */
+        float slope;
+        if (np_harmonic_slopes(j->id + 1, -1.0f, &slope, 1) != NP_ERR_INVALID_ARGUMENT) ++j->errors;
+        if (np_last_error(j->error_seen, sizeof j->error_seen, NULL) != NP_OK) ++j->errors;
+        if (strstr(j->error_seen, "m0") == NULL) ++j->errors;
+    }
+    return NULL;
+}
+
+static void* churn_plans(void* arg) {
+    job_t* j = (job_t*)arg;
+    pthread_barrier_wait(&g_start);
+    for (int i = 0; i < 200; ++i) {
+        np_attention_plan_t* p = NULL;
+        if (np_attention_plan_create(&j->options, &p) != NP_OK) { ++j->errors; continue; }
+        if (np_attention_plan_destroy(p) != NP_OK) ++j->errors;
+        if (np_attention_plan_destroy(p) != NP_ERR_INVALID_HANDLE) ++j->errors;
+    }
+    return NULL;
+}
+
+static void run_threads(job_t* jobs, int n, void* (*fn)(void*)) {
+    pthread_t t[THREADS];
+    CHECK(pthread_barrier_init(&g_start, NULL, (unsigned)n) == 0);
+    for (int i = 0; i < n; ++i) CHECK(pthread_create(&t[i], NULL, fn, &jobs[i]) == 0);
+    for (int i = 0; i < n; ++i) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_start);
+}
+
+int main(void) {
+    job_t jobs[THREADS];
+    /* Phase 1: own plans. Serial results first, one thread. */
+    for (int i = 0; i < THREADS; ++i) {
+        job_init(&jobs[i], i, 0);
+        EXPECT_OK(np_attention_plan_create(&jobs[i].options, &jobs[i].plan));
+        EXPECT_OK(np_attention_plan_forward(jobs[i].plan, jobs[i].q, jobs[i].q_count, jobs[i].k, jobs[i].kv_count,
+                                            jobs[i].v, jobs[i].kv_count, jobs[i].serial, jobs[i].q_count));
+    }
+    run_threads(jobs, THREADS, run_job);
+    for (int i = 0; i < THREADS; ++i) {
+        CHECK_MSG(jobs[i].errors == 0 && jobs[i].mismatches == 0, "thread %d: %d errors, %d results differing from serial",
+                  i, jobs[i].errors, jobs[i].mismatches);
+        EXPECT_OK(np_attention_plan_destroy(jobs[i].plan));
+    }
+
+    /* Phase 2: two threads share one plan (read-only), each with its own output buffer. */
+    job_t shared[2];
+    job_init(&shared[0], 0, 1);
+    job_init(&shared[1], 1, 1);
+    np_attention_options_t so = shared[0].options;
+    so.causal = 1;
+    so.bias = NP_BIAS_HARMONIC;
+    np_attention_plan_t* plan = NULL;
+    EXPECT_OK(np_attention_plan_create(&so, &plan));
+    for (int i = 0; i < 2; ++i) {
+        shared[i].plan = plan;
+        EXPECT_OK(np_attention_plan_forward(plan, shared[i].q, shared[i].q_count, shared[i].k, shared[i].kv_count,
+                                            shared[i].v, shared[i].kv_count, shared[i].serial, shared[i].q_count));
+    }
+    CHECK(memcmp(shared[0].serial, shared[1].serial, shared[0].q_count * sizeof(float)) != 0); /* distinct inputs */
+    run_threads(shared, 2, run_job);
+    for (int i = 0; i < 2; ++i)
+        CHECK_MSG(shared[i].errors == 0 && shared[i].mismatches == 0, "shared plan, thread %d: %d errors, %d mismatches", i,
+                  shared[i].errors, shared[i].mismatches);
+    EXPECT_OK(np_attention_plan_destroy(plan));
+
+    /* Phase 3: the handle table under contention. */
+    for (int i = 0; i < THREADS; ++i) jobs[i].errors = 0;
+    run_threads(jobs, THREADS, churn_plans);
+    for (int i = 0; i < THREADS; ++i) CHECK_MSG(jobs[i].errors == 0, "churn thread %d: %d errors", i, jobs[i].errors);
+
+    for (int i = 0; i < THREADS; ++i) job_free(&jobs[i]);
+    job_free(&shared[0]);
+    job_free(&shared[1]);
+    return np_test_summary("test_threads");
+}

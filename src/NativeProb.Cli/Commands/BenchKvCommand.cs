@@ -1,0 +1,255 @@
+// NativeProb — MIT License.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NativeProb.Attention;
+using NativeProb.Cpu;
+using NativeProb.Diagnostics;
+using NativeProb.KvCache;
+using NativeProb.Positional;
+using Spectre.Console;
+
+namespace NativeProb.Cli.Commands;
+
+/// <summary>
+/// <c>nativeprob bench kv</c>: every KV-cache format on the same data, in one run: memory (bits per element,
+/// bytes), quality against fp32 attention (relative error of the output, KL divergence of the attention
+/// probabilities), decode time with a cold cache and its speed-up over fp32, and append cost per token.
+/// </summary>
+internal static class BenchKvCommand
+{
+    public static Command Create()
+    {
+        var kvLen = new Option<int>("--kv-len") { DefaultValueFactory = _ => 32768, Description = "Tokens in the cache." };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 32, Description = "Query heads H." };
+        var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 8, Description = "Key/value heads Hkv." };
+        var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128, Description = "Head dimension D." };
+        var formats = new Option<string>("--formats") { DefaultValueFactory = _ => "fp32,fp16,int8,int4,kivi2,kivi4,saq", Description = "Comma list of fp32|fp16|int8|int4|kivi2|kivi4|kivi8|saq." };
+        var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | outliers (keys with a few 10x channels, RoPE applied)." };
+        var path = CliParsing.PathOption();
+        var threads = CliParsing.ThreadsOption();
+        var json = CliParsing.JsonOption();
+        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 15, Description = "Timed decode steps per format (median reported)." };
+        var command = new Command("kv", "Benchmark the KV-cache formats: memory, quality against fp32, decode speed.")
+        {
+            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps,
+        };
+        command.SetAction(parse => CliParsing.Guard(() =>
+        {
+            string d = parse.GetValue(data)!.Trim().ToLowerInvariant();
+            if (d is not ("gaussian" or "outliers")) throw new ArgumentException($"--data takes gaussian or outliers; got '{d}'.");
+            var set = new Settings(parse.GetValue(kvLen), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
+                CliParsing.List(parse.GetValue(formats)).Select(KvFormats.Parse).ToArray(), d == "outliers",
+                CliParsing.Paths(parse.GetValue(path))[0], Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Seed: 42);
+            JsonArray results = Run(set, AnsiConsole.Console);
+            string? file = parse.GetValue(json);
+            if (file is not null) JsonOut.Write(file, results);
+            return 0;
+        }));
+        return command;
+    }
+
+    internal sealed record Settings(int KvLen, int Heads, int KvHeads, int Dim, KvFormat[] Formats, bool Outliers, CpuPath Path, int Threads, int Reps, int Seed,
+        bool Timing = true);
+
+    /// <summary>Keys [Hkv, N, D]: Gaussian, or with two channels at ten times the scale and RoPE applied.</summary>
+    internal static float[] Keys(Settings s)
+    {
+        float[] k = Gaussian(s.Seed, (long)s.KvHeads * s.KvLen * s.Dim);
+        if (!s.Outliers) return k;
+        int[] hot = [3, s.Dim / 2 + 5];
+        for (long row = 0; row < (long)s.KvHeads * s.KvLen; row++)
+            foreach (int c in hot) k[row * s.Dim + c] *= 10f;
+        RotaryEmbedding.Apply(k, s.KvHeads, s.KvLen, s.Dim);
+        return k;
+    }
+
+    internal static float[] Gaussian(int seed, long n)
+    {
+        var a = new float[n];
+        Parallel.For(0, (int)((n + 65535) / 65536), block =>
+        {
+            var rng = new Random(seed * 7919 + block);
+            long end = Math.Min(n, (block + 1) * 65536L);
+            for (long i = block * 65536L; i < end; i += 2)
+            {
+                double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble(), r = Math.Sqrt(-2 * Math.Log(u1));
+                a[i] = (float)(r * Math.Cos(2 * Math.PI * u2));
+                if (i + 1 < end) a[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
+            }
+        });
+        return a;
+    }
+
+    internal static JsonArray Run(Settings s, IAnsiConsole console)
+    {
+        FlashAttention.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
+        float[] keys = [], values = [], q = [], reference = [];
+        double[] refProbs = [];
+        double readGbps = 0;
+        console.Status().Start("preparing data and the fp32 reference", _ =>
+        {
+            keys = Keys(s);
+            values = Gaussian(s.Seed + 1, (long)s.KvHeads * s.KvLen * s.Dim);
+            q = Gaussian(s.Seed + 2, (long)s.Heads * s.Dim);
+            if (s.Outliers) RotaryEmbedding.Apply(q, s.Heads, 1, s.Dim, new RopeOptions { PositionOffset = s.KvLen - 1 });
+            reference = new float[q.Length];
+            FlashAttention.Forward(q, keys, values, reference, new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim),
+                new AttentionOptions { MaxDegreeOfParallelism = s.Threads });
+            refProbs = Probabilities(q, keys, s);
+            if (s.Timing) readGbps = MachineProbe.ReadBandwidthGBps(s.Threads);
+        });
+
+        var results = new JsonArray();
+        var rows = new List<(KvFormat F, double Bits, long Bytes, double Rel, double Kl, double Ms, double Append)>();
+        var caches = new List<QuantizedKvCache>();
+        using var flusher = s.Timing ? new CacheFlusher() : null;
+        var options = new AttentionOptions { Path = s.Path, MaxDegreeOfParallelism = s.Threads };
+        foreach (KvFormat format in s.Formats)
+        {
+            console.Status().Start($"{format.Name()}: appending {s.KvLen} tokens one at a time, then quality", ctx =>
+            {
+                var cache = new QuantizedKvCache(s.KvHeads, s.Dim, new KvCacheOptions { Format = format, Path = s.Path });
+                var k1 = new float[s.KvHeads * s.Dim];
+                var v1 = new float[s.KvHeads * s.Dim];
+                var sw = Stopwatch.StartNew();
+                for (int t = 0; t < s.KvLen; t++)
+                {
+                    for (int h = 0; h < s.KvHeads; h++)
+                    {
+                        long src = ((long)h * s.KvLen + t) * s.Dim;
+                        Array.Copy(keys, src, k1, h * s.Dim, s.Dim);
+                        Array.Copy(values, src, v1, h * s.Dim, s.Dim);
+                    }
+                    cache.Append(k1, v1);
+                }
+                double appendUs = sw.Elapsed.TotalMilliseconds * 1000 / s.KvLen;
+                var o = new float[q.Length];
+                cache.Attend(q, o, s.Heads, 1, options);
+                rows.Add((format, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), KlDivergence(refProbs, cache, q, s), double.NaN, appendUs));
+                caches.Add(cache);
+            });
+        }
+        if (s.Timing)
+        {
+            // Round-robin over the formats, so that load from other processes hits every format alike; the
+            // caches are flushed before each timed step (cold).
+            var times = caches.Select(_ => new List<double>()).ToList();
+            var o = new float[q.Length];
+            console.Status().Start($"timing {s.Reps} decode steps per format, interleaved, cold cache", _ =>
+            {
+                for (int rep = -2; rep < s.Reps; rep++)
+                    for (int f = 0; f < caches.Count; f++)
+                    {
+                        flusher!.Flush();
+                        long t0 = Stopwatch.GetTimestamp();
+                        caches[f].Attend(q, o, s.Heads, 1, options);
+                        double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                        if (rep >= 0) times[f].Add(ms);
+                    }
+            });
+            for (int f = 0; f < rows.Count; f++)
+            {
+                double[] sorted = times[f].Order().ToArray();
+                double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+                rows[f] = rows[f] with { Ms = median };
+            }
+        }
+        caches.Clear();
+
+        double fp32Ms = rows.FirstOrDefault(r => r.F == KvFormat.Fp32).Ms;
+        var table = new Table().AddColumns("format", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
+        foreach (var r in rows)
+        {
+            double speedup = s.Timing && fp32Ms > 0 ? fp32Ms / r.Ms : double.NaN;
+            double gbps = r.Bytes / (r.Ms * 1e-3) / 1e9;
+            var obj = new JsonObject
+            {
+                ["backend"] = "cpu",
+                ["path"] = s.Path.ToString().ToLowerInvariant(),
+                ["mode"] = "decode",
+                ["batch"] = 1,
+                ["heads"] = s.Heads,
+                ["kv_heads"] = s.KvHeads,
+                ["dim"] = s.Dim,
+                ["q_len"] = 1,
+                ["kv_len"] = s.KvLen,
+                ["kv_format"] = r.F.Name(),
+                ["data"] = s.Outliers ? "outliers" : "gaussian",
+                ["threads"] = s.Threads,
+                ["bits_per_element"] = Math.Round(r.Bits, 4),
+                ["kv_bytes"] = r.Bytes,
+                ["rel_error"] = r.Rel,
+                ["kl_div"] = r.Kl,
+                ["append_us_per_token"] = Math.Round(r.Append, 3),
+            };
+            if (s.Timing)
+            {
+                obj["median_ms"] = Math.Round(r.Ms, 4);
+                obj["speedup_vs_fp32"] = double.IsFinite(speedup) ? Math.Round(speedup, 3) : null;
+                obj["kv_gbps"] = Math.Round(gbps, 3);
+                obj["gflops"] = Math.Round(4.0 * s.Dim * s.KvLen * s.Heads / (r.Ms * 1e-3) / 1e9, 2);
+                obj["machine_read_gbps"] = Math.Round(readGbps, 3);
+                obj["ratio_to_limit"] = Math.Round(gbps / readGbps, 4);
+                obj["cold"] = true;
+                obj["reps"] = s.Reps;
+            }
+            results.Add(obj);
+            table.AddRow(r.F.Name(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.Kl),
+                s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
+        }
+        console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
+            $"path={s.Path} threads={s.Threads}" + (s.Timing ? $"; machine read {readGbps:F1} GB/s; cold cache (flushed before each step)" : ""));
+        console.Write(table);
+        return results;
+    }
+
+    /// <summary>Attention probabilities of every head for one query, in float64 (for the KL divergence).</summary>
+    private static double[] Probabilities(float[] q, float[] keys, Settings s)
+    {
+        var p = new double[(long)s.Heads * s.KvLen];
+        int g = s.Heads / s.KvHeads;
+        double scale = 1 / Math.Sqrt(s.Dim);
+        Parallel.For(0, s.Heads, new ParallelOptions { MaxDegreeOfParallelism = s.Threads }, h =>
+        {
+            int kh = h / g;
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < s.KvLen; j++)
+            {
+                double dot = 0;
+                long ko = ((long)kh * s.KvLen + j) * s.Dim;
+                for (int c = 0; c < s.Dim; c++) dot += (double)q[h * s.Dim + c] * keys[ko + c];
+                p[(long)h * s.KvLen + j] = dot * scale;
+                max = Math.Max(max, dot * scale);
+            }
+            double sum = 0;
+            for (int j = 0; j < s.KvLen; j++) sum += p[(long)h * s.KvLen + j] = Math.Exp(p[(long)h * s.KvLen + j] - max);
+            for (int j = 0; j < s.KvLen; j++) p[(long)h * s.KvLen + j] /= sum;
+        });
+        return p;
+    }
+
+    /// <summary>KL(P_fp32 || P_format) averaged over heads, with P_format from the cache's dequantized keys.</summary>
+    private static double KlDivergence(double[] refProbs, QuantizedKvCache cache, float[] q, Settings s)
+    {
+        var k = new float[(long)s.KvHeads * s.KvLen * s.Dim];
+        var v = new float[k.Length];
+        cache.Dequantize(0, s.KvLen, k, v);
+        double[] p = Probabilities(q, k, s);
+        double kl = 0;
+        for (long i = 0; i < p.Length; i++)
+            if (refProbs[i] > 0) kl += refProbs[i] * Math.Log(refProbs[i] / Math.Max(p[i], 1e-300));
+        return Math.Max(0, kl / s.Heads);
+    }
+
+    internal static double RelativeError(float[] o, float[] reference)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < o.Length; i++) { double e = o[i] - reference[i]; num += e * e; den += (double)reference[i] * reference[i]; }
+        return Math.Sqrt(num / den);
+    }
+
+    private static string F(double x, int digits) => double.IsFinite(x) ? x.ToString("F" + digits, CultureInfo.InvariantCulture) : "-";
+    private static string E(double x) => x.ToString("E2", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,60 @@
+// NativeProb — MIT License.
+using System.Globalization;
+using NativeProb.Attention;
+using NativeProb.Cli.Commands;
+using NativeProb.Cpu;
+using NativeProb.KvCache;
+using Spectre.Console;
+
+namespace NativeProb.Cli.Demo;
+
+/// <summary>
+/// The KV-cache formats on a short context with outlier keys: memory, quality against fp32 attention and
+/// decode speed (the <c>bench kv</c> table), plus two checks: fused attention on each quantized cache equals
+/// exact attention on its dequantized contents, and SAQ stays within its memory budget.
+/// </summary>
+internal sealed class KvCacheDemo : IDemoSection
+{
+    public string Title => "KV cache: fp32 / fp16 / int8 / int4 / KIVI / SAQ, fused attention on the quantized cache";
+
+    public bool Run(IAnsiConsole console, DemoContext context)
+    {
+        var settings = new BenchKvCommand.Settings(KvLen: 2048, Heads: 16, KvHeads: 4, Dim: 128,
+            Formats: [KvFormat.Fp32, KvFormat.Fp16, KvFormat.Int8, KvFormat.Int4, KvFormat.Kivi2, KvFormat.Kivi4, KvFormat.Saq],
+            Outliers: true, Path: CpuPaths.Best, Threads: context.Threads, Reps: 7, Seed: context.Seed);
+        var results = BenchKvCommand.Run(settings, console);
+        bool ok = true;
+
+        // Check 1: attention on the quantized cache = exact attention on the dequantized cache.
+        var table = new Table().AddColumns("format", "fused vs dequantize + exact attention", "check");
+        float[] keys = BenchKvCommand.Keys(settings);
+        float[] values = BenchKvCommand.Gaussian(context.Seed + 1, keys.Length);
+        float[] q = BenchKvCommand.Gaussian(context.Seed + 3, 16 * 4 * 128);
+        var shape = new AttentionShape(1, 16, 4, 4, 2048, 128);
+        foreach (KvFormat format in new[] { KvFormat.Fp16, KvFormat.Int8, KvFormat.Int4, KvFormat.Kivi2, KvFormat.Saq })
+        {
+            var cache = new QuantizedKvCache(4, 128, new KvCacheOptions { Format = format });
+            cache.AppendBlock(keys, values, 2048);
+            var o = new float[q.Length];
+            cache.Attend(q, o, 16, 4, new AttentionOptions { MaxDegreeOfParallelism = context.Threads });
+            var k = new float[keys.Length];
+            var v = new float[values.Length];
+            cache.Dequantize(0, 2048, k, v);
+            var exact = new float[q.Length];
+            FlashAttention.Forward(q, k, v, exact, shape, new AttentionOptions { MaxDegreeOfParallelism = context.Threads });
+            double err = BenchKvCommand.RelativeError(o, exact);
+            bool pass = err <= 1e-5;
+            ok &= pass;
+            table.AddRow(format.Name(), err.ToString("E2", CultureInfo.InvariantCulture), pass ? "[green]ok[/]" : "[red]FAIL[/]");
+        }
+        console.Write(table);
+
+        // Check 2: SAQ's memory at 2048 tokens (16 chunks: 8, 4, then fourteen at 2 bits; +1 bit of fp16 scale and min).
+        double saqBits = results.First(r => (string?)r!["kv_format"] == "saq")!["bits_per_element"]!.GetValue<double>();
+        double expected = (9 + 5 + 14 * 3) / 16.0;
+        bool memoryOk = Math.Abs(saqBits - expected) < 1e-3;
+        ok &= memoryOk;
+        console.MarkupLine($"SAQ bits per element at 2048 tokens: {saqBits:F3} (expected {expected:F3}) " + (memoryOk ? "[green]ok[/]" : "[red]FAIL[/]"));
+        return ok;
+    }
+}

@@ -1,0 +1,172 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NativeProb.Cpu.KvCache;
+
+/// <summary>
+/// Loads of stored codes into fp32 lanes, one vector width per implementation (the KV-cache kernels
+/// pair it with the matching <see cref="Simd.ISimd{TVec}"/>). Every load reads exactly
+/// <see cref="Count"/> codes; buffers carry 64 bytes of slack, so a wider load past the last code is safe.
+/// </summary>
+internal unsafe interface ICodeOps<TVec> where TVec : struct
+{
+    /// <summary>Lanes per vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>Bytes p[0..Count) zero-extended, shifted right by <paramref name="shift"/>, masked, as floats.</summary>
+    static abstract TVec Bits(byte* p, int shift, int mask);
+
+    /// <summary>Bytes p[0..Count) zero-extended to 32-bit lanes, carried in a float-typed vector (bits, not values).</summary>
+    static abstract TVec Raw(byte* p);
+
+    /// <summary>Lanes of a <see cref="Raw"/> vector shifted right, masked and converted to floats.</summary>
+    static abstract TVec Extract(TVec raw, int shift, int mask);
+
+    /// <summary>Signed bytes p[0..Count) as floats.</summary>
+    static abstract TVec SignedBytes(sbyte* p);
+
+    /// <summary>Finite fp16 values p[0..Count) as floats (exact; subnormals included).</summary>
+    static abstract TVec Halves(ushort* p);
+}
+
+/// <summary>fp16 helpers shared by every path, so that stored scales and mins are identical everywhere.</summary>
+internal static unsafe class HalfBits
+{
+    /// <summary>2^112: moves a half's exponent field, placed in a float, to the right binade.</summary>
+    public const float Rebias = 5.192296858534828e33f;
+
+    private static readonly float[] Table = BuildTable();
+
+    private static float[] BuildTable()
+    {
+        var t = new float[65536];
+        for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
+
+    /// <summary>The float value of a half given by its bits (a table lookup).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ToFloat(ushort bits) => Table[bits];
+
+    /// <summary>Round to nearest even.</summary>
+    public static ushort Nearest(float x) => BitConverter.HalfToUInt16Bits((Half)x);
+
+    /// <summary>The largest half not above x (x finite, within the half range).</summary>
+    public static ushort Down(float x)
+    {
+        Half h = (Half)x;
+        if ((float)h > x) h = Half.BitDecrement(h);
+        return BitConverter.HalfToUInt16Bits(h);
+    }
+
+    /// <summary>The smallest half not below x (x finite, non-negative, within the half range).</summary>
+    public static ushort Up(float x)
+    {
+        Half h = (Half)x;
+        if ((float)h < x) h = Half.BitIncrement(h);
+        return BitConverter.HalfToUInt16Bits(h);
+    }
+}
+
+/// <summary>One lane: the scalar path.</summary>
+internal unsafe readonly struct CodeScalar : ICodeOps<float>
+{
+    public static int Count => 1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Bits(byte* p, int shift, int mask) => (*p >> shift) & mask;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Raw(byte* p) => BitConverter.Int32BitsToSingle(*p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Extract(float raw, int shift, int mask) => (BitConverter.SingleToInt32Bits(raw) >> shift) & mask;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SignedBytes(sbyte* p) => *p;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Halves(ushort* p) => HalfBits.ToFloat(*p);
+}
+
+/// <summary>Eight lanes (AVX2).</summary>
+internal unsafe readonly struct Code256 : ICodeOps<Vector256<float>>
+{
+    public static int Count => 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> ZeroExtendBytes(byte* p)
+    {
+        if (Avx2.IsSupported) return Avx2.ConvertToVector256Int32(p);
+        Vector128<ushort> w = Vector128.WidenLower(Vector128.Load(p));
+        return Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w)).AsInt32();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Bits(byte* p, int shift, int mask) =>
+        Vector256.ConvertToSingle(Vector256.ShiftRightLogical(ZeroExtendBytes(p), shift) & Vector256.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Raw(byte* p) => ZeroExtendBytes(p).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Extract(Vector256<float> raw, int shift, int mask) =>
+        Vector256.ConvertToSingle(Vector256.ShiftRightLogical(raw.AsInt32(), shift) & Vector256.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SignedBytes(sbyte* p)
+    {
+        if (Avx2.IsSupported) return Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(p));
+        Vector128<short> w = Vector128.WidenLower(Vector128.Load(p));
+        return Vector256.ConvertToSingle(Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Halves(ushort* p)
+    {
+        // Sign-extended, shifted left 13: the sign lands in bit 31 (bits 28-30 are copies of it and are cleared),
+        // exponent and mantissa in float position; the 2^112 product rebiases the exponent (exact for normals
+        // and subnormals; the cache never stores infinities or NaNs).
+        Vector256<int> h = Avx2.IsSupported
+            ? Avx2.ConvertToVector256Int32((short*)p)
+            : Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p)), Vector128.WidenUpper(Vector128.Load((short*)p)));
+        return (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(HalfBits.Rebias);
+    }
+}
+
+/// <summary>Sixteen lanes (AVX-512).</summary>
+internal unsafe readonly struct Code512 : ICodeOps<Vector512<float>>
+{
+    public static int Count => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> ZeroExtendBytes(byte* p)
+    {
+        if (Avx512F.IsSupported) return Avx512F.ConvertToVector512Int32(Vector128.Load(p));
+        (Vector128<ushort> lo, Vector128<ushort> hi) = Vector128.Widen(Vector128.Load(p));
+        return Vector512.Create(Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo)),
+            Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi))).AsInt32();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Bits(byte* p, int shift, int mask) =>
+        Vector512.ConvertToSingle(Vector512.ShiftRightLogical(ZeroExtendBytes(p), shift) & Vector512.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Raw(byte* p) => ZeroExtendBytes(p).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Extract(Vector512<float> raw, int shift, int mask) =>
+        Vector512.ConvertToSingle(Vector512.ShiftRightLogical(raw.AsInt32(), shift) & Vector512.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SignedBytes(sbyte* p)
+    {
+        if (Avx512F.IsSupported) return Vector512.ConvertToSingle(Avx512F.ConvertToVector512Int32(Vector128.Load(p)));
+        (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(Vector128.Load(p));
+        return Vector512.ConvertToSingle(Vector512.Create(Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo)),
+            Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi))));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Halves(ushort* p)
+    {
+        Vector512<int> h = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p))
+            : Vector512.Create(Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p)), Vector128.WidenUpper(Vector128.Load((short*)p))),
+                Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p + 8)), Vector128.WidenUpper(Vector128.Load((short*)p + 8))));
+        return (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector512.Create(HalfBits.Rebias);
+    }
+}

@@ -1,0 +1,378 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Simd;
+
+namespace NativeProb.Cpu.KvCache;
+
+/// <summary>
+/// KIVI and SAQ (ALGORITHMS.md §2): the newest r &lt; S tokens stay fp32 (the residual); when the residual
+/// reaches S tokens it is quantized as one chunk at the first ladder level (keys per channel in groups of G
+/// tokens, values per token in groups of G channels), and every older chunk that is not yet at the last
+/// level moves one level down by the integer code rescale. KIVI-B is the one-level ladder (B). Chunks at the
+/// last level form the tail and are never touched again.
+/// </summary>
+/// <remarks>
+/// A chunk's keys are one code stream for all KV heads in the order (head, group, channel, token), with
+/// scales and mins <c>[Hkv][S/G][D]</c>; its values are one stream in the order (head, token, channel), with
+/// scales and mins <c>[Hkv][S][D/G]</c>.
+/// </remarks>
+internal sealed unsafe class GroupedStore : KvStore
+{
+    private sealed class Chunk
+    {
+        public int Age, KeyBits, ValueBits;
+        public PinnedBytes KeyCodes = null!, KeyScales = null!, KeyMins = null!;
+        public PinnedBytes ValueCodes = null!, ValueScales = null!, ValueMins = null!;
+    }
+
+    private readonly int _s, _g, _groupsPerChunk, _valueGroups;
+    private readonly int[] _levels;
+    private readonly bool _valueStaircase;
+    private readonly List<Chunk> _chunks = [];
+    private readonly PinnedBytes _residualKeys, _residualValues;
+    private int _residual;
+
+    public GroupedStore(int kvHeads, int headDim, int residual, int groupSize, int[] levels, bool valueStaircase) : base(kvHeads, headDim)
+    {
+        _s = residual;
+        _g = groupSize;
+        _groupsPerChunk = residual / groupSize;
+        _valueGroups = headDim / groupSize;
+        _levels = levels;
+        _valueStaircase = valueStaircase;
+        _residualKeys = PinnedBytes.Of((long)kvHeads * residual * headDim * sizeof(float));
+        _residualValues = PinnedBytes.Of((long)kvHeads * residual * headDim * sizeof(float));
+    }
+
+    /// <summary>Codes per chunk stream (keys or values).</summary>
+    private int ChunkCodes => KvHeads * _s * HeadDim;
+
+    /// <summary>Number of quantized chunks.</summary>
+    public int Chunks => _chunks.Count;
+
+    /// <summary>Tokens in the fp32 residual.</summary>
+    public int ResidualTokens => _residual;
+
+    /// <summary>Key and value bit widths of chunk i (0 = oldest).</summary>
+    public (int KeyBits, int ValueBits) ChunkBits(int i) => (_chunks[i].KeyBits, _chunks[i].ValueBits);
+
+    public override long Bytes
+    {
+        get
+        {
+            long bytes = 2L * KvHeads * _residual * HeadDim * sizeof(float);
+            long keyMeta = (long)KvHeads * _groupsPerChunk * HeadDim * 4, valueMeta = (long)KvHeads * _s * _valueGroups * 4;
+            foreach (Chunk c in _chunks)
+                bytes += GroupQuantizer.StreamBytes(ChunkCodes, c.KeyBits) + GroupQuantizer.StreamBytes(ChunkCodes, c.ValueBits) + keyMeta + valueMeta;
+            return bytes;
+        }
+    }
+
+    public override void Reset()
+    {
+        _chunks.Clear();
+        _residual = 0;
+        Length = 0;
+    }
+
+    public override void Append(CpuPath path, float* keys, float* values, int n)
+    {
+        int d = HeadDim;
+        int j = 0;
+        while (j < n)
+        {
+            int take = Math.Min(_s - _residual, n - j);
+            for (int h = 0; h < KvHeads; h++)
+            {
+                long bytes = (long)take * d * sizeof(float);
+                Buffer.MemoryCopy(keys + ((long)h * n + j) * d, (float*)_residualKeys.Pointer + ((long)h * _s + _residual) * d, bytes, bytes);
+                Buffer.MemoryCopy(values + ((long)h * n + j) * d, (float*)_residualValues.Pointer + ((long)h * _s + _residual) * d, bytes, bytes);
+            }
+            _residual += take;
+            Length += take;
+            j += take;
+            if (_residual == _s) Flush(path);
+        }
+    }
+
+    private void Flush(CpuPath path)
+    {
+        int n = ChunkCodes, d = HeadDim;
+        byte* scratch = (byte*)NativeMemory.Alloc((nuint)n);
+        float* transposed = (float*)NativeMemory.Alloc((nuint)n * sizeof(float));
+        try
+        {
+            // Older chunks first: each one not yet at the last level moves one step down the ladder.
+            foreach (Chunk c in _chunks)
+            {
+                if (c.Age < _levels.Length - 1)
+                {
+                    int next = _levels[c.Age + 1];
+                    c.KeyCodes = Requantize(path, c.KeyCodes, c.KeyScales, c.KeyBits, next, scratch);
+                    c.KeyBits = next;
+                    if (_valueStaircase)
+                    {
+                        c.ValueCodes = Requantize(path, c.ValueCodes, c.ValueScales, c.ValueBits, next, scratch);
+                        c.ValueBits = next;
+                    }
+                }
+                c.Age++;
+            }
+            int bits = _levels[0];
+            var chunk = new Chunk
+            {
+                KeyBits = bits,
+                ValueBits = bits,
+                KeyCodes = PinnedBytes.Of(GroupQuantizer.StreamBytes(n, bits)),
+                KeyScales = PinnedBytes.Of((long)n / _g * 2),
+                KeyMins = PinnedBytes.Of((long)n / _g * 2),
+                ValueCodes = PinnedBytes.Of(GroupQuantizer.StreamBytes(n, bits)),
+                ValueScales = PinnedBytes.Of((long)n / _g * 2),
+                ValueMins = PinnedBytes.Of((long)n / _g * 2),
+            };
+            // Keys per channel: reorder [head][token][channel] to [head][group][channel][token].
+            float* rk = (float*)_residualKeys.Pointer;
+            for (int h = 0; h < KvHeads; h++)
+                for (int gi = 0; gi < _groupsPerChunk; gi++)
+                {
+                    float* dst = transposed + ((long)h * _groupsPerChunk + gi) * d * _g;
+                    float* src = rk + ((long)h * _s + gi * _g) * d;
+                    for (int t = 0; t < _g; t++)
+                        for (int c = 0; c < d; c++) dst[c * _g + t] = src[t * d + c];
+                }
+            // Quantize per channel over groups of G tokens, then store the codes as 16-token blocks
+            // [group][block][channel][16] so the score kernel walks units with pointer increments.
+            GroupQuantizer.QuantizeCodes(path, transposed, n, _g, bits, scratch, (ushort*)chunk.KeyScales.Pointer, (ushort*)chunk.KeyMins.Pointer);
+            byte* blocked = (byte*)transposed;
+            for (long grp = 0; grp < (long)KvHeads * _groupsPerChunk; grp++)
+                for (int c = 0; c < d; c++)
+                    for (int u = 0; u < _g; u++)
+                        blocked[grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)] = scratch[(grp * d + c) * _g + u];
+            GroupQuantizer.Pack(path, blocked, n, bits, chunk.KeyCodes.Pointer);
+            // Values per token over groups of G channels; their scales and mins are kept per group over tokens,
+            // [head][group][S], so the value kernel's weights are computed with tokens in lanes.
+            ushort* tokenMajor = (ushort*)transposed;
+            GroupQuantizer.Quantize(path, (float*)_residualValues.Pointer, n, _g, bits, chunk.ValueCodes.Pointer, tokenMajor, tokenMajor + n / _g, scratch);
+            ToGroupMajor(tokenMajor, (ushort*)chunk.ValueScales.Pointer);
+            ToGroupMajor(tokenMajor + n / _g, (ushort*)chunk.ValueMins.Pointer);
+            _chunks.Add(chunk);
+            _residual = 0;
+        }
+        finally
+        {
+            NativeMemory.Free(scratch);
+            NativeMemory.Free(transposed);
+        }
+    }
+
+    /// <summary>[head][token][group] to [head][group][token].</summary>
+    private void ToGroupMajor(ushort* src, ushort* dst)
+    {
+        for (int h = 0; h < KvHeads; h++)
+            for (int t = 0; t < _s; t++)
+                for (int g = 0; g < _valueGroups; g++)
+                    dst[((long)h * _valueGroups + g) * _s + t] = src[((long)h * _s + t) * _valueGroups + g];
+    }
+
+    /// <summary>[head][group][token] to [head][token][group].</summary>
+    private void ToTokenMajor(ushort* src, ushort* dst)
+    {
+        for (int h = 0; h < KvHeads; h++)
+            for (int t = 0; t < _s; t++)
+                for (int g = 0; g < _valueGroups; g++)
+                    dst[((long)h * _s + t) * _valueGroups + g] = src[((long)h * _valueGroups + g) * _s + t];
+    }
+
+    private PinnedBytes Requantize(CpuPath path, PinnedBytes codes, PinnedBytes scales, int from, int to, byte* scratch)
+    {
+        int n = ChunkCodes;
+        PinnedBytes next = PinnedBytes.Of(GroupQuantizer.StreamBytes(n, to));
+        GroupQuantizer.Rescale(path, codes.Pointer, n, _g, from, to, next.Pointer, (ushort*)scales.Pointer, scratch);
+        return next;
+    }
+
+    public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
+    {
+        int d = HeadDim, n = ChunkCodes;
+        float* buffer = (float*)NativeMemory.Alloc((nuint)n * sizeof(float));
+        try
+        {
+            int end = start + count;
+            for (int ci = start / _s; ci * _s < end; ci++)
+            {
+                int c0 = ci * _s, a = Math.Max(start, c0), b = Math.Min(end, c0 + _s);
+                if (ci >= _chunks.Count)
+                {
+                    for (int h = 0; h < KvHeads; h++)
+                        for (int t = a; t < b; t++)
+                        {
+                            long src = ((long)h * _s + t - c0) * d, dst = ((long)h * count + t - start) * d;
+                            for (int c = 0; c < d; c++)
+                            {
+                                keys[dst + c] = ((float*)_residualKeys.Pointer)[src + c];
+                                values[dst + c] = ((float*)_residualValues.Pointer)[src + c];
+                            }
+                        }
+                    continue;
+                }
+                Chunk chunk = _chunks[ci];
+                ushort* ks = (ushort*)chunk.KeyScales.Pointer, km = (ushort*)chunk.KeyMins.Pointer;
+                for (int h = 0; h < KvHeads; h++)
+                    for (int t = a; t < b; t++)
+                    {
+                        int rel = t - c0, gi = rel / _g, u = rel % _g;
+                        long grp = (long)h * _groupsPerChunk + gi;
+                        float* dst = keys + ((long)h * count + t - start) * d;
+                        for (int c = 0; c < d; c++)
+                        {
+                            int code = GroupQuantizer.CodeAt(chunk.KeyCodes.Pointer, n, chunk.KeyBits, (int)(grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)));
+                            dst[c] = MathF.FusedMultiplyAdd(code, HalfBits.ToFloat(ks[grp * d + c]), HalfBits.ToFloat(km[grp * d + c]));
+                        }
+                    }
+                ushort* meta = (ushort*)NativeMemory.Alloc((nuint)(2 * n / _g * sizeof(ushort)));
+                try
+                {
+                    ToTokenMajor((ushort*)chunk.ValueScales.Pointer, meta);
+                    ToTokenMajor((ushort*)chunk.ValueMins.Pointer, meta + n / _g);
+                    GroupQuantizer.Dequantize(path, chunk.ValueCodes.Pointer, n, _g, chunk.ValueBits, meta, meta + n / _g, buffer);
+                }
+                finally
+                {
+                    NativeMemory.Free(meta);
+                }
+                for (int h = 0; h < KvHeads; h++)
+                    for (int t = a; t < b; t++)
+                        new ReadOnlySpan<float>(buffer + ((long)h * _s + t - c0) * d, d).CopyTo(new Span<float>(values + ((long)h * count + t - start) * d, d));
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
+    public override void Runs(List<(int Start, int Count)> runs)
+    {
+        for (int ci = 0; ci < _chunks.Count; ci++) AddRuns(runs, ci * _s, ci * _s + _s);
+        AddRuns(runs, _chunks.Count * _s, Length);
+    }
+
+    public override void Scores(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
+    {
+        int ci = start / _s;
+        if (ci >= _chunks.Count)
+        {
+            float* k = (float*)_residualKeys.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
+            float* v = (float*)_residualValues.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
+            switch (path)
+            {
+                case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count, v); break;
+                case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count, v); break;
+                case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count, v); break;
+                default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count, v); break;
+            }
+            return;
+        }
+        switch (path)
+        {
+            case CpuPath.V512: ChunkScores<Simd512, Code512, Vector512<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
+            case CpuPath.V256: ChunkScores<Simd256, Code256, Vector256<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
+            default: ChunkScores<Scalar1, CodeScalar, float>(tile, scratch, head, ci, start - ci * _s, count); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ChunkScores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int ci, int rel, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        Chunk chunk = _chunks[ci];
+        int d = HeadDim, w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
+        var stream = new StreamCodes(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits);
+        // The value pass walks rows by channel chunks: request this run's value codes now, while the scores run.
+        long valueRow = (long)d * chunk.ValueBits / 8;
+        Prefetch.Range((float*)(chunk.ValueCodes.Pointer + ((long)head * _s + rel) * valueRow), (int)(count * valueRow / sizeof(float)));
+        for (int gi = rel / _g; gi * _g < rel + count; gi++)
+        {
+            int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
+            long group = (long)head * _groupsPerChunk + gi;
+            // Fold the group's per-channel scale into the queries and its mins into one offset per row.
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.KeyScales.Pointer + group * d, scratch.Scale, d);
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.KeyMins.Pointer + group * d, scratch.Offset, d);
+            for (int r = 0; r < rowsPadded; r++)
+            {
+                float* q = tile.Q + r * d, qs = scratch.Qs + r * d;
+                TVec acc = TOps.Zero;
+                for (int c = 0; c < d; c += w)
+                {
+                    TVec qv = TOps.Load(q + c);
+                    TOps.Store(qs + c, TOps.Mul(qv, TOps.Load(scratch.Scale + c)));
+                    acc = TOps.Fma(qv, TOps.Load(scratch.Offset + c), acc);
+                }
+                scratch.Bias[r] = TOps.SumAcross(acc);
+            }
+            if (chunk.KeyBits == 3)
+            {
+                var keys = new GroupKeyCodes(stream, d, (int)(group * d * _g));
+                KvKernels.KeysChannelScaled<TOps, TCodes, TVec, GroupKeyCodes>(tile, scratch.Qs, scratch.Bias, keys, a - gs, b - a, a - rel);
+            }
+            else
+            {
+                long blockBytes = 2L * d * chunk.KeyBits;
+                byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel);
+            }
+        }
+    }
+
+    public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
+    {
+        int ci = start / _s;
+        if (ci >= _chunks.Count)
+        {
+            float* v = (float*)_residualValues.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
+            switch (path)
+            {
+                case CpuPath.V512: TileKernels.AccumulateValues<Simd512, Vector512<float>>(tile, v); break;
+                case CpuPath.V256: TileKernels.AccumulateValues<Simd256, Vector256<float>>(tile, v); break;
+                case CpuPath.V128: TileKernels.AccumulateValues<Simd128, Vector128<float>>(tile, v); break;
+                default: TileKernels.AccumulateValues<Scalar1, float>(tile, v); break;
+            }
+            return;
+        }
+        switch (path)
+        {
+            case CpuPath.V512: ChunkValues<Simd512, Code512, Vector512<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
+            case CpuPath.V256: ChunkValues<Simd256, Code256, Vector256<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
+            default: ChunkValues<Scalar1, CodeScalar, float>(tile, scratch, head, ci, start - ci * _s, count); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ChunkValues<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int ci, int rel, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        Chunk chunk = _chunks[ci];
+        int bits = chunk.ValueBits;
+        // Scales and mins of this run: per group, count tokens from token rel (a multiple of 16).
+        int span = (count + 15) & ~15;
+        for (int g = 0; g < _valueGroups; g++)
+        {
+            long src = ((long)head * _valueGroups + g) * _s + rel;
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueScales.Pointer + src, scratch.Scale + g * AttentionTile.BlockKeys, span);
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueMins.Pointer + src, scratch.Offset + g * AttentionTile.BlockKeys, span);
+        }
+        UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
+        if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
+        {
+            // Rows start on super-block boundaries: walk them with a fixed shift per channel.
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, rowMajorWeights: true);
+            return;
+        }
+        var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
+        KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values, rowMajorWeights: true);
+    }
+}

@@ -1,0 +1,248 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Simd;
+
+namespace NativeProb.Cpu.KvCache;
+
+/// <summary>The per-token formats of <see cref="TokenStore"/>.</summary>
+internal enum TokenEncoding { Fp16, Int8, Int4 }
+
+/// <summary>
+/// fp16, int8 and int4 caches: every token is encoded on append, alone. int8 and int4 are symmetric blocks of
+/// 32 channels with an fp16 scale (llama.cpp's q8_0 / q4_0 style): <c>d = amax / qmax</c> rounded up to fp16,
+/// <c>code = clamp(floor(x / d + 1/2), -qmax, qmax)</c>, qmax = 127 or 7 (int4 stores code + 8).
+/// Keys are laid out in 16-token tiles (<c>[D][16]</c> per tile) so the score kernel has tokens in lanes;
+/// values are rows of D per token.
+/// </summary>
+internal sealed unsafe class TokenStore : KvStore
+{
+    private readonly TokenEncoding _encoding;
+    private readonly int _tileBytes, _rowBytes, _blocks;
+    private readonly PinnedBytes[] _keyTiles, _valueRows, _valueScales;
+
+    public TokenStore(TokenEncoding encoding, int kvHeads, int headDim) : base(kvHeads, headDim)
+    {
+        _encoding = encoding;
+        _blocks = headDim / 32;
+        (_tileBytes, _rowBytes) = encoding switch
+        {
+            TokenEncoding.Fp16 => (headDim * 32, headDim * 2),
+            TokenEncoding.Int8 => (headDim * 16 + _blocks * 32, headDim),
+            _ => (headDim * 8 + _blocks * 32, headDim / 2),
+        };
+        _keyTiles = new PinnedBytes[kvHeads];
+        _valueRows = new PinnedBytes[kvHeads];
+        _valueScales = new PinnedBytes[kvHeads];
+        Reset();
+    }
+
+    private int ScaleBytesPerToken => _encoding == TokenEncoding.Fp16 ? 0 : _blocks * 2;
+
+    public override long Bytes => (long)KvHeads * Length * 2 * (_rowBytes + ScaleBytesPerToken);
+
+    public override void Reset()
+    {
+        for (int h = 0; h < KvHeads; h++) { _keyTiles[h] = new PinnedBytes(); _valueRows[h] = new PinnedBytes(); _valueScales[h] = new PinnedBytes(); }
+        Length = 0;
+    }
+
+    private int QMax => _encoding == TokenEncoding.Int8 ? 127 : 7;
+
+    /// <summary>The fp16 scale of a symmetric block and its codes (shared by every path).</summary>
+    private void QuantizeBlock(float* x, int* codes, out ushort scaleBits)
+    {
+        float amax = 0f;
+        for (int i = 0; i < 32; i++) amax = MathF.Max(amax, MathF.Abs(x[i]));
+        int qmax = QMax;
+        scaleBits = amax == 0f ? (ushort)0 : HalfBits.Up(amax / qmax);
+        float d = HalfBits.ToFloat(scaleBits);
+        for (int i = 0; i < 32; i++)
+            codes[i] = d == 0f ? 0 : (int)Math.Clamp(MathF.Floor(x[i] / d + 0.5f), -qmax, qmax);
+    }
+
+    public override void Append(CpuPath path, float* keys, float* values, int n)
+    {
+        int d = HeadDim;
+        int* codes = stackalloc int[32];
+        for (int h = 0; h < KvHeads; h++)
+        {
+            long tiles = (Length + n + 15) / 16;
+            _keyTiles[h].Ensure(tiles * _tileBytes);
+            _valueRows[h].Ensure((long)(Length + n) * _rowBytes);
+            // Value scales in 64-token tiles [tile][block][64], so a run's scales of one block are contiguous.
+            _valueScales[h].Ensure((Length + n + 63) / 64 * 64L * ScaleBytesPerToken);
+            for (int j = 0; j < n; j++)
+            {
+                int t = Length + j;
+                float* k = keys + ((long)h * n + j) * d;
+                float* v = values + ((long)h * n + j) * d;
+                byte* tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
+                int slot = t & 15;
+                byte* row = _valueRows[h].Pointer + (long)t * _rowBytes;
+                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
+                switch (_encoding)
+                {
+                    case TokenEncoding.Fp16:
+                        for (int c = 0; c < d; c++)
+                        {
+                            ((ushort*)tile)[c * 16 + slot] = HalfBits.Nearest(k[c]);
+                            ((ushort*)row)[c] = HalfBits.Nearest(v[c]);
+                        }
+                        break;
+                    case TokenEncoding.Int8:
+                        for (int b = 0; b < _blocks; b++)
+                        {
+                            QuantizeBlock(k + b * 32, codes, out ushort ks);
+                            for (int i = 0; i < 32; i++) tile[(b * 32 + i) * 16 + slot] = (byte)(sbyte)codes[i];
+                            ((ushort*)(tile + d * 16))[b * 16 + slot] = ks;
+                            QuantizeBlock(v + b * 32, codes, out ushort vs);
+                            for (int i = 0; i < 32; i++) row[b * 32 + i] = (byte)(sbyte)codes[i];
+                            vScales[b * 64] = vs;
+                        }
+                        break;
+                    default:
+                        for (int b = 0; b < _blocks; b++)
+                        {
+                            QuantizeBlock(k + b * 32, codes, out ushort ks);
+                            for (int i = 0; i < 32; i += 2)
+                                tile[((b * 32 + i) >> 1) * 16 + slot] = (byte)((codes[i] + 8) | ((codes[i + 1] + 8) << 4));
+                            ((ushort*)(tile + d * 8))[b * 16 + slot] = ks;
+                            QuantizeBlock(v + b * 32, codes, out ushort vs);
+                            for (int i = 0; i < 16; i++) row[b * 16 + i] = (byte)((codes[i] + 8) | ((codes[i + 16] + 8) << 4));
+                            vScales[b * 64] = vs;
+                        }
+                        break;
+                }
+            }
+        }
+        Length += n;
+    }
+
+    public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
+    {
+        int d = HeadDim;
+        for (int h = 0; h < KvHeads; h++)
+            for (int j = 0; j < count; j++)
+            {
+                int t = start + j;
+                float* k = keys + ((long)h * count + j) * d;
+                float* v = values + ((long)h * count + j) * d;
+                byte* tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
+                int slot = t & 15;
+                byte* row = _valueRows[h].Pointer + (long)t * _rowBytes;
+                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
+                for (int c = 0; c < d; c++)
+                {
+                    int b = c / 32;
+                    switch (_encoding)
+                    {
+                        case TokenEncoding.Fp16:
+                            k[c] = HalfBits.ToFloat(((ushort*)tile)[c * 16 + slot]);
+                            v[c] = HalfBits.ToFloat(((ushort*)row)[c]);
+                            break;
+                        case TokenEncoding.Int8:
+                            k[c] = (sbyte)tile[c * 16 + slot] * HalfBits.ToFloat(((ushort*)(tile + d * 16))[b * 16 + slot]);
+                            v[c] = (sbyte)row[c] * HalfBits.ToFloat(vScales[b * 64]);
+                            break;
+                        default:
+                            int kc = (tile[(c >> 1) * 16 + slot] >> ((c & 1) * 4)) & 15;
+                            k[c] = (kc - 8) * HalfBits.ToFloat(((ushort*)(tile + d * 8))[b * 16 + slot]);
+                            int j32 = c % 32;
+                            int vc = (row[b * 16 + (j32 & 15)] >> ((j32 >> 4) * 4)) & 15;
+                            v[c] = (vc - 8) * HalfBits.ToFloat(vScales[b * 64]);
+                            break;
+                    }
+                }
+            }
+    }
+
+    public override void Runs(List<(int Start, int Count)> runs) => AddRuns(runs, 0, Length);
+
+    public override void BeginItem(AttentionTile tile, KvScratch scratch)
+    {
+        if (_encoding == TokenEncoding.Fp16) return;
+        int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
+        // int4 codes carry +8: sum_c q_c (code_c - 8) = sum_c q_c code_c - 8 sum_c q_c, per block.
+        for (int r = 0; r < rowsPadded; r++)
+            for (int b = 0; b < _blocks; b++)
+            {
+                float sum = 0f;
+                if (_encoding == TokenEncoding.Int4)
+                    for (int c = b * 32; c < b * 32 + 32; c++) sum += tile.Q[r * d + c];
+                scratch.Init[r * _blocks + b] = -8f * sum;
+            }
+    }
+
+    public override void Scores(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
+    {
+        switch (path)
+        {
+            case CpuPath.V512: Scores<Simd512, Code512, Vector512<float>>(tile, scratch, head, start, count); break;
+            case CpuPath.V256: Scores<Simd256, Code256, Vector256<float>>(tile, scratch, head, start, count); break;
+            default: Scores<Scalar1, CodeScalar, float>(tile, scratch, head, start, count); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        byte* tiles = _keyTiles[head].Pointer + (long)(start >> 4) * _tileBytes;
+        int d = HeadDim;
+        // The value pass walks rows by channel chunks: request this run's value rows now, while the scores run.
+        Prefetch.Range((float*)(_valueRows[head].Pointer + (long)start * _rowBytes), count * _rowBytes / sizeof(float));
+        switch (_encoding)
+        {
+            case TokenEncoding.Fp16:
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0);
+                break;
+            case TokenEncoding.Int8:
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Init, tiles, _tileBytes, d * 16, 8, count);
+                break;
+            default:
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Init, tiles, _tileBytes, d * 8, 4, count);
+                break;
+        }
+    }
+
+    public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
+    {
+        switch (path)
+        {
+            case CpuPath.V512: Values<Simd512, Code512, Vector512<float>>(tile, scratch, head, start, count); break;
+            case CpuPath.V256: Values<Simd256, Code256, Vector256<float>>(tile, scratch, head, start, count); break;
+            default: Values<Scalar1, CodeScalar, float>(tile, scratch, head, start, count); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        byte* rows = _valueRows[head].Pointer + (long)start * _rowBytes;
+        if (_encoding == TokenEncoding.Fp16)
+        {
+            KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes);
+            return;
+        }
+        // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
+        int span = (count + 15) & ~15;
+        ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
+        for (int b = 0; b < _blocks; b++)
+        {
+            float* sc = scratch.Scale + b * AttentionTile.BlockKeys, of = scratch.Offset + b * AttentionTile.BlockKeys;
+            KvKernels.HalvesToFloats<TOps, TCodes, TVec>(runScales + b * 64, sc, span);
+            // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
+            float k = _encoding == TokenEncoding.Int4 ? -8f : 0f;
+            for (int i = 0; i < span; i++) of[i] = k * sc[i];
+        }
+        UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _blocks, scratch.Pw, scratch.OffsetSum);
+        if (_encoding == TokenEncoding.Int8)
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, rowMajorWeights: true);
+        else
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, rowMajorWeights: true);
+    }
+}

@@ -1,0 +1,350 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Simd;
+
+namespace NativeProb.Cpu.KvCache;
+
+/// <summary>How a walking kernel turns 16-code units into lanes: the element type and its addressing.</summary>
+internal unsafe interface IUnitReader
+{
+    /// <summary>Whether several codes share one loaded unit (then <see cref="Raw{TCodes, TVec}"/> and <see cref="Extract{TCodes, TVec}"/> apply).</summary>
+    static abstract bool Packed { get; }
+
+    static abstract TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+
+    static abstract TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+
+    /// <summary>Codes in lanes from the unit at p, for a given bit shift and mask (ignored by whole-element readers).</summary>
+    static abstract TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+
+    /// <summary>Address and shift of element e of a stream at B bits (B ignored by whole-element readers).</summary>
+    static abstract byte* Locate(byte* stream, long e, int bits, out int shift);
+}
+
+/// <summary>Unsigned B-bit codes in super-blocks (<see cref="GroupQuantizer"/>; B in 1, 2, 4, 8).</summary>
+internal unsafe readonly struct PackedBits : IUnitReader
+{
+    public static bool Packed => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Raw(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Extract(raw, shift, mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Bits(p, shift, mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* Locate(byte* stream, long e, int bits, out int shift)
+    {
+        int units = 8 / bits;
+        long unit = e >> 4;
+        shift = bits * (int)(unit % units);
+        return stream + unit / units * 16 + (e & 15);
+    }
+}
+
+/// <summary>Signed bytes, one per element.</summary>
+internal unsafe readonly struct SignedByteCodes : IUnitReader
+{
+    public static bool Packed => false;
+    // One element per lane: the "raw" unit is already the values (no throwing stub: a call in a kernel's
+    // dead branch would make the JIT spill vector registers around it).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* Locate(byte* stream, long e, int bits, out int shift) { shift = 0; return stream + e; }
+}
+
+/// <summary>fp16 values, two bytes per element.</summary>
+internal unsafe readonly struct HalfCodes : IUnitReader
+{
+    public static bool Packed => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* Locate(byte* stream, long e, int bits, out int shift) { shift = 0; return stream + 2 * e; }
+}
+
+/// <summary>
+/// Kernels that walk the stored units with pointer increments only (no per-load index arithmetic): keys laid
+/// out as 16-token blocks <c>[block][channel units][16 lanes]</c>, values as rows of channel units per token.
+/// One code load feeds the four query rows of a micro-block (all GQA heads of a decode step).
+/// </summary>
+internal static unsafe class UnitKernels
+{
+    private const int Bk = AttentionTile.BlockKeys;
+
+    /// <summary>
+    /// Keys scored as <c>s_t = bias_r + sum_c qs[r][c] code_tc</c>. <paramref name="blocks"/> points at the first
+    /// 16-token block of the run; each block is <paramref name="blockBytes"/> long and holds D channels as
+    /// units of 16 lanes, <c>8 / B</c> channels per <paramref name="unitBytes"/>-byte super-block
+    /// (one channel per unit for whole-element readers).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* bias, byte* blocks, long blockBytes,
+        int bits, int unitBytes, int laneBytes, int n, int col)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    {
+        int w = TOps.Count, d = tile.HeadDim;
+        int per = 8 / bits, mask = (1 << bits) - 1;
+        int nUp = (n + 15) & ~15;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* q0 = qs + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            TVec b0 = TOps.Splat(bias[r]), b1 = TOps.Splat(bias[r + 1]), b2 = TOps.Splat(bias[r + 2]), b3 = TOps.Splat(bias[r + 3]);
+            float* s = tile.S + r * Bk + col;
+            int u = 0;
+            for (; u + 2 * w <= nUp; u += 2 * w)
+            {
+                byte* p0 = blocks + (u >> 4) * blockBytes + (u & 15) * laneBytes;
+                byte* p1 = blocks + ((u + w) >> 4) * blockBytes + ((u + w) & 15) * laneBytes;
+                TVec a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+                for (int ch = 0; ch < d; ch += per, p0 += unitBytes, p1 += unitBytes)
+                {
+                    // Packed codes: one widened load per super-block serves its 8 / B channels.
+                    TVec raw0 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p0) : default;
+                    TVec raw1 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p1) : default;
+                    for (int k = 0; k < per; k++)
+                    {
+                        int c = ch + k;
+                        TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, bits * k, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
+                        TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, bits * k, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
+                        TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); c0 = TOps.Fma(x, k1, c0);
+                        x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); c1 = TOps.Fma(x, k1, c1);
+                        x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); c2 = TOps.Fma(x, k1, c2);
+                        x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); c3 = TOps.Fma(x, k1, c3);
+                    }
+                }
+                TOps.Store(s + u, a0); TOps.Store(s + u + w, c0);
+                TOps.Store(s + Bk + u, a1); TOps.Store(s + Bk + u + w, c1);
+                TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 2 * Bk + u + w, c2);
+                TOps.Store(s + 3 * Bk + u, a3); TOps.Store(s + 3 * Bk + u + w, c3);
+            }
+            for (; u < nUp; u += w)
+            {
+                byte* p0 = blocks + (u >> 4) * blockBytes + (u & 15) * laneBytes;
+                TVec a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                for (int ch = 0; ch < d; ch += per, p0 += unitBytes)
+                    for (int k = 0; k < per; k++)
+                    {
+                        int c = ch + k;
+                        TVec k0 = TReader.Read<TCodes, TVec>(p0, bits * k, mask);
+                        a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1);
+                        a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3);
+                    }
+                TOps.Store(s + u, a0); TOps.Store(s + Bk + u, a1); TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 3 * Bk + u, a3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Keys with a scale per (token, 32 channels): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>,
+    /// 16-token tiles of <paramref name="tileBytes"/> whose fp16 scales <c>[D/32][16]</c> start at <paramref name="scaleOffset"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* init, byte* tiles, int tileBytes, int scaleOffset,
+        int bits, int n)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    {
+        int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
+        int per = 8 / bits, mask = (1 << bits) - 1;
+        int nUp = (n + 15) & ~15;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* q0 = tile.Q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            float* i0 = init + r * blocks, i1 = i0 + blocks, i2 = i1 + blocks, i3 = i2 + blocks;
+            float* s = tile.S + r * Bk;
+            int u = 0;
+            // Two token vectors at a time: eight independent FMA chains hide the FMA latency.
+            for (; u + 2 * w <= nUp; u += 2 * w)
+            {
+                byte* t0 = tiles + (u >> 4) * tileBytes, t1 = tiles + ((u + w) >> 4) * tileBytes;
+                byte* p0 = t0 + (u & 15), p1 = t1 + ((u + w) & 15);
+                ushort* sc0 = (ushort*)(t0 + scaleOffset) + (u & 15), sc1 = (ushort*)(t1 + scaleOffset) + ((u + w) & 15);
+                TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+                TVec e0 = TOps.Zero, e1 = TOps.Zero, e2 = TOps.Zero, e3 = TOps.Zero;
+                for (int b = 0; b < blocks; b++)
+                {
+                    TVec a0 = TOps.Splat(i0[b]), a1 = TOps.Splat(i1[b]), a2 = TOps.Splat(i2[b]), a3 = TOps.Splat(i3[b]);
+                    TVec f0 = a0, f1 = a1, f2 = a2, f3 = a3;
+                    for (int ch = b * 32; ch < b * 32 + 32; ch += per, p0 += 16, p1 += 16)
+                    {
+                        TVec raw0 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p0) : default;
+                        TVec raw1 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p1) : default;
+                        for (int k = 0; k < per; k++)
+                        {
+                            int c = ch + k;
+                            TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, bits * k, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
+                            TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, bits * k, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
+                            TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); f0 = TOps.Fma(x, k1, f0);
+                            x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); f1 = TOps.Fma(x, k1, f1);
+                            x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); f2 = TOps.Fma(x, k1, f2);
+                            x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); f3 = TOps.Fma(x, k1, f3);
+                        }
+                    }
+                    TVec d0 = TCodes.Halves(sc0 + b * 16), d1 = TCodes.Halves(sc1 + b * 16);
+                    o0 = TOps.Fma(a0, d0, o0); o1 = TOps.Fma(a1, d0, o1); o2 = TOps.Fma(a2, d0, o2); o3 = TOps.Fma(a3, d0, o3);
+                    e0 = TOps.Fma(f0, d1, e0); e1 = TOps.Fma(f1, d1, e1); e2 = TOps.Fma(f2, d1, e2); e3 = TOps.Fma(f3, d1, e3);
+                }
+                TOps.Store(s + u, o0); TOps.Store(s + Bk + u, o1); TOps.Store(s + 2 * Bk + u, o2); TOps.Store(s + 3 * Bk + u, o3);
+                TOps.Store(s + u + w, e0); TOps.Store(s + Bk + u + w, e1); TOps.Store(s + 2 * Bk + u + w, e2); TOps.Store(s + 3 * Bk + u + w, e3);
+            }
+            for (; u < nUp; u += w)
+            {
+                byte* t = tiles + (u >> 4) * tileBytes;
+                byte* p = t + (u & 15);
+                ushort* sc = (ushort*)(t + scaleOffset) + (u & 15);
+                TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+                for (int b = 0; b < blocks; b++)
+                {
+                    TVec a0 = TOps.Splat(i0[b]), a1 = TOps.Splat(i1[b]), a2 = TOps.Splat(i2[b]), a3 = TOps.Splat(i3[b]);
+                    for (int ch = b * 32; ch < b * 32 + 32; ch += per, p += 16)
+                        for (int k = 0; k < per; k++)
+                        {
+                            int c = ch + k;
+                            TVec kv = TReader.Read<TCodes, TVec>(p, bits * k, mask);
+                            a0 = TOps.Fma(TOps.Splat(q0[c]), kv, a0); a1 = TOps.Fma(TOps.Splat(q1[c]), kv, a1);
+                            a2 = TOps.Fma(TOps.Splat(q2[c]), kv, a2); a3 = TOps.Fma(TOps.Splat(q3[c]), kv, a3);
+                        }
+                    TVec scale = TCodes.Halves(sc + b * 16);
+                    o0 = TOps.Fma(a0, scale, o0); o1 = TOps.Fma(a1, scale, o1);
+                    o2 = TOps.Fma(a2, scale, o2); o3 = TOps.Fma(a3, scale, o3);
+                }
+                TOps.Store(s + u, o0); TOps.Store(s + Bk + u, o1); TOps.Store(s + 2 * Bk + u, o2); TOps.Store(s + 3 * Bk + u, o3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>O = Alpha O + offsetSum + sum_t pw[t][g] code_t</c> for values stored as a stream of rows (token t's
+    /// channel i is element <c>(first + t) D + i</c>); each row starts on a unit boundary, so a channel's
+    /// address moves by <paramref name="rowBytes"/> per token and its shift stays fixed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
+        byte* stream, long first, int bits, long rowBytes, bool rowMajorWeights = false)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    {
+        int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        // Weights pw[t][g][r] (token-major, from PrepareValues) or pw[r][g][t] (row-major, PrepareValuesByGroup).
+        int step = rowMajorWeights ? 1 : groups * rowsPadded;
+        int rs = rowMajorWeights ? groups * AttentionTile.BlockKeys : 1;
+        int gs = rowMajorWeights ? AttentionTile.BlockKeys : rowsPadded;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+            TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
+            TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
+            float* os0 = offsetSum + r, os1 = os0 + 1, os2 = os0 + 2, os3 = os0 + 3;
+            int i = 0;
+            for (; i + 2 * w <= d; i += 2 * w)
+            {
+                int g0 = i / groupSize * rowsPadded, g1 = (i + w) / groupSize * rowsPadded;
+                byte* v0p = TReader.Locate(stream, first * d + i, bits, out int sh0);
+                byte* v1p = TReader.Locate(stream, first * d + i + w, bits, out int sh1);
+                TVec c00 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c01 = TOps.Fma(TOps.Load(o0 + i + w), al0, TOps.Splat(os0[g1]));
+                TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
+                TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
+                TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
+                float* p0 = pw + i / groupSize * gs + r * rs, p1 = pw + (i + w) / groupSize * gs + r * rs;
+                bool shared = TReader.Packed && v0p == v1p;
+                for (int t = 0; t < n; t++, p0 += step, p1 += step, v0p += rowBytes, v1p += rowBytes)
+                {
+                    TVec v0, v1;
+                    if (shared)
+                    {
+                        // Both channel vectors are units of the same super-block: load it once.
+                        TVec raw = TReader.Raw<TCodes, TVec>(v0p);
+                        v0 = TReader.Extract<TCodes, TVec>(raw, sh0, mask);
+                        v1 = TReader.Extract<TCodes, TVec>(raw, sh1, mask);
+                    }
+                    else
+                    {
+                        v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
+                        v1 = TReader.Read<TCodes, TVec>(v1p, sh1, mask);
+                    }
+                    c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
+                    c10 = TOps.Fma(TOps.Splat(p0[rs]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[rs]), v1, c11);
+                    c20 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2 * rs]), v1, c21);
+                    c30 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3 * rs]), v1, c31);
+                }
+                TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01);
+                TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11);
+                TOps.Store(o2 + i, c20); TOps.Store(o2 + i + w, c21);
+                TOps.Store(o3 + i, c30); TOps.Store(o3 + i + w, c31);
+            }
+            for (; i < d; i += w)
+            {
+                int g0 = i / groupSize * rowsPadded;
+                byte* v0p = TReader.Locate(stream, first * d + i, bits, out int sh0);
+                TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
+                TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
+                float* p0 = pw + i / groupSize * gs + r * rs;
+                for (int t = 0; t < n; t++, p0 += step, v0p += rowBytes)
+                {
+                    TVec v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
+                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[rs]), v0, c1);
+                    c2 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c3);
+                }
+                TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> in the row-major layout, for scales and
+    /// offsets stored per group over tokens (<c>scale[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c>
+    /// and <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, vectorized over tokens.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValuesByGroup<TOps, TVec>(AttentionTile tile, float* scale, float* offset, int stride, int n, int groups, float* pw, float* offsetSum)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        // Probabilities past n are not read: stop the vector loop at a whole vector and finish in scalar.
+        int nv = n / w * w;
+        for (int r = 0; r < rowsPadded; r++)
+        {
+            float* p = tile.S + r * Bk;
+            for (int g = 0; g < groups; g++)
+            {
+                float* sc = scale + g * stride, of = offset + g * stride, dst = pw + (r * groups + g) * Bk;
+                TVec acc = TOps.Zero;
+                int t = 0;
+                for (; t < nv; t += w)
+                {
+                    TVec pv = TOps.Load(p + t);
+                    TOps.Store(dst + t, TOps.Mul(pv, TOps.Load(sc + t)));
+                    acc = TOps.Fma(pv, TOps.Load(of + t), acc);
+                }
+                float sum = TOps.SumAcross(acc);
+                for (; t < n; t++)
+                {
+                    dst[t] = p[t] * sc[t];
+                    sum = MathF.FusedMultiplyAdd(p[t], of[t], sum);
+                }
+                offsetSum[g * rowsPadded + r] = sum;
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+// NativeProb — MIT License.
+using System.Numerics;
+using NativeProb.Attention;
+using NativeProb.Cpu;
+using NativeProb.Cpu.KvCache;
+using NativeProb.Positional;
+
+namespace NativeProb.KvCache;
+
+/// <summary>
+/// The key/value cache of one attention layer, <c>[Hkv, tokens, D]</c>, stored in a <see cref="KvFormat"/>:
+/// fp32, fp16, int8 / int4 (per-token blocks of 32), KIVI-B or SAQ (ALGORITHMS.md §2). Tokens are appended
+/// one at a time (decode) or as a block (prefill); <see cref="Attend"/> runs exact attention on the stored
+/// (quantized) keys and values, dequantizing in registers inside the kernel.
+/// </summary>
+/// <remarks>
+/// Keys are cached as given: apply RoPE (<see cref="RotaryEmbedding"/>) before appending, as KIVI does.
+/// KIVI/SAQ keep the residual in fp32 and scales and mins in fp16; bits per element count all of it.
+/// Not thread-safe: one writer at a time; <see cref="Attend"/> may run while nothing appends.
+/// </remarks>
+public sealed unsafe class QuantizedKvCache
+{
+    private readonly KvStore _store;
+    private readonly CpuPath _path;
+    private readonly float _limit;
+
+    /// <summary>Creates an empty cache.</summary>
+    /// <param name="kvHeads">Hkv, at least 1.</param>
+    /// <param name="headDim">D: a positive multiple of 16 (and of 32 for int8/int4, of G for KIVI/SAQ).</param>
+    /// <param name="options">Options; null for SAQ with S = 128, G = 32, ladder (8, 4, 2), value staircase on.</param>
+    /// <exception cref="ArgumentException">A dimension or option is invalid; the message names it.</exception>
+    /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
+    public QuantizedKvCache(int kvHeads, int headDim, KvCacheOptions? options = null)
+    {
+        options ??= new KvCacheOptions();
+        if (kvHeads <= 0) throw new ArgumentException($"kvHeads must be positive; got {kvHeads}.", nameof(kvHeads));
+        options.Validate(headDim);
+        _path = options.Path ?? CpuPaths.Best;
+        CpuPaths.EnsureAvailable(_path, nameof(options));
+        Options = options;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        _store = options.Format switch
+        {
+            KvFormat.Fp32 => new Fp32Store(kvHeads, headDim),
+            KvFormat.Fp16 => new TokenStore(TokenEncoding.Fp16, kvHeads, headDim),
+            KvFormat.Int8 => new TokenStore(TokenEncoding.Int8, kvHeads, headDim),
+            KvFormat.Int4 => new TokenStore(TokenEncoding.Int4, kvHeads, headDim),
+            _ => new GroupedStore(kvHeads, headDim, options.ResidualLength, options.GroupSize, options.Levels(), options.ValueStaircase),
+        };
+        _limit = options.Format switch
+        {
+            KvFormat.Fp32 => float.MaxValue,
+            KvFormat.Fp16 or KvFormat.Int8 or KvFormat.Int4 => 65504f,
+            _ => GroupedLimit,
+        };
+    }
+
+    /// <summary>
+    /// The largest magnitude KIVI/SAQ accept: it keeps every fp16 min and scale (range / (2^B - 1), B &gt;= 1)
+    /// finite.
+    /// </summary>
+    public const float GroupedLimit = 30000f;
+
+    /// <summary>The options the cache was created with.</summary>
+    public KvCacheOptions Options { get; }
+
+    /// <summary>The storage format.</summary>
+    public KvFormat Format => Options.Format;
+
+    /// <summary>Hkv.</summary>
+    public int KvHeads { get; }
+
+    /// <summary>D.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Tokens stored.</summary>
+    public int Length => _store.Length;
+
+    /// <summary>Bytes of the stored tokens: codes, scales, mins and the fp32 residual (capacity slack excluded).</summary>
+    public long BytesUsed => _store.Bytes;
+
+    /// <summary>Bits per stored key or value element, metadata and residual included (0 when empty).</summary>
+    public double BitsPerElement => Length == 0 ? 0 : BytesUsed * 8.0 / (2.0 * KvHeads * Length * HeadDim);
+
+    /// <summary>KIVI/SAQ: quantized chunks of S tokens (0 for the other formats).</summary>
+    public int QuantizedChunks => _store is GroupedStore g ? g.Chunks : 0;
+
+    /// <summary>KIVI/SAQ: tokens in the fp32 residual (0 for the other formats).</summary>
+    public int ResidualTokens => _store is GroupedStore g ? g.ResidualTokens : 0;
+
+    /// <summary>KIVI/SAQ: the key and value bit widths of chunk <paramref name="chunk"/> (0 = oldest).</summary>
+    /// <param name="chunk">The chunk index, 0 .. <see cref="QuantizedChunks"/> - 1.</param>
+    /// <returns>The bit widths.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">No such chunk.</exception>
+    public (int KeyBits, int ValueBits) ChunkBits(int chunk)
+    {
+        if (chunk < 0 || chunk >= QuantizedChunks) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, $"There are {QuantizedChunks} quantized chunks.");
+        return ((GroupedStore)_store).ChunkBits(chunk);
+    }
+
+    /// <summary>Appends one token: <paramref name="key"/> and <paramref name="value"/> are <c>[Hkv, D]</c>.</summary>
+    /// <param name="key">The key of every KV head (after RoPE).</param>
+    /// <param name="value">The value of every KV head.</param>
+    /// <exception cref="ArgumentException">
+    /// A length is not Hkv * D, or an element is NaN, infinite, or too large for the format (fp16-based formats:
+    /// |x| &gt; 65504; KIVI/SAQ: |x| &gt; <see cref="GroupedLimit"/>). The cache is left unchanged.
+    /// </exception>
+    public void Append(ReadOnlySpan<float> key, ReadOnlySpan<float> value) => AppendBlock(key, value, 1);
+
+    /// <summary>Appends a block of tokens (prefill): <c>[Hkv, tokens, D]</c> each.</summary>
+    /// <param name="keys">Keys (after RoPE).</param>
+    /// <param name="values">Values.</param>
+    /// <param name="tokens">Tokens in the block (0 does nothing).</param>
+    /// <exception cref="ArgumentException">As for <see cref="Append"/>; the cache is left unchanged.</exception>
+    public void AppendBlock(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
+    {
+        if (tokens < 0) throw new ArgumentException($"tokens must be non-negative; got {tokens}.", nameof(tokens));
+        long expected = (long)KvHeads * tokens * HeadDim;
+        string shape = $"kv_heads*tokens*dim = {KvHeads}*{tokens}*{HeadDim} = {expected}";
+        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
+        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
+        if ((long)Length + tokens > int.MaxValue / 2) throw new ArgumentException($"The cache would exceed {int.MaxValue / 2} tokens.", nameof(tokens));
+        CheckData(keys, tokens, nameof(keys));
+        CheckData(values, tokens, nameof(values));
+        if (tokens == 0) return;
+        fixed (float* k = keys)
+        fixed (float* v = values)
+            _store.Append(_path, k, v, tokens);
+    }
+
+    private void CheckData(ReadOnlySpan<float> data, int tokens, string name)
+    {
+        // |x| <= limit is false for NaN and for infinities, so one comparison checks everything.
+        var limit = Vector<float>.One * _limit;
+        int n = data.Length - data.Length % Vector<float>.Count;
+        bool clean = true;
+        for (int i = 0; i < n && clean; i += Vector<float>.Count)
+            clean = Vector.LessThanOrEqualAll(Vector.Abs(new Vector<float>(data.Slice(i, Vector<float>.Count))), limit);
+        if (clean)
+        {
+            for (int i = n; i < data.Length && clean; i++) clean = MathF.Abs(data[i]) <= _limit;
+            if (clean) return;
+        }
+        for (int i = 0; i < data.Length; i++)
+        {
+            float x = data[i];
+            if (float.IsFinite(x) && MathF.Abs(x) <= _limit) continue;
+            int c = i % HeadDim, t = i / HeadDim % tokens, h = i / HeadDim / tokens;
+            string why = float.IsFinite(x)
+                ? $"exceeds the {Format.Name()} limit of {_limit} (scales and mins are stored as fp16)"
+                : "is not finite; the cache accepts finite numbers only";
+            throw new ArgumentException($"{name}[head {h}, token {t}, channel {c}] = {x} {why}. Nothing was appended.", name);
+        }
+    }
+
+    /// <summary>Removes every token; the options stay.</summary>
+    public void Reset() => _store.Reset();
+
+    /// <summary>
+    /// Writes tokens <c>start .. start + count</c> as the kernels see them (dequantized), <c>[Hkv, count, D]</c>
+    /// each. For inspection and tests; attention never calls it.
+    /// </summary>
+    /// <param name="start">First token.</param>
+    /// <param name="count">Tokens.</param>
+    /// <param name="keys">Destination of the keys.</param>
+    /// <param name="values">Destination of the values.</param>
+    /// <exception cref="ArgumentException">The range is outside the cache or a destination has the wrong length.</exception>
+    public void Dequantize(int start, int count, Span<float> keys, Span<float> values)
+    {
+        if (start < 0 || count < 0 || (long)start + count > Length)
+            throw new ArgumentException($"Range [{start}, {(long)start + count}) is outside the cache of {Length} tokens.", nameof(start));
+        long expected = (long)KvHeads * count * HeadDim;
+        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected kv_heads*count*dim = {expected}.", nameof(keys));
+        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected kv_heads*count*dim = {expected}.", nameof(values));
+        if (count == 0) return;
+        fixed (float* k = keys)
+        fixed (float* v = values)
+            _store.Dequantize(_path, start, count, k, v);
+    }
+
+    /// <summary>
+    /// Attention of <paramref name="queryLength"/> queries per head on the cache:
+    /// <c>O = softmax(scale Q K^T + bias) V</c> with K and V as stored, for query head h reading KV head
+    /// <c>h / (H / Hkv)</c>. Query i sits at position <c>Length - Nq + i</c> (decode: Nq = 1; chunked prefill:
+    /// append the chunk's keys first, then attend with its queries). Causal, scale, bias, threads and CPU path
+    /// come from <paramref name="options"/> (its Path overrides the cache's).
+    /// </summary>
+    /// <param name="queries">Q <c>[H, Nq, D]</c> (after RoPE).</param>
+    /// <param name="output">O <c>[H, Nq, D]</c>; must not overlap the queries.</param>
+    /// <param name="heads">H, a multiple of Hkv.</param>
+    /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
+    /// <param name="options">Options; null for causal, 1/sqrt(D), no bias.</param>
+    /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
+    /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
+    public void Attend(ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions? options = null)
+    {
+        options ??= AttentionOptions.Default;
+        if (Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(queries));
+        if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
+        var shape = new AttentionShape(1, heads, KvHeads, queryLength, Length, HeadDim);
+        FlashAttention.ValidateShape(shape, options.Causal);
+        long expected = shape.QueryElements;
+        string text = $"heads*q_len*dim = {heads}*{queryLength}*{HeadDim} = {expected}";
+        if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
+        if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
+        if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+        float scale = options.Scale ?? 1f / MathF.Sqrt(HeadDim);
+        if (!float.IsFinite(scale)) throw new ArgumentException($"Scale must be a finite number; got {scale}.", nameof(options));
+        float[]? slopes = null;
+        if (options.Slopes is not null)
+        {
+            if (options.Slopes.Length != heads)
+                throw new ArgumentException($"Slopes has {options.Slopes.Length} entries; expected one per head ({heads}).", nameof(options));
+            if (options.Bias.IsNone)
+                throw new ArgumentException("Slopes were given but Bias is none; choose a distance function with Bias.", nameof(options));
+            foreach (float m in options.Slopes)
+                if (!float.IsFinite(m)) throw new ArgumentException("Slopes must be finite.", nameof(options));
+            slopes = options.Slopes;
+        }
+        else if (!options.Bias.IsNone)
+        {
+            slopes = options.Bias.SlopesFor(heads);
+        }
+        CpuPath path = options.Path ?? _path;
+        CpuPaths.EnsureAvailable(path, nameof(options));
+        DistanceTable? table = slopes is null ? null : DistanceTable.Get(options.Bias.Distance, Length + 1);
+        fixed (float* q = queries)
+        fixed (float* o = output)
+        fixed (float* s = slopes)
+        fixed (float* t = table?.Values)
+        {
+            var problem = new KvProblem
+            {
+                Q = q, O = o, Heads = heads, QueryLength = queryLength, Causal = options.Causal, Scale = scale,
+                Slopes = s, Table = t, TableCenter = table?.Center ?? 0, Threads = options.ResolveThreads(),
+            };
+            KvAttentionEngine.Run(path, _store, problem);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+// NativeProb — MIT License.
+namespace NativeProb.Tokenization;
+
+/// <summary>The result of encoding one text: token ids, token strings and where each token came from.</summary>
+public sealed class TokenEncoding
+{
+    internal TokenEncoding(int[] ids, string[] tokens, (int Start, int End)[] offsets)
+    {
+        Ids = ids;
+        Tokens = tokens;
+        Offsets = offsets;
+    }
+
+    /// <summary>Token ids, in order.</summary>
+    public IReadOnlyList<int> Ids { get; }
+
+    /// <summary>The vocabulary string of each token.</summary>
+    public IReadOnlyList<string> Tokens { get; }
+
+    /// <summary>
+    /// For each token, the range [Start, End) of UTF-16 characters of the input it covers. A byte-level
+    /// token that holds only part of a character's UTF-8 bytes covers that whole character.
+    /// </summary>
+    public IReadOnlyList<(int Start, int End)> Offsets { get; }
+}

@@ -1,0 +1,69 @@
+// NativeProb — MIT License.
+using NativeProb.Attention;
+using NativeProb.Cli;
+using NativeProb.Cli.Commands;
+using NativeProb.Cpu;
+using NativeProb.IO;
+using NativeProb.KvCache;
+using NativeProb.Tests.Infra;
+
+namespace NativeProb.Tests.KvCache;
+
+/// <summary><c>nativeprob kv attend</c> and <c>nativeprob bench kv</c> on small inputs.</summary>
+public class KvCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("np-kv-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    [Fact]
+    public void KvAttendMatchesTheCacheApiFilledTokenByToken()
+    {
+        const int h = 4, hkv = 2, nq = 3, nk = 70, d = 32;
+        float[] q = TestData.Gaussian(1, h * nq * d), k = TestData.Gaussian(2, hkv * nk * d), v = TestData.Gaussian(3, hkv * nk * d);
+        NpyFile.Write(P("q.npy"), [h, nq, d], q);
+        NpyFile.Write(P("k.npy"), [hkv, nk, d], k);
+        NpyFile.Write(P("v.npy"), [hkv, nk, d], v);
+        int rc = CommandRegistry.Root().Parse(["kv", "attend", "--format", "saq", "--ladder", "8,3,1", "--residual", "32", "--group", "16",
+            "--q", P("q.npy"), "--k", P("k.npy"), "--v", P("v.npy"), "--out", P("o.npy")]).Invoke();
+        Assert.Equal(0, rc);
+        var (shape, o) = NpyFile.Read(P("o.npy"));
+        Assert.Equal([h, nq, d], shape);
+
+        var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = KvFormat.Saq, Ladder = [8, 3, 1], ResidualLength = 32, GroupSize = 16 });
+        for (int t = 0; t < nk; t++)
+            cache.Append(KvAttentionTests.Slice(k, hkv, nk, d, t, 1), KvAttentionTests.Slice(v, hkv, nk, d, t, 1));
+        Assert.Equal(2, cache.QuantizedChunks);
+        var expected = new float[q.Length];
+        cache.Attend(q, expected, h, nq);
+        Assert.Equal(expected, o);
+    }
+
+    [Fact]
+    public void BadLadderIsExitCode2AndWritesNothing()
+    {
+        NpyFile.Write(P("q.npy"), [2, 1, 32], new float[64]);
+        NpyFile.Write(P("k.npy"), [1, 4, 32], new float[128]);
+        NpyFile.Write(P("v.npy"), [1, 4, 32], new float[128]);
+        int rc = CommandRegistry.Root().Parse(["kv", "attend", "--format", "saq", "--ladder", "2,4",
+            "--q", P("q.npy"), "--k", P("k.npy"), "--v", P("v.npy"), "--out", P("o.npy")]).Invoke();
+        Assert.Equal(2, rc);
+        Assert.False(File.Exists(P("o.npy")));
+    }
+
+    [Fact]
+    public void BenchKvReportsEveryFieldAndFp32IsTheReference()
+    {
+        var settings = new BenchKvCommand.Settings(KvLen: 256, Heads: 4, KvHeads: 2, Dim: 64, Formats: [KvFormat.Fp32, KvFormat.Int8, KvFormat.Saq],
+            Outliers: true, Path: CpuPaths.Best, Threads: 2, Reps: 1, Seed: 5, Timing: false);
+        var results = BenchKvCommand.Run(settings, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) }));
+        Assert.Equal(3, results.Count);
+        foreach (string field in new[] { "bits_per_element", "kv_bytes", "rel_error", "kl_div", "append_us_per_token", "kv_format" })
+            Assert.All(results, r => Assert.NotNull(r![field]));
+        Assert.Equal(0.0, results[0]!["rel_error"]!.GetValue<double>(), 6);
+        Assert.Equal(32.0, results[0]!["bits_per_element"]!.GetValue<double>());
+        Assert.True(results[1]!["rel_error"]!.GetValue<double>() > 0);
+    }
+}
