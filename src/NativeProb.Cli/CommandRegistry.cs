@@ -32,5 +32,6 @@ internal static class CommandRegistry
     {
         yield return BenchAttentionCommand.Create();
         yield return BenchKvCommand.Create();
+        yield return BenchPrFlashCommand.Create();
     }
 }

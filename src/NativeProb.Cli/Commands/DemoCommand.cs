@@ -16,6 +16,7 @@ internal static class DemoCommand
         yield return new TokenizerDemo();
         yield return new Word2VecDemo();
         yield return new KvCacheDemo();
+        yield return new PrFlashDemo();
     }
 
     public static Command Create()

@@ -1,0 +1,125 @@
+// NativeProb — MIT License.
+using NativeProb.Cpu;
+using NativeProb.Cpu.Attention;
+using NativeProb.Positional;
+
+namespace NativeProb.Attention;
+
+/// <summary>
+/// PrFlashAttention (reconstruction of the paper's method, ALGORITHMS.md §4): causal attention tiled into b x b
+/// blocks where block (i, j) at distance <c>delta = i - j</c> is computed with probability <c>p(delta)</c>
+/// (harmonic, geometric or power law), blocks with <c>delta &lt;= w</c> and the first key block always. The choice
+/// is a counter-based hash of (seed, head, i, j): one seed is one reproducible round on every path and thread count.
+/// The kept blocks run through the exact kernel's online softmax, either renormalized over the kept keys or
+/// importance-weighted by <c>1/p</c>. MHA, GQA and MQA; decode, chunked prefill and prefill; every bias of
+/// <see cref="FlashAttention"/>.
+/// </summary>
+public static class PrFlashAttention
+{
+    /// <summary>
+    /// Computes block-sparse attention. For query i of head h in query block I:
+    /// <c>o_i = sum_(j in kept) w_J e^(s_ij) v_j / sum_(j in kept) w_J e^(s_ij)</c>, with
+    /// <c>s_ij = scale * q_i . k_j + bias_h(i, j)</c>, kept = the keys of the kept blocks J visible to i, and
+    /// <c>w_J = 1</c> (Renormalize) or <c>1 / p_IJ</c> (ImportanceWeighted).
+    /// </summary>
+    /// <param name="q">Queries <c>[Batch, Heads, QueryLength, HeadDim]</c>.</param>
+    /// <param name="k">Keys <c>[Batch, KvHeads, KeyLength, HeadDim]</c>.</param>
+    /// <param name="v">Values, shaped like <paramref name="k"/>.</param>
+    /// <param name="output">Output, shaped like <paramref name="q"/>; must not overlap the inputs.</param>
+    /// <param name="shape">The shape of the call (causal: query i sits at position <c>Nk - Nq + i</c>).</param>
+    /// <param name="options">Options; null for <see cref="PrFlashOptions.Default"/>.</param>
+    /// <returns>Blocks computed (counted by the kernel), blocks of exact attention, and the expected count.</returns>
+    /// <exception cref="ArgumentException">
+    /// A shape or length is wrong (as for <see cref="FlashAttention.Forward"/>), or an option is out of range: a
+    /// probability parameter outside its range (c &lt;= 0, r outside (0, 1], alpha &lt; 0), b &lt; 8, window &lt; 0,
+    /// or a non-causal <see cref="PrFlashOptions.Attention"/>. The message names the option.
+    /// </exception>
+    /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
+    public static unsafe PrFlashResult Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+        AttentionShape shape, PrFlashOptions? options = null)
+    {
+        options ??= PrFlashOptions.Default;
+        options.Validate();
+        AttentionOptions attention = options.Attention;
+        FlashAttention.Validate(q, k, v, output, shape, attention, out float scale, out float[]? slopes);
+        CpuPath path = attention.Path ?? CpuPaths.Best;
+        CpuPaths.EnsureAvailable(path, nameof(options));
+        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        long perCall = (long)shape.Batch * shape.Heads;
+        long dense = perCall * planner.DensePerHead();
+        double expected = perCall * planner.ExpectedPerHead();
+        if (shape.QueryElements == 0) return new PrFlashResult(0, dense, expected);
+
+        DistanceTable? table = slopes is null ? null : DistanceTable.Get(attention.Bias.Distance, shape.KeyLength + 1);
+        fixed (float* pq = q)
+        fixed (float* pk = k)
+        fixed (float* pv = v)
+        fixed (float* po = output)
+        fixed (float* ps = slopes)
+        fixed (float* pt = table?.Values)
+        {
+            var problem = new PrFlashProblem
+            {
+                Dense = new DenseProblem
+                {
+                    Q = pq, K = pk, V = pv, O = po,
+                    Shape = shape,
+                    Causal = true,
+                    Scale = scale,
+                    Slopes = ps,
+                    Table = pt,
+                    TableCenter = table?.Center ?? 0,
+                    Threads = attention.ResolveThreads(),
+                },
+                Planner = planner,
+                ImportanceWeighted = options.Estimator == PrFlashEstimator.ImportanceWeighted,
+                Layout = options.ResolveLayout(shape.QueryLength),
+            };
+            long computed = PrFlashEngine.Run(path, problem);
+            return new PrFlashResult(computed, dense, expected);
+        }
+    }
+
+    /// <summary>
+    /// The blocks a <see cref="Forward"/> call with this shape and these options computes, without computing them.
+    /// </summary>
+    /// <param name="shape">The shape of the call.</param>
+    /// <param name="options">Options; null for <see cref="PrFlashOptions.Default"/>.</param>
+    /// <returns>The plan: kept key blocks per head and query block, computed / dense / expected counts.</returns>
+    /// <exception cref="ArgumentException">The shape or an option is invalid; the message names it.</exception>
+    public static BlockPlan Plan(AttentionShape shape, PrFlashOptions? options = null)
+    {
+        options ??= PrFlashOptions.Default;
+        options.Validate();
+        FlashAttention.ValidateShape(shape, causal: true);
+        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        int qbs = Math.Max(0, planner.QueryBlocks);
+        var offsets = new int[shape.Heads * qbs + 1];
+        var scratch = new int[planner.LastQueryBlock + 1];
+        var blocks = new List<int>();
+        for (int h = 0; h < shape.Heads; h++)
+            for (int r = 0; r < qbs; r++)
+            {
+                int n = planner.Fill(h, planner.FirstQueryBlock + r, scratch);
+                for (int t = 0; t < n; t++) blocks.Add(scratch[t]);
+                offsets[h * qbs + r + 1] = blocks.Count;
+            }
+        long perCall = (long)shape.Batch * shape.Heads;
+        return new BlockPlan(shape.Batch, shape.Heads, options.BlockSize, planner.FirstQueryBlock, qbs, offsets, blocks.ToArray(),
+            perCall * planner.DensePerHead(), perCall * planner.ExpectedPerHead());
+    }
+
+    /// <summary>The expected number of computed blocks over seeds (see <see cref="BlockPlan.ExpectedBlocks"/>).</summary>
+    /// <param name="shape">The shape of the call.</param>
+    /// <param name="options">Options; null for <see cref="PrFlashOptions.Default"/>.</param>
+    /// <returns>batch x heads x <c>sum_i sum_(j &lt;= i) p_ij</c>.</returns>
+    /// <exception cref="ArgumentException">The shape or an option is invalid.</exception>
+    public static double ExpectedBlocks(AttentionShape shape, PrFlashOptions? options = null)
+    {
+        options ??= PrFlashOptions.Default;
+        options.Validate();
+        FlashAttention.ValidateShape(shape, causal: true);
+        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        return (double)shape.Batch * shape.Heads * planner.ExpectedPerHead();
+    }
+}
