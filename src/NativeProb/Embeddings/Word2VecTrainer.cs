@@ -254,6 +254,10 @@ public static class Word2VecTrainer
             Interlocked.Add(ref _rawTokens, localRaw);
             Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + localLoss);
             Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
+            // Only raw pointers into the scratch matrices are used above: without these the GC may
+            // collect their pinned arrays mid-training (seen as an intermittent access violation).
+            GC.KeepAlive(scratch);
+            GC.KeepAlive(stepScratch);
         }
 
         private void TrainByteRange<TK>(int t, (long Start, long End) range, int[] sentence, float* neu1, float* neu1e, int* targets, float* dots, bool cbow,
