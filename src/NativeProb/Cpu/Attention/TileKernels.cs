@@ -12,7 +12,11 @@ namespace NativeProb.Cpu.Attention;
 /// </summary>
 internal static unsafe class TileKernels
 {
-    private const int PrefetchRowsAhead = 8;
+    // Decode prefetch distances, measured (bench attention, decode 16k, GQA 32/8, D 128): keys 48
+    // rows ahead and values one 64-key block ahead, both into L2, raised the cold-cache bandwidth from
+    // about 0.6 to about 0.8 of the machine's streaming read; L1 prefetch 8 rows ahead stalled on misses.
+    private const int PrefetchRowsAhead = 48;
+    private const int PrefetchValueRowsAhead = AttentionTile.BlockKeys;
 
     /// <summary>
     /// S = Q K^T for a block whose keys were transposed to <c>kt[d * BlockKeys + j]</c>: a 4-row by
@@ -69,10 +73,11 @@ internal static unsafe class TileKernels
         for (int t = 0; t < count; t++)
         {
             float* k = keys + (long)t * d;
-            // Decode streams K and V once from memory: fetch K a few rows ahead and this block's V
-            // rows now, so the value pass (which walks V by column chunks) finds them in cache.
-            Prefetch.Range(k + PrefetchRowsAhead * d, d);
-            Prefetch.Range(values + (long)t * d, d);
+            // Decode streams K and V once from memory: fetch K rows well ahead and the next block's V
+            // rows, into L2 (keeping L1 for the query rows and scores); a prefetch past the end of
+            // the cache is a harmless hint, it never faults.
+            Prefetch.RangeL2(k + PrefetchRowsAhead * d, d);
+            Prefetch.RangeL2(values + (long)(t + PrefetchValueRowsAhead) * d, d);
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {

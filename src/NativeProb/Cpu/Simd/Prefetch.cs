@@ -9,6 +9,22 @@ internal static unsafe class Prefetch
 {
     private const int LineFloats = 16;
 
+    /// <summary>Prefetches every 64-byte line of <paramref name="count"/> floats at <paramref name="p"/> into L2 only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void RangeL2(float* p, int count)
+    {
+        if (!Sse.IsSupported) return;
+        int i = 0;
+        for (; i + 4 * LineFloats <= count; i += 4 * LineFloats)
+        {
+            Sse.Prefetch1(p + i);
+            Sse.Prefetch1(p + i + LineFloats);
+            Sse.Prefetch1(p + i + 2 * LineFloats);
+            Sse.Prefetch1(p + i + 3 * LineFloats);
+        }
+        for (; i < count; i += LineFloats) Sse.Prefetch1(p + i);
+    }
+
     /// <summary>Prefetches every 64-byte line of <paramref name="count"/> floats at <paramref name="p"/> into L1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Range(float* p, int count)
