@@ -76,24 +76,9 @@ public sealed partial class OpenClDevice
         }
     }
 
-    /// <summary>The checks of <see cref="RotaryEmbedding.Apply"/>, in its order and with its messages.</summary>
-    private static int ValidateRope(long length, int sequences, int seqLen, int headDim, RopeOptions options, string name)
-    {
-        if (sequences < 0) throw new ArgumentOutOfRangeException(nameof(sequences), sequences, "sequences must be non-negative.");
-        if (seqLen < 0) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "seqLen must be non-negative.");
-        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"headDim must be positive and even; got {headDim}.", nameof(headDim));
-        int rot = options.RotaryDim ?? headDim;
-        if (rot <= 0 || rot % 2 != 0 || rot > headDim)
-            throw new ArgumentException($"RotaryDim must be even and in (0, headDim = {headDim}]; got {rot}.", nameof(options));
-        if (!(options.Base > 1.0) || !double.IsFinite(options.Base))
-            throw new ArgumentException($"Base must be finite and greater than 1; got {options.Base}.", nameof(options));
-        if (options.PositionOffset < 0)
-            throw new ArgumentException($"PositionOffset must be non-negative; got {options.PositionOffset}.", nameof(options));
-        long expected = (long)sequences * seqLen * headDim;
-        if (length != expected)
-            throw new ArgumentException($"{name} has length {length}; expected sequences*seqLen*headDim = {sequences}*{seqLen}*{headDim} = {expected}.", name);
-        return rot;
-    }
+    /// <summary>The checks of <see cref="RotaryEmbedding.Apply"/>: the same code, so the same messages.</summary>
+    private static int ValidateRope(long length, int sequences, int seqLen, int headDim, RopeOptions options, string name) =>
+        RotaryEmbedding.Validate(length, sequences, seqLen, headDim, options, name);
 
     private void EnqueueRope(nint bx, int sequences, int seqLen, int headDim, int rot, RopeOptions options)
     {

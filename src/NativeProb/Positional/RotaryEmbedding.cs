@@ -55,19 +55,8 @@ public static class RotaryEmbedding
     public static unsafe void Apply(Span<float> x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
     {
         options ??= new RopeOptions();
-        if (sequences < 0) throw new ArgumentOutOfRangeException(nameof(sequences), sequences, "sequences must be non-negative.");
-        if (seqLen < 0) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "seqLen must be non-negative.");
-        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"headDim must be positive and even; got {headDim}.", nameof(headDim));
-        int rot = options.RotaryDim ?? headDim;
-        if (rot <= 0 || rot % 2 != 0 || rot > headDim)
-            throw new ArgumentException($"RotaryDim must be even and in (0, headDim = {headDim}]; got {rot}.", nameof(options));
-        if (!(options.Base > 1.0) || !double.IsFinite(options.Base))
-            throw new ArgumentException($"Base must be finite and greater than 1; got {options.Base}.", nameof(options));
-        if (options.PositionOffset < 0)
-            throw new ArgumentException($"PositionOffset must be non-negative; got {options.PositionOffset}.", nameof(options));
+        int rot = Validate(x.Length, sequences, seqLen, headDim, options, nameof(x));
         long expected = (long)sequences * seqLen * headDim;
-        if (x.Length != expected)
-            throw new ArgumentException($"x has length {x.Length}; expected sequences*seqLen*headDim = {sequences}*{seqLen}*{headDim} = {expected}.", nameof(x));
         CpuPath path = options.Path ?? CpuPaths.Best;
         CpuPaths.EnsureAvailable(path, nameof(options));
         if (expected == 0) return;
@@ -88,6 +77,25 @@ public static class RotaryEmbedding
                 default: Run<Scalar1, float>(px, pc, ps, sequences, seqLen, headDim, rot, options.Layout); break;
             }
         }
+    }
+
+    /// <summary>Checks a RoPE call (shared by every backend, so errors read the same); returns d_rot.</summary>
+    internal static int Validate(long length, int sequences, int seqLen, int headDim, RopeOptions options, string name)
+    {
+        if (sequences < 0) throw new ArgumentOutOfRangeException(nameof(sequences), sequences, "sequences must be non-negative.");
+        if (seqLen < 0) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "seqLen must be non-negative.");
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"headDim must be positive and even; got {headDim}.", nameof(headDim));
+        int rot = options.RotaryDim ?? headDim;
+        if (rot <= 0 || rot % 2 != 0 || rot > headDim)
+            throw new ArgumentException($"RotaryDim must be even and in (0, headDim = {headDim}]; got {rot}.", nameof(options));
+        if (!(options.Base > 1.0) || !double.IsFinite(options.Base))
+            throw new ArgumentException($"Base must be finite and greater than 1; got {options.Base}.", nameof(options));
+        if (options.PositionOffset < 0)
+            throw new ArgumentException($"PositionOffset must be non-negative; got {options.PositionOffset}.", nameof(options));
+        long expected = (long)sequences * seqLen * headDim;
+        if (length != expected)
+            throw new ArgumentException($"{name} has length {length}; expected sequences*seqLen*headDim = {sequences}*{seqLen}*{headDim} = {expected}.", name);
+        return rot;
     }
 
     /// <summary>
