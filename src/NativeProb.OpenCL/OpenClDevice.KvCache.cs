@@ -13,16 +13,16 @@ public sealed partial class OpenClDevice
     /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
     /// <see cref="QuantizedKvCache.Attend"/>: the cache's packed codes, fp16 scales and mins and fp32 residual
     /// are uploaded as they are stored and the kernel dequantizes each key and value in registers. Query i
-    /// sits at position <c>Length - Nq + i</c>; MHA / GQA / MQA. Positional biases are not supported here.
+    /// sits at position <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
     /// </summary>
     /// <param name="cache">A KIVI-B or SAQ cache holding at least one token.</param>
     /// <param name="queries">Q <c>[H, Nq, D]</c> (after RoPE).</param>
     /// <param name="output">O <c>[H, Nq, D]</c>; must not overlap the queries.</param>
     /// <param name="heads">H, a multiple of the cache's KV heads.</param>
     /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
-    /// <param name="options">Causal and scale are used; null for causal, 1/sqrt(D).</param>
+    /// <param name="options">Causal, scale, bias and slopes are used; null for causal, 1/sqrt(D), no bias.</param>
     /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
-    /// <exception cref="NotSupportedException">The cache is not KIVI/SAQ, or a positional bias was requested.</exception>
+    /// <exception cref="NotSupportedException">The cache is not KIVI/SAQ.</exception>
     /// <exception cref="OpenClException">An OpenCL call failed.</exception>
     public void KvAttention(QuantizedKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength,
         AttentionOptions? options = null)
@@ -31,8 +31,6 @@ public sealed partial class OpenClDevice
         options ??= AttentionOptions.Default;
         GroupedStore store = cache.Grouped
             ?? throw new NotSupportedException($"OpenCL KV attention reads KIVI and SAQ caches; this cache is {cache.Format.Name()}.");
-        if (!options.Bias.IsNone || options.Slopes is not null)
-            throw new NotSupportedException("OpenCL KV attention does not apply positional biases yet; use QuantizedKvCache.Attend.");
         if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(cache));
         if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
         int d = cache.HeadDim;
@@ -42,8 +40,8 @@ public sealed partial class OpenClDevice
         if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected heads*q_len*dim = {expected}.", nameof(queries));
         if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected heads*q_len*dim = {expected}.", nameof(output));
         if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
-        float scale = options.Scale ?? 1f / MathF.Sqrt(d);
-        if (!float.IsFinite(scale)) throw new ArgumentException($"Scale must be a finite number; got {scale}.", nameof(options));
+        // Scale and slopes exactly as the CPU path derives them (lengths do not matter at batch 0).
+        NativeProb.Attention.FlashAttention.Validate([], [], [], [], shape with { Batch = 0 }, options, out float scale, out float[]? slopes);
 
         // The chunks' parts back to back, each on a 16-byte boundary, and their bit widths and offsets.
         int chunks = store.Chunks;
@@ -88,6 +86,14 @@ public sealed partial class OpenClDevice
                 SetArg(kernel, a++, brv);
                 SetArg(kernel, a++, bq);
                 SetArg(kernel, a++, bo);
+                nint bSlopes = bq, bDist = bq;
+                if (slopes is not null)
+                {
+                    bSlopes = UploadSlopes(slopes);
+                    bDist = UploadDistances(options.Bias.Distance, cache.Length + 1);
+                }
+                SetArg(kernel, a++, bSlopes);
+                SetArg(kernel, a++, bDist);
                 SetValue(kernel, a++, heads);
                 SetValue(kernel, a++, cache.KvHeads);
                 SetValue(kernel, a++, queryLength);
@@ -98,6 +104,7 @@ public sealed partial class OpenClDevice
                 SetValue(kernel, a++, chunks);
                 SetValue(kernel, a++, scale);
                 SetValue(kernel, a++, options.Causal ? 1 : 0);
+                SetValue(kernel, a++, slopes is null ? 0 : 1);
                 Launch(kernel, [expected / d], []);
                 ReadBuffer(bo, output);
                 Complete(KvAttentionOp);

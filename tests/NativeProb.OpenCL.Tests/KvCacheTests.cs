@@ -62,20 +62,42 @@ public sealed class KvCacheTests(ClFixture fixture)
     }
 
     [SkippableTheory]
-    [InlineData("saq", true)]
-    [InlineData("kivi4", false)]
-    public void QueryBlockAndOptionsMatchCpu(string format, bool causal)
+    [InlineData("saq", true, "none")]
+    [InlineData("kivi4", false, "none")]
+    [InlineData("saq", true, "alibi")]
+    [InlineData("kivi2", false, "harmonic")]
+    [InlineData("saq", true, "harmonic-distance")]
+    [InlineData("kivi4", true, "harmonic-slopes")]
+    public void QueryBlockAndOptionsMatchCpu(string format, bool causal, string bias)
     {
         OpenClDevice device = fixture.Require();
         const int h = 4, hkv = 2, d = 64, nq = 9, length = 200;
         QuantizedKvCache cache = Fill(format, hkv, d, length, 4242, residual: 32, group: 16);
-        var options = new AttentionOptions { Causal = causal, Scale = 0.2f };
+        var options = new AttentionOptions { Causal = causal, Scale = 0.2f, Bias = NativeProb.Positional.PositionalBias.Parse(bias) };
         float[] q = ClTestData.Gaussian(77, (long)h * nq * d);
         var expected = new float[q.Length];
         var actual = new float[q.Length];
         cache.Attend(q, expected, h, nq, options);
         device.KvAttention(cache, q, actual, h, nq, options);
+        double err = ClTestData.RelativeL2(actual, expected);
+        Assert.True(err <= Tolerance, $"{format} causal={causal} bias={bias}: relative error {err:E3}");
+    }
+
+    [SkippableFact]
+    public void ExplicitSlopesMatchCpu()
+    {
+        OpenClDevice device = fixture.Require();
+        QuantizedKvCache cache = Fill("kivi2", 2, 64, 150, 31);
+        var options = new AttentionOptions { Bias = NativeProb.Positional.PositionalBias.HarmonicDistance, Slopes = [0.5f, 0.25f, 0.125f, 2f] };
+        float[] q = ClTestData.Gaussian(8, 4L * 64);
+        var expected = new float[q.Length];
+        var actual = new float[q.Length];
+        cache.Attend(q, expected, 4, 1, options);
+        device.KvAttention(cache, q, actual, 4, 1, options);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
+        // The bias really reaches the kernel: without it the result moves.
+        device.KvAttention(cache, q, actual, 4, 1);
+        Assert.True(ClTestData.RelativeL2(actual, expected) > 1e-3);
     }
 
     /// <summary>A SAQ ladder through 3 bits (two planes) and 1 bit.</summary>
@@ -103,8 +125,6 @@ public sealed class KvCacheTests(ClFixture fixture)
         fp16.Append(new float[16], new float[16]);
         Assert.Throws<NotSupportedException>(() => device.KvAttention(fp16, new float[16], new float[16], 1, 1));
         QuantizedKvCache saq = Fill("saq", 1, 32, 3, 5);
-        Assert.Throws<NotSupportedException>(() => device.KvAttention(saq, new float[32], new float[32], 1, 1,
-            new AttentionOptions { Bias = NativeProb.Positional.PositionalBias.Alibi }));
         Assert.Throws<ArgumentException>(() => device.KvAttention(saq, new float[31], new float[32], 1, 1));
     }
 }

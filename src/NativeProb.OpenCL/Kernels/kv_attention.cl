@@ -12,7 +12,8 @@
 // B = 3 is a 2-bit plane followed (at byte n / 4) by a 1-bit plane of the high bit.
 // The newest tokens are the fp32 residual rk / rv [Hkv][S][D].
 //
-// One work-item per query row (head h, query i); it walks the keys it sees with an online softmax.
+// One work-item per query row (head h, query i); it walks the keys it sees with an online softmax. The
+// bias is -slope_h * dist[|pos - t|] (the distance table of attention.cl).
 
 #ifndef MAX_D
 #define MAX_D 128
@@ -38,8 +39,10 @@ __kernel void kv_attention(
     __global const float* restrict rv,
     __global const float* restrict q,
     __global float* restrict o,
+    __global const float* restrict slopes,
+    __global const float* restrict dist,
     const int heads, const int kv_heads, const int nq, const int nk, const int d,
-    const int s_len, const int g_size, const int chunks, const float scale, const int causal)
+    const int s_len, const int g_size, const int chunks, const float scale, const int causal, const int has_bias)
 {
     const int row = (int)get_global_id(0);
     if (row >= heads * nq) return;
@@ -55,6 +58,7 @@ __kernel void kv_attention(
     const __global float* qrow = q + (long)row * d;
     for (int c = 0; c < d; c++) { qv[c] = qrow[c] * scale; acc[c] = 0.0f; }
     float m = -INFINITY, l = 0.0f;
+    const float slope = has_bias ? slopes[h] : 0.0f;
 
     for (int t = 0; t < kend; t++)
     {
@@ -81,6 +85,7 @@ __kernel void kv_attention(
             const __global float* kr = rk + ((long)kvh * s_len + rel) * d;
             for (int c = 0; c < d; c++) s = fma(qv[c], kr[c], s);
         }
+        if (has_bias) s -= slope * dist[pos >= t ? pos - t : t - pos];
         const float mnew = fmax(m, s);
         const float corr = exp(m - mnew);
         const float p = exp(s - mnew);
