@@ -48,6 +48,35 @@ public sealed class CliTests(ClFixture fixture)
         Assert.DoesNotContain("   at ", output);
     }
 
+    [SkippableFact]
+    public void BenchKvRunsTheGroupedFormatsOnTheDevice()
+    {
+        fixture.Require();
+        string json = Path.Combine(Directory.CreateTempSubdirectory("np-kv-").FullName, "kv.json");
+        var (code, output) = Run(["bench", "kv", "--backend", "opencl", "--kv-len", "200", "--heads", "4", "--kv-heads", "2", "--dim", "64",
+            "--formats", "fp32,kivi2,saq", "--reps", "1", "--json", json], null);
+        Assert.True(code == 0, output);
+        Assert.Contains("skipped on OpenCL", output);
+        JsonArray rows = JsonNode.Parse(File.ReadAllText(json))!.AsArray();
+        Assert.Equal(["kivi2", "saq"], rows.Select(r => r!["kv_format"]!.GetValue<string>()));
+        Assert.All(rows, r => Assert.Equal("opencl", r!["backend"]!.GetValue<string>()));
+        Assert.All(rows, r => Assert.True(r!["kernel_ms"]!.GetValue<double>() > 0));
+    }
+
+    [SkippableFact]
+    public void BenchPrFlashRunsOnTheDevice()
+    {
+        fixture.Require();
+        string json = Path.Combine(Directory.CreateTempSubdirectory("np-prflash-").FullName, "prflash.json");
+        var (code, output) = Run(["bench", "prflash", "--backend", "opencl", "--q-len", "256", "--heads", "2", "--dim", "64", "--block", "16",
+            "--reps", "1", "--dense-reps", "1", "--json", json], null);
+        Assert.True(code == 0, output);
+        JsonNode row = JsonNode.Parse(File.ReadAllText(json))!.AsArray().Single()!;
+        Assert.Equal("opencl", row["backend"]!.GetValue<string>());
+        long computed = row["blocks_computed"]!.GetValue<long>();
+        Assert.True(computed > 0 && computed < row["blocks_dense"]!.GetValue<long>());
+    }
+
     private static (int Code, string Output, JsonNode Info) RunInfo(string? vendors)
     {
         string json = Path.Combine(Directory.CreateTempSubdirectory("np-info-").FullName, "info.json");

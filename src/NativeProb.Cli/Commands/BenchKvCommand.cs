@@ -6,7 +6,9 @@ using System.Text.Json.Nodes;
 using NativeProb.Attention;
 using NativeProb.Cpu;
 using NativeProb.Diagnostics;
+using NativeProb.Errors;
 using NativeProb.KvCache;
+using NativeProb.OpenCL;
 using NativeProb.Positional;
 using Spectre.Console;
 
@@ -31,9 +33,11 @@ internal static class BenchKvCommand
         var threads = CliParsing.ThreadsOption();
         var json = CliParsing.JsonOption();
         var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 15, Description = "Timed decode steps per format (median reported)." };
+        var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl (OpenCL: the KIVI / SAQ formats; others are skipped)." };
+        var device = new Option<string?>("--device") { Description = "OpenCL device: index, gpu, cpu or a name part (default: NP_OPENCL_DEVICE, else first GPU)." };
         var command = new Command("kv", "Benchmark the KV-cache formats: memory, quality against fp32, decode speed.")
         {
-            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps,
+            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps, backend, device,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -42,16 +46,32 @@ internal static class BenchKvCommand
             var set = new Settings(parse.GetValue(kvLen), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
                 CliParsing.List(parse.GetValue(formats)).Select(KvFormats.Parse).ToArray(), d == "outliers",
                 CliParsing.Paths(parse.GetValue(path))[0], Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Seed: 42);
-            JsonArray results = Run(set, AnsiConsole.Console);
-            string? file = parse.GetValue(json);
-            if (file is not null) JsonOut.Write(file, results);
-            return 0;
+            string b = parse.GetValue(backend)!.Trim().ToLowerInvariant();
+            if (b is not ("cpu" or "opencl")) throw new ArgumentException($"--backend takes cpu or opencl; got '{b}'.");
+            OpenClDevice? cl = null;
+            try
+            {
+                if (b == "opencl") set = set with { Device = cl = OpenClDevice.Open(parse.GetValue(device)) };
+                JsonArray results = Run(set, AnsiConsole.Console);
+                string? file = parse.GetValue(json);
+                if (file is not null) JsonOut.Write(file, results);
+                return 0;
+            }
+            catch (NpException e) when (b == "opencl" && e.Status is NpStatus.DeviceUnavailable or NpStatus.OpenCl or NpStatus.OutOfMemory)
+            {
+                AnsiConsole.MarkupLine($"[red]error ({e.Status}):[/] {Markup.Escape(e.Message)}");
+                return 3;
+            }
+            finally
+            {
+                cl?.Dispose();
+            }
         }));
         return command;
     }
 
     internal sealed record Settings(int KvLen, int Heads, int KvHeads, int Dim, KvFormat[] Formats, bool Outliers, CpuPath Path, int Threads, int Reps, int Seed,
-        bool Timing = true);
+        bool Timing = true, OpenClDevice? Device = null);
 
     /// <summary>Keys [Hkv, N, D]: Gaussian, or with two channels at ten times the scale and RoPE applied.</summary>
     internal static float[] Keys(Settings s)
@@ -106,7 +126,18 @@ internal static class BenchKvCommand
         var caches = new List<QuantizedKvCache>();
         using var flusher = s.Timing ? new CacheFlusher() : null;
         var options = new AttentionOptions { Path = s.Path, MaxDegreeOfParallelism = s.Threads };
-        foreach (KvFormat format in s.Formats)
+        // OpenCL: attention on the device (the cache uploaded as stored, per call); it reads KIVI / SAQ only.
+        var kernelMs = new List<List<double>>();
+        void Attend(QuantizedKvCache cache, float[] o)
+        {
+            if (s.Device is null) cache.Attend(q, o, s.Heads, 1, options);
+            else s.Device.KvAttention(cache, q, o, s.Heads, 1);
+        }
+        KvFormat[] formats = s.Device is null ? s.Formats : s.Formats.Where(f => f.IsGrouped()).ToArray();
+        if (formats.Length < s.Formats.Length)
+            console.MarkupLine($"skipped on OpenCL (no device kernel): {string.Join(", ", s.Formats.Except(formats).Select(f => f.Name()))}");
+        if (formats.Length == 0) throw new ArgumentException("--backend opencl runs kivi2, kivi4, kivi8 and saq; --formats lists none of them.");
+        foreach (KvFormat format in formats)
         {
             console.Status().Start($"{format.Name()}: appending {s.KvLen} tokens one at a time, then quality", ctx =>
             {
@@ -126,7 +157,7 @@ internal static class BenchKvCommand
                 }
                 double appendUs = sw.Elapsed.TotalMilliseconds * 1000 / s.KvLen;
                 var o = new float[q.Length];
-                cache.Attend(q, o, s.Heads, 1, options);
+                Attend(cache, o);
                 rows.Add((format, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), KlDivergence(refProbs, cache, q, s), double.NaN, appendUs));
                 caches.Add(cache);
             });
@@ -136,6 +167,7 @@ internal static class BenchKvCommand
             // Round-robin over the formats, so that load from other processes hits every format alike; the
             // caches are flushed before each timed step (cold).
             var times = caches.Select(_ => new List<double>()).ToList();
+            kernelMs.AddRange(caches.Select(_ => new List<double>()));
             var o = new float[q.Length];
             console.Status().Start($"timing {s.Reps} decode steps per format, interleaved, cold cache", _ =>
             {
@@ -144,9 +176,10 @@ internal static class BenchKvCommand
                     {
                         flusher!.Flush();
                         long t0 = Stopwatch.GetTimestamp();
-                        caches[f].Attend(q, o, s.Heads, 1, options);
+                        Attend(caches[f], o);
                         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                         if (rep >= 0) times[f].Add(ms);
+                        if (rep >= 0 && s.Device is not null) kernelMs[f].Add(s.Device.LastProfile.KernelMilliseconds);
                     }
             });
             for (int f = 0; f < rows.Count; f++)
@@ -160,14 +193,15 @@ internal static class BenchKvCommand
 
         double fp32Ms = rows.FirstOrDefault(r => r.F == KvFormat.Fp32).Ms;
         var table = new Table().AddColumns("format", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
-        foreach (var r in rows)
+        for (int ri = 0; ri < rows.Count; ri++)
         {
+            var r = rows[ri];
             double speedup = s.Timing && fp32Ms > 0 ? fp32Ms / r.Ms : double.NaN;
             double gbps = r.Bytes / (r.Ms * 1e-3) / 1e9;
             var obj = new JsonObject
             {
-                ["backend"] = "cpu",
-                ["path"] = s.Path.ToString().ToLowerInvariant(),
+                ["backend"] = s.Device is null ? "cpu" : "opencl",
+                ["path"] = s.Device is null ? s.Path.ToString().ToLowerInvariant() : "opencl",
                 ["mode"] = "decode",
                 ["batch"] = 1,
                 ["heads"] = s.Heads,
@@ -194,13 +228,19 @@ internal static class BenchKvCommand
                 obj["ratio_to_limit"] = Math.Round(gbps / readGbps, 4);
                 obj["cold"] = true;
                 obj["reps"] = s.Reps;
+                if (s.Device is not null)
+                {
+                    // median_ms includes uploading the whole cache each call; kernel_ms is the kernel alone.
+                    obj["device"] = s.Device.Info.Name;
+                    obj["kernel_ms"] = Math.Round(kernelMs[ri].Order().ElementAt(kernelMs[ri].Count / 2), 4);
+                }
             }
             results.Add(obj);
             table.AddRow(r.F.Name(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.Kl),
                 s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
         }
         console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
-            $"path={s.Path} threads={s.Threads}" + (s.Timing ? $"; machine read {readGbps:F1} GB/s; cold cache (flushed before each step)" : ""));
+            (s.Device is null ? $"path={s.Path} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s; cold cache (flushed before each step)" : ""));
         console.Write(table);
         return results;
     }

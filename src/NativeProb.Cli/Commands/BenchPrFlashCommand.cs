@@ -5,6 +5,8 @@ using System.Text.Json.Nodes;
 using NativeProb.Attention;
 using NativeProb.Cpu;
 using NativeProb.Diagnostics;
+using NativeProb.Errors;
+using NativeProb.OpenCL;
 using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
@@ -40,9 +42,12 @@ internal static class BenchPrFlashCommand
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadsOption();
         var json = CliParsing.JsonOption();
+        var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl (PrFlash and the exact kernel on the device; --layout and --path do not apply)." };
+        var device = new Option<string?>("--device") { Description = "OpenCL device: index, gpu, cpu or a name part (default: NP_OPENCL_DEVICE, else first GPU)." };
         var command = new Command("prflash", "Benchmark PrFlashAttention (probabilistic block selection) against the exact kernel in the same run.")
         {
             qLen, kvLen, batch, heads, kvHeads, dim, block, dist, c, r, alpha, window, sink, estimator, layout, data, seed, dataSeed, reps, denseReps, path, threads, json,
+            backend, device,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -66,16 +71,32 @@ internal static class BenchPrFlashCommand
                 throw new ArgumentException($"--data takes {string.Join(" or ", AttentionInputs.Names)}; got '{kind}'.");
             var settings = new Settings(shape, options, ParseLayouts(parse.GetValue(layout)!), kind, parse.GetValue(dataSeed), CliParsing.Paths(parse.GetValue(path)),
                 Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Math.Max(1, parse.GetValue(denseReps)));
-            JsonArray results = Run(settings, AnsiConsole.Console);
-            string? file = parse.GetValue(json);
-            if (file is not null) JsonOut.Write(file, results);
-            return 0;
+            string b = parse.GetValue(backend)!.Trim().ToLowerInvariant();
+            if (b is not ("cpu" or "opencl")) throw new ArgumentException($"--backend takes cpu or opencl; got '{b}'.");
+            OpenClDevice? cl = null;
+            try
+            {
+                if (b == "opencl") settings = settings with { Device = cl = OpenClDevice.Open(parse.GetValue(device)) };
+                JsonArray results = Run(settings, AnsiConsole.Console);
+                string? file = parse.GetValue(json);
+                if (file is not null) JsonOut.Write(file, results);
+                return 0;
+            }
+            catch (NpException e) when (b == "opencl" && e.Status is NpStatus.DeviceUnavailable or NpStatus.OpenCl or NpStatus.OutOfMemory)
+            {
+                AnsiConsole.MarkupLine($"[red]error ({e.Status}):[/] {Markup.Escape(e.Message)}");
+                return 3;
+            }
+            finally
+            {
+                cl?.Dispose();
+            }
         }));
         return command;
     }
 
     internal sealed record Settings(AttentionShape Shape, PrFlashOptions Options, PrFlashLayout[] Layouts, string Data, int DataSeed, CpuPath[] Paths,
-        int Threads, int Reps, int DenseReps);
+        int Threads, int Reps, int DenseReps, OpenClDevice? Device = null);
 
     internal static BlockDistribution ParseDistribution(string text) => text.Trim().ToLowerInvariant() switch
     {
@@ -124,11 +145,16 @@ internal static class BenchPrFlashCommand
 
         var results = new JsonArray();
         var table = new Table().AddColumns("path", "layout", "blocks", "%dense", "ms", "exact ms", "speedup", "ms/blk", "cpu/blk", "rel err");
-        foreach (CpuPath path in set.Paths)
+        OpenClDevice? cl = set.Device;
+        // OpenCL: one run on the device (the CPU planner's blocks; the layouts and CPU paths do not apply).
+        foreach (CpuPath path in cl is null ? set.Paths : [CpuPaths.Best])
         {
+            string label = cl is null ? path.ToString() : "opencl";
             AttentionOptions attention = attentionBase with { Path = path };
-            PrFlashOptions[] variants = set.Layouts.Select(l => set.Options with { Layout = l, Attention = attention }).ToArray();
+            PrFlashOptions[] variants = (cl is null ? set.Layouts : [PrFlashLayout.Auto]).Select(l => set.Options with { Layout = l, Attention = attention }).ToArray();
+            void Dense() { if (cl is null) FlashAttention.Forward(q, k, v, exact, s, attention); else cl.FlashAttention(q, k, v, exact, s, attention); }
             var outputs = variants.Select(_ => new float[s.QueryElements]).ToArray();
+            PrFlashResult Sparse(int i) => cl is null ? PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]) : cl.PrFlash(q, k, v, outputs[i], s, variants[i]);
             var runs = new PrFlashResult[variants.Length];
             var times = variants.Select(_ => new List<double>()).ToArray();
             var cpuTimes = variants.Select(_ => new List<double>()).ToArray();
@@ -137,19 +163,19 @@ internal static class BenchPrFlashCommand
             // One warm-up each, then rounds: the exact kernel once, then each PrFlash variant a few times, so that a change
             // in the load of a shared machine hits the exact kernel and every variant of the same round alike.
             int perRound = (set.Reps + set.DenseReps - 1) / set.DenseReps;
-            console.Status().Start($"{path}: exact kernel and PrFlash, interleaved", ctx =>
+            console.Status().Start($"{label}: exact kernel and PrFlash, interleaved", ctx =>
             {
-                FlashAttention.Forward(q, k, v, exact, s, attention);
-                for (int i = 0; i < variants.Length; i++) runs[i] = PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]);
+                Dense();
+                for (int i = 0; i < variants.Length; i++) runs[i] = Sparse(i);
                 for (int round = 0; round < set.DenseReps; round++)
                 {
-                    ctx.Status($"{path}: round {round + 1} of {set.DenseReps}");
-                    Time(() => FlashAttention.Forward(q, k, v, exact, s, attention), denseTimes, denseCpuTimes);
+                    ctx.Status($"{label}: round {round + 1} of {set.DenseReps}");
+                    Time(Dense, denseTimes, denseCpuTimes);
                     for (int rep = 0; rep < perRound; rep++)
                         for (int i = 0; i < variants.Length; i++)
                         {
                             int index = i;
-                            Time(() => runs[index] = PrFlashAttention.Forward(q, k, v, outputs[index], s, variants[index]), times[index], cpuTimes[index]);
+                            Time(() => runs[index] = Sparse(index), times[index], cpuTimes[index]);
                         }
                 }
             });
@@ -168,9 +194,10 @@ internal static class BenchPrFlashCommand
                 double perBlock = ms / result.BlocksComputed, densePerBlock = denseMs / result.BlocksDense;
                 results.Add(new JsonObject
                 {
-                    ["backend"] = "cpu",
+                    ["backend"] = cl is null ? "cpu" : "opencl",
                     ["op"] = "prflash",
-                    ["path"] = path.ToString().ToLowerInvariant(),
+                    ["path"] = label.ToLowerInvariant(),
+                    ["device"] = cl?.Info.Name,
                     ["mode"] = s.QueryLength == 1 ? "decode" : "prefill",
                     ["batch"] = s.Batch,
                     ["heads"] = s.Heads,
@@ -187,7 +214,7 @@ internal static class BenchPrFlashCommand
                     ["window"] = options.Window,
                     ["sink"] = options.Sink,
                     ["estimator"] = options.Estimator == PrFlashEstimator.Renormalize ? "renormalize" : "importance",
-                    ["layout"] = layout == PrFlashLayout.Gather ? "gather" : "inplace",
+                    ["layout"] = cl is not null ? "device" : layout == PrFlashLayout.Gather ? "gather" : "inplace",
                     ["default_layout"] = layout == new PrFlashOptions().ResolveLayout(s.QueryLength),
                     ["data"] = set.Data,
                     ["data_seed"] = set.DataSeed,
@@ -216,7 +243,7 @@ internal static class BenchPrFlashCommand
                     ["times_ms"] = new JsonArray(times[i].Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
                     ["dense_times_ms"] = new JsonArray(denseTimes.Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
                 });
-                table.AddRow(path.ToString(), layout == PrFlashLayout.Gather ? "gather" : "inplace", result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
+                table.AddRow(label, cl is not null ? "device" : layout == PrFlashLayout.Gather ? "gather" : "inplace", result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
                     F(100.0 * result.BlocksComputed / result.BlocksDense, 1), Ms(ms), Ms(denseMs),
                     F(speedup, 2), F(perBlock / densePerBlock, 3), F(cpuMs / result.BlocksComputed / (denseCpuMs / result.BlocksDense), 3),
                     relError.ToString("E2", CultureInfo.InvariantCulture));

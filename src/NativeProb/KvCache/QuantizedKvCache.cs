@@ -89,6 +89,9 @@ public sealed unsafe class QuantizedKvCache
     /// <summary>KIVI/SAQ: tokens in the fp32 residual (0 for the other formats).</summary>
     public int ResidualTokens => _store is GroupedStore g ? g.ResidualTokens : 0;
 
+    /// <summary>KIVI/SAQ: the store itself, for device backends that upload its packed data (null for the other formats).</summary>
+    internal GroupedStore? Grouped => _store as GroupedStore;
+
     /// <summary>KIVI/SAQ: the key and value bit widths of chunk <paramref name="chunk"/> (0 = oldest).</summary>
     /// <param name="chunk">The chunk index, 0 .. <see cref="QuantizedChunks"/> - 1.</param>
     /// <returns>The bit widths.</returns>

@@ -56,6 +56,39 @@ internal sealed unsafe class GroupedStore : KvStore
     /// <summary>Tokens in the fp32 residual.</summary>
     public int ResidualTokens => _residual;
 
+    /// <summary>S: tokens per quantized chunk (and the residual's capacity).</summary>
+    public int ResidualLength => _s;
+
+    /// <summary>G: tokens per key group and channels per value group.</summary>
+    public int GroupSize => _g;
+
+    /// <summary>
+    /// The stored bytes of chunk i, as the kernels read them (for device backends): part 0..5 = key codes, key
+    /// scales, key mins, value codes, value scales, value mins (layouts in the class remarks; codes as
+    /// <see cref="GroupQuantizer"/> packs them, scales and mins as fp16 bits).
+    /// </summary>
+    public ReadOnlySpan<byte> ChunkPart(int i, int part)
+    {
+        Chunk c = _chunks[i];
+        long meta = (long)ChunkCodes / _g * 2;
+        return part switch
+        {
+            0 => new ReadOnlySpan<byte>(c.KeyCodes.Pointer, (int)GroupQuantizer.StreamBytes(ChunkCodes, c.KeyBits)),
+            1 => new ReadOnlySpan<byte>(c.KeyScales.Pointer, (int)meta),
+            2 => new ReadOnlySpan<byte>(c.KeyMins.Pointer, (int)meta),
+            3 => new ReadOnlySpan<byte>(c.ValueCodes.Pointer, (int)GroupQuantizer.StreamBytes(ChunkCodes, c.ValueBits)),
+            4 => new ReadOnlySpan<byte>(c.ValueScales.Pointer, (int)meta),
+            5 => new ReadOnlySpan<byte>(c.ValueMins.Pointer, (int)meta),
+            _ => throw new ArgumentOutOfRangeException(nameof(part)),
+        };
+    }
+
+    /// <summary>The fp32 residual keys, <c>[Hkv][S][D]</c> (the first <see cref="ResidualTokens"/> tokens of each head are used).</summary>
+    public ReadOnlySpan<float> ResidualKeys => new((float*)_residualKeys.Pointer, KvHeads * _s * HeadDim);
+
+    /// <summary>The fp32 residual values, like <see cref="ResidualKeys"/>.</summary>
+    public ReadOnlySpan<float> ResidualValues => new((float*)_residualValues.Pointer, KvHeads * _s * HeadDim);
+
     /// <summary>Key and value bit widths of chunk i (0 = oldest).</summary>
     public (int KeyBits, int ValueBits) ChunkBits(int i) => (_chunks[i].KeyBits, _chunks[i].ValueBits);
 

@@ -1,0 +1,119 @@
+// NativeProb — MIT License.
+using NativeProb.Attention;
+using NativeProb.Cpu.KvCache;
+using NativeProb.KvCache;
+
+namespace NativeProb.OpenCL;
+
+public sealed partial class OpenClDevice
+{
+    private const string KvAttentionOp = "kv_attention";
+
+    /// <summary>
+    /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
+    /// <see cref="QuantizedKvCache.Attend"/>: the cache's packed codes, fp16 scales and mins and fp32 residual
+    /// are uploaded as they are stored and the kernel dequantizes each key and value in registers. Query i
+    /// sits at position <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
+    /// </summary>
+    /// <param name="cache">A KIVI-B or SAQ cache holding at least one token.</param>
+    /// <param name="queries">Q <c>[H, Nq, D]</c> (after RoPE).</param>
+    /// <param name="output">O <c>[H, Nq, D]</c>; must not overlap the queries.</param>
+    /// <param name="heads">H, a multiple of the cache's KV heads.</param>
+    /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
+    /// <param name="options">Causal, scale, bias and slopes are used; null for causal, 1/sqrt(D), no bias.</param>
+    /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
+    /// <exception cref="NotSupportedException">The cache is not KIVI/SAQ.</exception>
+    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
+    public void KvAttention(QuantizedKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength,
+        AttentionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        options ??= AttentionOptions.Default;
+        GroupedStore store = cache.Grouped
+            ?? throw new NotSupportedException($"OpenCL KV attention reads KIVI and SAQ caches; this cache is {cache.Format.Name()}.");
+        if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(cache));
+        if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
+        int d = cache.HeadDim;
+        var shape = new AttentionShape(1, heads, cache.KvHeads, queryLength, cache.Length, d);
+        NativeProb.Attention.FlashAttention.ValidateShape(shape, options.Causal);
+        long expected = shape.QueryElements;
+        if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected heads*q_len*dim = {expected}.", nameof(queries));
+        if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected heads*q_len*dim = {expected}.", nameof(output));
+        if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+        // Scale and slopes exactly as the CPU path derives them (lengths do not matter at batch 0).
+        NativeProb.Attention.FlashAttention.Validate([], [], [], [], shape with { Batch = 0 }, options, out float scale, out float[]? slopes);
+
+        // The chunks' parts back to back, each on a 16-byte boundary, and their bit widths and offsets.
+        int chunks = store.Chunks;
+        var meta = new int[Math.Max(1, chunks) * 8];
+        long total = 0;
+        for (int ci = 0; ci < chunks; ci++)
+        {
+            (meta[8 * ci], meta[8 * ci + 1]) = store.ChunkBits(ci);
+            for (int part = 0; part < 6; part++)
+            {
+                meta[8 * ci + 2 + part] = checked((int)total);
+                total += (store.ChunkPart(ci, part).Length + 15) & ~15;
+            }
+        }
+        var data = new byte[Math.Max(16, total)];
+        for (int ci = 0; ci < chunks; ci++)
+            for (int part = 0; part < 6; part++)
+                store.ChunkPart(ci, part).CopyTo(data.AsSpan(meta[8 * ci + 2 + part]));
+
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            try
+            {
+                nint bdata = Scratch("kv.data", data.Length);
+                nint bmeta = Scratch("kv.meta", (long)meta.Length * sizeof(int));
+                nint brk = Scratch("kv.residual_keys", (long)store.ResidualKeys.Length * sizeof(float));
+                nint brv = Scratch("kv.residual_values", (long)store.ResidualValues.Length * sizeof(float));
+                nint bq = Scratch("kv.q", expected * sizeof(float));
+                nint bo = Scratch("kv.o", expected * sizeof(float));
+                WriteRaw<byte>(bdata, data);
+                WriteRaw<int>(bmeta, meta);
+                WriteBuffer(brk, store.ResidualKeys);
+                WriteBuffer(brv, store.ResidualValues);
+                WriteBuffer(bq, queries);
+                int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
+                nint kernel = Kernel(KvAttentionOp, "kv_attention", $"-DMAX_D={maxDim}");
+                uint a = 0;
+                SetArg(kernel, a++, bdata);
+                SetArg(kernel, a++, bmeta);
+                SetArg(kernel, a++, brk);
+                SetArg(kernel, a++, brv);
+                SetArg(kernel, a++, bq);
+                SetArg(kernel, a++, bo);
+                nint bSlopes = bq, bDist = bq;
+                if (slopes is not null)
+                {
+                    bSlopes = UploadSlopes(slopes);
+                    bDist = UploadDistances(options.Bias.Distance, cache.Length + 1);
+                }
+                SetArg(kernel, a++, bSlopes);
+                SetArg(kernel, a++, bDist);
+                SetValue(kernel, a++, heads);
+                SetValue(kernel, a++, cache.KvHeads);
+                SetValue(kernel, a++, queryLength);
+                SetValue(kernel, a++, cache.Length);
+                SetValue(kernel, a++, d);
+                SetValue(kernel, a++, store.ResidualLength);
+                SetValue(kernel, a++, store.GroupSize);
+                SetValue(kernel, a++, chunks);
+                SetValue(kernel, a++, scale);
+                SetValue(kernel, a++, options.Causal ? 1 : 0);
+                SetValue(kernel, a++, slopes is null ? 0 : 1);
+                Launch(kernel, [expected / d], []);
+                ReadBuffer(bo, output);
+                Complete(KvAttentionOp);
+            }
+            catch
+            {
+                Abandon();
+                throw;
+            }
+        }
+    }
+}
