@@ -14,6 +14,10 @@ typedef struct {
     /* rope */
     np_rope_options_t rope;
     int32_t sequences, seq_len, head_dim;
+    /* kv */
+    np_kv_cache_options_t kv;
+    int32_t kv_ladder[5];
+    int32_t kv_prefill, kv_chunk, kv_steps, kv_threads;
     /* alibi, harmonic */
     int32_t heads;
     float m0;
@@ -75,6 +79,20 @@ static inline size_t np_read_cases(const char* file, np_case_t** out) {
             ok = sscanf(line, "%*s %*s %d %d %lf %lld %d %d %d %llu", &o->layout, &o->rotary_dim, &o->base, &offset,
                         &c->sequences, &c->seq_len, &c->head_dim, &seed) == 8;
             o->position_offset = offset;
+        } else if (strcmp(c->kind, "kv") == 0) {
+            np_kv_cache_options_t* o = &c->kv;
+            char ladder[32];
+            o->struct_size = sizeof *o;
+            ok = sscanf(line, "%*s %*s %d %d %d %d %d %31s %d %d %d %d %d %d %llu", &o->format, &o->kv_heads,
+                        &o->head_dim, &o->residual_length, &o->group_size, ladder, &o->keys_only_staircase,
+                        &c->heads, &c->kv_prefill, &c->kv_chunk, &c->kv_steps, &c->kv_threads, &seed) == 13;
+            if (ok && strcmp(ladder, "-") != 0) {
+                char* p = ladder;
+                while (o->ladder_count < 5 && *p != '\0') {
+                    c->kv_ladder[o->ladder_count++] = (int32_t)strtol(p, &p, 10);
+                    if (*p == ',') ++p;
+                }
+            }
         } else if (strcmp(c->kind, "alibi") == 0) {
             ok = sscanf(line, "%*s %*s %d", &c->heads) == 1;
         } else if (strcmp(c->kind, "harmonic") == 0) {
