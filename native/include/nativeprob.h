@@ -81,7 +81,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 2
+#define NP_ABI_VERSION_MINOR 3
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -470,8 +470,96 @@ NP_NODISCARD NP_API np_status_t np_kv_cache_destroy(np_kv_cache_t* cache);
 
 /** @} */
 
+/** \defgroup prflash Probabilistic block-sparse attention (PrFlash)
+ *  Causal attention tiled into block_size x block_size blocks where the key block at block distance
+ *  delta = i - j from query block i is computed with probability p(delta); blocks within the window and
+ *  the first key block (the sink) always. The choice is a hash of (seed, head, i, j): one seed gives the
+ *  same blocks on every CPU path and thread count. A reconstruction of the paper's method: every choice
+ *  is an option. Shapes as in \ref attention; causal only.
+ *  @{ */
+
+/** p(delta) (np_prflash_options_t::distribution). */
+enum {
+    NP_PRFLASH_HARMONIC = 0,  /**< min(1, c / (1 + delta)) (default). */
+    NP_PRFLASH_GEOMETRIC = 1, /**< r^delta, r in (0, 1]. */
+    NP_PRFLASH_POWER_LAW = 2  /**< (1 + delta)^-alpha, alpha >= 0. */
+};
+
+/** How the softmax treats the kept blocks (np_prflash_options_t::estimator). */
+enum {
+    NP_PRFLASH_RENORMALIZE = 0,        /**< Softmax over the kept keys only (default). */
+    NP_PRFLASH_IMPORTANCE_WEIGHTED = 1 /**< Kept blocks weighted by 1/p in numerator and denominator. */
+};
+
+/** How the kernel reaches the kept blocks (np_prflash_options_t::layout); all give the same output bits. */
+enum {
+    NP_PRFLASH_LAYOUT_AUTO = 0,    /**< Gather for 16 queries or more, in place otherwise (default). */
+    NP_PRFLASH_LAYOUT_GATHER = 1,  /**< Copy each query block's kept K/V blocks into a packed list. */
+    NP_PRFLASH_LAYOUT_IN_PLACE = 2 /**< Index the kept blocks where they lie. */
+};
+
+/** np_prflash_options_t::window values. */
+enum {
+    NP_PRFLASH_WINDOW_DIAGONAL = -1 /**< No window beyond the diagonal block (the managed window 0). */
+};
+
+/** Options of np_prflash_forward() and np_prflash_block_count(). Zero fields mean the default given. */
+typedef struct np_prflash_options_t {
+    uint32_t struct_size;  /**< sizeof(np_prflash_options_t). */
+    int32_t distribution;  /**< NP_PRFLASH_HARMONIC (default), _GEOMETRIC or _POWER_LAW. */
+    double c;              /**< Harmonic c, positive and finite; 0 means 1. */
+    double r;              /**< Geometric r in (0, 1]; 0 means 0.5. */
+    double alpha;          /**< Power-law alpha, finite, > 0; 0 means 1 (for alpha = 0, every block, use
+                                NP_PRFLASH_GEOMETRIC with r = 1). */
+    uint64_t seed;         /**< The round: one seed, one reproducible choice of blocks (default 0). */
+    int32_t window;        /**< Blocks with delta <= window are always computed: >= 1, 0 means 1,
+                                NP_PRFLASH_WINDOW_DIAGONAL means the diagonal block only. */
+    int32_t no_sink;       /**< 1: the first key block is sampled like the others; 0 (default): always computed. */
+    int32_t block_size;    /**< Block size b in tokens, >= 8; 0 means 64. */
+    int32_t estimator;     /**< NP_PRFLASH_RENORMALIZE (default) or NP_PRFLASH_IMPORTANCE_WEIGHTED. */
+    int32_t layout;        /**< NP_PRFLASH_LAYOUT_*; default NP_PRFLASH_LAYOUT_AUTO. */
+} np_prflash_options_t;
+
+/**
+ * \brief Computes PrFlash attention once.
+ * \param[in]  attention  Not NULL; the shape, bias, scale, threads and cpu_path as for
+ *                        np_attention_forward(); attention->causal must be 1.
+ * \param[in]  options    Not NULL; options->struct_size = sizeof(np_prflash_options_t).
+ * \param[in]  q, q_count, k, k_count, v, v_count, out, out_count  As for np_attention_forward().
+ * \param[out] blocks_computed May be NULL. Receives the (query block, key block) pairs computed over
+ *                        batch and heads (equal to np_prflash_block_count()'s).
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (NULL, struct_size, shape, causal 0, an option out of range,
+ *         overlap); NP_ERR_BUFFER_TOO_SMALL; NP_ERR_UNSUPPORTED (cpu_path).
+ * \par Thread safety: any thread, concurrently, on distinct output buffers.
+ * \since 0.3
+ */
+NP_NODISCARD NP_API np_status_t np_prflash_forward(const np_attention_options_t* attention,
+                                                   const np_prflash_options_t* options,
+                                                   const float* q, size_t q_count,
+                                                   const float* k, size_t k_count,
+                                                   const float* v, size_t v_count,
+                                                   float* out, size_t out_count, int64_t* blocks_computed);
+
+/**
+ * \brief The blocks a np_prflash_forward() call with these options computes, without computing them.
+ * \param[in]  attention       Not NULL; as for np_prflash_forward() (its buffers are not needed).
+ * \param[in]  options         Not NULL; as for np_prflash_forward().
+ * \param[out] blocks_computed Not NULL. Receives the pairs computed over batch and heads.
+ * \param[out] blocks_dense    May be NULL. Receives the pairs exact causal attention computes.
+ * \param[out] expected_blocks May be NULL. Receives the expectation of blocks_computed over seeds.
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT or NP_ERR_OUT_OF_MEMORY.
+ * \par Thread safety: any thread.
+ * \since 0.3
+ */
+NP_NODISCARD NP_API np_status_t np_prflash_block_count(const np_attention_options_t* attention,
+                                                       const np_prflash_options_t* options,
+                                                       int64_t* blocks_computed, int64_t* blocks_dense,
+                                                       double* expected_blocks);
+
+/** @} */
+
 /* Sections still to come, each with its own \defgroup, as the capabilities land in the managed
- * library: probabilistic attention (np_prflash_*), OpenCL devices (np_cl_device_*). */
+ * library: OpenCL devices (np_cl_device_*). */
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -133,6 +133,34 @@ private:
     np_attention_plan_t* plan_ = nullptr;
 };
 
+/// np_prflash_options_t with struct_size set and every other field zero (the defaults).
+struct prflash_options : np_prflash_options_t {
+    prflash_options() noexcept : np_prflash_options_t{} { struct_size = sizeof(np_prflash_options_t); }
+};
+
+/// np_prflash_forward; returns the blocks computed.
+inline int64_t prflash_forward(const np_attention_options_t& attention, const np_prflash_options_t& options,
+                               span<const float> q, span<const float> k, span<const float> v, span<float> out) {
+    int64_t computed = 0;
+    check(np_prflash_forward(&attention, &options, q.data(), q.size(), k.data(), k.size(), v.data(), v.size(),
+                             out.data(), out.size(), &computed));
+    return computed;
+}
+
+/// The counts of np_prflash_block_count.
+struct prflash_blocks {
+    int64_t computed;
+    int64_t dense;
+    double expected;
+};
+
+/// np_prflash_block_count.
+inline prflash_blocks prflash_block_count(const np_attention_options_t& attention, const np_prflash_options_t& options) {
+    prflash_blocks b{};
+    check(np_prflash_block_count(&attention, &options, &b.computed, &b.dense, &b.expected));
+    return b;
+}
+
 /// np_kv_cache_options_t with struct_size set and every other field zero (the defaults; format fp32).
 struct kv_cache_options : np_kv_cache_options_t {
     kv_cache_options() noexcept : np_kv_cache_options_t{} { struct_size = sizeof(np_kv_cache_options_t); }

@@ -65,7 +65,17 @@
       NP_ERR_UNSUPPORTED)                                                                                   \
     X(np_status_t, np_kv_cache_bits_per_element, (const np_kv_cache_t* cache, double* bits),               \
       (cache, bits), NP_ERR_UNSUPPORTED)                                                                    \
-    X(np_status_t, np_kv_cache_destroy, (np_kv_cache_t * cache), (cache), NP_ERR_UNSUPPORTED)
+    X(np_status_t, np_kv_cache_destroy, (np_kv_cache_t * cache), (cache), NP_ERR_UNSUPPORTED)               \
+    X(np_status_t, np_prflash_forward,                                                                      \
+      (const np_attention_options_t* attention, const np_prflash_options_t* options, const float* q,        \
+       size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out,          \
+       size_t out_count, int64_t* blocks_computed),                                                         \
+      (attention, options, q, q_count, k, k_count, v, v_count, out, out_count, blocks_computed),            \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_prflash_block_count,                                                                  \
+      (const np_attention_options_t* attention, const np_prflash_options_t* options,                       \
+       int64_t* blocks_computed, int64_t* blocks_dense, double* expected_blocks),                           \
+      (attention, options, blocks_computed, blocks_dense, expected_blocks), NP_ERR_UNSUPPORTED)
 
 static const char* np_loader_status_string(np_status_t status);
 

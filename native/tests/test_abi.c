@@ -429,6 +429,110 @@ static void test_positional_errors(void) {
 }
 
 
+static void run_prflash_case(const np_case_t* c, const char* refdir) {
+    np_attn_inputs_t in = np_attn_inputs(c);
+    float* out = (float*)malloc(sizeof(float) * (in.q_count + 3));
+    for (int32_t path = NP_CPU_PATH_AUTO; path <= NP_CPU_PATH_V512; ++path) {
+        int32_t effective = path == NP_CPU_PATH_AUTO ? g_info.cpu_path : path;
+        np_attention_options_t o = c->attn;
+        o.cpu_path = path;
+        int64_t computed = -1, counted = -1, dense = -1;
+        double expected = -1;
+        if (!path_available(effective)) {
+            EXPECT_FAIL(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
+                                           in.q_count, &computed),
+                        NP_ERR_UNSUPPORTED, "cpu_path");
+            continue;
+        }
+        size_t ref_n = 0;
+        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
+        CHECK_MSG(ref != NULL, "no managed reference for %s on %s in %s", c->name, np_path_name(effective), refdir);
+        if (ref == NULL) continue;
+        memset(out, 0xff, sizeof(float) * in.q_count);
+        EXPECT_OK(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
+                                     in.q_count, &computed));
+        EXPECT_OK(np_prflash_block_count(&o, &c->prflash, &counted, &dense, &expected));
+        CHECK_MSG(counted == computed, "%s: np_prflash_block_count %lld, forward computed %lld", c->name,
+                  (long long)counted, (long long)computed);
+        CHECK(computed > 0 && computed <= dense);
+        out[in.q_count] = (float)computed;
+        out[in.q_count + 1] = (float)dense;
+        out[in.q_count + 2] = (float)expected;
+        compare("np_prflash_forward", c->name, np_path_name(path), out, ref, in.q_count + 3, ref_n);
+        /* blocks_computed may be NULL. */
+        EXPECT_OK(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
+                                     in.q_count, NULL));
+        compare("np_prflash_forward", c->name, np_path_name(path), out, ref, in.q_count, in.q_count);
+        free(ref);
+    }
+    free(out);
+    np_attn_inputs_free(&in);
+}
+
+static void test_prflash_errors(void) {
+    np_attention_options_t o = small_options();
+    np_prflash_options_t p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    enum { QN = 1 * 4 * 3 * 16, KN = 1 * 2 * 5 * 16 };
+    float q[QN], k[KN], v[KN], out[QN];
+    for (int i = 0; i < QN; ++i) q[i] = (float)(i % 11) * 0.05f;
+    for (int i = 0; i < KN; ++i) { k[i] = (float)(i % 7) * 0.1f; v[i] = (float)(i % 5) * 0.2f; }
+    int64_t n = 0, dense = 0;
+    double expected = 0;
+    EXPECT_OK(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n));
+    CHECK(n == 4); /* one block per head: the diagonal */
+    EXPECT_OK(np_prflash_block_count(&o, &p, &n, &dense, &expected));
+    CHECK(n == 4 && dense == 4 && expected == 4.0);
+    EXPECT_OK(np_prflash_block_count(&o, &p, &n, NULL, NULL));
+    EXPECT_FAIL(np_prflash_block_count(&o, &p, NULL, &dense, &expected), NP_ERR_INVALID_ARGUMENT, "blocks_computed");
+
+    EXPECT_FAIL(np_prflash_forward(NULL, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "attention");
+    EXPECT_FAIL(np_prflash_forward(&o, NULL, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "options");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, NULL, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "q");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, NULL, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "v");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, NULL, QN, &n), NP_ERR_INVALID_ARGUMENT, "out");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN - 1, v, KN, out, QN, &n), NP_ERR_BUFFER_TOO_SMALL, "k_count");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN - 1, &n), NP_ERR_BUFFER_TOO_SMALL, "out_count");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, q, QN, &n), NP_ERR_INVALID_ARGUMENT, "overlap");
+    EXPECT_FAIL(np_prflash_block_count(NULL, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "attention");
+    EXPECT_FAIL(np_prflash_block_count(&o, NULL, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "options");
+    p.struct_size = 8;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    p.struct_size = sizeof p + 8;
+    EXPECT_FAIL(np_prflash_block_count(&o, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    p.struct_size = sizeof p;
+    o.struct_size = 4;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    o = small_options();
+    o.causal = 0;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "causal");
+    EXPECT_FAIL(np_prflash_block_count(&o, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "causal");
+    o = small_options();
+    o.heads = 3;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "divisible");
+    o = small_options();
+#define BAD_PF(field, value, needle)                                                                        \
+    do {                                                                                                    \
+        memset(&p, 0, sizeof p);                                                                            \
+        p.struct_size = sizeof p;                                                                           \
+        p.field = value;                                                                                    \
+        EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, needle); \
+        EXPECT_FAIL(np_prflash_block_count(&o, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, needle);      \
+    } while (0)
+    BAD_PF(distribution, 3, "distribution");
+    BAD_PF(c, -1.0, "->c");
+    BAD_PF(c, INFINITY, "->c");
+    BAD_PF(r, 1.5, "->r");
+    BAD_PF(alpha, NAN, "->alpha");
+    BAD_PF(window, -2, "window");
+    BAD_PF(no_sink, 2, "no_sink");
+    BAD_PF(block_size, 4, "block_size");
+    BAD_PF(estimator, 2, "estimator");
+    BAD_PF(layout, 3, "layout");
+#undef BAD_PF
+}
+
 static np_kv_cache_options_t small_kv_options(void) {
     np_kv_cache_options_t o;
     memset(&o, 0, sizeof o);
@@ -600,6 +704,7 @@ int main(int argc, char** argv) {
         if (strcmp(cases[i].kind, "attn") == 0) run_attention_case(&cases[i], argv[2]);
         else if (strcmp(cases[i].kind, "rope") == 0) run_rope_case(&cases[i], argv[2]);
         else if (strcmp(cases[i].kind, "kv") == 0) run_kv_case(&cases[i], argv[2]);
+        else if (strcmp(cases[i].kind, "prflash") == 0) run_prflash_case(&cases[i], argv[2]);
         else run_slopes_case(&cases[i], argv[2]);
     }
     free(cases);
@@ -607,5 +712,6 @@ int main(int argc, char** argv) {
     test_plan_handles();
     test_positional_errors();
     test_kv_cache_errors();
+    test_prflash_errors();
     return np_test_summary("test_abi");
 }

@@ -46,6 +46,7 @@ internal static class Program
                     "attn" => Attention(f, path),
                     "rope" => Rope(f, path),
                     "kv" => KvCache(f, path),
+                    "prflash" => PrFlash(f, path),
                     "alibi" => AlibiSlopes.Geometric(I(f[2])),
                     "harmonic" => AlibiSlopes.Harmonic(I(f[2]), F(f[3])),
                     _ => throw new InvalidDataException($"unknown case kind '{f[0]}' in: {line}"),
@@ -132,6 +133,41 @@ internal static class Program
         result.Add(cache.BytesUsed);
         result.Add((float)cache.BitsPerElement);
         return result.ToArray();
+    }
+
+    // prflash name batch heads kv_heads dim q_len kv_len bias threads distribution param window no_sink block_size estimator layout round seed
+    // (param: c, r or alpha by distribution, 0: default; window as the C field: 0 = 1, -1 = diagonal only)
+    // The output, then blocks computed, dense and expected as floats.
+    private static float[] PrFlash(string[] f, CpuPath path)
+    {
+        var shape = new AttentionShape(I(f[2]), I(f[3]), I(f[4]), I(f[6]), I(f[7]), I(f[5]));
+        var rng = new SplitMix(ulong.Parse(f[18], CultureInfo.InvariantCulture));
+        float[] q = rng.Floats(shape.QueryElements), k = rng.Floats(shape.KeyElements), v = rng.Floats(shape.KeyElements);
+        int distribution = I(f[10]), window = I(f[12]);
+        double param = double.Parse(f[11], CultureInfo.InvariantCulture);
+        var options = new PrFlashOptions
+        {
+            Distribution = (BlockDistribution)distribution,
+            C = distribution == 0 && param != 0 ? param : 1.0,
+            R = distribution == 1 && param != 0 ? param : 0.5,
+            Alpha = distribution == 2 && param != 0 ? param : 1.0,
+            Window = window == 0 ? 1 : window == -1 ? 0 : window,
+            Sink = I(f[13]) == 0,
+            BlockSize = I(f[14]) == 0 ? 64 : I(f[14]),
+            Estimator = (PrFlashEstimator)I(f[15]),
+            Layout = (PrFlashLayout)I(f[16]),
+            Seed = ulong.Parse(f[17], CultureInfo.InvariantCulture),
+            Attention = new AttentionOptions
+            {
+                Causal = true,
+                Bias = I(f[8]) == 1 ? PositionalBias.Alibi : PositionalBias.None,
+                MaxDegreeOfParallelism = I(f[9]) <= 0 ? -1 : I(f[9]),
+                Path = path,
+            },
+        };
+        var o = new float[shape.QueryElements];
+        PrFlashResult r = PrFlashAttention.Forward(q, k, v, o, shape, options);
+        return [.. o, r.BlocksComputed, r.BlocksDense, (float)r.ExpectedBlocks];
     }
 
     // rope name layout rotary_dim base position_offset sequences seq_len head_dim seed
