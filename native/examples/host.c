@@ -5,6 +5,9 @@
  * with RoPE at its position, appends the key and value to a cache the host owns, and attends the new
  * query over the whole cache with one reusable plan per step length. It checks that decoding token t
  * equals row t of a full causal prefill over the same tokens (the decode loop is exact attention).
+ * Then the same decode loop over caches the library owns (np_kv_cache_*): an fp32 cache, which must
+ * match the prefill exactly too, and an SAQ cache (quantized keys and values stepping down a bit
+ * ladder as they age), whose bits per element and distance from the exact result it prints.
  */
 #include <nativeprob.h>
 
@@ -111,6 +114,62 @@ int main(void) {
     printf("decode vs prefill: max |difference| = %.3g\n", max_diff);
     if (!(max_diff < 1e-5f)) {
         fprintf(stderr, "decode does not match prefill\n");
+        return 1;
+    }
+
+    /* The decode loop over library-owned caches: the prompt as one block, then one token per step. */
+    np_kv_cache_options_t co = {.struct_size = sizeof co};
+    co.kv_heads = KV_HEADS; co.head_dim = DIM;
+    co.format = NP_KV_FORMAT_FP32;
+    np_kv_cache_t* exact = NULL;
+    TRY(np_kv_cache_create(&co, &exact));
+    co.format = NP_KV_FORMAT_SAQ;
+    co.residual_length = 16; /* S: quantize 16 tokens at a time (default 128, longer than this demo) */
+    co.group_size = 16;      /* G; the ladder stays the default 8, 4, 2 bits */
+    np_kv_cache_t* saq = NULL;
+    TRY(np_kv_cache_create(&co, &saq));
+    static float k_block[KV_HEADS * PROMPT * DIM], v_block[KV_HEADS * PROMPT * DIM];
+    for (int h = 0; h < KV_HEADS; ++h) {
+        memcpy(&k_block[h * PROMPT * DIM], &k_all[h * TOTAL * DIM], sizeof(float) * PROMPT * DIM);
+        memcpy(&v_block[h * PROMPT * DIM], &v_all[h * TOTAL * DIM], sizeof(float) * PROMPT * DIM);
+    }
+    TRY(np_kv_cache_append(exact, k_block, sizeof k_block / sizeof(float), v_block, sizeof v_block / sizeof(float), PROMPT));
+    TRY(np_kv_cache_append(saq, k_block, sizeof k_block / sizeof(float), v_block, sizeof v_block / sizeof(float), PROMPT));
+    np_attention_options_t a = {.struct_size = sizeof a};
+    a.batch = 1; a.heads = HEADS; a.kv_heads = KV_HEADS; a.head_dim = DIM; a.q_len = 1; a.causal = 1;
+    a.bias = NP_BIAS_ALIBI; /* kv_len 0: the cache's length */
+    float exact_diff = 0.0f, saq_diff = 0.0f;
+    for (int t = PROMPT; t < TOTAL; ++t) {
+        for (int h = 0; h < KV_HEADS; ++h) {
+            memcpy(&row_k[h * DIM], &k_all[(h * TOTAL + t) * DIM], sizeof(float) * DIM);
+            memcpy(&row_v[h * DIM], &v_all[(h * TOTAL + t) * DIM], sizeof(float) * DIM);
+        }
+        for (int h = 0; h < HEADS; ++h) memcpy(&row_q[h * DIM], &q_all[(h * TOTAL + t) * DIM], sizeof(float) * DIM);
+        float out_exact[HEADS * DIM], out_saq[HEADS * DIM];
+        TRY(np_kv_cache_append(exact, row_k, KV_HEADS * DIM, row_v, KV_HEADS * DIM, 1));
+        TRY(np_kv_cache_append(saq, row_k, KV_HEADS * DIM, row_v, KV_HEADS * DIM, 1));
+        TRY(np_kv_cache_attend(exact, &a, row_q, HEADS * DIM, out_exact, HEADS * DIM));
+        TRY(np_kv_cache_attend(saq, &a, row_q, HEADS * DIM, out_saq, HEADS * DIM));
+        for (int h = 0; h < HEADS; ++h)
+            for (int x = 0; x < DIM; ++x) {
+                float ref = prefill[(h * TOTAL + t) * DIM + x];
+                exact_diff = fmaxf(exact_diff, fabsf(out_exact[h * DIM + x] - ref));
+                saq_diff = fmaxf(saq_diff, fabsf(out_saq[h * DIM + x] - ref));
+            }
+    }
+    int32_t length = 0;
+    int64_t bytes = 0;
+    double bits = 0.0;
+    TRY(np_kv_cache_length(saq, &length));
+    TRY(np_kv_cache_bytes(saq, &bytes));
+    TRY(np_kv_cache_bits_per_element(saq, &bits));
+    printf("fp32 cache decode vs prefill: max |difference| = %.3g\n", exact_diff);
+    printf("SAQ cache: %d tokens in %lld bytes, %.2f bits per element; decode vs prefill: max |difference| = %.3g\n",
+           length, (long long)bytes, bits, saq_diff);
+    TRY(np_kv_cache_destroy(exact));
+    TRY(np_kv_cache_destroy(saq));
+    if (!(exact_diff < 1e-5f) || !(saq_diff < 0.1f) || length != TOTAL || !(bits < 32.0)) {
+        fprintf(stderr, "the cache decode loop is off\n");
         return 1;
     }
 

@@ -2,7 +2,9 @@
 //
 // host (C++): the same decode loop as host.c through nativeprob.hpp, with a plan shared by two threads:
 // batch 1, GQA 16/4 heads, D 128, a 512-token context growing by 16 decode steps; each step is computed
-// twice concurrently on one plan and both results must be identical.
+// twice concurrently on one plan and both results must be identical. The same steps also run over an
+// SAQ cache the library owns (np::kv_cache): the context appended as one block, then one token per step,
+// each step attended by two threads at once on the cache; it prints the distance from the exact result.
 #include <nativeprob.hpp>
 
 #include <cmath>
@@ -37,6 +39,21 @@ int main() {
         };
         for (int t = 0; t < context; ++t) append(t);
 
+        // The SAQ cache: default S = 128, G = 32, ladder 8, 4, 2; the context as one block [kv_heads, context, dim].
+        np::kv_cache_options co;
+        co.format = NP_KV_FORMAT_SAQ; co.kv_heads = kv_heads; co.head_dim = dim;
+        np::kv_cache saq(co);
+        {
+            std::vector<float> kb(static_cast<size_t>(kv_heads) * context * dim), vb(kb.size());
+            for (int h = 0; h < kv_heads; ++h)
+                for (int j = 0; j < context; ++j) {
+                    std::memcpy(&kb[(static_cast<size_t>(h) * context + j) * dim], &k_rows[j][h * dim], sizeof(float) * dim);
+                    std::memcpy(&vb[(static_cast<size_t>(h) * context + j) * dim], &v_rows[j][h * dim], sizeof(float) * dim);
+                }
+            saq.append(kb, vb, context);
+        }
+        float saq_diff = 0.0f;
+
         for (int step = 0; step < steps; ++step) {
             int t = context + step;
             append(t);
@@ -67,6 +84,26 @@ int main() {
                 return 1;
             }
             std::printf("step %2d: kv_len %d, out[0..2] = %.6f %.6f %.6f\n", step, len, a[0], a[1], a[2]);
+
+            // The same step over the SAQ cache: append the new token, attend from two threads at once.
+            saq.append(k_rows[t], v_rows[t]);
+            np::attention_options ao = o;
+            ao.kv_len = 0; // the cache's length
+            std::vector<float> c(heads * dim), d(heads * dim);
+            std::thread reader([&] { saq.attend(ao, q, d); });
+            saq.attend(ao, q, c);
+            reader.join();
+            if (c != d) {
+                std::fprintf(stderr, "step %d: two threads on one cache disagree\n", step);
+                return 1;
+            }
+            for (size_t i = 0; i < c.size(); ++i) saq_diff = std::fmax(saq_diff, std::fabs(c[i] - a[i]));
+        }
+        std::printf("SAQ cache: %d tokens in %lld bytes, %.2f bits per element; max |difference| from exact = %.3g\n",
+                    saq.length(), static_cast<long long>(saq.bytes()), saq.bits_per_element(), saq_diff);
+        if (saq.length() != context + steps || !(saq_diff < 0.1f) || !(saq.bits_per_element() < 8.0)) {
+            std::fprintf(stderr, "the SAQ cache decode loop is off\n");
+            return 1;
         }
 
         // A failing call throws np::error with the status and the message.

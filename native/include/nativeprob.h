@@ -81,7 +81,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 1
+#define NP_ABI_VERSION_MINOR 3
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -342,9 +342,224 @@ NP_NODISCARD NP_API np_status_t np_harmonic_slopes(int32_t heads, float m0, floa
 
 /** @} */
 
+/** \defgroup kvcache KV cache
+ *  The key/value cache of one attention layer, [kv_heads, tokens, head_dim], stored as fp32, fp16,
+ *  int8/int4 blocks, KIVI-B or SAQ, with attention run on the stored keys and values. Keys are cached
+ *  as given: apply RoPE (np_rope_apply) before appending.
+ *  @{ */
+
+/** Storage formats (np_kv_cache_options_t::format). */
+enum {
+    NP_KV_FORMAT_FP32 = 0,  /**< fp32 keys and values (the reference). */
+    NP_KV_FORMAT_FP16 = 1,  /**< fp16, round to nearest even. */
+    NP_KV_FORMAT_INT8 = 2,  /**< Symmetric 8-bit blocks of 32 channels per token, fp16 scale. */
+    NP_KV_FORMAT_INT4 = 3,  /**< Symmetric 4-bit blocks of 32 channels per token, fp16 scale. */
+    NP_KV_FORMAT_KIVI2 = 4, /**< KIVI-2: keys per channel, values per token, groups of G, fp32 residual. */
+    NP_KV_FORMAT_KIVI4 = 5, /**< KIVI-4. */
+    NP_KV_FORMAT_KIVI8 = 6, /**< KIVI-8. */
+    NP_KV_FORMAT_SAQ = 7    /**< Staircase adaptive quantization: KIVI chunks step down a bit ladder. */
+};
+
+/** Options of np_kv_cache_create(). Zero fields mean the default given. */
+typedef struct np_kv_cache_options_t {
+    uint32_t struct_size;        /**< sizeof(np_kv_cache_options_t). */
+    int32_t format;              /**< NP_KV_FORMAT_*; 0 is NP_KV_FORMAT_FP32. */
+    int32_t kv_heads;            /**< Key/value heads Hkv, >= 1. */
+    int32_t head_dim;            /**< D: a positive multiple of 16 (of 32 for int8/int4, of G for KIVI/SAQ). */
+    int32_t residual_length;     /**< KIVI/SAQ: S, a multiple of G; fewer than S newest tokens stay fp32; 0 means 128. */
+    int32_t group_size;          /**< KIVI/SAQ: G, a multiple of 16 dividing D; 0 means 32. */
+    int32_t keys_only_staircase; /**< SAQ: 1 keeps values at the ladder's first width; 0 (default): values step down too. */
+    int32_t cpu_path;            /**< NP_CPU_PATH_* of appends and attention; 0 picks the best. */
+    int32_t ladder_count;        /**< SAQ: entries in ladder (1..5); 0 with ladder NULL means (8, 4, 2). */
+    const int32_t* ladder;       /**< SAQ: bit widths, strictly decreasing, each 1, 2, 3, 4 or 8; or NULL.
+                                      Read during np_kv_cache_create only. Ignored by other formats. */
+} np_kv_cache_options_t;
+
+/** A KV cache (opaque). */
+typedef struct np_kv_cache np_kv_cache_t;
+
+/**
+ * \brief Creates an empty cache.
+ * \param[in]  options Not NULL; options->struct_size = sizeof(np_kv_cache_options_t). Copied.
+ * \param[out] cache   Not NULL. Receives the new cache, or NULL on failure. Owned by the caller:
+ *                     destroy with np_kv_cache_destroy().
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT (NULL, struct_size, a dimension or option), NP_ERR_UNSUPPORTED
+ *         (cpu_path not accelerated here) or NP_ERR_OUT_OF_MEMORY.
+ * \par Thread safety: any thread.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_create(const np_kv_cache_options_t* options, np_kv_cache_t** cache);
+
+/**
+ * \brief Appends tokens: one (decode, tokens = 1) or a block (prefill).
+ * \param[in,out] cache        A live cache.
+ * \param[in]     keys         [kv_heads, tokens, head_dim] (after RoPE); NULL only when tokens = 0.
+ *                             Caller-owned; not kept.
+ * \param[in]     keys_count   Capacity of keys in floats (>= kv_heads*tokens*head_dim).
+ * \param[in]     values       Shaped like keys. Caller-owned; not kept.
+ * \param[in]     values_count Capacity of values in floats.
+ * \param[in]     tokens       Tokens in the block, >= 0 (0 does nothing).
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (NULL, tokens < 0, an element NaN,
+ *         infinite or too large for the format: |x| > 65504 for fp16/int8/int4, > 30000 for KIVI/SAQ);
+ *         NP_ERR_BUFFER_TOO_SMALL. On failure the cache is unchanged.
+ * \par Thread safety: any thread, but not concurrently with any other use of the same cache.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_append(np_kv_cache_t* cache, const float* keys, size_t keys_count,
+                                                   const float* values, size_t values_count, int32_t tokens);
+
+/**
+ * \brief Attention of q_len queries per head on the cached keys and values (decode: q_len = 1; chunked
+ *        prefill: append the chunk, then attend with its queries). Query i sits at position
+ *        length - q_len + i.
+ * \param[in]  cache     A live, non-empty cache. Only read.
+ * \param[in]  options   Not NULL; as for np_attention_forward() with batch = 1, kv_heads and head_dim
+ *                       equal to the cache's, and kv_len 0 or the cache's length. cpu_path 0 uses the
+ *                       cache's path. Read during the call only.
+ * \param[in]  q         Queries [heads, q_len, head_dim] (after RoPE). Caller-owned.
+ * \param[in]  q_count   Capacity of q in floats (>= heads*q_len*head_dim).
+ * \param[out] out       Output [heads, q_len, head_dim]; must not overlap q. Caller-owned.
+ * \param[in]  out_count Capacity of out in floats.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (NULL, struct_size, shape, an empty
+ *         cache, overlap); NP_ERR_BUFFER_TOO_SMALL; NP_ERR_UNSUPPORTED.
+ * \par Thread safety: any thread; several threads may attend on one cache at once (distinct outputs)
+ *      while none appends.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_attend(const np_kv_cache_t* cache, const np_attention_options_t* options,
+                                                   const float* q, size_t q_count, float* out, size_t out_count);
+
+/**
+ * \brief Tokens stored.
+ * \param[in]  cache  A live cache. Only read.
+ * \param[out] length Not NULL. Receives the count.
+ * \return NP_OK, NP_ERR_INVALID_HANDLE or NP_ERR_INVALID_ARGUMENT.
+ * \par Thread safety: any thread, while none appends.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_length(const np_kv_cache_t* cache, int32_t* length);
+
+/**
+ * \brief Bytes of the stored tokens: codes, scales, mins and the fp32 residual (capacity slack excluded).
+ * \param[in]  cache A live cache. Only read.
+ * \param[out] bytes Not NULL. Receives the count.
+ * \return NP_OK, NP_ERR_INVALID_HANDLE or NP_ERR_INVALID_ARGUMENT.
+ * \par Thread safety: any thread, while none appends.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_bytes(const np_kv_cache_t* cache, int64_t* bytes);
+
+/**
+ * \brief Bits per stored key or value element, metadata and residual included (0 when empty).
+ * \param[in]  cache A live cache. Only read.
+ * \param[out] bits  Not NULL. Receives the value.
+ * \return NP_OK, NP_ERR_INVALID_HANDLE or NP_ERR_INVALID_ARGUMENT.
+ * \par Thread safety: any thread, while none appends.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_bits_per_element(const np_kv_cache_t* cache, double* bits);
+
+/**
+ * \brief Destroys a cache. Every copy of the handle becomes invalid (NP_ERR_INVALID_HANDLE).
+ * \param[in] cache The cache, or NULL (a no-op). Ownership returns to the library.
+ * \return NP_OK, or NP_ERR_INVALID_HANDLE for a stale or already destroyed cache.
+ * \par Thread safety: any thread, but not while another thread uses the same cache.
+ * \since 0.2
+ */
+NP_NODISCARD NP_API np_status_t np_kv_cache_destroy(np_kv_cache_t* cache);
+
+/** @} */
+
+/** \defgroup prflash Probabilistic block-sparse attention (PrFlash)
+ *  Causal attention tiled into block_size x block_size blocks where the key block at block distance
+ *  delta = i - j from query block i is computed with probability p(delta); blocks within the window and
+ *  the first key block (the sink) always. The choice is a hash of (seed, head, i, j): one seed gives the
+ *  same blocks on every CPU path and thread count. A reconstruction of the paper's method: every choice
+ *  is an option. Shapes as in \ref attention; causal only.
+ *  @{ */
+
+/** p(delta) (np_prflash_options_t::distribution). */
+enum {
+    NP_PRFLASH_HARMONIC = 0,  /**< min(1, c / (1 + delta)) (default). */
+    NP_PRFLASH_GEOMETRIC = 1, /**< r^delta, r in (0, 1]. */
+    NP_PRFLASH_POWER_LAW = 2  /**< (1 + delta)^-alpha, alpha >= 0. */
+};
+
+/** How the softmax treats the kept blocks (np_prflash_options_t::estimator). */
+enum {
+    NP_PRFLASH_RENORMALIZE = 0,        /**< Softmax over the kept keys only (default). */
+    NP_PRFLASH_IMPORTANCE_WEIGHTED = 1 /**< Kept blocks weighted by 1/p in numerator and denominator. */
+};
+
+/** How the kernel reaches the kept blocks (np_prflash_options_t::layout); all give the same output bits. */
+enum {
+    NP_PRFLASH_LAYOUT_AUTO = 0,    /**< Gather for 16 queries or more, in place otherwise (default). */
+    NP_PRFLASH_LAYOUT_GATHER = 1,  /**< Copy each query block's kept K/V blocks into a packed list. */
+    NP_PRFLASH_LAYOUT_IN_PLACE = 2 /**< Index the kept blocks where they lie. */
+};
+
+/** np_prflash_options_t::window values. */
+enum {
+    NP_PRFLASH_WINDOW_DIAGONAL = -1 /**< No window beyond the diagonal block (the managed window 0). */
+};
+
+/** Options of np_prflash_forward() and np_prflash_block_count(). Zero fields mean the default given. */
+typedef struct np_prflash_options_t {
+    uint32_t struct_size;  /**< sizeof(np_prflash_options_t). */
+    int32_t distribution;  /**< NP_PRFLASH_HARMONIC (default), _GEOMETRIC or _POWER_LAW. */
+    double c;              /**< Harmonic c, positive and finite; 0 means 1. */
+    double r;              /**< Geometric r in (0, 1]; 0 means 0.5. */
+    double alpha;          /**< Power-law alpha, finite, > 0; 0 means 1 (for alpha = 0, every block, use
+                                NP_PRFLASH_GEOMETRIC with r = 1). */
+    uint64_t seed;         /**< The round: one seed, one reproducible choice of blocks (default 0). */
+    int32_t window;        /**< Blocks with delta <= window are always computed: >= 1, 0 means 1,
+                                NP_PRFLASH_WINDOW_DIAGONAL means the diagonal block only. */
+    int32_t no_sink;       /**< 1: the first key block is sampled like the others; 0 (default): always computed. */
+    int32_t block_size;    /**< Block size b in tokens, >= 8; 0 means 64. */
+    int32_t estimator;     /**< NP_PRFLASH_RENORMALIZE (default) or NP_PRFLASH_IMPORTANCE_WEIGHTED. */
+    int32_t layout;        /**< NP_PRFLASH_LAYOUT_*; default NP_PRFLASH_LAYOUT_AUTO. */
+} np_prflash_options_t;
+
+/**
+ * \brief Computes PrFlash attention once.
+ * \param[in]  attention  Not NULL; the shape, bias, scale, threads and cpu_path as for
+ *                        np_attention_forward(); attention->causal must be 1.
+ * \param[in]  options    Not NULL; options->struct_size = sizeof(np_prflash_options_t).
+ * \param[in]  q, q_count, k, k_count, v, v_count, out, out_count  As for np_attention_forward().
+ * \param[out] blocks_computed May be NULL. Receives the (query block, key block) pairs computed over
+ *                        batch and heads (equal to np_prflash_block_count()'s).
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (NULL, struct_size, shape, causal 0, an option out of range,
+ *         overlap); NP_ERR_BUFFER_TOO_SMALL; NP_ERR_UNSUPPORTED (cpu_path).
+ * \par Thread safety: any thread, concurrently, on distinct output buffers.
+ * \since 0.3
+ */
+NP_NODISCARD NP_API np_status_t np_prflash_forward(const np_attention_options_t* attention,
+                                                   const np_prflash_options_t* options,
+                                                   const float* q, size_t q_count,
+                                                   const float* k, size_t k_count,
+                                                   const float* v, size_t v_count,
+                                                   float* out, size_t out_count, int64_t* blocks_computed);
+
+/**
+ * \brief The blocks a np_prflash_forward() call with these options computes, without computing them.
+ * \param[in]  attention       Not NULL; as for np_prflash_forward() (its buffers are not needed).
+ * \param[in]  options         Not NULL; as for np_prflash_forward().
+ * \param[out] blocks_computed Not NULL. Receives the pairs computed over batch and heads.
+ * \param[out] blocks_dense    May be NULL. Receives the pairs exact causal attention computes.
+ * \param[out] expected_blocks May be NULL. Receives the expectation of blocks_computed over seeds.
+ * \return NP_OK, NP_ERR_INVALID_ARGUMENT or NP_ERR_OUT_OF_MEMORY.
+ * \par Thread safety: any thread.
+ * \since 0.3
+ */
+NP_NODISCARD NP_API np_status_t np_prflash_block_count(const np_attention_options_t* attention,
+                                                       const np_prflash_options_t* options,
+                                                       int64_t* blocks_computed, int64_t* blocks_dense,
+                                                       double* expected_blocks);
+
+/** @} */
+
 /* Sections still to come, each with its own \defgroup, as the capabilities land in the managed
- * library: KV cache (np_kv_cache_*), probabilistic attention (np_prflash_*), OpenCL devices
- * (np_cl_device_*). */
+ * library: OpenCL devices (np_cl_device_*). */
 
 #ifdef __cplusplus
 } /* extern "C" */

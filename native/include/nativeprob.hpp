@@ -133,6 +133,92 @@ private:
     np_attention_plan_t* plan_ = nullptr;
 };
 
+/// np_prflash_options_t with struct_size set and every other field zero (the defaults).
+struct prflash_options : np_prflash_options_t {
+    prflash_options() noexcept : np_prflash_options_t{} { struct_size = sizeof(np_prflash_options_t); }
+};
+
+/// np_prflash_forward; returns the blocks computed.
+inline int64_t prflash_forward(const np_attention_options_t& attention, const np_prflash_options_t& options,
+                               span<const float> q, span<const float> k, span<const float> v, span<float> out) {
+    int64_t computed = 0;
+    check(np_prflash_forward(&attention, &options, q.data(), q.size(), k.data(), k.size(), v.data(), v.size(),
+                             out.data(), out.size(), &computed));
+    return computed;
+}
+
+/// The counts of np_prflash_block_count.
+struct prflash_blocks {
+    int64_t computed;
+    int64_t dense;
+    double expected;
+};
+
+/// np_prflash_block_count.
+inline prflash_blocks prflash_block_count(const np_attention_options_t& attention, const np_prflash_options_t& options) {
+    prflash_blocks b{};
+    check(np_prflash_block_count(&attention, &options, &b.computed, &b.dense, &b.expected));
+    return b;
+}
+
+/// np_kv_cache_options_t with struct_size set and every other field zero (the defaults; format fp32).
+struct kv_cache_options : np_kv_cache_options_t {
+    kv_cache_options() noexcept : np_kv_cache_options_t{} { struct_size = sizeof(np_kv_cache_options_t); }
+};
+
+/// An np_kv_cache_t owned by this object (move-only). append() needs exclusive use; attend() and the
+/// queries are const: several threads may attend at once while none appends.
+class kv_cache {
+public:
+    explicit kv_cache(const np_kv_cache_options_t& options) { check(np_kv_cache_create(&options, &cache_)); }
+    kv_cache(kv_cache&& other) noexcept : cache_(std::exchange(other.cache_, nullptr)) {}
+    kv_cache& operator=(kv_cache&& other) noexcept {
+        if (this != &other) {
+            reset();
+            cache_ = std::exchange(other.cache_, nullptr);
+        }
+        return *this;
+    }
+    kv_cache(const kv_cache&) = delete;
+    kv_cache& operator=(const kv_cache&) = delete;
+    ~kv_cache() { reset(); }
+
+    /// Appends `tokens` tokens: keys and values are [kv_heads, tokens, head_dim].
+    void append(span<const float> keys, span<const float> values, int32_t tokens = 1) {
+        check(np_kv_cache_append(cache_, keys.data(), keys.size(), values.data(), values.size(), tokens));
+    }
+
+    /// Attention of q [heads, q_len, head_dim] on the cache (options as for np_kv_cache_attend).
+    void attend(const np_attention_options_t& options, span<const float> q, span<float> out) const {
+        check(np_kv_cache_attend(cache_, &options, q.data(), q.size(), out.data(), out.size()));
+    }
+
+    int32_t length() const {
+        int32_t n = 0;
+        check(np_kv_cache_length(cache_, &n));
+        return n;
+    }
+    int64_t bytes() const {
+        int64_t n = 0;
+        check(np_kv_cache_bytes(cache_, &n));
+        return n;
+    }
+    double bits_per_element() const {
+        double b = 0;
+        check(np_kv_cache_bits_per_element(cache_, &b));
+        return b;
+    }
+
+    const np_kv_cache_t* get() const noexcept { return cache_; }
+
+private:
+    void reset() noexcept {
+        if (cache_ != nullptr) (void)np_kv_cache_destroy(cache_);
+        cache_ = nullptr;
+    }
+    np_kv_cache_t* cache_ = nullptr;
+};
+
 /// np_rope_apply on x = [sequences, seq_len, head_dim], in place.
 inline void rope_apply(const np_rope_options_t& options, span<float> x, int32_t sequences, int32_t seq_len,
                        int32_t head_dim) {

@@ -48,7 +48,34 @@
     X(np_status_t, np_alibi_slopes, (int32_t heads, float* slopes, size_t slopes_count),                    \
       (heads, slopes, slopes_count), NP_ERR_UNSUPPORTED)                                                    \
     X(np_status_t, np_harmonic_slopes, (int32_t heads, float m0, float* slopes, size_t slopes_count),       \
-      (heads, m0, slopes, slopes_count), NP_ERR_UNSUPPORTED)
+      (heads, m0, slopes, slopes_count), NP_ERR_UNSUPPORTED)                                                \
+    X(np_status_t, np_kv_cache_create, (const np_kv_cache_options_t* options, np_kv_cache_t** cache),       \
+      (options, cache), NP_ERR_UNSUPPORTED)                                                                 \
+    X(np_status_t, np_kv_cache_append,                                                                      \
+      (np_kv_cache_t * cache, const float* keys, size_t keys_count, const float* values,                    \
+       size_t values_count, int32_t tokens),                                                                \
+      (cache, keys, keys_count, values, values_count, tokens), NP_ERR_UNSUPPORTED)                          \
+    X(np_status_t, np_kv_cache_attend,                                                                      \
+      (const np_kv_cache_t* cache, const np_attention_options_t* options, const float* q, size_t q_count,   \
+       float* out, size_t out_count),                                                                       \
+      (cache, options, q, q_count, out, out_count), NP_ERR_UNSUPPORTED)                                     \
+    X(np_status_t, np_kv_cache_length, (const np_kv_cache_t* cache, int32_t* length), (cache, length),      \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_kv_cache_bytes, (const np_kv_cache_t* cache, int64_t* bytes), (cache, bytes),         \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_kv_cache_bits_per_element, (const np_kv_cache_t* cache, double* bits),               \
+      (cache, bits), NP_ERR_UNSUPPORTED)                                                                    \
+    X(np_status_t, np_kv_cache_destroy, (np_kv_cache_t * cache), (cache), NP_ERR_UNSUPPORTED)               \
+    X(np_status_t, np_prflash_forward,                                                                      \
+      (const np_attention_options_t* attention, const np_prflash_options_t* options, const float* q,        \
+       size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out,          \
+       size_t out_count, int64_t* blocks_computed),                                                         \
+      (attention, options, q, q_count, k, k_count, v, v_count, out, out_count, blocks_computed),            \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_prflash_block_count,                                                                  \
+      (const np_attention_options_t* attention, const np_prflash_options_t* options,                       \
+       int64_t* blocks_computed, int64_t* blocks_dense, double* expected_blocks),                           \
+      (attention, options, blocks_computed, blocks_dense, expected_blocks), NP_ERR_UNSUPPORTED)
 
 static const char* np_loader_status_string(np_status_t status);
 

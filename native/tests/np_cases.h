@@ -14,6 +14,12 @@ typedef struct {
     /* rope */
     np_rope_options_t rope;
     int32_t sequences, seq_len, head_dim;
+    /* prflash (with attn and seed) */
+    np_prflash_options_t prflash;
+    /* kv */
+    np_kv_cache_options_t kv;
+    int32_t kv_ladder[5];
+    int32_t kv_prefill, kv_chunk, kv_steps, kv_threads;
     /* alibi, harmonic */
     int32_t heads;
     float m0;
@@ -75,6 +81,36 @@ static inline size_t np_read_cases(const char* file, np_case_t** out) {
             ok = sscanf(line, "%*s %*s %d %d %lf %lld %d %d %d %llu", &o->layout, &o->rotary_dim, &o->base, &offset,
                         &c->sequences, &c->seq_len, &c->head_dim, &seed) == 8;
             o->position_offset = offset;
+        } else if (strcmp(c->kind, "prflash") == 0) {
+            np_attention_options_t* o = &c->attn;
+            np_prflash_options_t* p = &c->prflash;
+            double param = 0;
+            unsigned long long round = 0;
+            o->struct_size = sizeof *o;
+            p->struct_size = sizeof *p;
+            ok = sscanf(line, "%*s %*s %d %d %d %d %d %d %d %d %d %lf %d %d %d %d %d %llu %llu", &o->batch, &o->heads,
+                        &o->kv_heads, &o->head_dim, &o->q_len, &o->kv_len, &o->bias, &o->threads, &p->distribution,
+                        &param, &p->window, &p->no_sink, &p->block_size, &p->estimator, &p->layout, &round,
+                        &seed) == 17;
+            o->causal = 1;
+            if (p->distribution == NP_PRFLASH_HARMONIC) p->c = param;
+            else if (p->distribution == NP_PRFLASH_GEOMETRIC) p->r = param;
+            else p->alpha = param;
+            p->seed = round;
+        } else if (strcmp(c->kind, "kv") == 0) {
+            np_kv_cache_options_t* o = &c->kv;
+            char ladder[32];
+            o->struct_size = sizeof *o;
+            ok = sscanf(line, "%*s %*s %d %d %d %d %d %31s %d %d %d %d %d %d %llu", &o->format, &o->kv_heads,
+                        &o->head_dim, &o->residual_length, &o->group_size, ladder, &o->keys_only_staircase,
+                        &c->heads, &c->kv_prefill, &c->kv_chunk, &c->kv_steps, &c->kv_threads, &seed) == 13;
+            if (ok && strcmp(ladder, "-") != 0) {
+                char* p = ladder;
+                while (o->ladder_count < 5 && *p != '\0') {
+                    c->kv_ladder[o->ladder_count++] = (int32_t)strtol(p, &p, 10);
+                    if (*p == ',') ++p;
+                }
+            }
         } else if (strcmp(c->kind, "alibi") == 0) {
             ok = sscanf(line, "%*s %*s %d", &c->heads) == 1;
         } else if (strcmp(c->kind, "harmonic") == 0) {

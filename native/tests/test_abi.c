@@ -185,6 +185,83 @@ static void run_slopes_case(const np_case_t* c, const char* refdir) {
     free(ref);
 }
 
+
+/* Options of a cache attend call: batch 1, the cache's kv_heads and head_dim, kv_len 0 (the length). */
+static np_attention_options_t kv_attend_options(int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t q_len,
+                                                int32_t threads) {
+    np_attention_options_t a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.batch = 1; a.heads = heads; a.kv_heads = kv_heads; a.head_dim = head_dim; a.q_len = q_len; a.causal = 1;
+    a.threads = threads;
+    return a;
+}
+
+/* The driver's procedure (NativeProb.AbiDriver KvCache): prefill a block, attend with its last chunk
+ * queries, then decode steps of one token; outputs, then length, bytes and bits per element. */
+static void run_kv_case(const np_case_t* c, const char* refdir) {
+    const int32_t hkv = c->kv.kv_heads, d = c->kv.head_dim, h = c->heads;
+    size_t total = (size_t)h * c->kv_chunk * d + (size_t)c->kv_steps * h * d + 3;
+    float* got = (float*)malloc(sizeof(float) * total);
+    for (int32_t path = NP_CPU_PATH_AUTO; path <= NP_CPU_PATH_V512; ++path) {
+        int32_t effective = path == NP_CPU_PATH_AUTO ? g_info.cpu_path : path;
+        np_kv_cache_options_t o = c->kv;
+        o.ladder = o.ladder_count ? c->kv_ladder : NULL;
+        o.cpu_path = path;
+        np_kv_cache_t* cache = (np_kv_cache_t*)(uintptr_t)1;
+        if (!path_available(effective)) {
+            EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_UNSUPPORTED, "cpu_path");
+            CHECK(cache == NULL);
+            continue;
+        }
+        size_t ref_n = 0;
+        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
+        CHECK_MSG(ref != NULL, "no managed reference for %s on %s in %s", c->name, np_path_name(effective), refdir);
+        if (ref == NULL) continue;
+        EXPECT_OK(np_kv_cache_create(&o, &cache));
+        np_rng_t rng = {c->seed};
+        size_t at = 0, n = (size_t)hkv * c->kv_prefill * d;
+        float* k = np_rng_floats(&rng, n);
+        float* v = np_rng_floats(&rng, n);
+        EXPECT_OK(np_kv_cache_append(cache, k, n, v, n, c->kv_prefill));
+        free(k); free(v);
+        size_t qn = (size_t)h * c->kv_chunk * d;
+        float* q = np_rng_floats(&rng, qn);
+        np_attention_options_t a = kv_attend_options(h, hkv, d, c->kv_chunk, c->kv_threads);
+        EXPECT_OK(np_kv_cache_attend(cache, &a, q, qn, got + at, qn));
+        free(q);
+        at += qn;
+        a.q_len = 1;
+        for (int32_t step = 0; step < c->kv_steps; ++step) {
+            n = (size_t)hkv * d;
+            k = np_rng_floats(&rng, n);
+            v = np_rng_floats(&rng, n);
+            EXPECT_OK(np_kv_cache_append(cache, k, n, v, n, 1));
+            free(k); free(v);
+            qn = (size_t)h * d;
+            q = np_rng_floats(&rng, qn);
+            a.kv_len = c->kv_prefill + step + 1; /* the explicit length is accepted too */
+            EXPECT_OK(np_kv_cache_attend(cache, &a, q, qn, got + at, qn));
+            free(q);
+            at += qn;
+        }
+        int32_t length = -1;
+        int64_t bytes = -1;
+        double bits = -1;
+        EXPECT_OK(np_kv_cache_length(cache, &length));
+        EXPECT_OK(np_kv_cache_bytes(cache, &bytes));
+        EXPECT_OK(np_kv_cache_bits_per_element(cache, &bits));
+        CHECK(length == c->kv_prefill + c->kv_steps);
+        got[at++] = (float)length;
+        got[at++] = (float)bytes;
+        got[at++] = (float)bits;
+        compare("np_kv_cache_*", c->name, np_path_name(path), got, ref, at, ref_n);
+        EXPECT_OK(np_kv_cache_destroy(cache));
+        free(ref);
+    }
+    free(got);
+}
+
 static np_attention_options_t small_options(void) {
     np_attention_options_t o;
     memset(&o, 0, sizeof o);
@@ -351,6 +428,269 @@ static void test_positional_errors(void) {
     EXPECT_FAIL(np_harmonic_slopes(8, 1.0f, s, 2), NP_ERR_BUFFER_TOO_SMALL, "slopes_count");
 }
 
+
+static void run_prflash_case(const np_case_t* c, const char* refdir) {
+    np_attn_inputs_t in = np_attn_inputs(c);
+    float* out = (float*)malloc(sizeof(float) * (in.q_count + 3));
+    for (int32_t path = NP_CPU_PATH_AUTO; path <= NP_CPU_PATH_V512; ++path) {
+        int32_t effective = path == NP_CPU_PATH_AUTO ? g_info.cpu_path : path;
+        np_attention_options_t o = c->attn;
+        o.cpu_path = path;
+        int64_t computed = -1, counted = -1, dense = -1;
+        double expected = -1;
+        if (!path_available(effective)) {
+            EXPECT_FAIL(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
+                                           in.q_count, &computed),
+                        NP_ERR_UNSUPPORTED, "cpu_path");
+            continue;
+        }
+        size_t ref_n = 0;
+        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
+        CHECK_MSG(ref != NULL, "no managed reference for %s on %s in %s", c->name, np_path_name(effective), refdir);
+        if (ref == NULL) continue;
+        memset(out, 0xff, sizeof(float) * in.q_count);
+        EXPECT_OK(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
+                                     in.q_count, &computed));
+        EXPECT_OK(np_prflash_block_count(&o, &c->prflash, &counted, &dense, &expected));
+        CHECK_MSG(counted == computed, "%s: np_prflash_block_count %lld, forward computed %lld", c->name,
+                  (long long)counted, (long long)computed);
+        CHECK(computed > 0 && computed <= dense);
+        out[in.q_count] = (float)computed;
+        out[in.q_count + 1] = (float)dense;
+        out[in.q_count + 2] = (float)expected;
+        compare("np_prflash_forward", c->name, np_path_name(path), out, ref, in.q_count + 3, ref_n);
+        /* blocks_computed may be NULL. */
+        EXPECT_OK(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
+                                     in.q_count, NULL));
+        compare("np_prflash_forward", c->name, np_path_name(path), out, ref, in.q_count, in.q_count);
+        free(ref);
+    }
+    free(out);
+    np_attn_inputs_free(&in);
+}
+
+static void test_prflash_errors(void) {
+    np_attention_options_t o = small_options();
+    np_prflash_options_t p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    enum { QN = 1 * 4 * 3 * 16, KN = 1 * 2 * 5 * 16 };
+    float q[QN], k[KN], v[KN], out[QN];
+    for (int i = 0; i < QN; ++i) q[i] = (float)(i % 11) * 0.05f;
+    for (int i = 0; i < KN; ++i) { k[i] = (float)(i % 7) * 0.1f; v[i] = (float)(i % 5) * 0.2f; }
+    int64_t n = 0, dense = 0;
+    double expected = 0;
+    EXPECT_OK(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n));
+    CHECK(n == 4); /* one block per head: the diagonal */
+    EXPECT_OK(np_prflash_block_count(&o, &p, &n, &dense, &expected));
+    CHECK(n == 4 && dense == 4 && expected == 4.0);
+    EXPECT_OK(np_prflash_block_count(&o, &p, &n, NULL, NULL));
+    EXPECT_FAIL(np_prflash_block_count(&o, &p, NULL, &dense, &expected), NP_ERR_INVALID_ARGUMENT, "blocks_computed");
+
+    EXPECT_FAIL(np_prflash_forward(NULL, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "attention");
+    EXPECT_FAIL(np_prflash_forward(&o, NULL, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "options");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, NULL, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "q");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, NULL, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "v");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, NULL, QN, &n), NP_ERR_INVALID_ARGUMENT, "out");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN - 1, v, KN, out, QN, &n), NP_ERR_BUFFER_TOO_SMALL, "k_count");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN - 1, &n), NP_ERR_BUFFER_TOO_SMALL, "out_count");
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, q, QN, &n), NP_ERR_INVALID_ARGUMENT, "overlap");
+    EXPECT_FAIL(np_prflash_block_count(NULL, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "attention");
+    EXPECT_FAIL(np_prflash_block_count(&o, NULL, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "options");
+    p.struct_size = 8;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    p.struct_size = sizeof p + 8;
+    EXPECT_FAIL(np_prflash_block_count(&o, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    p.struct_size = sizeof p;
+    o.struct_size = 4;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    o = small_options();
+    o.causal = 0;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "causal");
+    EXPECT_FAIL(np_prflash_block_count(&o, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, "causal");
+    o = small_options();
+    o.heads = 3;
+    EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, "divisible");
+    o = small_options();
+#define BAD_PF(field, value, needle)                                                                        \
+    do {                                                                                                    \
+        memset(&p, 0, sizeof p);                                                                            \
+        p.struct_size = sizeof p;                                                                           \
+        p.field = value;                                                                                    \
+        EXPECT_FAIL(np_prflash_forward(&o, &p, q, QN, k, KN, v, KN, out, QN, &n), NP_ERR_INVALID_ARGUMENT, needle); \
+        EXPECT_FAIL(np_prflash_block_count(&o, &p, &n, NULL, NULL), NP_ERR_INVALID_ARGUMENT, needle);      \
+    } while (0)
+    BAD_PF(distribution, 3, "distribution");
+    BAD_PF(c, -1.0, "->c");
+    BAD_PF(c, INFINITY, "->c");
+    BAD_PF(r, 1.5, "->r");
+    BAD_PF(alpha, NAN, "->alpha");
+    BAD_PF(window, -2, "window");
+    BAD_PF(no_sink, 2, "no_sink");
+    BAD_PF(block_size, 4, "block_size");
+    BAD_PF(estimator, 2, "estimator");
+    BAD_PF(layout, 3, "layout");
+#undef BAD_PF
+}
+
+static np_kv_cache_options_t small_kv_options(void) {
+    np_kv_cache_options_t o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.format = NP_KV_FORMAT_SAQ; o.kv_heads = 2; o.head_dim = 32; o.residual_length = 32; o.group_size = 16;
+    return o;
+}
+
+static void test_kv_cache_errors(void) {
+    np_kv_cache_options_t o = small_kv_options();
+    np_kv_cache_t* cache = NULL;
+    /* create: NULL, struct_size, each option. */
+    EXPECT_FAIL(np_kv_cache_create(&o, NULL), NP_ERR_INVALID_ARGUMENT, "cache");
+    EXPECT_FAIL(np_kv_cache_create(NULL, &cache), NP_ERR_INVALID_ARGUMENT, "options");
+    CHECK(cache == NULL);
+    o.struct_size = 0;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    o.struct_size = sizeof o - 8;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    o.struct_size = sizeof o + 8;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    int32_t bad_ladder[3] = {4, 4, 2}, odd_ladder[2] = {8, 5};
+#define BAD_KV(field, value, needle)                                                                        \
+    do {                                                                                                    \
+        o = small_kv_options();                                                                             \
+        o.field = value;                                                                                    \
+        np_kv_cache_t* c_ = (np_kv_cache_t*)(uintptr_t)1;                                                   \
+        EXPECT_FAIL(np_kv_cache_create(&o, &c_), NP_ERR_INVALID_ARGUMENT, needle);                          \
+        CHECK(c_ == NULL);                                                                                  \
+    } while (0)
+    BAD_KV(format, 8, "format");
+    BAD_KV(format, -1, "format");
+    BAD_KV(kv_heads, 0, "kv_heads");
+    BAD_KV(head_dim, 24, "head dimension");
+    BAD_KV(head_dim, 0, "head dimension");
+    BAD_KV(group_size, 24, "GroupSize");
+    BAD_KV(residual_length, 40, "ResidualLength");
+    BAD_KV(keys_only_staircase, 2, "keys_only_staircase");
+    BAD_KV(cpu_path, 9, "cpu_path");
+    BAD_KV(ladder_count, 3, "ladder");
+    BAD_KV(ladder, bad_ladder, "ladder");
+    o = small_kv_options();
+    o.ladder = bad_ladder; o.ladder_count = 3;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "strictly decreasing");
+    o.ladder = odd_ladder; o.ladder_count = 2;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "Ladder[1]");
+    o.ladder_count = 6;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "ladder_count");
+    o = small_kv_options();
+    o.format = NP_KV_FORMAT_INT8; /* int8 needs a multiple of 32; 48 is not */
+    o.head_dim = 48;
+    EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "32");
+#undef BAD_KV
+
+    o = small_kv_options();
+    EXPECT_OK(np_kv_cache_create(&o, &cache));
+    CHECK(cache != NULL);
+    enum { T = 3, KN = 2 * T * 32, H = 4, QN = H * 2 * 32 };
+    float k[KN], v[KN], q[QN], out[QN];
+    for (int i = 0; i < KN; ++i) { k[i] = (float)(i % 7) * 0.1f; v[i] = (float)(i % 5) * 0.2f; }
+    for (int i = 0; i < QN; ++i) q[i] = (float)(i % 11) * 0.05f;
+    np_attention_options_t a = kv_attend_options(H, 2, 32, 2, 1);
+
+    /* Attend on an empty cache; length etc. of an empty cache. */
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN, out, QN), NP_ERR_INVALID_ARGUMENT, "empty");
+    int32_t length = -1;
+    int64_t bytes = -1;
+    double bits = -1;
+    EXPECT_OK(np_kv_cache_length(cache, &length));
+    EXPECT_OK(np_kv_cache_bytes(cache, &bytes));
+    EXPECT_OK(np_kv_cache_bits_per_element(cache, &bits));
+    CHECK(length == 0 && bytes == 0 && bits == 0.0);
+
+    /* append: NULL, short buffers, negative tokens, non-finite and too large data; nothing appended. */
+    EXPECT_FAIL(np_kv_cache_append(cache, NULL, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "keys");
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, NULL, KN, T), NP_ERR_INVALID_ARGUMENT, "values");
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN - 1, v, KN, T), NP_ERR_BUFFER_TOO_SMALL, "keys_count");
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, v, 0, T), NP_ERR_BUFFER_TOO_SMALL, "values_count");
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, v, KN, -1), NP_ERR_INVALID_ARGUMENT, "tokens");
+    float saved = k[5];
+    k[5] = NAN;
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "keys[");
+    k[5] = 1e6f;
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "limit");
+    k[5] = saved;
+    v[KN - 1] = INFINITY;
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "values[");
+    v[KN - 1] = 0.5f;
+    EXPECT_OK(np_kv_cache_length(cache, &length));
+    CHECK(length == 0);
+    EXPECT_OK(np_kv_cache_append(cache, NULL, 0, NULL, 0, 0)); /* nothing to append */
+    EXPECT_OK(np_kv_cache_append(cache, k, KN + 5, v, KN, T)); /* a larger buffer is fine */
+    EXPECT_OK(np_kv_cache_length(cache, &length));
+    CHECK(length == T);
+    EXPECT_OK(np_kv_cache_bytes(cache, &bytes));
+    CHECK(bytes == (int64_t)KN * 2 * 4); /* all in the fp32 residual */
+    EXPECT_OK(np_kv_cache_bits_per_element(cache, &bits));
+    CHECK(bits == 32.0);
+
+    /* attend: valid, then NULLs, struct_size, shapes, short buffers, overlap. */
+    EXPECT_OK(np_kv_cache_attend(cache, &a, q, QN, out, QN));
+    EXPECT_FAIL(np_kv_cache_attend(cache, NULL, q, QN, out, QN), NP_ERR_INVALID_ARGUMENT, "options");
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, NULL, QN, out, QN), NP_ERR_INVALID_ARGUMENT, "q");
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN, NULL, QN), NP_ERR_INVALID_ARGUMENT, "out");
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN - 1, out, QN), NP_ERR_BUFFER_TOO_SMALL, "q_count");
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN, out, 3), NP_ERR_BUFFER_TOO_SMALL, "out_count");
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN, q, QN), NP_ERR_INVALID_ARGUMENT, "overlap");
+#define BAD_ATTEND(field, value, needle)                                                                    \
+    do {                                                                                                    \
+        a = kv_attend_options(H, 2, 32, 2, 1);                                                              \
+        a.field = value;                                                                                    \
+        EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN, out, QN), NP_ERR_INVALID_ARGUMENT, needle);       \
+    } while (0)
+    BAD_ATTEND(struct_size, 0, "struct_size");
+    BAD_ATTEND(struct_size, sizeof a + 4, "struct_size");
+    BAD_ATTEND(batch, 2, "batch");
+    BAD_ATTEND(batch, 0, "batch");
+    BAD_ATTEND(kv_heads, 1, "kv_heads");
+    BAD_ATTEND(head_dim, 64, "head_dim");
+    BAD_ATTEND(kv_len, 2, "kv_len");
+    BAD_ATTEND(heads, 3, "divisible");
+    BAD_ATTEND(q_len, T + 1, "Causal");
+    BAD_ATTEND(causal, 3, "causal");
+    BAD_ATTEND(scale, NAN, "scale");
+    BAD_ATTEND(cpu_path, 11, "cpu_path");
+#undef BAD_ATTEND
+    a = kv_attend_options(H, 2, 32, 2, 1);
+
+    /* Handles: NULL, garbage, another kind, stale, double destroy. */
+    EXPECT_FAIL(np_kv_cache_append(NULL, k, KN, v, KN, T), NP_ERR_INVALID_HANDLE, "cache");
+    EXPECT_FAIL(np_kv_cache_attend(NULL, &a, q, QN, out, QN), NP_ERR_INVALID_HANDLE, "cache");
+    EXPECT_FAIL(np_kv_cache_length(NULL, &length), NP_ERR_INVALID_HANDLE, "cache");
+    EXPECT_FAIL(np_kv_cache_length(cache, NULL), NP_ERR_INVALID_ARGUMENT, "length");
+    EXPECT_FAIL(np_kv_cache_bytes(cache, NULL), NP_ERR_INVALID_ARGUMENT, "bytes");
+    EXPECT_FAIL(np_kv_cache_bits_per_element(cache, NULL), NP_ERR_INVALID_ARGUMENT, "bits");
+    EXPECT_FAIL(np_kv_cache_length((const np_kv_cache_t*)(uintptr_t)0x1234, &length), NP_ERR_INVALID_HANDLE, "cache");
+    np_attention_options_t po = small_options();
+    np_attention_plan_t* plan = NULL;
+    EXPECT_OK(np_attention_plan_create(&po, &plan));
+    EXPECT_FAIL(np_kv_cache_length((const np_kv_cache_t*)plan, &length), NP_ERR_INVALID_HANDLE, "np_kv_cache_t");
+    EXPECT_FAIL(np_attention_plan_destroy((np_attention_plan_t*)cache), NP_ERR_INVALID_HANDLE, "np_attention_plan_t");
+    EXPECT_OK(np_attention_plan_destroy(plan));
+    EXPECT_OK(np_kv_cache_destroy(NULL));
+    EXPECT_OK(np_kv_cache_destroy(cache));
+    EXPECT_FAIL(np_kv_cache_append(cache, k, KN, v, KN, T), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_cache_attend(cache, &a, q, QN, out, QN), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_cache_bytes(cache, &bytes), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_cache_bits_per_element(cache, &bits), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_cache_destroy(cache), NP_ERR_INVALID_HANDLE, "stale");
+    np_kv_cache_t* reused = NULL;
+    EXPECT_OK(np_kv_cache_create(&o, &reused));
+    CHECK(reused != cache);
+    EXPECT_FAIL(np_kv_cache_length(cache, &length), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_OK(np_kv_cache_length(reused, &length));
+    CHECK(length == 0);
+    EXPECT_OK(np_kv_cache_destroy(reused));
+}
+
 int main(int argc, char** argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s <cases.txt> <refdir>\n", argv[0]);
@@ -363,11 +703,15 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < n; ++i) {
         if (strcmp(cases[i].kind, "attn") == 0) run_attention_case(&cases[i], argv[2]);
         else if (strcmp(cases[i].kind, "rope") == 0) run_rope_case(&cases[i], argv[2]);
+        else if (strcmp(cases[i].kind, "kv") == 0) run_kv_case(&cases[i], argv[2]);
+        else if (strcmp(cases[i].kind, "prflash") == 0) run_prflash_case(&cases[i], argv[2]);
         else run_slopes_case(&cases[i], argv[2]);
     }
     free(cases);
     test_attention_errors();
     test_plan_handles();
     test_positional_errors();
+    test_kv_cache_errors();
+    test_prflash_errors();
     return np_test_summary("test_abi");
 }

@@ -3,7 +3,8 @@
  * test_threads: 8 host threads, each with its own plan and inputs, run attention concurrently and must
  * reproduce the serial results bit for bit; then 2 threads share one read-only plan; meanwhile each
  * thread's np_last_error stays its own. A third phase creates and destroys plans from 8 threads at once
- * (the handle table under contention).
+ * (the handle table under contention). A fourth phase: 8 threads attend on one shared SAQ cache (read-only)
+ * and must reproduce the serial results, while each also fills and destroys a cache of its own.
  */
 #define _POSIX_C_SOURCE 200112L /* pthread barriers */
 #include "np_test.h"
@@ -90,6 +91,82 @@ static void run_threads(job_t* jobs, int n, void* (*fn)(void*)) {
     pthread_barrier_destroy(&g_start);
 }
 
+/* Phase 4: a shared SAQ cache [2 kv heads, 200 tokens, 64], attended by every thread with its own queries. */
+typedef struct {
+    const np_kv_cache_t* shared;
+    float q[8 * 64], serial[8 * 64], out[8 * 64];
+    int errors, mismatches, id;
+} kv_job_t;
+
+static np_attention_options_t kv_attend(void) {
+    np_attention_options_t a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.batch = 1; a.heads = 8; a.kv_heads = 2; a.head_dim = 64; a.q_len = 1; a.causal = 1; a.threads = 1;
+    return a;
+}
+
+static np_kv_cache_options_t kv_options(void) {
+    np_kv_cache_options_t o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.format = NP_KV_FORMAT_SAQ; o.kv_heads = 2; o.head_dim = 64; o.residual_length = 32; o.group_size = 32;
+    return o;
+}
+
+static void* run_kv_job(void* arg) {
+    kv_job_t* j = (kv_job_t*)arg;
+    np_attention_options_t a = kv_attend();
+    np_kv_cache_options_t o = kv_options();
+    np_kv_cache_t* own = NULL;
+    float row[2 * 64];
+    for (int i = 0; i < 2 * 64; ++i) row[i] = (float)((i * 7 + j->id) % 13) * 0.05f;
+    pthread_barrier_wait(&g_start);
+    if (np_kv_cache_create(&o, &own) != NP_OK) ++j->errors;
+    for (int rep = 0; rep < 40; ++rep) {
+        memset(j->out, 0, sizeof j->out);
+        if (np_kv_cache_attend(j->shared, &a, j->q, 8 * 64, j->out, 8 * 64) != NP_OK) ++j->errors;
+        else if (memcmp(j->out, j->serial, sizeof j->out) != 0) ++j->mismatches;
+        if (np_kv_cache_append(own, row, 2 * 64, row, 2 * 64, 1) != NP_OK) ++j->errors;
+    }
+    int32_t length = 0;
+    if (np_kv_cache_length(own, &length) != NP_OK || length != 40) ++j->errors;
+    if (np_kv_cache_destroy(own) != NP_OK) ++j->errors;
+    return NULL;
+}
+
+static void test_kv_threads(void) {
+    enum { T = 200, N = 2 * T * 64 };
+    np_kv_cache_options_t o = kv_options();
+    np_kv_cache_t* cache = NULL;
+    EXPECT_OK(np_kv_cache_create(&o, &cache));
+    np_rng_t rng = {4242};
+    float* k = np_rng_floats(&rng, N);
+    float* v = np_rng_floats(&rng, N);
+    EXPECT_OK(np_kv_cache_append(cache, k, N, v, N, T));
+    free(k); free(v);
+    static kv_job_t jobs[THREADS];
+    np_attention_options_t a = kv_attend();
+    for (int i = 0; i < THREADS; ++i) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].id = i;
+        jobs[i].shared = cache;
+        float* q = np_rng_floats(&rng, 8 * 64);
+        memcpy(jobs[i].q, q, sizeof jobs[i].q);
+        free(q);
+        EXPECT_OK(np_kv_cache_attend(cache, &a, jobs[i].q, 8 * 64, jobs[i].serial, 8 * 64));
+    }
+    pthread_t t[THREADS];
+    CHECK(pthread_barrier_init(&g_start, NULL, THREADS) == 0);
+    for (int i = 0; i < THREADS; ++i) CHECK(pthread_create(&t[i], NULL, run_kv_job, &jobs[i]) == 0);
+    for (int i = 0; i < THREADS; ++i) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_start);
+    for (int i = 0; i < THREADS; ++i)
+        CHECK_MSG(jobs[i].errors == 0 && jobs[i].mismatches == 0, "kv thread %d: %d errors, %d mismatches", i,
+                  jobs[i].errors, jobs[i].mismatches);
+    EXPECT_OK(np_kv_cache_destroy(cache));
+}
+
 int main(void) {
     job_t jobs[THREADS];
     /* Phase 1: own plans. Serial results first, one thread. */
@@ -135,5 +212,6 @@ int main(void) {
     for (int i = 0; i < THREADS; ++i) job_free(&jobs[i]);
     job_free(&shared[0]);
     job_free(&shared[1]);
+    test_kv_threads();
     return np_test_summary("test_threads");
 }

@@ -7,16 +7,24 @@ namespace NativeProb.Native.Infra;
 internal static class Abi
 {
     public const uint VersionMajor = 0;
-    public const uint VersionMinor = 1;
+    public const uint VersionMinor = 3;
     public const uint Version = (VersionMajor << 16) | VersionMinor;
 
     public const int CpuPathAuto = 0, CpuPathScalar = 1, CpuPathV128 = 2, CpuPathV256 = 3, CpuPathV512 = 4;
     public const int IsaManaged = 0, IsaX8664V3 = 3, IsaX8664V4 = 4;
     public const int BiasNone = 0, BiasAlibi = 1, BiasHarmonicSlopes = 2, BiasHarmonicDistance = 3, BiasHarmonic = 4;
     public const int RopeHalfSplit = 0, RopeInterleaved = 1;
+    public const int KvFormatFp32 = 0, KvFormatFp16 = 1, KvFormatInt8 = 2, KvFormatInt4 = 3,
+        KvFormatKivi2 = 4, KvFormatKivi4 = 5, KvFormatKivi8 = 6, KvFormatSaq = 7;
+
+    public const int PrflashHarmonic = 0, PrflashGeometric = 1, PrflashPowerLaw = 2;
+    public const int PrflashRenormalize = 0, PrflashImportanceWeighted = 1;
+    public const int PrflashLayoutAuto = 0, PrflashLayoutGather = 1, PrflashLayoutInPlace = 2;
+    public const int PrflashWindowDiagonal = -1;
 
     /// <summary>Handle tags, one per handle kind (see <see cref="HandleTable{T}"/>).</summary>
     public const byte TagAttentionPlan = 0x41;
+    public const byte TagKvCache = 0x4B;
 
     /// <summary>The instruction set this library was compiled for (NpIsa at publish time).</summary>
 #if NP_ISA_V4

@@ -9,6 +9,7 @@ using System.Diagnostics;
 using System.Globalization;
 using NativeProb.Attention;
 using NativeProb.Cpu;
+using NativeProb.KvCache;
 using NativeProb.Positional;
 
 namespace NativeProb.AbiDriver;
@@ -44,6 +45,8 @@ internal static class Program
                 {
                     "attn" => Attention(f, path),
                     "rope" => Rope(f, path),
+                    "kv" => KvCache(f, path),
+                    "prflash" => PrFlash(f, path),
                     "alibi" => AlibiSlopes.Geometric(I(f[2])),
                     "harmonic" => AlibiSlopes.Harmonic(I(f[2]), F(f[3])),
                     _ => throw new InvalidDataException($"unknown case kind '{f[0]}' in: {line}"),
@@ -90,6 +93,81 @@ internal static class Program
         var o = new float[shape.QueryElements];
         FlashAttention.Forward(q, k, v, o, shape, options);
         return o;
+    }
+
+    // kv name format kv_heads dim residual group ladder keys_only heads prefill chunk decode_steps threads seed
+    // Prefill a block, attend with its last `chunk` queries, then decode_steps times append one token and
+    // attend with one query; the outputs in order, then length, bytes and bits per element as floats.
+    private static float[] KvCache(string[] f, CpuPath path)
+    {
+        int kvHeads = I(f[3]), dim = I(f[4]), heads = I(f[9]), prefill = I(f[10]), chunk = I(f[11]), steps = I(f[12]), threads = I(f[13]);
+        var options = new KvCacheOptions
+        {
+            Format = (KvFormat)I(f[2]),
+            ResidualLength = I(f[5]) == 0 ? 128 : I(f[5]),
+            GroupSize = I(f[6]) == 0 ? 32 : I(f[6]),
+            Ladder = f[7] == "-" ? [8, 4, 2] : f[7].Split(',').Select(I).ToArray(),
+            ValueStaircase = I(f[8]) == 0,
+            Path = path,
+        };
+        var cache = new QuantizedKvCache(kvHeads, dim, options);
+        var rng = new SplitMix(ulong.Parse(f[14], CultureInfo.InvariantCulture));
+        var attention = new AttentionOptions { Causal = true, MaxDegreeOfParallelism = threads <= 0 ? -1 : threads };
+        var result = new List<float>();
+        float[] k = rng.Floats((long)kvHeads * prefill * dim), v = rng.Floats((long)kvHeads * prefill * dim);
+        cache.AppendBlock(k, v, prefill);
+        float[] q = rng.Floats((long)heads * chunk * dim), o = new float[q.Length];
+        cache.Attend(q, o, heads, chunk, attention);
+        result.AddRange(o);
+        for (int step = 0; step < steps; step++)
+        {
+            k = rng.Floats((long)kvHeads * dim);
+            v = rng.Floats((long)kvHeads * dim);
+            cache.Append(k, v);
+            q = rng.Floats((long)heads * dim);
+            o = new float[q.Length];
+            cache.Attend(q, o, heads, 1, attention);
+            result.AddRange(o);
+        }
+        result.Add(cache.Length);
+        result.Add(cache.BytesUsed);
+        result.Add((float)cache.BitsPerElement);
+        return result.ToArray();
+    }
+
+    // prflash name batch heads kv_heads dim q_len kv_len bias threads distribution param window no_sink block_size estimator layout round seed
+    // (param: c, r or alpha by distribution, 0: default; window as the C field: 0 = 1, -1 = diagonal only)
+    // The output, then blocks computed, dense and expected as floats.
+    private static float[] PrFlash(string[] f, CpuPath path)
+    {
+        var shape = new AttentionShape(I(f[2]), I(f[3]), I(f[4]), I(f[6]), I(f[7]), I(f[5]));
+        var rng = new SplitMix(ulong.Parse(f[18], CultureInfo.InvariantCulture));
+        float[] q = rng.Floats(shape.QueryElements), k = rng.Floats(shape.KeyElements), v = rng.Floats(shape.KeyElements);
+        int distribution = I(f[10]), window = I(f[12]);
+        double param = double.Parse(f[11], CultureInfo.InvariantCulture);
+        var options = new PrFlashOptions
+        {
+            Distribution = (BlockDistribution)distribution,
+            C = distribution == 0 && param != 0 ? param : 1.0,
+            R = distribution == 1 && param != 0 ? param : 0.5,
+            Alpha = distribution == 2 && param != 0 ? param : 1.0,
+            Window = window == 0 ? 1 : window == -1 ? 0 : window,
+            Sink = I(f[13]) == 0,
+            BlockSize = I(f[14]) == 0 ? 64 : I(f[14]),
+            Estimator = (PrFlashEstimator)I(f[15]),
+            Layout = (PrFlashLayout)I(f[16]),
+            Seed = ulong.Parse(f[17], CultureInfo.InvariantCulture),
+            Attention = new AttentionOptions
+            {
+                Causal = true,
+                Bias = I(f[8]) == 1 ? PositionalBias.Alibi : PositionalBias.None,
+                MaxDegreeOfParallelism = I(f[9]) <= 0 ? -1 : I(f[9]),
+                Path = path,
+            },
+        };
+        var o = new float[shape.QueryElements];
+        PrFlashResult r = PrFlashAttention.Forward(q, k, v, o, shape, options);
+        return [.. o, r.BlocksComputed, r.BlocksDense, (float)r.ExpectedBlocks];
     }
 
     // rope name layout rotary_dim base position_offset sequences seq_len head_dim seed
