@@ -104,20 +104,10 @@ internal static class BenchAttentionCommand
                 double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
                 double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
                 double ratio = set.Decode ? kvGbps / readGbps : gflops / fmaGflops;
-                results.Add(new JsonObject
+                results.Add(WithShape(new JsonObject
                 {
                     ["backend"] = "cpu",
                     ["path"] = path.ToString().ToLowerInvariant(),
-                    ["mode"] = set.Decode ? "decode" : "prefill",
-                    ["batch"] = s.Batch,
-                    ["heads"] = s.Heads,
-                    ["kv_heads"] = s.KvHeads,
-                    ["dim"] = s.HeadDim,
-                    ["q_len"] = s.QueryLength,
-                    ["kv_len"] = s.KeyLength,
-                    ["causal"] = set.Causal,
-                    ["bias"] = bias.Name,
-                    ["kv_format"] = "fp32",
                     ["threads"] = set.Threads,
                     ["median_ms"] = Math.Round(ms, 4),
                     ["gflops"] = Math.Round(gflops, 2),
@@ -130,13 +120,29 @@ internal static class BenchAttentionCommand
                     ["cold"] = set.Cold,
                     ["cold_copies"] = copies,
                     ["reps"] = set.Reps,
-                });
+                }, s, set.Decode, set.Causal, bias));
                 table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(gflops, 1), F(kvGbps, 2), F(ratio, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
             }
         console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} threads={set.Threads}; " +
             $"machine: read {readGbps:F1} GB/s, FMA {fmaGflops:F0} GFLOP/s" + (set.Cold ? $"; cold: {copies} KV copies rotated" : "; hot cache"));
         console.Write(table);
         return results;
+    }
+
+    /// <summary>Adds the fields every attention benchmark row shares (mode and shape), for each backend.</summary>
+    internal static JsonObject WithShape(JsonObject row, AttentionShape s, bool decode, bool causal, PositionalBias bias)
+    {
+        row["mode"] = decode ? "decode" : "prefill";
+        row["batch"] = s.Batch;
+        row["heads"] = s.Heads;
+        row["kv_heads"] = s.KvHeads;
+        row["dim"] = s.HeadDim;
+        row["q_len"] = s.QueryLength;
+        row["kv_len"] = s.KeyLength;
+        row["causal"] = causal;
+        row["bias"] = bias.Name;
+        row["kv_format"] = "fp32";
+        return row;
     }
 
     private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);

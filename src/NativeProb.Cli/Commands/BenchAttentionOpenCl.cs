@@ -94,23 +94,13 @@ internal static class BenchAttentionOpenCl
                 double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
                 double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
                 double ratio = set.Decode ? kvGbps / readLimit : gflops / fmaLimit;
-                results.Add(new JsonObject
+                results.Add(BenchAttentionCommand.WithShape(new JsonObject
                 {
                     ["backend"] = "opencl",
                     ["path"] = "opencl",
                     ["device"] = device.Info.Name,
                     ["device_kind"] = device.Info.Kind.ToString().ToLowerInvariant(),
                     ["platform"] = device.Info.PlatformName,
-                    ["mode"] = set.Decode ? "decode" : "prefill",
-                    ["batch"] = s.Batch,
-                    ["heads"] = s.Heads,
-                    ["kv_heads"] = s.KvHeads,
-                    ["dim"] = s.HeadDim,
-                    ["q_len"] = s.QueryLength,
-                    ["kv_len"] = s.KeyLength,
-                    ["causal"] = set.Causal,
-                    ["bias"] = bias.Name,
-                    ["kv_format"] = "fp32",
                     ["threads"] = device.Info.ComputeUnits,
                     ["median_ms"] = Math.Round(ms, 4),
                     ["kernel_ms"] = Math.Round(kms, 4),
@@ -127,7 +117,7 @@ internal static class BenchAttentionOpenCl
                     ["cold"] = set.Cold,
                     ["cold_copies"] = copies,
                     ["reps"] = set.Reps,
-                });
+                }, s, set.Decode, set.Causal, bias));
                 table.AddRow(Markup.Escape(device.Info.Name), bias.Name, F(ms, 3), F(kms, 3), F(gflops, 1), F(kvGbps, 2), F(ratio, 3),
                     relError.ToString("E2", CultureInfo.InvariantCulture));
             }
