@@ -43,7 +43,7 @@ internal static class ExportReader
         foreach (FieldInfo f in abi.GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
         {
             if (!f.IsLiteral || f.FieldType != typeof(int)) continue;
-            string[] prefixes = ["CpuPath", "Isa", "Bias", "Rope", "KvFormat", "Prflash"];
+            string[] prefixes = ["CpuPath", "Isa", "Bias", "Rope", "KvFormat", "Prflash", "Opencl"];
             if (!prefixes.Any(p => f.Name.StartsWith(p, StringComparison.Ordinal))) continue;
             model.Constants["NP_" + Snake(f.Name)] = (int)f.GetRawConstantValue()!;
         }

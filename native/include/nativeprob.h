@@ -81,7 +81,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 3
+#define NP_ABI_VERSION_MINOR 4
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -558,8 +558,102 @@ NP_NODISCARD NP_API np_status_t np_prflash_block_count(const np_attention_option
 
 /** @} */
 
-/* Sections still to come, each with its own \defgroup, as the capabilities land in the managed
- * library: OpenCL devices (np_cl_device_*). */
+/** \defgroup opencl OpenCL devices
+ *  Exact attention on an OpenCL device (a GPU, or PoCL's CPU device). Devices are numbered over all
+ *  platforms in discovery order, as the CLI's --device N. When no OpenCL library or platform exists,
+ *  np_opencl_device_count() gives 0 and np_opencl_device_open() returns NP_ERR_DEVICE_UNAVAILABLE; the
+ *  CPU functions work either way.
+ *  @{ */
+
+/** Kinds of device (np_opencl_device_type()). */
+enum {
+    NP_OPENCL_DEVICE_CPU = 0,         /**< A CPU (PoCL's pthread device, Intel's CPU runtime). */
+    NP_OPENCL_DEVICE_GPU = 1,         /**< A GPU. */
+    NP_OPENCL_DEVICE_ACCELERATOR = 2, /**< An accelerator (FPGA, DSP, ...). */
+    NP_OPENCL_DEVICE_OTHER = 3        /**< Anything else the driver reports. */
+};
+
+/** An opened OpenCL device: a context and a command queue (opaque). */
+typedef struct np_opencl_device np_opencl_device_t;
+
+/**
+ * \brief The number of OpenCL devices of all platforms (queried on every call).
+ * \param[out] count Not NULL. Receives the count: 0 when no OpenCL library or platform is installed.
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (count NULL); NP_ERR_OPENCL (a query failed).
+ * \par Thread safety: any thread.
+ * \since 0.4
+ */
+NP_NODISCARD NP_API np_status_t np_opencl_device_count(int32_t* count);
+
+/**
+ * \brief Copies the name of device `index` (UTF-8), with the size-query convention of np_last_error().
+ * \param[in]  index    0 <= index < np_opencl_device_count().
+ * \param[out] buf      Destination, or NULL to only query the size. Caller-owned; buf_len bytes. When
+ *                      not NULL (and buf_len > 0) always NUL-terminated, truncated to fit.
+ * \param[in]  buf_len  Capacity of buf in bytes, the NUL included.
+ * \param[out] required May be NULL (unless buf is NULL). Receives the bytes needed, the NUL included.
+ * \return NP_OK; NP_ERR_BUFFER_TOO_SMALL (truncated, or buf_len 0); NP_ERR_INVALID_ARGUMENT (buf and
+ *         required NULL, index out of range); NP_ERR_DEVICE_UNAVAILABLE (no platform); NP_ERR_OPENCL.
+ * \par Thread safety: any thread.
+ * \since 0.4
+ */
+NP_NODISCARD NP_API np_status_t np_opencl_device_name(int32_t index, char* buf, size_t buf_len, size_t* required);
+
+/**
+ * \brief The kind of device `index`.
+ * \param[in]  index 0 <= index < np_opencl_device_count().
+ * \param[out] type  Not NULL. Receives an NP_OPENCL_DEVICE_* value.
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (NULL, index out of range); NP_ERR_DEVICE_UNAVAILABLE; NP_ERR_OPENCL.
+ * \par Thread safety: any thread.
+ * \since 0.4
+ */
+NP_NODISCARD NP_API np_status_t np_opencl_device_type(int32_t index, int32_t* type);
+
+/**
+ * \brief Opens device `index`: creates its context and queue (kernels are built at first use).
+ * \param[in]  index  0 <= index < np_opencl_device_count().
+ * \param[out] device Not NULL. Receives the device, or NULL on failure. Owned by the caller: close
+ *                    with np_opencl_device_close().
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (device NULL, index negative); NP_ERR_DEVICE_UNAVAILABLE (no
+ *         OpenCL library, platform or device, or index beyond the last device; see np_last_error());
+ *         NP_ERR_OPENCL (creating the context or queue failed).
+ * \par Thread safety: any thread.
+ * \since 0.4
+ */
+NP_NODISCARD NP_API np_status_t np_opencl_device_open(int32_t index, np_opencl_device_t** device);
+
+/**
+ * \brief Exact attention on a device: the operation of np_attention_forward() (MHA/GQA/MQA, causal,
+ *        every NP_BIAS_*, explicit slopes), within float rounding of the CPU result. Inputs are copied to
+ *        device buffers the device keeps for the next call; the output is copied back before returning.
+ * \param[in]  device  A live device. Calls on one device are serialized by the library.
+ * \param[in]  options Not NULL; as for np_attention_forward(); threads and cpu_path are ignored.
+ *                     Read during the call only.
+ * \param[in]  q, q_count, k, k_count, v, v_count, out, out_count  As for np_attention_forward().
+ * \return NP_OK; NP_ERR_INVALID_HANDLE (NULL, stale or closed device); NP_ERR_INVALID_ARGUMENT;
+ *         NP_ERR_BUFFER_TOO_SMALL; NP_ERR_OUT_OF_MEMORY (a buffer does not fit on the device);
+ *         NP_ERR_OPENCL (the message names the call and code).
+ * \par Thread safety: any thread; several threads may share one device (their calls run one at a
+ *      time), on distinct output buffers.
+ * \since 0.4
+ */
+NP_NODISCARD NP_API np_status_t np_opencl_attention_forward(const np_opencl_device_t* device,
+                                                            const np_attention_options_t* options,
+                                                            const float* q, size_t q_count,
+                                                            const float* k, size_t k_count,
+                                                            const float* v, size_t v_count,
+                                                            float* out, size_t out_count);
+
+/**
+ * \brief Closes a device and frees its OpenCL objects. Every copy of the handle becomes invalid.
+ * \param[in] device The device, or NULL (a no-op). Ownership returns to the library.
+ * \return NP_OK, or NP_ERR_INVALID_HANDLE for a stale or already closed device.
+ * \par Thread safety: any thread, but not while another thread uses the same device.
+ * \since 0.4
+ */
+NP_NODISCARD NP_API np_status_t np_opencl_device_close(np_opencl_device_t* device);
+
+/** @} */
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -219,6 +219,57 @@ private:
     np_kv_cache_t* cache_ = nullptr;
 };
 
+/// The number of OpenCL devices (0 when no OpenCL platform is installed).
+inline int32_t opencl_device_count() {
+    int32_t n = 0;
+    check(np_opencl_device_count(&n));
+    return n;
+}
+
+/// The name of OpenCL device `index`.
+inline std::string opencl_device_name(int32_t index) {
+    size_t need = 0;
+    check(np_opencl_device_name(index, nullptr, 0, &need));
+    std::string name(need, '\0');
+    check(np_opencl_device_name(index, &name[0], name.size(), nullptr));
+    name.resize(need - 1);
+    return name;
+}
+
+/// An np_opencl_device_t owned by this object (move-only). attention_forward() may be called from
+/// several threads at once (the library serializes the calls on one device).
+class opencl_device {
+public:
+    explicit opencl_device(int32_t index) { check(np_opencl_device_open(index, &device_)); }
+    opencl_device(opencl_device&& other) noexcept : device_(std::exchange(other.device_, nullptr)) {}
+    opencl_device& operator=(opencl_device&& other) noexcept {
+        if (this != &other) {
+            reset();
+            device_ = std::exchange(other.device_, nullptr);
+        }
+        return *this;
+    }
+    opencl_device(const opencl_device&) = delete;
+    opencl_device& operator=(const opencl_device&) = delete;
+    ~opencl_device() { reset(); }
+
+    /// np_opencl_attention_forward: the operation of np::attention_forward on this device.
+    void attention_forward(const np_attention_options_t& options, span<const float> q, span<const float> k,
+                           span<const float> v, span<float> out) const {
+        check(np_opencl_attention_forward(device_, &options, q.data(), q.size(), k.data(), k.size(), v.data(),
+                                          v.size(), out.data(), out.size()));
+    }
+
+    const np_opencl_device_t* get() const noexcept { return device_; }
+
+private:
+    void reset() noexcept {
+        if (device_ != nullptr) (void)np_opencl_device_close(device_);
+        device_ = nullptr;
+    }
+    np_opencl_device_t* device_ = nullptr;
+};
+
 /// np_rope_apply on x = [sequences, seq_len, head_dim], in place.
 inline void rope_apply(const np_rope_options_t& options, span<float> x, int32_t sequences, int32_t seq_len,
                        int32_t head_dim) {

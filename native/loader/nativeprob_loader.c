@@ -75,7 +75,20 @@
     X(np_status_t, np_prflash_block_count,                                                                  \
       (const np_attention_options_t* attention, const np_prflash_options_t* options,                       \
        int64_t* blocks_computed, int64_t* blocks_dense, double* expected_blocks),                           \
-      (attention, options, blocks_computed, blocks_dense, expected_blocks), NP_ERR_UNSUPPORTED)
+      (attention, options, blocks_computed, blocks_dense, expected_blocks), NP_ERR_UNSUPPORTED)            \
+    X(np_status_t, np_opencl_device_count, (int32_t * count), (count), NP_ERR_UNSUPPORTED)                 \
+    X(np_status_t, np_opencl_device_name, (int32_t index, char* buf, size_t buf_len, size_t* required),    \
+      (index, buf, buf_len, required), NP_ERR_UNSUPPORTED)                                                  \
+    X(np_status_t, np_opencl_device_type, (int32_t index, int32_t * type), (index, type),                   \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_opencl_device_open, (int32_t index, np_opencl_device_t * *device), (index, device),    \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_opencl_attention_forward,                                                             \
+      (const np_opencl_device_t* device, const np_attention_options_t* options, const float* q,            \
+       size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out,          \
+       size_t out_count),                                                                                   \
+      (device, options, q, q_count, k, k_count, v, v_count, out, out_count), NP_ERR_UNSUPPORTED)            \
+    X(np_status_t, np_opencl_device_close, (np_opencl_device_t * device), (device), NP_ERR_UNSUPPORTED)
 
 static const char* np_loader_status_string(np_status_t status);
 

@@ -7,7 +7,7 @@ namespace NativeProb.Native.Infra;
 internal static class Abi
 {
     public const uint VersionMajor = 0;
-    public const uint VersionMinor = 3;
+    public const uint VersionMinor = 4;
     public const uint Version = (VersionMajor << 16) | VersionMinor;
 
     public const int CpuPathAuto = 0, CpuPathScalar = 1, CpuPathV128 = 2, CpuPathV256 = 3, CpuPathV512 = 4;
@@ -21,10 +21,12 @@ internal static class Abi
     public const int PrflashRenormalize = 0, PrflashImportanceWeighted = 1;
     public const int PrflashLayoutAuto = 0, PrflashLayoutGather = 1, PrflashLayoutInPlace = 2;
     public const int PrflashWindowDiagonal = -1;
+    public const int OpenclDeviceCpu = 0, OpenclDeviceGpu = 1, OpenclDeviceAccelerator = 2, OpenclDeviceOther = 3;
 
     /// <summary>Handle tags, one per handle kind (see <see cref="HandleTable{T}"/>).</summary>
     public const byte TagAttentionPlan = 0x41;
     public const byte TagKvCache = 0x4B;
+    public const byte TagOpenClDevice = 0x43;
 
     /// <summary>The instruction set this library was compiled for (NpIsa at publish time).</summary>
 #if NP_ISA_V4

@@ -9,7 +9,9 @@ using System.Diagnostics;
 using System.Globalization;
 using NativeProb.Attention;
 using NativeProb.Cpu;
+using NativeProb.Errors;
 using NativeProb.KvCache;
+using NativeProb.OpenCL;
 using NativeProb.Positional;
 
 namespace NativeProb.AbiDriver;
@@ -56,12 +58,43 @@ internal static class Program
             }
         }
         File.WriteAllText(Path.Combine(outDir, "paths.txt"), string.Join(' ', CpuPaths.Available.Select(AbiName)) + "\n");
+        written += OpenClRefs(casesFile, outDir);
         Console.WriteLine($"wrote {written} reference arrays to {outDir} (paths: {string.Join(", ", CpuPaths.Available)})");
         return 0;
     }
 
+    /// <summary>
+    /// The attention cases on OpenCL device 0 through the managed OpenCL API, as <c>name.opencl.f32</c>
+    /// (compared by native/tests/test_opencl.c with np_opencl_attention_forward on device 0). Nothing is
+    /// written when no OpenCL platform exists; opencl.txt holds the device count either way.
+    /// </summary>
+    private static int OpenClRefs(string casesFile, string outDir)
+    {
+        int count;
+        try { count = ClRuntime.Devices().Count; }
+        catch (NpException e) when (e.Status == NpStatus.DeviceUnavailable)
+        {
+            Console.WriteLine($"no OpenCL references: {e.Message}");
+            count = 0;
+        }
+        File.WriteAllText(Path.Combine(outDir, "opencl.txt"), $"{count}\n");
+        if (count == 0) return 0;
+        int written = 0;
+        using OpenClDevice device = OpenClDevice.Open(0);
+        foreach (string raw in File.ReadLines(casesFile))
+        {
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            string[] f = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (f[0] != "attn") continue;
+            WriteFloats(Path.Combine(outDir, $"{f[1]}.opencl.f32"), Attention(f, CpuPath.Scalar, device));
+            written++;
+        }
+        return written;
+    }
+
     // attn name batch heads kv_heads dim q_len kv_len causal bias harmonic_base scale threads explicit_slopes seed
-    private static float[] Attention(string[] f, CpuPath path)
+    private static float[] Attention(string[] f, CpuPath path, OpenClDevice? device = null)
     {
         var shape = new AttentionShape(I(f[2]), I(f[3]), I(f[4]), I(f[6]), I(f[7]), I(f[5]));
         var rng = new SplitMix(ulong.Parse(f[14], CultureInfo.InvariantCulture));
@@ -91,7 +124,8 @@ internal static class Program
             Path = path,
         };
         var o = new float[shape.QueryElements];
-        FlashAttention.Forward(q, k, v, o, shape, options);
+        if (device is null) FlashAttention.Forward(q, k, v, o, shape, options);
+        else device.FlashAttention(q, k, v, o, shape, options);
         return o;
     }
 
