@@ -324,9 +324,8 @@ internal sealed unsafe class GroupedStore : KvStore
         Chunk chunk = _chunks[ci];
         int d = HeadDim, w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
         var stream = new StreamCodes(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits);
-        // The value pass walks rows by channel chunks: request this run's value codes now, while the scores run.
-        long valueRow = (long)d * chunk.ValueBits / 8;
-        Prefetch.Range((float*)(chunk.ValueCodes.Pointer + ((long)head * _s + rel) * valueRow), (int)(count * valueRow / sizeof(float)));
+        // Request the next run's key codes (a line per kernel step) and key scales and mins while this run's keys are scored.
+        var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? KeyPrefetch(nc!, head, nrel, ncount) : default;
         for (int gi = rel / _g; gi * _g < rel + count; gi++)
         {
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
@@ -355,9 +354,46 @@ internal sealed unsafe class GroupedStore : KvStore
             {
                 long blockBytes = 2L * d * chunk.KeyBits;
                 byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
-                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel);
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf);
             }
         }
+        pf.Drain();
+    }
+
+    /// <summary>The run after (chunk ci, token rel, count keys) when it is a quantized one: its chunk, first token and length.</summary>
+    private bool NextRun(int ci, int rel, int count, out Chunk? chunk, out int nextRel, out int nextCount)
+    {
+        chunk = null;
+        nextRel = nextCount = 0;
+        if (rel + count < _s) { chunk = _chunks[ci]; nextRel = rel + count; }
+        else if (ci + 1 < _chunks.Count) chunk = _chunks[ci + 1];
+        else return false;
+        nextCount = Math.Min(AttentionTile.BlockKeys, _s - nextRel);
+        return true;
+    }
+
+    /// <summary>Requests a run's key scales and mins now and returns a cursor over its key codes.</summary>
+    private PrefetchCursor KeyPrefetch(Chunk chunk, int head, int rel, int count)
+    {
+        int d = HeadDim, groups = (count + _g - 1) / _g;
+        long firstGroup = (long)head * _groupsPerChunk + rel / _g;
+        Prefetch.RangeL2((float*)((ushort*)chunk.KeyScales.Pointer + firstGroup * d), groups * d / 2);
+        Prefetch.RangeL2((float*)((ushort*)chunk.KeyMins.Pointer + firstGroup * d), groups * d / 2);
+        return new PrefetchCursor(chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(firstGroup * d * _g, chunk.KeyBits),
+            GroupQuantizer.StreamBytes((long)count * d, chunk.KeyBits));
+    }
+
+    /// <summary>Requests a run's value scales and mins now and returns a cursor over its value codes.</summary>
+    private PrefetchCursor ValuePrefetch(Chunk chunk, int head, int rel, int count)
+    {
+        for (int g = 0; g < _valueGroups; g++)
+        {
+            long src = ((long)head * _valueGroups + g) * _s + rel;
+            Prefetch.RangeL2((float*)((ushort*)chunk.ValueScales.Pointer + src), count / 2);
+            Prefetch.RangeL2((float*)((ushort*)chunk.ValueMins.Pointer + src), count / 2);
+        }
+        long valueRow = (long)HeadDim * chunk.ValueBits / 8;
+        return new PrefetchCursor(chunk.ValueCodes.Pointer + ((long)head * _s + rel) * valueRow, count * valueRow);
     }
 
     public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
@@ -398,13 +434,16 @@ internal sealed unsafe class GroupedStore : KvStore
             KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueMins.Pointer + src, scratch.Offset + g * AttentionTile.BlockKeys, span);
         }
         UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
+        var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
         if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
-                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, rowMajorWeights: true);
+                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf, rowMajorWeights: true);
+            pf.Drain();
             return;
         }
+        pf.Drain();
         var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
         KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values, rowMajorWeights: true);
     }

@@ -191,20 +191,28 @@ internal sealed unsafe class TokenStore : KvStore
     {
         byte* tiles = _keyTiles[head].Pointer + (long)(start >> 4) * _tileBytes;
         int d = HeadDim;
-        // The value pass walks rows by channel chunks: request this run's value rows now, while the scores run.
-        Prefetch.Range((float*)(_valueRows[head].Pointer + (long)start * _rowBytes), count * _rowBytes / sizeof(float));
+        // Request the next run's key tiles while this run's keys are scored (a line per kernel step).
+        var pf = new PrefetchCursor(tiles + (long)(count >> 4) * _tileBytes, NextRun(start, count, out int next) ? (long)((next + 15) >> 4) * _tileBytes : 0);
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
-                UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0);
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Init, tiles, _tileBytes, d * 16, 8, count);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Init, tiles, _tileBytes, d * 8, 4, count);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
                 break;
         }
+        pf.Drain();
+    }
+
+    /// <summary>Whether a run follows the one at start (count keys), and how many keys it has.</summary>
+    private bool NextRun(int start, int count, out int next)
+    {
+        next = Math.Min(AttentionTile.BlockKeys, Length - start - count);
+        return next > 0;
     }
 
     public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
@@ -222,15 +230,20 @@ internal sealed unsafe class TokenStore : KvStore
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         byte* rows = _valueRows[head].Pointer + (long)start * _rowBytes;
+        // Request the next run's value rows (and its block scales) while this run's values accumulate.
+        bool more = NextRun(start, count, out int next);
+        var pf = new PrefetchCursor(rows + (long)count * _rowBytes, more ? (long)next * _rowBytes : 0);
         if (_encoding == TokenEncoding.Fp16)
         {
             KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum);
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            pf.Drain();
             return;
         }
         // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
         int span = (count + 15) & ~15;
         ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
+        if (more) Prefetch.RangeL2((float*)(runScales + _blocks * 64), _blocks * 32);
         for (int b = 0; b < _blocks; b++)
         {
             float* sc = scratch.Scale + b * AttentionTile.BlockKeys, of = scratch.Offset + b * AttentionTile.BlockKeys;
@@ -241,8 +254,9 @@ internal sealed unsafe class TokenStore : KvStore
         }
         UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _blocks, scratch.Pw, scratch.OffsetSum);
         if (_encoding == TokenEncoding.Int8)
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, rowMajorWeights: true);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
         else
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, rowMajorWeights: true);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf, rowMajorWeights: true);
+        pf.Drain();
     }
 }

@@ -95,7 +95,7 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* bias, byte* blocks, long blockBytes,
-        int bits, int unitBytes, int laneBytes, int n, int col)
+        int bits, int unitBytes, int laneBytes, int n, int col, ref PrefetchCursor pf)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         int w = TOps.Count, d = tile.HeadDim;
@@ -118,6 +118,7 @@ internal static unsafe class UnitKernels
                     // Packed codes: one widened load per super-block serves its 8 / B channels.
                     TVec raw0 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p0) : default;
                     TVec raw1 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p1) : default;
+                    pf.Step();
                     for (int k = 0; k < per; k++)
                     {
                         int c = ch + k;
@@ -157,7 +158,7 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* init, byte* tiles, int tileBytes, int scaleOffset,
-        int bits, int n)
+        int bits, int n, ref PrefetchCursor pf)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
@@ -186,6 +187,7 @@ internal static unsafe class UnitKernels
                     {
                         TVec raw0 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p0) : default;
                         TVec raw1 = TReader.Packed ? TReader.Raw<TCodes, TVec>(p1) : default;
+                        pf.Step();
                         for (int k = 0; k < per; k++)
                         {
                             int c = ch + k;
@@ -237,7 +239,7 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
-        byte* stream, long first, int bits, long rowBytes, bool rowMajorWeights = false)
+        byte* stream, long first, int bits, long rowBytes, ref PrefetchCursor pf, bool rowMajorWeights = false)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
@@ -267,6 +269,7 @@ internal static unsafe class UnitKernels
                 bool shared = TReader.Packed && v0p == v1p;
                 for (int t = 0; t < n; t++, p0 += step, p1 += step, v0p += rowBytes, v1p += rowBytes)
                 {
+                    pf.Step();
                     TVec v0, v1;
                     if (shared)
                     {

@@ -42,3 +42,36 @@ internal static unsafe class Prefetch
         for (; i < count; i += LineFloats) Sse.Prefetch0(p + i);
     }
 }
+
+/// <summary>
+/// Lines still to request, consumed a line at a time from inside a kernel's loop: the requests spread over
+/// the work instead of arriving as one burst that fills the core's miss buffers and stalls its loads.
+/// </summary>
+internal unsafe struct PrefetchCursor
+{
+    private byte* _next;
+    private readonly byte* _end;
+
+    public PrefetchCursor(void* start, long bytes)
+    {
+        _next = (byte*)start;
+        _end = (byte*)start + bytes;
+    }
+
+    /// <summary>Requests the next line, if any.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Step()
+    {
+        if (_next < _end)
+        {
+            if (Sse.IsSupported) Sse.Prefetch0(_next);
+            _next += 64;
+        }
+    }
+
+    /// <summary>Requests every line not yet requested.</summary>
+    public void Drain()
+    {
+        while (_next < _end) Step();
+    }
+}
