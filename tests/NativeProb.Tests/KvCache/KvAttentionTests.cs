@@ -96,6 +96,36 @@ public class KvAttentionTests
             }
     }
 
+    /// <summary>
+    /// fp16 keys are read unbiased (2^-112 times their value) with the queries carrying 2^112 when every scaled query
+    /// is at most 2^14 in magnitude; larger queries take the plain fp16 path. Both sides of that limit, and fp16
+    /// subnormal keys and values, match the reference on every path.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestData.AllPaths), MemberType = typeof(TestData))]
+    public void Fp16QueriesOnBothSidesOfTheFoldLimitAndSubnormalsAgree(CpuPath path)
+    {
+        TestData.RequirePath(path);
+        const int hkv = 2, h = 8, nk = 150, d = 64;
+        float[] keys = TestData.Gaussian(TestData.Seed + 5, (long)hkv * nk * d);
+        float[] values = TestData.Gaussian(TestData.Seed + 6, (long)hkv * nk * d);
+        // Keys near 1e-4 (some of them fp16 subnormals, below 2^-14 = 6.1e-5) keep the scores of large queries moderate;
+        // every 37th value is a subnormal too.
+        for (int i = 0; i < keys.Length; i++) keys[i] *= 1e-4f;
+        for (int i = 0; i < values.Length; i += 37) values[i] *= 1e-5f;
+        var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = KvFormat.Fp16, Path = path });
+        cache.AppendBlock(keys, values, nk);
+        foreach (float magnitude in new[] { 1f, 16000f, 17000f, 1e5f })
+        {
+            // Scale 1: the largest |q| decides the side of the 2^14 limit.
+            float[] q = TestData.Gaussian(TestData.Seed + 7, (long)h * d);
+            float max = q.Max(MathF.Abs);
+            for (int i = 0; i < q.Length; i++) q[i] *= magnitude / max;
+            var options = new AttentionOptions { Path = path, Scale = 1f, MaxDegreeOfParallelism = 1 };
+            Check(cache, q, h, 1, options, $"{path} fp16 |q|max={magnitude}");
+        }
+    }
+
     /// <summary>Keys with a few channels at ten times the scale, rotated by RoPE (like real LLM keys).</summary>
     internal static float[] OutlierKeys(int seed, int hkv, int nk, int d)
     {

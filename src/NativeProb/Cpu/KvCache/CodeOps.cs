@@ -29,6 +29,12 @@ internal unsafe interface ICodeOps<TVec> where TVec : struct
 
     /// <summary>Finite fp16 values p[0..Count) as floats (exact; subnormals included).</summary>
     static abstract TVec Halves(ushort* p);
+
+    /// <summary>
+    /// fp16 values p[0..Count) times 2^-112, exactly: the half's bits moved into float position without the
+    /// rebias multiply (<see cref="HalfBits.Rebias"/>), which a kernel folds into its other operand instead.
+    /// </summary>
+    static abstract TVec HalvesUnbiased(ushort* p);
 }
 
 /// <summary>fp16 helpers shared by every path, so that stored scales and mins are identical everywhere.</summary>
@@ -79,6 +85,8 @@ internal unsafe readonly struct CodeScalar : ICodeOps<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Extract(float raw, int shift, int mask) => (BitConverter.SingleToInt32Bits(raw) >> shift) & mask;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SignedBytes(sbyte* p) => *p;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Halves(ushort* p) => HalfBits.ToFloat(*p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HalvesUnbiased(ushort* p) => BitConverter.Int32BitsToSingle(((short)*p << 13) & unchecked((int)0x8FFFE000));
 }
 
 /// <summary>Eight lanes (AVX2).</summary>
@@ -116,13 +124,19 @@ internal unsafe readonly struct Code256 : ICodeOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Halves(ushort* p)
     {
+        return HalvesUnbiased(p) * Vector256.Create(HalfBits.Rebias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalvesUnbiased(ushort* p)
+    {
         // Sign-extended, shifted left 13: the sign lands in bit 31 (bits 28-30 are copies of it and are cleared),
-        // exponent and mantissa in float position; the 2^112 product rebiases the exponent (exact for normals
-        // and subnormals; the cache never stores infinities or NaNs).
+        // exponent and mantissa in float position, 2^-112 times the half's value (exact for normals and
+        // subnormals; the cache never stores infinities or NaNs).
         Vector256<int> h = Avx2.IsSupported
             ? Avx2.ConvertToVector256Int32((short*)p)
             : Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p)), Vector128.WidenUpper(Vector128.Load((short*)p)));
-        return (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(HalfBits.Rebias);
+        return (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle();
     }
 }
 
@@ -161,12 +175,15 @@ internal unsafe readonly struct Code512 : ICodeOps<Vector512<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Halves(ushort* p)
+    public static Vector512<float> Halves(ushort* p) => HalvesUnbiased(p) * Vector512.Create(HalfBits.Rebias);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> HalvesUnbiased(ushort* p)
     {
         Vector512<int> h = Avx512F.IsSupported
             ? Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p))
             : Vector512.Create(Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p)), Vector128.WidenUpper(Vector128.Load((short*)p))),
                 Vector256.Create(Vector128.WidenLower(Vector128.Load((short*)p + 8)), Vector128.WidenUpper(Vector128.Load((short*)p + 8))));
-        return (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector512.Create(HalfBits.Rebias);
+        return (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFE000))).AsSingle();
     }
 }

@@ -81,10 +81,11 @@ internal static unsafe class KvKernels
     /// <summary>
     /// Folds the probabilities of one block into per-(token, group) weights for the value kernels:
     /// <c>pw[t][g][r] = p_rt scale_tg</c> and <c>offsetSum[g][r] = sum_t p_rt offset_tg</c> (the per-token min,
-    /// or -8 d for int4). Rows are padded to a multiple of 4 and handled four at a time.
+    /// or -8 d for int4). Rows are padded to a multiple of 4 and handled four at a time. Without per-token scales,
+    /// every weight is <c>p_rt unit</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareValues(AttentionTile tile, float* scale, float* offset, int n, int groups, float* pw, float* offsetSum)
+    public static void PrepareValues(AttentionTile tile, float* scale, float* offset, int n, int groups, float* pw, float* offsetSum, float unit = 1f)
     {
         int rowsPadded = (tile.Rows + 3) & ~3;
         int limit = 0;
@@ -100,7 +101,7 @@ internal static unsafe class KvKernels
                 float* dst = pw + t * groups * rowsPadded + r;
                 for (int g = 0; g < groups; g++, dst += rowsPadded)
                 {
-                    (p * (scale == null ? 1f : scale[t * groups + g])).Store(dst);
+                    (p * (scale == null ? unit : scale[t * groups + g])).Store(dst);
                     if (offset != null)
                     {
                         float* os = offsetSum + g * rowsPadded + r;

@@ -38,6 +38,9 @@ internal sealed unsafe class KvScratch : IDisposable
     /// <summary>Per (row, 32-channel block) start value of block-scaled key sums.</summary>
     public readonly float* Init;
 
+    /// <summary>Whether <see cref="Qs"/> holds the item's queries times 2^112 for unbiased fp16 key loads.</summary>
+    public bool HalvesFolded;
+
     public void Dispose() => NativeMemory.AlignedFree(_memory);
 }
 

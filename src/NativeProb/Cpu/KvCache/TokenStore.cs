@@ -160,10 +160,22 @@ internal sealed unsafe class TokenStore : KvStore
 
     public override void Runs(List<(int Start, int Count)> runs) => AddRuns(runs, 0, Length);
 
+    /// <summary>fp16 keys are read as 2^-112 times their value when the queries can carry 2^112 (|q| up to 2^14).</summary>
+    private const float FoldLimit = 16384f;
+
     public override void BeginItem(AttentionTile tile, KvScratch scratch)
     {
-        if (_encoding == TokenEncoding.Fp16) return;
         int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
+        if (_encoding == TokenEncoding.Fp16)
+        {
+            // Fold the fp16 rebias (2^112) into the queries once per item, so the key loads skip the multiply.
+            float max = 0f;
+            for (int i = 0; i < rowsPadded * d; i++) max = MathF.Max(max, MathF.Abs(tile.Q[i]));
+            scratch.HalvesFolded = max <= FoldLimit;
+            if (scratch.HalvesFolded)
+                for (int i = 0; i < rowsPadded * d; i++) scratch.Qs[i] = tile.Q[i] * HalfBits.Rebias;
+            return;
+        }
         // int4 codes carry +8: sum_c q_c (code_c - 8) = sum_c q_c code_c - 8 sum_c q_c, per block.
         for (int r = 0; r < rowsPadded; r++)
             for (int b = 0; b < _blocks; b++)
@@ -196,7 +208,10 @@ internal sealed unsafe class TokenStore : KvStore
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
-                UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                if (scratch.HalvesFolded)
+                    UnitKernels.KeysWalk<TOps, TCodes, TVec, UnbiasedHalfCodes>(tile, scratch.Qs, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                else
+                    UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
                 UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
@@ -235,8 +250,9 @@ internal sealed unsafe class TokenStore : KvStore
         var pf = new PrefetchCursor(rows + (long)count * _rowBytes, more ? (long)next * _rowBytes : 0);
         if (_encoding == TokenEncoding.Fp16)
         {
-            KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum);
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
+            KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, UnbiasedHalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
             pf.Drain();
             return;
         }

@@ -44,6 +44,22 @@ internal unsafe readonly struct PackedBits : IUnitReader
     }
 }
 
+/// <summary>fp16 values, two bytes per element, read as 2^-112 times their value: the kernel's other operand carries 2^112.</summary>
+internal unsafe readonly struct UnbiasedHalfCodes : IUnitReader
+{
+    public static bool Packed => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.HalvesUnbiased((ushort*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.HalvesUnbiased((ushort*)p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* Locate(byte* stream, long e, int bits, out int shift) { shift = 0; return stream + 2 * e; }
+}
+
 /// <summary>Signed bytes, one per element.</summary>
 internal unsafe readonly struct SignedByteCodes : IUnitReader
 {
