@@ -107,7 +107,7 @@ internal static class BenchKvCommand
         FlashAttention.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
         float[] keys = [], values = [], q = [], reference = [];
         double[] refProbs = [];
-        double readGbps = 0;
+        double readGbps = 0, fmaGflops = 0;
         console.Status().Start("preparing data and the fp32 reference", _ =>
         {
             keys = Keys(s);
@@ -118,7 +118,11 @@ internal static class BenchKvCommand
             FlashAttention.Forward(q, keys, values, reference, new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim),
                 new AttentionOptions { MaxDegreeOfParallelism = s.Threads });
             refProbs = Probabilities(q, keys, s);
-            if (s.Timing) readGbps = MachineProbe.ReadBandwidthGBps(s.Threads);
+            if (s.Timing)
+            {
+                readGbps = MachineProbe.ReadBandwidthGBps(s.Threads);
+                fmaGflops = MachineProbe.FmaPeakGflops(s.Threads);
+            }
         });
 
         var results = new JsonArray();
@@ -182,6 +186,9 @@ internal static class BenchKvCommand
                         if (rep >= 0 && s.Device is not null) kernelMs[f].Add(s.Device.LastProfile.KernelMilliseconds);
                     }
             });
+            // Limits probed again after the timing; the best of the two readings is kept (other load only lowers them).
+            readGbps = Math.Max(readGbps, MachineProbe.ReadBandwidthGBps(s.Threads));
+            fmaGflops = Math.Max(fmaGflops, MachineProbe.FmaPeakGflops(s.Threads));
             for (int f = 0; f < rows.Count; f++)
             {
                 double[] sorted = times[f].Order().ToArray();
@@ -192,12 +199,20 @@ internal static class BenchKvCommand
         caches.Clear();
 
         double fp32Ms = rows.FirstOrDefault(r => r.F == KvFormat.Fp32).Ms;
-        var table = new Table().AddColumns("format", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
+        // The floor of a decode step for a kernel that does exact fp32 attention on codes widened to fp32 in
+        // registers: the 2·H·N·D multiply-adds (scores and values) at the probed FMA peak, or the cache's bytes
+        // at the probed read bandwidth, whichever is longer. ceiling_vs_fp32 is fp32's time over that floor:
+        // the largest speed-up over fp32 this machine allows such a kernel in this run.
+        bool floors = s.Timing && s.Device is null && fmaGflops > 0 && readGbps > 0;
+        double computeFloorMs = floors ? 4.0 * s.Heads * s.KvLen * s.Dim / (fmaGflops * 1e9) * 1e3 : double.NaN;
+        var table = new Table().AddColumns("format", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "floor ms", "ceiling vs fp32", "append µs/token");
         for (int ri = 0; ri < rows.Count; ri++)
         {
             var r = rows[ri];
             double speedup = s.Timing && fp32Ms > 0 ? fp32Ms / r.Ms : double.NaN;
             double gbps = r.Bytes / (r.Ms * 1e-3) / 1e9;
+            double floorMs = floors ? Math.Max(computeFloorMs, r.Bytes / (readGbps * 1e9) * 1e3) : double.NaN;
+            double ceiling = floors && fp32Ms > 0 ? fp32Ms / floorMs : double.NaN;
             var obj = new JsonObject
             {
                 ["backend"] = s.Device is null ? "cpu" : "opencl",
@@ -226,6 +241,14 @@ internal static class BenchKvCommand
                 obj["gflops"] = Math.Round(4.0 * s.Dim * s.KvLen * s.Heads / (r.Ms * 1e-3) / 1e9, 2);
                 obj["machine_read_gbps"] = Math.Round(readGbps, 3);
                 obj["ratio_to_limit"] = Math.Round(gbps / readGbps, 4);
+                if (floors)
+                {
+                    obj["machine_fma_gflops"] = Math.Round(fmaGflops, 2);
+                    obj["compute_floor_ms"] = Math.Round(computeFloorMs, 4);
+                    obj["floor_ms"] = Math.Round(floorMs, 4);
+                    obj["ratio_to_floor"] = Math.Round(floorMs / r.Ms, 4);
+                    obj["ceiling_vs_fp32"] = double.IsFinite(ceiling) ? Math.Round(ceiling, 3) : null;
+                }
                 obj["cold"] = true;
                 obj["reps"] = s.Reps;
                 if (s.Device is not null)
@@ -237,10 +260,12 @@ internal static class BenchKvCommand
             }
             results.Add(obj);
             table.AddRow(r.F.Name(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.Kl),
-                s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
+                s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-",
+                F(floorMs, 2), double.IsFinite(ceiling) ? F(ceiling, 2) + "x" : "-", F(r.Append, 2));
         }
         console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
-            (s.Device is null ? $"path={s.Path} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s; cold cache (flushed before each step)" : ""));
+            (s.Device is null ? $"path={s.Path} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
+            "; cold cache (flushed before each step)" : ""));
         console.Write(table);
         return results;
     }

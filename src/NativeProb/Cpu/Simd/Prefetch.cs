@@ -44,7 +44,7 @@ internal static unsafe class Prefetch
 }
 
 /// <summary>
-/// Lines still to request, consumed a line at a time from inside a kernel's loop: the requests spread over
+/// Lines still to request into L2, consumed a line at a time from inside a kernel's loop: the requests spread over
 /// the work instead of arriving as one burst that fills the core's miss buffers and stalls its loads.
 /// </summary>
 internal unsafe struct PrefetchCursor
@@ -64,7 +64,7 @@ internal unsafe struct PrefetchCursor
     {
         if (_next < _end)
         {
-            if (Sse.IsSupported) Sse.Prefetch0(_next);
+            if (Sse.IsSupported) Sse.Prefetch1(_next);
             _next += 64;
         }
     }
