@@ -331,20 +331,8 @@ internal sealed unsafe class GroupedStore : KvStore
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
             long group = (long)head * _groupsPerChunk + gi;
             // Fold the group's per-channel scale into the queries and its mins into one offset per row.
-            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.KeyScales.Pointer + group * d, scratch.Scale, d);
-            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.KeyMins.Pointer + group * d, scratch.Offset, d);
-            for (int r = 0; r < rowsPadded; r++)
-            {
-                float* q = tile.Q + r * d, qs = scratch.Qs + r * d;
-                TVec acc = TOps.Zero;
-                for (int c = 0; c < d; c += w)
-                {
-                    TVec qv = TOps.Load(q + c);
-                    TOps.Store(qs + c, TOps.Mul(qv, TOps.Load(scratch.Scale + c)));
-                    acc = TOps.Fma(qv, TOps.Load(scratch.Offset + c), acc);
-                }
-                scratch.Bias[r] = TOps.SumAcross(acc);
-            }
+            UnitKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
+                (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Bias);
             if (chunk.KeyBits == 3)
             {
                 var keys = new GroupKeyCodes(stream, d, (int)(group * d * _g));
@@ -425,15 +413,10 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         Chunk chunk = _chunks[ci];
         int bits = chunk.ValueBits;
-        // Scales and mins of this run: per group, count tokens from token rel (a multiple of 16).
-        int span = (count + 15) & ~15;
-        for (int g = 0; g < _valueGroups; g++)
-        {
-            long src = ((long)head * _valueGroups + g) * _s + rel;
-            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueScales.Pointer + src, scratch.Scale + g * AttentionTile.BlockKeys, span);
-            KvKernels.HalvesToFloats<TOps, TCodes, TVec>((ushort*)chunk.ValueMins.Pointer + src, scratch.Offset + g * AttentionTile.BlockKeys, span);
-        }
-        UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
+        // Weights from this run's scales and mins: per group, count tokens from token rel.
+        long first = (long)head * _valueGroups * _s + rel;
+        UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
+            _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
         if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {

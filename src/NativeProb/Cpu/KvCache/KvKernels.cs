@@ -123,7 +123,7 @@ internal static unsafe class KvKernels
     {
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize;
         int rowsPadded = (tile.Rows + 3) & ~3;
-        // Weights pw[t][g][r] (PrepareValues) or pw[r][g][t] (PrepareValuesByGroup).
+        // Weights pw[t][g][r] (PrepareValues) or pw[r][g][t] (PrepareValuesFromHalves).
         int step = rowMajorWeights ? 1 : groups * rowsPadded;
         int rs = rowMajorWeights ? groups * Bk : 1;
         int gs = rowMajorWeights ? Bk : rowsPadded;
@@ -171,15 +171,6 @@ internal static unsafe class KvKernels
                 TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
             }
         }
-    }
-
-    /// <summary>Converts <paramref name="count"/> fp16 values (a multiple of 16) to floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void HalvesToFloats<TOps, TCodes, TVec>(ushort* src, float* dst, int count)
-        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
-    {
-        int w = TOps.Count;
-        for (int i = 0; i < count; i += w) TOps.Store(dst + i, TCodes.Halves(src + i));
     }
 }
 

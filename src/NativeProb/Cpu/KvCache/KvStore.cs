@@ -14,15 +14,13 @@ internal sealed unsafe class KvScratch : IDisposable
     {
         const int rows = AttentionTile.MaxRows, bk = AttentionTile.BlockKeys;
         int groupsMax = headDim / 16;
-        long floats = rows * headDim + rows + (long)bk * groupsMax * rows + rows * groupsMax + 2L * bk * groupsMax + rows * headDim / 32 + 64;
+        long floats = rows * headDim + rows + (long)bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64;
         _memory = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
         float* f = (float*)_memory;
         Qs = f; f += rows * headDim;
         Bias = f; f += rows;
         Pw = f; f += (long)bk * groupsMax * rows;
         OffsetSum = f; f += rows * groupsMax;
-        Scale = f; f += bk * groupsMax;
-        Offset = f; f += bk * groupsMax;
         Init = f;
         new Span<float>(Bias, rows).Clear();
     }
@@ -31,10 +29,10 @@ internal sealed unsafe class KvScratch : IDisposable
     public readonly float* Qs;
     /// <summary>Per-row score offset of a group (sum_c q_c min_c).</summary>
     public readonly float* Bias;
+    /// <summary>Per-token value weights of a run (probability times the token's scale), in the layout the value kernel reads.</summary>
     public readonly float* Pw;
+    /// <summary>Per (group, row) sum over the run of probability times the token's value offset.</summary>
     public readonly float* OffsetSum;
-    public readonly float* Scale;
-    public readonly float* Offset;
     /// <summary>Per (row, 32-channel block) start value of block-scaled key sums.</summary>
     public readonly float* Init;
 

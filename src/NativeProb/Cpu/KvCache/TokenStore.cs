@@ -257,18 +257,11 @@ internal sealed unsafe class TokenStore : KvStore
             return;
         }
         // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
-        int span = (count + 15) & ~15;
         ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
         if (more) Prefetch.RangeL2((float*)(runScales + _blocks * 64), _blocks * 32);
-        for (int b = 0; b < _blocks; b++)
-        {
-            float* sc = scratch.Scale + b * AttentionTile.BlockKeys, of = scratch.Offset + b * AttentionTile.BlockKeys;
-            KvKernels.HalvesToFloats<TOps, TCodes, TVec>(runScales + b * 64, sc, span);
-            // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
-            float k = _encoding == TokenEncoding.Int4 ? -8f : 0f;
-            for (int i = 0; i < span; i++) of[i] = k * sc[i];
-        }
-        UnitKernels.PrepareValuesByGroup<TOps, TVec>(tile, scratch.Scale, scratch.Offset, AttentionTile.BlockKeys, count, _blocks, scratch.Pw, scratch.OffsetSum);
+        // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
+        UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
+            count, _blocks, scratch.Pw, scratch.OffsetSum);
         if (_encoding == TokenEncoding.Int8)
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
         else

@@ -260,7 +260,7 @@ internal static unsafe class UnitKernels
     {
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
         int rowsPadded = (tile.Rows + 3) & ~3;
-        // Weights pw[t][g][r] (token-major, from PrepareValues) or pw[r][g][t] (row-major, PrepareValuesByGroup).
+        // Weights pw[t][g][r] (token-major, from PrepareValues) or pw[r][g][t] (row-major, PrepareValuesFromHalves).
         int step = rowMajorWeights ? 1 : groups * rowsPadded;
         int rs = rowMajorWeights ? groups * AttentionTile.BlockKeys : 1;
         int gs = rowMajorWeights ? AttentionTile.BlockKeys : rowsPadded;
@@ -328,13 +328,43 @@ internal static unsafe class UnitKernels
     }
 
     /// <summary>
-    /// Weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> in the row-major layout, for scales and
-    /// offsets stored per group over tokens (<c>scale[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c>
-    /// and <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, vectorized over tokens.
+    /// Folds one key group's per-channel fp16 scales and mins into the queries: <c>qs[r][c] = q[r][c] scale_c</c> and
+    /// <c>bias[r] = sum_c q[r][c] min_c</c> (ALGORITHMS.md §2), converting each scale and min once for four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareValuesByGroup<TOps, TVec>(AttentionTile tile, float* scale, float* offset, int stride, int n, int groups, float* pw, float* offsetSum)
-        where TOps : struct, ISimd<TVec> where TVec : struct
+    public static void FoldKeyGroup<TOps, TCodes, TVec>(float* q, int rowsPadded, int d, ushort* scales, ushort* mins, float* qs, float* bias)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* q0 = q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            float* s0 = qs + r * d, s1 = s0 + d, s2 = s1 + d, s3 = s2 + d;
+            TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+            for (int c = 0; c < d; c += w)
+            {
+                TVec sc = TCodes.Halves(scales + c), mn = TCodes.Halves(mins + c);
+                TVec x = TOps.Load(q0 + c); TOps.Store(s0 + c, TOps.Mul(x, sc)); a0 = TOps.Fma(x, mn, a0);
+                x = TOps.Load(q1 + c); TOps.Store(s1 + c, TOps.Mul(x, sc)); a1 = TOps.Fma(x, mn, a1);
+                x = TOps.Load(q2 + c); TOps.Store(s2 + c, TOps.Mul(x, sc)); a2 = TOps.Fma(x, mn, a2);
+                x = TOps.Load(q3 + c); TOps.Store(s3 + c, TOps.Mul(x, sc)); a3 = TOps.Fma(x, mn, a3);
+            }
+            bias[r] = TOps.SumAcross(a0); bias[r + 1] = TOps.SumAcross(a1);
+            bias[r + 2] = TOps.SumAcross(a2); bias[r + 3] = TOps.SumAcross(a3);
+        }
+    }
+
+    /// <summary>
+    /// The row-major weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> straight from fp16 scales stored
+    /// per group over tokens (<c>scales[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c> and
+    /// <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, where the offset is the stored min, or
+    /// <paramref name="offsetPerScale"/> times the scale when <paramref name="mins"/> is null (int4: -8; int8: 0).
+    /// Each scale and min is converted once for four rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValuesFromHalves<TOps, TCodes, TVec>(AttentionTile tile, ushort* scales, ushort* mins, float offsetPerScale, int stride,
+        int n, int groups, float* pw, float* offsetSum)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
         int limit = 0;
@@ -342,27 +372,40 @@ internal static unsafe class UnitKernels
         n = Math.Min(n, limit);
         // Probabilities past n are not read: stop the vector loop at a whole vector and finish in scalar.
         int nv = n / w * w;
-        for (int r = 0; r < rowsPadded; r++)
+        bool offsets = mins != null || offsetPerScale != 0f;
+        TVec per = TOps.Splat(offsetPerScale);
+        for (int r = 0; r < rowsPadded; r += 4)
         {
-            float* p = tile.S + r * Bk;
+            float* p0 = tile.S + r * Bk, p1 = p0 + Bk, p2 = p1 + Bk, p3 = p2 + Bk;
             for (int g = 0; g < groups; g++)
             {
-                float* sc = scale + g * stride, of = offset + g * stride, dst = pw + (r * groups + g) * Bk;
-                TVec acc = TOps.Zero;
+                ushort* sc = scales + (long)g * stride, mn = mins == null ? null : mins + (long)g * stride;
+                float* d0 = pw + (r * groups + g) * Bk, d1 = d0 + groups * Bk, d2 = d1 + groups * Bk, d3 = d2 + groups * Bk;
+                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
                 int t = 0;
                 for (; t < nv; t += w)
                 {
-                    TVec pv = TOps.Load(p + t);
-                    TOps.Store(dst + t, TOps.Mul(pv, TOps.Load(sc + t)));
-                    acc = TOps.Fma(pv, TOps.Load(of + t), acc);
+                    TVec scale = TCodes.Halves(sc + t);
+                    TVec x0 = TOps.Load(p0 + t), x1 = TOps.Load(p1 + t), x2 = TOps.Load(p2 + t), x3 = TOps.Load(p3 + t);
+                    TOps.Store(d0 + t, TOps.Mul(x0, scale)); TOps.Store(d1 + t, TOps.Mul(x1, scale));
+                    TOps.Store(d2 + t, TOps.Mul(x2, scale)); TOps.Store(d3 + t, TOps.Mul(x3, scale));
+                    if (offsets)
+                    {
+                        TVec off = mn != null ? TCodes.Halves(mn + t) : TOps.Mul(scale, per);
+                        a0 = TOps.Fma(x0, off, a0); a1 = TOps.Fma(x1, off, a1); a2 = TOps.Fma(x2, off, a2); a3 = TOps.Fma(x3, off, a3);
+                    }
                 }
-                float sum = TOps.SumAcross(acc);
+                float o0 = TOps.SumAcross(a0), o1 = TOps.SumAcross(a1), o2 = TOps.SumAcross(a2), o3 = TOps.SumAcross(a3);
                 for (; t < n; t++)
                 {
-                    dst[t] = p[t] * sc[t];
-                    sum = MathF.FusedMultiplyAdd(p[t], of[t], sum);
+                    float scale = HalfBits.ToFloat(sc[t]);
+                    float off = mn != null ? HalfBits.ToFloat(mn[t]) : scale * offsetPerScale;
+                    d0[t] = p0[t] * scale; d1[t] = p1[t] * scale; d2[t] = p2[t] * scale; d3[t] = p3[t] * scale;
+                    o0 = MathF.FusedMultiplyAdd(p0[t], off, o0); o1 = MathF.FusedMultiplyAdd(p1[t], off, o1);
+                    o2 = MathF.FusedMultiplyAdd(p2[t], off, o2); o3 = MathF.FusedMultiplyAdd(p3[t], off, o3);
                 }
-                offsetSum[g * rowsPadded + r] = sum;
+                float* os = offsetSum + g * rowsPadded + r;
+                os[0] = o0; os[1] = o1; os[2] = o2; os[3] = o3;
             }
         }
     }
