@@ -115,7 +115,8 @@ internal static unsafe class UnitKernels
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         int w = TOps.Count, d = tile.HeadDim;
-        int per = 8 / bits, mask = (1 << bits) - 1;
+        // Whole-element readers hold one channel per unit: a constant 1 lets the JIT drop the unit loop.
+        int per = TReader.Packed ? 8 / bits : 1, mask = (1 << bits) - 1;
         int nUp = (n + 15) & ~15;
         int rowsPadded = (tile.Rows + 3) & ~3;
         for (int r = 0; r < rowsPadded; r += 4)
@@ -178,7 +179,8 @@ internal static unsafe class UnitKernels
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
-        int per = 8 / bits, mask = (1 << bits) - 1;
+        // Whole-element readers hold one channel per unit: a constant 1 lets the JIT drop the unit loop.
+        int per = TReader.Packed ? 8 / bits : 1, mask = (1 << bits) - 1;
         int nUp = (n + 15) & ~15;
         int rowsPadded = (tile.Rows + 3) & ~3;
         for (int r = 0; r < rowsPadded; r += 4)
