@@ -332,17 +332,17 @@ internal sealed unsafe class GroupedStore : KvStore
             long group = (long)head * _groupsPerChunk + gi;
             // Fold the group's per-channel scale into the queries and its mins into one offset per row.
             UnitKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
-                (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Bias);
+                (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
             if (chunk.KeyBits == 3)
             {
                 var keys = new GroupKeyCodes(stream, d, (int)(group * d * _g));
-                KvKernels.KeysChannelScaled<TOps, TCodes, TVec, GroupKeyCodes>(tile, scratch.Qs, scratch.Bias, keys, a - gs, b - a, a - rel);
+                KvKernels.KeysChannelScaled<TOps, TCodes, TVec, GroupKeyCodes>(tile, scratch.Qs, scratch.Twin, scratch.Bias, keys, a - gs, b - a, a - rel);
             }
             else
             {
                 long blockBytes = 2L * d * chunk.KeyBits;
                 byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
-                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf);
+                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf);
             }
         }
         pf.Drain();

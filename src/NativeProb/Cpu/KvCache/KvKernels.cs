@@ -33,10 +33,11 @@ internal static unsafe class KvKernels
     /// <summary>
     /// Scores of keys quantized per channel: <c>s_t = bias_r + sum_c qs[r][c] code_tc</c>, where the
     /// caller folded the group's per-channel scale into qs and <c>sum_c q_c min_c</c> into bias (ALGORITHMS.md §2).
-    /// Tokens sit in lanes, so no horizontal sum is needed. Writes S[r][col .. col + n) for n tokens from u0.
+    /// Tokens sit in lanes, so no horizontal sum is needed. Writes S[r][col .. col + n) for n tokens from u0;
+    /// <paramref name="twin"/> is a copy of qs (see <see cref="KvScratch.Twin"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void KeysChannelScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* qs, float* bias, in TLoader keys, int u0, int n, int col)
+    public static void KeysChannelScaled<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* qs, float* twin, float* bias, in TLoader keys, int u0, int n, int col)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IKeyCodes
     {
         int w = TOps.Count, d = tile.HeadDim;
@@ -45,6 +46,7 @@ internal static unsafe class KvKernels
         for (int r = 0; r < rowsPadded; r += 4)
         {
             float* q0 = qs + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            float* t0 = twin + r * d, t1 = t0 + d, t2 = t1 + d, t3 = t2 + d;
             TVec b0 = TOps.Splat(bias[r]), b1 = TOps.Splat(bias[r + 1]), b2 = TOps.Splat(bias[r + 2]), b3 = TOps.Splat(bias[r + 3]);
             float* s = tile.S + r * Bk + col;
             int u = 0;
@@ -54,10 +56,10 @@ internal static unsafe class KvKernels
                 for (int c = 0; c < d; c++)
                 {
                     TVec k0 = keys.Load<TOps, TCodes, TVec>(c, u0 + u), k1 = keys.Load<TOps, TCodes, TVec>(c, u0 + u + w);
-                    TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); c0 = TOps.Fma(x, k1, c0);
-                    x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); c1 = TOps.Fma(x, k1, c1);
-                    x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); c2 = TOps.Fma(x, k1, c2);
-                    x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); c3 = TOps.Fma(x, k1, c3);
+                    a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); c0 = TOps.Fma(TOps.Splat(t0[c]), k1, c0);
+                    a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1); c1 = TOps.Fma(TOps.Splat(t1[c]), k1, c1);
+                    a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); c2 = TOps.Fma(TOps.Splat(t2[c]), k1, c2);
+                    a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3); c3 = TOps.Fma(TOps.Splat(t3[c]), k1, c3);
                 }
                 TOps.Store(s + u, a0); TOps.Store(s + u + w, c0);
                 TOps.Store(s + Bk + u, a1); TOps.Store(s + Bk + u + w, c1);

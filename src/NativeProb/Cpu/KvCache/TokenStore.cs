@@ -172,10 +172,12 @@ internal sealed unsafe class TokenStore : KvStore
             float max = 0f;
             for (int i = 0; i < rowsPadded * d; i++) max = MathF.Max(max, MathF.Abs(tile.Q[i]));
             scratch.HalvesFolded = max <= FoldLimit;
-            if (scratch.HalvesFolded)
-                for (int i = 0; i < rowsPadded * d; i++) scratch.Qs[i] = tile.Q[i] * HalfBits.Rebias;
+            float f = scratch.HalvesFolded ? HalfBits.Rebias : 1f;
+            for (int i = 0; i < rowsPadded * d; i++) scratch.Qs[i] = scratch.Twin[i] = tile.Q[i] * f;
             return;
         }
+        // The block kernels read the tile's queries and their twin copy.
+        new ReadOnlySpan<float>(tile.Q, rowsPadded * d).CopyTo(new Span<float>(scratch.Twin, rowsPadded * d));
         // int4 codes carry +8: sum_c q_c (code_c - 8) = sum_c q_c code_c - 8 sum_c q_c, per block.
         for (int r = 0; r < rowsPadded; r++)
             for (int b = 0; b < _blocks; b++)
@@ -209,15 +211,15 @@ internal sealed unsafe class TokenStore : KvStore
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    UnitKernels.KeysWalk<TOps, TCodes, TVec, UnbiasedHalfCodes>(tile, scratch.Qs, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    UnitKernels.KeysWalk<TOps, TCodes, TVec, UnbiasedHalfCodes>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 else
-                    UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, tile.Q, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
                 break;
         }
         pf.Drain();

@@ -107,10 +107,11 @@ internal static unsafe class UnitKernels
     /// Keys scored as <c>s_t = bias_r + sum_c qs[r][c] code_tc</c>. <paramref name="blocks"/> points at the first
     /// 16-token block of the run; each block is <paramref name="blockBytes"/> long and holds D channels as
     /// units of 16 lanes, <c>8 / B</c> channels per <paramref name="unitBytes"/>-byte super-block
-    /// (one channel per unit for whole-element readers).
+    /// (one channel per unit for whole-element readers). <paramref name="twin"/> is a copy of <paramref name="qs"/> at
+    /// another address (see <see cref="KvScratch.Twin"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* bias, byte* blocks, long blockBytes,
+    public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* twin, float* bias, byte* blocks, long blockBytes,
         int bits, int unitBytes, int laneBytes, int n, int col, ref PrefetchCursor pf)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
@@ -122,6 +123,7 @@ internal static unsafe class UnitKernels
         for (int r = 0; r < rowsPadded; r += 4)
         {
             float* q0 = qs + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            float* t0 = twin + r * d, t1 = t0 + d, t2 = t1 + d, t3 = t2 + d;
             TVec b0 = TOps.Splat(bias[r]), b1 = TOps.Splat(bias[r + 1]), b2 = TOps.Splat(bias[r + 2]), b3 = TOps.Splat(bias[r + 3]);
             float* s = tile.S + r * Bk + col;
             int u = 0;
@@ -141,10 +143,12 @@ internal static unsafe class UnitKernels
                         int c = ch + k;
                         TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, bits * k, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
                         TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, bits * k, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
-                        TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); c0 = TOps.Fma(x, k1, c0);
-                        x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); c1 = TOps.Fma(x, k1, c1);
-                        x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); c2 = TOps.Fma(x, k1, c2);
-                        x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); c3 = TOps.Fma(x, k1, c3);
+                        // Each FMA broadcasts its query value from memory; the twin copy keeps the JIT from merging the
+                        // two loads of a channel into one register broadcast (a separate instruction on the FMA ports).
+                        a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); c0 = TOps.Fma(TOps.Splat(t0[c]), k1, c0);
+                        a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1); c1 = TOps.Fma(TOps.Splat(t1[c]), k1, c1);
+                        a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); c2 = TOps.Fma(TOps.Splat(t2[c]), k1, c2);
+                        a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3); c3 = TOps.Fma(TOps.Splat(t3[c]), k1, c3);
                     }
                 }
                 TOps.Store(s + u, a0); TOps.Store(s + u + w, c0);
@@ -171,10 +175,11 @@ internal static unsafe class UnitKernels
 
     /// <summary>
     /// Keys with a scale per (token, 32 channels): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>,
-    /// 16-token tiles of <paramref name="tileBytes"/> whose fp16 scales <c>[D/32][16]</c> start at <paramref name="scaleOffset"/>.
+    /// 16-token tiles of <paramref name="tileBytes"/> whose fp16 scales <c>[D/32][16]</c> start at <paramref name="scaleOffset"/>;
+    /// <paramref name="twin"/> is a copy of the tile's queries at another address (see <see cref="KvScratch.Twin"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* init, byte* tiles, int tileBytes, int scaleOffset,
+    public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* twin, float* init, byte* tiles, int tileBytes, int scaleOffset,
         int bits, int n, ref PrefetchCursor pf)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
@@ -186,15 +191,16 @@ internal static unsafe class UnitKernels
         for (int r = 0; r < rowsPadded; r += 4)
         {
             float* q0 = tile.Q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
+            float* t0 = twin + r * d, t1 = t0 + d, t2 = t1 + d, t3 = t2 + d;
             float* i0 = init + r * blocks, i1 = i0 + blocks, i2 = i1 + blocks, i3 = i2 + blocks;
             float* s = tile.S + r * Bk;
             int u = 0;
             // Two token vectors at a time: eight independent FMA chains hide the FMA latency.
             for (; u + 2 * w <= nUp; u += 2 * w)
             {
-                byte* t0 = tiles + (u >> 4) * tileBytes, t1 = tiles + ((u + w) >> 4) * tileBytes;
-                byte* p0 = t0 + (u & 15), p1 = t1 + ((u + w) & 15);
-                ushort* sc0 = (ushort*)(t0 + scaleOffset) + (u & 15), sc1 = (ushort*)(t1 + scaleOffset) + ((u + w) & 15);
+                byte* tile0 = tiles + (u >> 4) * tileBytes, tile1 = tiles + ((u + w) >> 4) * tileBytes;
+                byte* p0 = tile0 + (u & 15), p1 = tile1 + ((u + w) & 15);
+                ushort* sc0 = (ushort*)(tile0 + scaleOffset) + (u & 15), sc1 = (ushort*)(tile1 + scaleOffset) + ((u + w) & 15);
                 TVec o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
                 TVec e0 = TOps.Zero, e1 = TOps.Zero, e2 = TOps.Zero, e3 = TOps.Zero;
                 for (int b = 0; b < blocks; b++)
@@ -211,10 +217,10 @@ internal static unsafe class UnitKernels
                             int c = ch + k;
                             TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, bits * k, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
                             TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, bits * k, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
-                            TVec x = TOps.Splat(q0[c]); a0 = TOps.Fma(x, k0, a0); f0 = TOps.Fma(x, k1, f0);
-                            x = TOps.Splat(q1[c]); a1 = TOps.Fma(x, k0, a1); f1 = TOps.Fma(x, k1, f1);
-                            x = TOps.Splat(q2[c]); a2 = TOps.Fma(x, k0, a2); f2 = TOps.Fma(x, k1, f2);
-                            x = TOps.Splat(q3[c]); a3 = TOps.Fma(x, k0, a3); f3 = TOps.Fma(x, k1, f3);
+                            a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); f0 = TOps.Fma(TOps.Splat(t0[c]), k1, f0);
+                            a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1); f1 = TOps.Fma(TOps.Splat(t1[c]), k1, f1);
+                            a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); f2 = TOps.Fma(TOps.Splat(t2[c]), k1, f2);
+                            a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3); f3 = TOps.Fma(TOps.Splat(t3[c]), k1, f3);
                         }
                     }
                     TVec d0 = TCodes.Halves(sc0 + b * 16), d1 = TCodes.Halves(sc1 + b * 16);
@@ -331,10 +337,11 @@ internal static unsafe class UnitKernels
 
     /// <summary>
     /// Folds one key group's per-channel fp16 scales and mins into the queries: <c>qs[r][c] = q[r][c] scale_c</c> and
-    /// <c>bias[r] = sum_c q[r][c] min_c</c> (ALGORITHMS.md §2), converting each scale and min once for four rows.
+    /// <c>bias[r] = sum_c q[r][c] min_c</c> (ALGORITHMS.md §2), converting each scale and min once for four rows; the
+    /// folded queries are written twice, to qs and its twin (see <see cref="KvScratch.Twin"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void FoldKeyGroup<TOps, TCodes, TVec>(float* q, int rowsPadded, int d, ushort* scales, ushort* mins, float* qs, float* bias)
+    public static void FoldKeyGroup<TOps, TCodes, TVec>(float* q, int rowsPadded, int d, ushort* scales, ushort* mins, float* qs, float* twin, float* bias)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -342,14 +349,15 @@ internal static unsafe class UnitKernels
         {
             float* q0 = q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
             float* s0 = qs + r * d, s1 = s0 + d, s2 = s1 + d, s3 = s2 + d;
+            float* u0 = twin + r * d, u1 = u0 + d, u2 = u1 + d, u3 = u2 + d;
             TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
             for (int c = 0; c < d; c += w)
             {
                 TVec sc = TCodes.Halves(scales + c), mn = TCodes.Halves(mins + c);
-                TVec x = TOps.Load(q0 + c); TOps.Store(s0 + c, TOps.Mul(x, sc)); a0 = TOps.Fma(x, mn, a0);
-                x = TOps.Load(q1 + c); TOps.Store(s1 + c, TOps.Mul(x, sc)); a1 = TOps.Fma(x, mn, a1);
-                x = TOps.Load(q2 + c); TOps.Store(s2 + c, TOps.Mul(x, sc)); a2 = TOps.Fma(x, mn, a2);
-                x = TOps.Load(q3 + c); TOps.Store(s3 + c, TOps.Mul(x, sc)); a3 = TOps.Fma(x, mn, a3);
+                TVec x = TOps.Load(q0 + c), y = TOps.Mul(x, sc); TOps.Store(s0 + c, y); TOps.Store(u0 + c, y); a0 = TOps.Fma(x, mn, a0);
+                x = TOps.Load(q1 + c); y = TOps.Mul(x, sc); TOps.Store(s1 + c, y); TOps.Store(u1 + c, y); a1 = TOps.Fma(x, mn, a1);
+                x = TOps.Load(q2 + c); y = TOps.Mul(x, sc); TOps.Store(s2 + c, y); TOps.Store(u2 + c, y); a2 = TOps.Fma(x, mn, a2);
+                x = TOps.Load(q3 + c); y = TOps.Mul(x, sc); TOps.Store(s3 + c, y); TOps.Store(u3 + c, y); a3 = TOps.Fma(x, mn, a3);
             }
             bias[r] = TOps.SumAcross(a0); bias[r + 1] = TOps.SumAcross(a1);
             bias[r + 2] = TOps.SumAcross(a2); bias[r + 3] = TOps.SumAcross(a3);
