@@ -342,7 +342,12 @@ internal sealed unsafe class GroupedStore : KvStore
             {
                 long blockBytes = 2L * d * chunk.KeyBits;
                 byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
-                UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf);
+                switch (chunk.KeyBits)
+                {
+                    case 4: UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
+                    case 8: UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
+                    default: UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
+                }
             }
         }
         pf.Drain();
