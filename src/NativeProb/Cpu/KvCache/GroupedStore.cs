@@ -420,9 +420,18 @@ internal sealed unsafe class GroupedStore : KvStore
         int bits = chunk.ValueBits;
         // Weights from this run's scales and mins: per group, count tokens from token rel.
         long first = (long)head * _valueGroups * _s + rel;
+        bool twoBit = bits == 2 && TOps.Count == 16 && HeadDim % 64 == 0;
         UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
-            _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
+            _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum, twoBit ? scratch.PwTwin : null);
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
+        if (twoBit)
+        {
+            // 2-bit rows on 16-lane vectors: a whole super-block per pass (the tail of SAQ and KIVI-2).
+            UnitKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+                (long)head * _s + rel, ref pf);
+            pf.Drain();
+            return;
+        }
         if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.

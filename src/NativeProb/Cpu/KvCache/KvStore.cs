@@ -14,13 +14,14 @@ internal sealed unsafe class KvScratch : IDisposable
     {
         const int rows = AttentionTile.MaxRows, bk = AttentionTile.BlockKeys;
         int groupsMax = headDim / 16;
-        long floats = 2L * rows * headDim + rows + (long)bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64;
+        long floats = 2L * rows * headDim + rows + 2L * bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64;
         _memory = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
         float* f = (float*)_memory;
         Qs = f; f += rows * headDim;
         Twin = f; f += rows * headDim;
         Bias = f; f += rows;
         Pw = f; f += (long)bk * groupsMax * rows;
+        PwTwin = f; f += (long)bk * groupsMax * rows;
         OffsetSum = f; f += rows * groupsMax;
         Init = f;
         new Span<float>(Bias, rows).Clear();
@@ -39,6 +40,8 @@ internal sealed unsafe class KvScratch : IDisposable
     public readonly float* Bias;
     /// <summary>Per-token value weights of a run (probability times the token's scale), in the layout the value kernel reads.</summary>
     public readonly float* Pw;
+    /// <summary>A copy of <see cref="Pw"/> for kernels whose FMAs broadcast weights from memory (see <see cref="Twin"/>).</summary>
+    public readonly float* PwTwin;
     /// <summary>Per (group, row) sum over the run of probability times the token's value offset.</summary>
     public readonly float* OffsetSum;
     /// <summary>Per (row, 32-channel block) start value of block-scaled key sums.</summary>

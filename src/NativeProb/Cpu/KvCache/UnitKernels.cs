@@ -384,6 +384,71 @@ internal static unsafe class UnitKernels
     }
 
     /// <summary>
+    /// <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for 2-bit codes and 16-lane vectors: each pass takes one
+    /// 64-channel super-block of every token (one widened load), its four 16-channel units to lanes with literal
+    /// shifts, and accumulates them for four rows (16 accumulators). Weights are row-major (<c>pw[r][g][t]</c>); odd
+    /// units read them from <paramref name="twin"/>, a copy, so that each FMA broadcasts its weight from memory
+    /// instead of the JIT merging the two loads of a group into a separate broadcast instruction. Rows must start on
+    /// super-block boundaries (D a multiple of 64) and G must be a multiple of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ValuesTwoBit<TOps, TCodes, TVec>(AttentionTile tile, float* pw, float* twin, float* offsetSum, int groupSize,
+        byte* stream, long first, ref PrefetchCursor pf)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int d = tile.HeadDim, groups = d / groupSize, rowsPadded = (tile.Rows + 3) & ~3;
+        long rowBytes = d / 4;
+        int rs = groups * Bk;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            for (int c0 = 0; c0 < d; c0 += 64)
+            {
+                // Unit k holds channels c0 + 16k .. c0 + 16k + 15, in group (c0 + 16k) / G.
+                int g0 = c0 / groupSize, g1 = (c0 + 16) / groupSize, g2 = (c0 + 32) / groupSize, g3 = (c0 + 48) / groupSize;
+                float* w0 = pw + r * rs + g0 * Bk, w1 = twin + r * rs + g1 * Bk, w2 = pw + r * rs + g2 * Bk, w3 = twin + r * rs + g3 * Bk;
+                TVec x00 = Start<TOps, TVec>(tile, r, c0, offsetSum, g0, rowsPadded), x01 = Start<TOps, TVec>(tile, r, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x02 = Start<TOps, TVec>(tile, r, c0 + 32, offsetSum, g2, rowsPadded), x03 = Start<TOps, TVec>(tile, r, c0 + 48, offsetSum, g3, rowsPadded);
+                TVec x10 = Start<TOps, TVec>(tile, r + 1, c0, offsetSum, g0, rowsPadded), x11 = Start<TOps, TVec>(tile, r + 1, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x12 = Start<TOps, TVec>(tile, r + 1, c0 + 32, offsetSum, g2, rowsPadded), x13 = Start<TOps, TVec>(tile, r + 1, c0 + 48, offsetSum, g3, rowsPadded);
+                TVec x20 = Start<TOps, TVec>(tile, r + 2, c0, offsetSum, g0, rowsPadded), x21 = Start<TOps, TVec>(tile, r + 2, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x22 = Start<TOps, TVec>(tile, r + 2, c0 + 32, offsetSum, g2, rowsPadded), x23 = Start<TOps, TVec>(tile, r + 2, c0 + 48, offsetSum, g3, rowsPadded);
+                TVec x30 = Start<TOps, TVec>(tile, r + 3, c0, offsetSum, g0, rowsPadded), x31 = Start<TOps, TVec>(tile, r + 3, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x32 = Start<TOps, TVec>(tile, r + 3, c0 + 32, offsetSum, g2, rowsPadded), x33 = Start<TOps, TVec>(tile, r + 3, c0 + 48, offsetSum, g3, rowsPadded);
+                byte* p = stream + first * rowBytes + c0 / 4;
+                for (int t = 0; t < n; t++, p += rowBytes)
+                {
+                    pf.Step();
+                    TVec raw = TCodes.Raw(p);
+                    TVec v0 = TCodes.Extract(raw, 0, 3), v1 = TCodes.Extract(raw, 2, 3), v2 = TCodes.Extract(raw, 4, 3), v3 = TCodes.Extract(raw, 6, 3);
+                    x00 = TOps.Fma(TOps.Splat(w0[t]), v0, x00); x01 = TOps.Fma(TOps.Splat(w1[t]), v1, x01);
+                    x02 = TOps.Fma(TOps.Splat(w2[t]), v2, x02); x03 = TOps.Fma(TOps.Splat(w3[t]), v3, x03);
+                    x10 = TOps.Fma(TOps.Splat(w0[t + Bk * groups]), v0, x10); x11 = TOps.Fma(TOps.Splat(w1[t + Bk * groups]), v1, x11);
+                    x12 = TOps.Fma(TOps.Splat(w2[t + Bk * groups]), v2, x12); x13 = TOps.Fma(TOps.Splat(w3[t + Bk * groups]), v3, x13);
+                    x20 = TOps.Fma(TOps.Splat(w0[t + 2 * Bk * groups]), v0, x20); x21 = TOps.Fma(TOps.Splat(w1[t + 2 * Bk * groups]), v1, x21);
+                    x22 = TOps.Fma(TOps.Splat(w2[t + 2 * Bk * groups]), v2, x22); x23 = TOps.Fma(TOps.Splat(w3[t + 2 * Bk * groups]), v3, x23);
+                    x30 = TOps.Fma(TOps.Splat(w0[t + 3 * Bk * groups]), v0, x30); x31 = TOps.Fma(TOps.Splat(w1[t + 3 * Bk * groups]), v1, x31);
+                    x32 = TOps.Fma(TOps.Splat(w2[t + 3 * Bk * groups]), v2, x32); x33 = TOps.Fma(TOps.Splat(w3[t + 3 * Bk * groups]), v3, x33);
+                }
+                float* o = tile.O + r * d + c0;
+                TOps.Store(o, x00); TOps.Store(o + 16, x01); TOps.Store(o + 32, x02); TOps.Store(o + 48, x03);
+                o += d;
+                TOps.Store(o, x10); TOps.Store(o + 16, x11); TOps.Store(o + 32, x12); TOps.Store(o + 48, x13);
+                o += d;
+                TOps.Store(o, x20); TOps.Store(o + 16, x21); TOps.Store(o + 32, x22); TOps.Store(o + 48, x23);
+                o += d;
+                TOps.Store(o, x30); TOps.Store(o + 16, x31); TOps.Store(o + 32, x32); TOps.Store(o + 48, x33);
+            }
+        }
+    }
+
+    /// <summary>An accumulator's start: <c>Alpha_r O[r][c..] + offsetSum[g][r]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Start<TOps, TVec>(AttentionTile tile, int r, int c, float* offsetSum, int g, int rowsPadded)
+        where TOps : struct, ISimd<TVec> where TVec : struct =>
+        TOps.Fma(TOps.Load(tile.O + r * tile.HeadDim + c), TOps.Splat(tile.Alpha[r]), TOps.Splat(offsetSum[g * rowsPadded + r]));
+
+    /// <summary>
     /// Folds one key group's per-channel fp16 scales and mins into the queries: <c>qs[r][c] = q[r][c] scale_c</c> and
     /// <c>bias[r] = sum_c q[r][c] min_c</c> (ALGORITHMS.md §2), converting each scale and min once for four rows; the
     /// folded queries are written twice, to qs and its twin (see <see cref="KvScratch.Twin"/>).
@@ -417,11 +482,11 @@ internal static unsafe class UnitKernels
     /// per group over tokens (<c>scales[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c> and
     /// <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, where the offset is the stored min, or
     /// <paramref name="offsetPerScale"/> times the scale when <paramref name="mins"/> is null (int4: -8; int8: 0).
-    /// Each scale and min is converted once for four rows.
+    /// Each scale and min is converted once for four rows. With <paramref name="twin"/>, the weights are written there too.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PrepareValuesFromHalves<TOps, TCodes, TVec>(AttentionTile tile, ushort* scales, ushort* mins, float offsetPerScale, int stride,
-        int n, int groups, float* pw, float* offsetSum)
+        int n, int groups, float* pw, float* offsetSum, float* twin = null)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
@@ -445,8 +510,14 @@ internal static unsafe class UnitKernels
                 {
                     TVec scale = TCodes.Halves(sc + t);
                     TVec x0 = TOps.Load(p0 + t), x1 = TOps.Load(p1 + t), x2 = TOps.Load(p2 + t), x3 = TOps.Load(p3 + t);
-                    TOps.Store(d0 + t, TOps.Mul(x0, scale)); TOps.Store(d1 + t, TOps.Mul(x1, scale));
-                    TOps.Store(d2 + t, TOps.Mul(x2, scale)); TOps.Store(d3 + t, TOps.Mul(x3, scale));
+                    TVec y0 = TOps.Mul(x0, scale), y1 = TOps.Mul(x1, scale), y2 = TOps.Mul(x2, scale), y3 = TOps.Mul(x3, scale);
+                    TOps.Store(d0 + t, y0); TOps.Store(d1 + t, y1); TOps.Store(d2 + t, y2); TOps.Store(d3 + t, y3);
+                    if (twin != null)
+                    {
+                        long at = d0 + t - pw;
+                        TOps.Store(twin + at, y0); TOps.Store(twin + at + groups * Bk, y1);
+                        TOps.Store(twin + at + 2 * groups * Bk, y2); TOps.Store(twin + at + 3 * groups * Bk, y3);
+                    }
                     if (offsets)
                     {
                         TVec off = mn != null ? TCodes.Halves(mn + t) : TOps.Mul(scale, per);
@@ -459,6 +530,11 @@ internal static unsafe class UnitKernels
                     float scale = HalfBits.ToFloat(sc[t]);
                     float off = mn != null ? HalfBits.ToFloat(mn[t]) : scale * offsetPerScale;
                     d0[t] = p0[t] * scale; d1[t] = p1[t] * scale; d2[t] = p2[t] * scale; d3[t] = p3[t] * scale;
+                    if (twin != null)
+                    {
+                        long at = d0 + t - pw;
+                        twin[at] = d0[t]; twin[at + groups * Bk] = d1[t]; twin[at + 2 * groups * Bk] = d2[t]; twin[at + 3 * groups * Bk] = d3[t];
+                    }
                     o0 = MathF.FusedMultiplyAdd(p0[t], off, o0); o1 = MathF.FusedMultiplyAdd(p1[t], off, o1);
                     o2 = MathF.FusedMultiplyAdd(p2[t], off, o2); o3 = MathF.FusedMultiplyAdd(p3[t], off, o3);
                 }
