@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using NativeProb.Diagnostics;
+using NativeProb.Peers.Ggml;
 
 namespace NativeProb.Peers.Attention;
 

@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using NativeProb.Attention;
+using NativeProb.Peers.Ggml;
 
 namespace NativeProb.Peers.GgmlKv;
 

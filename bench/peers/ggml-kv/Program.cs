@@ -11,6 +11,7 @@ using System.Text.Json.Nodes;
 using NativeProb.Attention;
 using NativeProb.Diagnostics;
 using NativeProb.KvCache;
+using NativeProb.Peers.Ggml;
 using NativeProb.Peers.GgmlKv;
 
 var opts = new Dictionary<string, string>();

@@ -2,9 +2,10 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
-namespace NativeProb.Peers.Attention;
+namespace NativeProb.Peers.Ggml;
 
 /// <summary>
+/// (One file for both peer benchmarks: bench/peers/attention and bench/peers/ggml-kv compile it in.)
 /// The few ggml C functions this benchmark needs, bound by hand to the libggml-base / libggml-cpu that
 /// LLamaSharp.Backend.Cpu ships (one build per ISA under runtimes/linux-x64/native/{avx512,avx2,...}).
 /// The libraries are loaded by full path so that the chosen ISA folder is the one that runs; ggml's
@@ -14,6 +15,8 @@ internal sealed unsafe class GgmlNative
 {
     public const int TypeF32 = 0;
     public const int TypeF16 = 1;
+    public const int TypeQ4_0 = 2;
+    public const int TypeQ8_0 = 8;
 
     /// <summary><c>struct ggml_init_params { size_t mem_size; void * mem_buffer; bool no_alloc; }</c>.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -37,6 +40,8 @@ internal sealed unsafe class GgmlNative
     public readonly delegate* unmanaged<nint, nint> NewGraph;
     public readonly delegate* unmanaged<nint, nint, void> BuildForwardExpand;
     public readonly delegate* unmanaged<float*, ushort*, long, void> Fp32ToFp16Row;
+    /// <summary><c>size_t ggml_quantize_chunk(type, const float * src, void * dst, int64_t start, int64_t nrows, int64_t n_per_row, const float * imatrix)</c>.</summary>
+    public readonly delegate* unmanaged<int, float*, void*, long, long, long, float*, nuint> QuantizeChunk;
     public readonly delegate* unmanaged<nint> BackendCpuInit;
     public readonly delegate* unmanaged<nint, int, void> BackendCpuSetNThreads;
     public readonly delegate* unmanaged<nint, nint, int> BackendGraphCompute;
@@ -59,6 +64,7 @@ internal sealed unsafe class GgmlNative
         NewGraph = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(baseLib, "ggml_new_graph");
         BuildForwardExpand = (delegate* unmanaged<nint, nint, void>)NativeLibrary.GetExport(baseLib, "ggml_build_forward_expand");
         Fp32ToFp16Row = (delegate* unmanaged<float*, ushort*, long, void>)NativeLibrary.GetExport(baseLib, "ggml_fp32_to_fp16_row");
+        QuantizeChunk = (delegate* unmanaged<int, float*, void*, long, long, long, float*, nuint>)NativeLibrary.GetExport(baseLib, "ggml_quantize_chunk");
         BackendGraphCompute = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(baseLib, "ggml_backend_graph_compute");
         BackendFree = (delegate* unmanaged<nint, void>)NativeLibrary.GetExport(baseLib, "ggml_backend_free");
         BackendCpuInit = (delegate* unmanaged<nint>)NativeLibrary.GetExport(cpuLib, "ggml_backend_cpu_init");
