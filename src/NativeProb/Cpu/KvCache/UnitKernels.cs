@@ -78,11 +78,13 @@ internal unsafe readonly struct PackedBitsOf<TWidth> : IUnitReader where TWidth 
     public static bool Packed => true;
     public static int FixedBits => TWidth.Bits;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Raw(p);
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => PackedBits.Raw<TCodes, TVec>(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Extract(raw, shift, mask);
+    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        PackedBits.Extract<TCodes, TVec>(raw, shift, mask);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Bits(p, shift, mask);
+    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
+        PackedBits.Read<TCodes, TVec>(p, shift, mask);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* Locate(byte* stream, long e, int bits, out int shift) => PackedBits.Locate(stream, e, bits, out shift);
 }
