@@ -141,9 +141,11 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* twin, float* bias, byte* blocks, long blockBytes,
-        int bits, int unitBytes, int laneBytes, int n, int col, ref PrefetchCursor pf)
+        int bits, int unitBytes, int laneBytes, int n, int col, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
+        // A local copy keeps the cursor in registers inside the loops; written back at the end.
+        PrefetchCursor pf = cursor;
         int w = TOps.Count, d = tile.HeadDim;
         if (TReader.FixedBits > 0) bits = TReader.FixedBits;
         // Whole-element readers hold one channel per unit: a constant 1 lets the JIT drop the unit loop.
@@ -204,6 +206,7 @@ internal static unsafe class UnitKernels
                 TOps.Store(s + u, a0); TOps.Store(s + Bk + u, a1); TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 3 * Bk + u, a3);
             }
         }
+        cursor = pf;
     }
 
     /// <summary>One channel of <see cref="KeysWalk{TOps, TCodes, TVec, TReader}"/>'s two-vector step: codes of tokens u and u + W to lanes, eight FMAs.</summary>
@@ -230,9 +233,11 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* twin, float* init, byte* tiles, int tileBytes, int scaleOffset,
-        int bits, int n, ref PrefetchCursor pf)
+        int bits, int n, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
+        // A local copy keeps the cursor in registers inside the loops; written back at the end.
+        PrefetchCursor pf = cursor;
         int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
         // Whole-element readers hold one channel per unit: a constant 1 lets the JIT drop the unit loop.
         int per = TReader.Packed ? 8 / bits : 1, mask = (1 << bits) - 1;
@@ -304,6 +309,7 @@ internal static unsafe class UnitKernels
                 TOps.Store(s + u, o0); TOps.Store(s + Bk + u, o1); TOps.Store(s + 2 * Bk + u, o2); TOps.Store(s + 3 * Bk + u, o3);
             }
         }
+        cursor = pf;
     }
 
     /// <summary>
@@ -313,9 +319,11 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
-        byte* stream, long first, int bits, long rowBytes, ref PrefetchCursor pf, bool rowMajorWeights = false)
+        byte* stream, long first, int bits, long rowBytes, ref PrefetchCursor cursor, bool rowMajorWeights = false)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
+        // A local copy keeps the cursor in registers inside the loops; written back at the end.
+        PrefetchCursor pf = cursor;
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
         int rowsPadded = (tile.Rows + 3) & ~3;
         // Weights pw[t][g][r] (token-major, from PrepareValues) or pw[r][g][t] (row-major, PrepareValuesFromHalves).
@@ -383,6 +391,7 @@ internal static unsafe class UnitKernels
                 TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
             }
         }
+        cursor = pf;
     }
 
     /// <summary>
@@ -395,9 +404,11 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesTwoBit<TOps, TCodes, TVec>(AttentionTile tile, float* pw, float* twin, float* offsetSum, int groupSize,
-        byte* stream, long first, ref PrefetchCursor pf)
+        byte* stream, long first, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
+        // A local copy keeps the cursor in registers inside the loops; written back at the end.
+        PrefetchCursor pf = cursor;
         int d = tile.HeadDim, groups = d / groupSize, rowsPadded = (tile.Rows + 3) & ~3;
         long rowBytes = d / 4;
         int rs = groups * Bk;
@@ -442,6 +453,7 @@ internal static unsafe class UnitKernels
                 TOps.Store(o, x30); TOps.Store(o + 16, x31); TOps.Store(o + 32, x32); TOps.Store(o + 48, x33);
             }
         }
+        cursor = pf;
     }
 
     /// <summary>An accumulator's start: <c>Alpha_r O[r][c..] + offsetSum[g][r]</c>.</summary>
