@@ -69,9 +69,15 @@ internal readonly unsafe struct V512RowKernel : IRowKernel
 /// only queries and tests reach it). With one lane (<see cref="Scalar1"/>) the vector loops compile
 /// away and the tail, the plain definition of each operation, does all the work.
 /// </summary>
+/// <remarks>
+/// All four ask to be inlined: the JIT inlined the per-width versions into the training loops (Dot and
+/// PairUpdate with profile data, Axpy and Scale always), but the generic forms carry more IL (a call per
+/// vector operation) and fall past its size limits, which left a call per row operation in the hot loop.
+/// </remarks>
 internal static unsafe class RowOps
 {
     /// <summary>Returns <c>sum_i x[i] y[i]</c>. Two accumulators hide the add latency; the tail never re-reads an element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Dot<TOps, TVec>(float* x, float* y, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count, i = 0;
@@ -93,6 +99,7 @@ internal static unsafe class RowOps
     }
 
     /// <summary><c>acc += g y; y += g x</c>, reading y before writing it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PairUpdate<TOps, TVec>(float* x, float* y, float* acc, float g, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count, i = 0;
@@ -115,6 +122,7 @@ internal static unsafe class RowOps
     }
 
     /// <summary><c>y += a x</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Axpy<TOps, TVec>(float a, float* x, float* y, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count, i = 0;
@@ -128,6 +136,7 @@ internal static unsafe class RowOps
     }
 
     /// <summary><c>x *= a</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Scale<TOps, TVec>(float a, float* x, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count, i = 0;
