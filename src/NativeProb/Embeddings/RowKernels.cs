@@ -1,7 +1,9 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NativeProb.Cpu;
+using NativeProb.Cpu.Simd;
 
 namespace NativeProb.Embeddings;
 
@@ -25,176 +27,91 @@ internal unsafe interface IRowKernel
     static abstract void Scale(float a, float* x, int n);
 }
 
-/// <summary>Plain scalar loops: the definition of each operation.</summary>
+/// <summary>Plain scalar loops: <see cref="RowOps"/> with one lane runs only its scalar tail.</summary>
 internal readonly unsafe struct ScalarRowKernel : IRowKernel
 {
-    public static float Dot(float* x, float* y, int n)
-    {
-        float s = 0;
-        for (int i = 0; i < n; i++) s += x[i] * y[i];
-        return s;
-    }
-
-    public static void PairUpdate(float* x, float* y, float* acc, float g, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            float yi = y[i];
-            acc[i] += g * yi;
-            y[i] = yi + g * x[i];
-        }
-    }
-
-    public static void Axpy(float a, float* x, float* y, int n)
-    {
-        for (int i = 0; i < n; i++) y[i] += a * x[i];
-    }
-
-    public static void Scale(float a, float* x, int n)
-    {
-        for (int i = 0; i < n; i++) x[i] *= a;
-    }
+    public static float Dot(float* x, float* y, int n) => RowOps.Dot<Scalar1, float>(x, y, n);
+    public static void PairUpdate(float* x, float* y, float* acc, float g, int n) => RowOps.PairUpdate<Scalar1, float>(x, y, acc, g, n);
+    public static void Axpy(float a, float* x, float* y, int n) => RowOps.Axpy<Scalar1, float>(a, x, y, n);
+    public static void Scale(float a, float* x, int n) => RowOps.Scale<Scalar1, float>(a, x, n);
 }
 
 /// <summary>128-bit vectors; a scalar tail for lengths that are not a multiple of 4.</summary>
 internal readonly unsafe struct V128RowKernel : IRowKernel
 {
-    public static float Dot(float* x, float* y, int n)
-    {
-        Vector128<float> s0 = Vector128<float>.Zero, s1 = Vector128<float>.Zero;
-        int i = 0;
-        // Two accumulators hide the add latency; the scalar tail never re-reads an element.
-        for (; i + 8 <= n; i += 8)
-        {
-            s0 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i), Vector128.Load(y + i), s0);
-            s1 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i + 4), Vector128.Load(y + i + 4), s1);
-        }
-        for (; i + 4 <= n; i += 4)
-            s0 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i), Vector128.Load(y + i), s0);
-        float s = Vector128.Sum(s0 + s1);
-        for (; i < n; i++) s += x[i] * y[i];
-        return s;
-    }
-
-    public static void PairUpdate(float* x, float* y, float* acc, float g, int n)
-    {
-        var gv = Vector128.Create(g);
-        int i = 0;
-        for (; i + 4 <= n; i += 4)
-        {
-            var yv = Vector128.Load(y + i);
-            Vector128.MultiplyAddEstimate(gv, yv, Vector128.Load(acc + i)).Store(acc + i);
-            Vector128.MultiplyAddEstimate(gv, Vector128.Load(x + i), yv).Store(y + i);
-        }
-        for (; i < n; i++)
-        {
-            float yi = y[i];
-            acc[i] += g * yi;
-            y[i] = yi + g * x[i];
-        }
-    }
-
-    public static void Axpy(float a, float* x, float* y, int n)
-    {
-        var av = Vector128.Create(a);
-        int i = 0;
-        for (; i + 4 <= n; i += 4)
-            Vector128.MultiplyAddEstimate(av, Vector128.Load(x + i), Vector128.Load(y + i)).Store(y + i);
-        for (; i < n; i++) y[i] += a * x[i];
-    }
-
-    public static void Scale(float a, float* x, int n)
-    {
-        var av = Vector128.Create(a);
-        int i = 0;
-        for (; i + 4 <= n; i += 4) (Vector128.Load(x + i) * av).Store(x + i);
-        for (; i < n; i++) x[i] *= a;
-    }
+    public static float Dot(float* x, float* y, int n) => RowOps.Dot<Simd128, Vector128<float>>(x, y, n);
+    public static void PairUpdate(float* x, float* y, float* acc, float g, int n) => RowOps.PairUpdate<Simd128, Vector128<float>>(x, y, acc, g, n);
+    public static void Axpy(float a, float* x, float* y, int n) => RowOps.Axpy<Simd128, Vector128<float>>(a, x, y, n);
+    public static void Scale(float a, float* x, int n) => RowOps.Scale<Simd128, Vector128<float>>(a, x, n);
 }
 
 /// <summary>256-bit vectors (AVX2 + FMA); a scalar tail for lengths that are not a multiple of 8.</summary>
 internal readonly unsafe struct V256RowKernel : IRowKernel
 {
-    public static float Dot(float* x, float* y, int n)
-    {
-        Vector256<float> s0 = Vector256<float>.Zero, s1 = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            s0 = Vector256.MultiplyAddEstimate(Vector256.Load(x + i), Vector256.Load(y + i), s0);
-            s1 = Vector256.MultiplyAddEstimate(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), s1);
-        }
-        for (; i + 8 <= n; i += 8)
-            s0 = Vector256.MultiplyAddEstimate(Vector256.Load(x + i), Vector256.Load(y + i), s0);
-        float s = Vector256.Sum(s0 + s1);
-        for (; i < n; i++) s += x[i] * y[i];
-        return s;
-    }
-
-    public static void PairUpdate(float* x, float* y, float* acc, float g, int n)
-    {
-        var gv = Vector256.Create(g);
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-        {
-            var yv = Vector256.Load(y + i);
-            Vector256.MultiplyAddEstimate(gv, yv, Vector256.Load(acc + i)).Store(acc + i);
-            Vector256.MultiplyAddEstimate(gv, Vector256.Load(x + i), yv).Store(y + i);
-        }
-        for (; i < n; i++)
-        {
-            float yi = y[i];
-            acc[i] += g * yi;
-            y[i] = yi + g * x[i];
-        }
-    }
-
-    public static void Axpy(float a, float* x, float* y, int n)
-    {
-        var av = Vector256.Create(a);
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-            Vector256.MultiplyAddEstimate(av, Vector256.Load(x + i), Vector256.Load(y + i)).Store(y + i);
-        for (; i < n; i++) y[i] += a * x[i];
-    }
-
-    public static void Scale(float a, float* x, int n)
-    {
-        var av = Vector256.Create(a);
-        int i = 0;
-        for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * av).Store(x + i);
-        for (; i < n; i++) x[i] *= a;
-    }
+    public static float Dot(float* x, float* y, int n) => RowOps.Dot<Simd256, Vector256<float>>(x, y, n);
+    public static void PairUpdate(float* x, float* y, float* acc, float g, int n) => RowOps.PairUpdate<Simd256, Vector256<float>>(x, y, acc, g, n);
+    public static void Axpy(float a, float* x, float* y, int n) => RowOps.Axpy<Simd256, Vector256<float>>(a, x, y, n);
+    public static void Scale(float a, float* x, int n) => RowOps.Scale<Simd256, Vector256<float>>(a, x, n);
 }
 
 /// <summary>512-bit vectors (AVX-512F); a scalar tail for lengths that are not a multiple of 16.</summary>
 internal readonly unsafe struct V512RowKernel : IRowKernel
 {
-    public static float Dot(float* x, float* y, int n)
+    public static float Dot(float* x, float* y, int n) => RowOps.Dot<Simd512, Vector512<float>>(x, y, n);
+    public static void PairUpdate(float* x, float* y, float* acc, float g, int n) => RowOps.PairUpdate<Simd512, Vector512<float>>(x, y, acc, g, n);
+    public static void Axpy(float a, float* x, float* y, int n) => RowOps.Axpy<Simd512, Vector512<float>>(a, x, y, n);
+    public static void Scale(float a, float* x, int n) => RowOps.Scale<Simd512, Vector512<float>>(a, x, n);
+}
+
+/// <summary>
+/// The row operations written once over <see cref="ISimd{TVec}"/>: whole vectors first, then a scalar
+/// tail for lengths that are not a multiple of the width (training rows are padded to whole vectors, so
+/// only queries and tests reach it). With one lane (<see cref="Scalar1"/>) the vector loops compile
+/// away and the tail, the plain definition of each operation, does all the work.
+/// </summary>
+/// <remarks>
+/// All four ask to be inlined: the JIT inlined the per-width versions into the training loops (Dot and
+/// PairUpdate with profile data, Axpy and Scale always), but the generic forms carry more IL (a call per
+/// vector operation) and fall past its size limits, which left a call per row operation in the hot loop.
+/// </remarks>
+internal static unsafe class RowOps
+{
+    /// <summary>Returns <c>sum_i x[i] y[i]</c>. Two accumulators hide the add latency; the tail never re-reads an element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot<TOps, TVec>(float* x, float* y, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
-        Vector512<float> s0 = Vector512<float>.Zero, s1 = Vector512<float>.Zero;
-        int i = 0;
-        for (; i + 32 <= n; i += 32)
+        int w = TOps.Count, i = 0;
+        float s = 0;
+        if (w > 1)
         {
-            s0 = Vector512.MultiplyAddEstimate(Vector512.Load(x + i), Vector512.Load(y + i), s0);
-            s1 = Vector512.MultiplyAddEstimate(Vector512.Load(x + i + 16), Vector512.Load(y + i + 16), s1);
+            TVec s0 = TOps.Zero, s1 = TOps.Zero;
+            for (; i + 2 * w <= n; i += 2 * w)
+            {
+                s0 = MulAdd<TOps, TVec>(TOps.Load(x + i), TOps.Load(y + i), s0);
+                s1 = MulAdd<TOps, TVec>(TOps.Load(x + i + w), TOps.Load(y + i + w), s1);
+            }
+            for (; i + w <= n; i += w)
+                s0 = MulAdd<TOps, TVec>(TOps.Load(x + i), TOps.Load(y + i), s0);
+            s = TOps.SumAcross(TOps.Add(s0, s1));
         }
-        for (; i + 16 <= n; i += 16)
-            s0 = Vector512.MultiplyAddEstimate(Vector512.Load(x + i), Vector512.Load(y + i), s0);
-        float s = Vector512.Sum(s0 + s1);
         for (; i < n; i++) s += x[i] * y[i];
         return s;
     }
 
-    public static void PairUpdate(float* x, float* y, float* acc, float g, int n)
+    /// <summary><c>acc += g y; y += g x</c>, reading y before writing it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PairUpdate<TOps, TVec>(float* x, float* y, float* acc, float g, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
-        var gv = Vector512.Create(g);
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
+        int w = TOps.Count, i = 0;
+        if (w > 1)
         {
-            var yv = Vector512.Load(y + i);
-            Vector512.MultiplyAddEstimate(gv, yv, Vector512.Load(acc + i)).Store(acc + i);
-            Vector512.MultiplyAddEstimate(gv, Vector512.Load(x + i), yv).Store(y + i);
+            TVec gv = TOps.Splat(g);
+            for (; i + w <= n; i += w)
+            {
+                TVec yv = TOps.Load(y + i);
+                TOps.Store(acc + i, MulAdd<TOps, TVec>(gv, yv, TOps.Load(acc + i)));
+                TOps.Store(y + i, MulAdd<TOps, TVec>(gv, TOps.Load(x + i), yv));
+            }
         }
         for (; i < n; i++)
         {
@@ -204,22 +121,41 @@ internal readonly unsafe struct V512RowKernel : IRowKernel
         }
     }
 
-    public static void Axpy(float a, float* x, float* y, int n)
+    /// <summary><c>y += a x</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Axpy<TOps, TVec>(float a, float* x, float* y, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
-        var av = Vector512.Create(a);
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-            Vector512.MultiplyAddEstimate(av, Vector512.Load(x + i), Vector512.Load(y + i)).Store(y + i);
+        int w = TOps.Count, i = 0;
+        if (w > 1)
+        {
+            TVec av = TOps.Splat(a);
+            for (; i + w <= n; i += w)
+                TOps.Store(y + i, MulAdd<TOps, TVec>(av, TOps.Load(x + i), TOps.Load(y + i)));
+        }
         for (; i < n; i++) y[i] += a * x[i];
     }
 
-    public static void Scale(float a, float* x, int n)
+    /// <summary><c>x *= a</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale<TOps, TVec>(float a, float* x, int n) where TOps : struct, ISimd<TVec> where TVec : struct
     {
-        var av = Vector512.Create(a);
-        int i = 0;
-        for (; i + 16 <= n; i += 16) (Vector512.Load(x + i) * av).Store(x + i);
+        int w = TOps.Count, i = 0;
+        if (w > 1)
+        {
+            TVec av = TOps.Splat(a);
+            for (; i + w <= n; i += w) TOps.Store(x + i, TOps.Mul(TOps.Load(x + i), av));
+        }
         for (; i < n; i++) x[i] *= a;
     }
+
+    /// <summary>
+    /// <c>a b + c</c>, fused where the hardware has fused multiply-add and a multiply then an add where it
+    /// does not (x86 without FMA, which only the 128-bit path allows): the rule of MultiplyAddEstimate,
+    /// which avoids the slow software fallback of an always-fused <see cref="ISimd{TVec}.Fma"/> there.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec MulAdd<TOps, TVec>(TVec a, TVec b, TVec c) where TOps : struct, ISimd<TVec> where TVec : struct =>
+        Fma.IsSupported || !X86Base.IsSupported ? TOps.Fma(a, b, c) : TOps.Add(TOps.Mul(a, b), c);
 }
 
 /// <summary>Path-dispatched entries to the row kernels, for tests and non-hot callers.</summary>
