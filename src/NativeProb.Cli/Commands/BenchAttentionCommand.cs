@@ -53,13 +53,8 @@ internal static class BenchAttentionCommand
                 Math.Max(1, parse.GetValue(threads)),
                 parse.GetValue(reps) ?? (decode ? 21 : 5),
                 parse.GetValue(cold) is string c ? CliParsing.Bool(c, "--cold") : decode);
-            string b = parse.GetValue(backend)!.Trim().ToLowerInvariant();
-            if (b is not ("cpu" or "opencl")) throw new ArgumentException($"--backend takes cpu or opencl; got '{b}'.");
-            if (b == "opencl") return BenchAttentionOpenCl.Execute(settings, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console);
-            JsonArray results = Run(settings, AnsiConsole.Console);
-            string? file = parse.GetValue(json);
-            if (file is not null) JsonOut.Write(file, results);
-            return 0;
+            return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
+                cl => cl is null ? Run(settings, AnsiConsole.Console) : BenchAttentionOpenCl.Run(settings, cl, AnsiConsole.Console));
         }));
         return command;
     }

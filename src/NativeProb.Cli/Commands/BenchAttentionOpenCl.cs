@@ -23,22 +23,6 @@ namespace NativeProb.Cli.Commands;
 /// </remarks>
 internal static class BenchAttentionOpenCl
 {
-    public static int Execute(BenchAttentionCommand.Settings set, string? selector, string? jsonFile, IAnsiConsole console)
-    {
-        try
-        {
-            using OpenClDevice device = OpenClDevice.Open(selector);
-            JsonArray results = Run(set, device, console);
-            if (jsonFile is not null) JsonOut.Write(jsonFile, results);
-            return 0;
-        }
-        catch (NpException e) when (e.Status is NpStatus.DeviceUnavailable or NpStatus.OpenCl or NpStatus.OutOfMemory)
-        {
-            console.MarkupLine($"[red]error ({e.Status}):[/] {Markup.Escape(e.Message)}");
-            return 3;
-        }
-    }
-
     internal static JsonArray Run(BenchAttentionCommand.Settings set, OpenClDevice device, IAnsiConsole console)
     {
         AttentionShape s = set.Shape;

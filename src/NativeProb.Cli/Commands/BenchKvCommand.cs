@@ -46,26 +46,8 @@ internal static class BenchKvCommand
             var set = new Settings(parse.GetValue(kvLen), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
                 CliParsing.List(parse.GetValue(formats)).Select(KvFormats.Parse).ToArray(), d == "outliers",
                 CliParsing.Paths(parse.GetValue(path))[0], Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Seed: 42);
-            string b = parse.GetValue(backend)!.Trim().ToLowerInvariant();
-            if (b is not ("cpu" or "opencl")) throw new ArgumentException($"--backend takes cpu or opencl; got '{b}'.");
-            OpenClDevice? cl = null;
-            try
-            {
-                if (b == "opencl") set = set with { Device = cl = OpenClDevice.Open(parse.GetValue(device)) };
-                JsonArray results = Run(set, AnsiConsole.Console);
-                string? file = parse.GetValue(json);
-                if (file is not null) JsonOut.Write(file, results);
-                return 0;
-            }
-            catch (NpException e) when (b == "opencl" && e.Status is NpStatus.DeviceUnavailable or NpStatus.OpenCl or NpStatus.OutOfMemory)
-            {
-                AnsiConsole.MarkupLine($"[red]error ({e.Status}):[/] {Markup.Escape(e.Message)}");
-                return 3;
-            }
-            finally
-            {
-                cl?.Dispose();
-            }
+            return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
+                cl => Run(set with { Device = cl }, AnsiConsole.Console));
         }));
         return command;
     }

@@ -71,26 +71,8 @@ internal static class BenchPrFlashCommand
                 throw new ArgumentException($"--data takes {string.Join(" or ", AttentionInputs.Names)}; got '{kind}'.");
             var settings = new Settings(shape, options, ParseLayouts(parse.GetValue(layout)!), kind, parse.GetValue(dataSeed), CliParsing.Paths(parse.GetValue(path)),
                 Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Math.Max(1, parse.GetValue(denseReps)));
-            string b = parse.GetValue(backend)!.Trim().ToLowerInvariant();
-            if (b is not ("cpu" or "opencl")) throw new ArgumentException($"--backend takes cpu or opencl; got '{b}'.");
-            OpenClDevice? cl = null;
-            try
-            {
-                if (b == "opencl") settings = settings with { Device = cl = OpenClDevice.Open(parse.GetValue(device)) };
-                JsonArray results = Run(settings, AnsiConsole.Console);
-                string? file = parse.GetValue(json);
-                if (file is not null) JsonOut.Write(file, results);
-                return 0;
-            }
-            catch (NpException e) when (b == "opencl" && e.Status is NpStatus.DeviceUnavailable or NpStatus.OpenCl or NpStatus.OutOfMemory)
-            {
-                AnsiConsole.MarkupLine($"[red]error ({e.Status}):[/] {Markup.Escape(e.Message)}");
-                return 3;
-            }
-            finally
-            {
-                cl?.Dispose();
-            }
+            return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
+                cl => Run(settings with { Device = cl }, AnsiConsole.Console));
         }));
         return command;
     }
