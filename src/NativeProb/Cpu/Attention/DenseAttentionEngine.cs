@@ -72,23 +72,21 @@ internal static unsafe class DenseAttentionEngine
                 TransposeKeys(p, kt, blocks);
             }
             WorkItem[] items = Plan(p, gemm);
-            float* partial = null;
             int splits = items.Length == 0 ? 1 : items.Max(i => i.Splits);
-            long partialStride = s.HeadDim + 2;
-            if (splits > 1)
-                partial = (float*)NativeMemory.AlignedAlloc((nuint)((long)s.Batch * s.Heads * s.QueryLength * splits * partialStride * sizeof(float)), 64);
+            long rows = (long)s.Batch * s.Heads * s.QueryLength;
+            float* partial = SplitMerge.Allocate(rows, splits, s.HeadDim);
             try
             {
                 DenseProblem problem = p;
                 float* ktLocal = kt;
                 float* partialLocal = partial;
                 ParallelWorkers.Run(items.Length, p.Threads, s.HeadDim, (tile, index) =>
-                    RunItem<TOps, TVec>(problem, items[index], tile, ktLocal, blocks, partialLocal, splits, partialStride));
-                if (partial != null) MergeSplits(p, partial, splits, partialStride);
+                    RunItem<TOps, TVec>(problem, items[index], tile, ktLocal, blocks, partialLocal, splits));
+                if (partial != null) SplitMerge.Merge(p.O, rows, s.HeadDim, partial, splits);
             }
             finally
             {
-                if (partial != null) NativeMemory.AlignedFree(partial);
+                SplitMerge.Free(partial);
             }
         }
         finally
@@ -134,11 +132,10 @@ internal static unsafe class DenseAttentionEngine
                 }
         // Too few tiles for the workers (decode at batch 1): split each tile's key range.
         int splits = 1;
-        if (!gemm && list.Count < 2 * p.Threads)
+        if (!gemm)
         {
             long maxBlocks = list.Count == 0 ? 0 : list.Max(i => (i.KeyEnd + bk - 1) / bk);
-            int want = (2 * p.Threads + list.Count - 1) / Math.Max(1, list.Count);
-            splits = (int)Math.Clamp(Math.Min(want, maxBlocks / MinBlocksPerSplit), 1, 64);
+            splits = SplitMerge.Count(list.Count, p.Threads, maxBlocks, MinBlocksPerSplit);
         }
         var result = new List<WorkItem>(list.Count * splits);
         foreach (WorkItem it in list)
@@ -162,7 +159,7 @@ internal static unsafe class DenseAttentionEngine
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunItem<TOps, TVec>(in DenseProblem p, in WorkItem it, AttentionTile tile, float* kt, long blocks, float* partial, int splits, long partialStride)
+    private static void RunItem<TOps, TVec>(in DenseProblem p, in WorkItem it, AttentionTile tile, float* kt, long blocks, float* partial, int splits)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         AttentionShape s = p.Shape;
@@ -198,41 +195,7 @@ internal static unsafe class DenseAttentionEngine
             return;
         }
         // Partial result of this split: m, l and the unnormalized O, merged later.
-        for (int r = 0; r < it.RowCount; r++)
-        {
-            long rowIndex = (tile.OutRow[r] - p.O) / d;
-            float* dst = partial + (rowIndex * splits + it.Split) * partialStride;
-            dst[0] = tile.M[r];
-            dst[1] = tile.L[r];
-            new ReadOnlySpan<float>(tile.O + r * d, d).CopyTo(new Span<float>(dst + 2, d));
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MergeSplits(in DenseProblem p, float* partial, int splits, long stride)
-    {
-        AttentionShape s = p.Shape;
-        int d = s.HeadDim;
-        long rows = (long)s.Batch * s.Heads * s.QueryLength;
-        for (long row = 0; row < rows; row++)
-        {
-            float* parts = partial + row * splits * stride;
-            float m = float.NegativeInfinity;
-            for (int k = 0; k < splits; k++) m = MathF.Max(m, parts[k * stride]);
-            float l = 0f;
-            float* o = p.O + row * d;
-            new Span<float>(o, d).Clear();
-            for (int k = 0; k < splits; k++)
-            {
-                float* part = parts + k * stride;
-                if (part[1] == 0f) continue;
-                float wgt = MathF.Exp(part[0] - m);
-                l += part[1] * wgt;
-                for (int i = 0; i < d; i++) o[i] += part[2 + i] * wgt;
-            }
-            float inv = 1f / l;
-            for (int i = 0; i < d; i++) o[i] *= inv;
-        }
+        SplitMerge.Store(tile, p.O, partial, it.Split, splits);
     }
 
     /// <summary>K [Nk, D] of each KV head into 64-key blocks laid out [block][D][64] (zero-padded).</summary>

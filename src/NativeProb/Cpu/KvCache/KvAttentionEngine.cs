@@ -70,12 +70,7 @@ internal static unsafe class KvAttentionEngine
                 while (runEnd < runs.Count && runs[runEnd].Start < keyEnd) runEnd++;
                 tiles.Add(new WorkItem { KvHead = kh, RowStart = r0, RowCount = rows, RunBegin = 0, RunEnd = runEnd });
             }
-        int splits = 1;
-        if (tiles.Count < 2 * p.Threads)
-        {
-            int maxRuns = tiles.Max(t => t.RunEnd);
-            splits = Math.Clamp(Math.Min((2 * p.Threads + tiles.Count - 1) / tiles.Count, maxRuns / MinRunsPerSplit), 1, 64);
-        }
+        int splits = SplitMerge.Count(tiles.Count, p.Threads, tiles.Max(t => t.RunEnd), MinRunsPerSplit);
         var items = new List<WorkItem>(tiles.Count * splits);
         foreach (WorkItem t in tiles)
             for (int s = 0; s < splits; s++)
@@ -89,32 +84,24 @@ internal static unsafe class KvAttentionEngine
         items.Sort((x, y) => (y.RunEnd - y.RunBegin) * y.RowCount - (x.RunEnd - x.RunBegin) * x.RowCount);
         WorkItem[] work = items.ToArray();
         (int, int)[] runArray = runs.ToArray();
-        long stride = d + 2;
-        float* partial = splits > 1 ? (float*)NativeMemory.AlignedAlloc((nuint)((long)p.Heads * nq * splits * stride * sizeof(float)), 64) : null;
+        long outRows = (long)p.Heads * nq;
+        float* partial = SplitMerge.Allocate(outRows, splits, d);
         try
         {
             KvProblem problem = p;
-            int workers = Math.Max(1, Math.Min(p.Threads, work.Length));
-            int next = -1;
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
-            {
-                using var tile = new AttentionTile(d);
-                using var scratch = new KvScratch(d);
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < work.Length)
-                    RunItem<TOps, TVec>(path, store, problem, work[i], runArray, tile, scratch, partial, splits, stride);
-            });
-            if (partial != null) MergeSplits(p, d, partial, splits, stride);
+            ParallelWorkers.Run(work.Length, p.Threads, d, () => new KvScratch(d), (tile, scratch, i) =>
+                RunItem<TOps, TVec>(path, store, problem, work[i], runArray, tile, scratch, partial, splits));
+            if (partial != null) SplitMerge.Merge(p.O, outRows, d, partial, splits);
         }
         finally
         {
-            if (partial != null) NativeMemory.AlignedFree(partial);
+            SplitMerge.Free(partial);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunItem<TOps, TVec>(CpuPath path, KvStore store, in KvProblem p, in WorkItem it, (int Start, int Count)[] runs,
-        AttentionTile tile, KvScratch scratch, float* partial, int splits, long stride) where TOps : struct, ISimd<TVec> where TVec : struct
+        AttentionTile tile, KvScratch scratch, float* partial, int splits) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int d = store.HeadDim, nq = p.QueryLength, g = p.Heads / store.KvHeads, nk = store.Length;
         for (int r = 0; r < it.RowCount; r++)
@@ -141,37 +128,6 @@ internal static unsafe class KvAttentionEngine
             TileKernels.Normalize(tile);
             return;
         }
-        for (int r = 0; r < it.RowCount; r++)
-        {
-            long rowIndex = (tile.OutRow[r] - p.O) / d;
-            float* dst = partial + (rowIndex * splits + it.Split) * stride;
-            dst[0] = tile.M[r];
-            dst[1] = tile.L[r];
-            new ReadOnlySpan<float>(tile.O + r * d, d).CopyTo(new Span<float>(dst + 2, d));
-        }
-    }
-
-    private static void MergeSplits(in KvProblem p, int d, float* partial, int splits, long stride)
-    {
-        long rows = (long)p.Heads * p.QueryLength;
-        for (long row = 0; row < rows; row++)
-        {
-            float* parts = partial + row * splits * stride;
-            float m = float.NegativeInfinity;
-            for (int k = 0; k < splits; k++) m = MathF.Max(m, parts[k * stride]);
-            float l = 0f;
-            float* o = p.O + row * d;
-            new Span<float>(o, d).Clear();
-            for (int k = 0; k < splits; k++)
-            {
-                float* part = parts + k * stride;
-                if (part[1] == 0f) continue;
-                float wgt = MathF.Exp(part[0] - m);
-                l += part[1] * wgt;
-                for (int i = 0; i < d; i++) o[i] += part[2 + i] * wgt;
-            }
-            float inv = 1f / l;
-            for (int i = 0; i < d; i++) o[i] *= inv;
-        }
+        SplitMerge.Store(tile, p.O, partial, it.Split, splits);
     }
 }
