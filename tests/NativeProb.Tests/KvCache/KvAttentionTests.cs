@@ -97,6 +97,32 @@ public class KvAttentionTests
     }
 
     /// <summary>
+    /// Group sizes of 32, 64 and 128 channels/tokens at D = 128: the 2-bit value kernel maps each 16-channel unit of a
+    /// 64-channel super-block to its group (several units share one), and key groups of 64 and 128 tokens span a
+    /// whole 64-key run or two. Decode and a 9-query chunk, KIVI-2, KIVI-4 and SAQ, every path.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestData.AllPaths), MemberType = typeof(TestData))]
+    public void LargeGroupsAgree(CpuPath path)
+    {
+        TestData.RequirePath(path);
+        const int hkv = 2, h = 8, d = 128, nk = 600;
+        float[] keys = OutlierKeys(TestData.Seed + 11, hkv, nk, d);
+        float[] values = TestData.Gaussian(TestData.Seed + 12, (long)hkv * nk * d);
+        foreach (int g in new[] { 32, 64, 128 })
+            foreach (KvFormat format in new[] { KvFormat.Kivi2, KvFormat.Kivi4, KvFormat.Saq })
+            {
+                var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = format, ResidualLength = 128, GroupSize = g, Path = path });
+                cache.AppendBlock(keys, values, nk);
+                foreach (int nq in new[] { 1, 9 })
+                {
+                    float[] q = TestData.Gaussian(TestData.Seed + g + nq, (long)h * nq * d);
+                    Check(cache, q, h, nq, new AttentionOptions { Path = path, MaxDegreeOfParallelism = 2 }, $"{path} {format} G={g} nq={nq}");
+                }
+            }
+    }
+
+    /// <summary>
     /// fp16 keys are read unbiased (2^-112 times their value) with the queries carrying 2^112 when every scaled query
     /// is at most 2^14 in magnitude; larger queries take the plain fp16 path. Both sides of that limit, and fp16
     /// subnormal keys and values, match the reference on every path.
