@@ -211,12 +211,12 @@ internal sealed unsafe class TokenStore : KvStore
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    UnitKernels.KeysWalk<TOps, TCodes, TVec, UnbiasedHalfCodes>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    UnitKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 else
-                    UnitKernels.KeysWalk<TOps, TCodes, TVec, HalfCodes>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    UnitKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
+                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
                 UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
@@ -259,7 +259,7 @@ internal sealed unsafe class TokenStore : KvStore
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
             KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, UnbiasedHalfCodes>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
             pf.Drain();
             return;
         }
@@ -270,7 +270,7 @@ internal sealed unsafe class TokenStore : KvStore
         UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
             count, _blocks, scratch.Pw, scratch.OffsetSum);
         if (_encoding == TokenEncoding.Int8)
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, SignedByteCodes>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
+            UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
         else
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf, rowMajorWeights: true);
         pf.Drain();

@@ -47,20 +47,58 @@ internal unsafe readonly struct PackedBits : IUnitReader
     }
 }
 
-/// <summary>fp16 values, two bytes per element, read as 2^-112 times their value: the kernel's other operand carries 2^112.</summary>
-internal unsafe readonly struct UnbiasedHalfCodes : IUnitReader
+/// <summary>How one stored element becomes a lane: its size and its conversion to fp32.</summary>
+internal unsafe interface IElementCodes
+{
+    static abstract int ElementBytes { get; }
+
+    /// <summary>Elements p[0 .. Count) as floats.</summary>
+    static abstract TVec Convert<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+}
+
+/// <summary>Signed bytes (int8 codes).</summary>
+internal readonly unsafe struct SignedByteElement : IElementCodes
+{
+    public static int ElementBytes => 1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Convert<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
+}
+
+/// <summary>fp16 values.</summary>
+internal readonly unsafe struct HalfElement : IElementCodes
+{
+    public static int ElementBytes => 2;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Convert<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
+}
+
+/// <summary>fp16 values read as 2^-112 times their value: the kernel's other operand carries 2^112.</summary>
+internal readonly unsafe struct UnbiasedHalfElement : IElementCodes
+{
+    public static int ElementBytes => 2;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Convert<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.HalvesUnbiased((ushort*)p);
+}
+
+/// <summary>
+/// Whole elements, one per lane (fp16, int8). The "raw" unit is already the values, and extraction returns it
+/// (no throwing stub: a call in a kernel's dead branch would make the JIT spill vector registers around it).
+/// </summary>
+internal unsafe readonly struct ElementCodes<TElement> : IUnitReader where TElement : struct, IElementCodes
 {
     public static bool Packed => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.HalvesUnbiased((ushort*)p);
+    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TElement.Convert<TCodes, TVec>(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.HalvesUnbiased((ushort*)p);
-
+    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TElement.Convert<TCodes, TVec>(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* Locate(byte* stream, long e, int bits, out int shift) { shift = 0; return stream + 2 * e; }
+    public static byte* Locate(byte* stream, long e, int bits, out int shift)
+    {
+        shift = 0;
+        return stream + TElement.ElementBytes * e;
+    }
 }
 
 /// <summary>A code width known when the kernel is compiled.</summary>
@@ -87,40 +125,6 @@ internal unsafe readonly struct PackedBitsOf<TWidth> : IUnitReader where TWidth 
         PackedBits.Read<TCodes, TVec>(p, shift, mask);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* Locate(byte* stream, long e, int bits, out int shift) => PackedBits.Locate(stream, e, bits, out shift);
-}
-
-/// <summary>Signed bytes, one per element.</summary>
-internal unsafe readonly struct SignedByteCodes : IUnitReader
-{
-    public static bool Packed => false;
-    // One element per lane: the "raw" unit is already the values (no throwing stub: a call in a kernel's
-    // dead branch would make the JIT spill vector registers around it).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.SignedBytes((sbyte*)p);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* Locate(byte* stream, long e, int bits, out int shift) { shift = 0; return stream + e; }
-}
-
-/// <summary>fp16 values, two bytes per element.</summary>
-internal unsafe readonly struct HalfCodes : IUnitReader
-{
-    public static bool Packed => false;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => raw;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct => TCodes.Halves((ushort*)p);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte* Locate(byte* stream, long e, int bits, out int shift) { shift = 0; return stream + 2 * e; }
 }
 
 /// <summary>
