@@ -322,7 +322,7 @@ internal sealed unsafe class GroupedStore : KvStore
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         Chunk chunk = _chunks[ci];
-        int d = HeadDim, w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
+        int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
         var stream = new StreamCodes(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits);
         // Request the next run's key codes (a line per kernel step) and key scales and mins while this run's keys are scored.
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? KeyPrefetch(nc!, head, nrel, ncount) : default;
@@ -429,19 +429,18 @@ internal sealed unsafe class GroupedStore : KvStore
             // 2-bit rows on 16-lane vectors: a whole super-block per pass (the tail of SAQ and KIVI-2).
             UnitKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
                 (long)head * _s + rel, ref pf);
-            pf.Drain();
-            return;
         }
-        if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
+        else if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
                 (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf, rowMajorWeights: true);
-            pf.Drain();
-            return;
+        }
+        else
+        {
+            var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
+            KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values, rowMajorWeights: true);
         }
         pf.Drain();
-        var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
-        KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values, rowMajorWeights: true);
     }
 }

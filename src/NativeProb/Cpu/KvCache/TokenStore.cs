@@ -206,7 +206,7 @@ internal sealed unsafe class TokenStore : KvStore
         byte* tiles = _keyTiles[head].Pointer + (long)(start >> 4) * _tileBytes;
         int d = HeadDim;
         // Request the key tiles of a run ahead while this run's keys are scored (a line per kernel step).
-        var pf = new PrefetchCursor(_keyTiles[head].Pointer + (long)(AheadStart(start) >> 4) * _tileBytes, NextRun(start, count, out int next) ? (long)((next + 15) >> 4) * _tileBytes : 0);
+        var pf = new PrefetchCursor(_keyTiles[head].Pointer + (long)(AheadStart(start) >> 4) * _tileBytes, RunAhead(start, out int next) ? (long)((next + 15) >> 4) * _tileBytes : 0);
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
@@ -231,7 +231,7 @@ internal sealed unsafe class TokenStore : KvStore
     private static int AheadStart(int start) => start + AheadRuns * AttentionTile.BlockKeys;
 
     /// <summary>Whether the run <see cref="AheadRuns"/> after the one at start exists, and how many keys it has.</summary>
-    private bool NextRun(int start, int count, out int next)
+    private bool RunAhead(int start, out int next)
     {
         next = Math.Min(AttentionTile.BlockKeys, Length - AheadStart(start));
         return next > 0;
@@ -253,26 +253,27 @@ internal sealed unsafe class TokenStore : KvStore
     {
         byte* rows = _valueRows[head].Pointer + (long)start * _rowBytes;
         // Request the value rows (and block scales) of a run ahead while this run's values accumulate.
-        bool more = NextRun(start, count, out int next);
+        bool more = RunAhead(start, out int next);
         var pf = new PrefetchCursor(_valueRows[head].Pointer + (long)AheadStart(start) * _rowBytes, more ? (long)next * _rowBytes : 0);
         if (_encoding == TokenEncoding.Fp16)
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
             KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
-            pf.Drain();
-            return;
         }
-        // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
-        ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
-        if (more) Prefetch.RangeL2((float*)(runScales + AheadRuns * _blocks * 64), _blocks * 32);
-        // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
-        UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
-            count, _blocks, scratch.Pw, scratch.OffsetSum);
-        if (_encoding == TokenEncoding.Int8)
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
         else
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf, rowMajorWeights: true);
+        {
+            // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
+            ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
+            if (more) Prefetch.RangeL2((float*)(runScales + AheadRuns * _blocks * 64), _blocks * 32);
+            // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
+            UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
+                count, _blocks, scratch.Pw, scratch.OffsetSum);
+            if (_encoding == TokenEncoding.Int8)
+                UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
+            else
+                UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf, rowMajorWeights: true);
+        }
         pf.Drain();
     }
 }
