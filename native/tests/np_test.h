@@ -102,6 +102,13 @@ static inline float* np_read_ref(const char* dir, const char* name, const char* 
     return a;
 }
 
+/* The managed reference of a case on a path (np_read_ref), recorded as a failed check when it is missing. */
+static inline float* np_expect_ref(const char* dir, const char* name, const char* path, size_t* count) {
+    float* ref = np_read_ref(dir, name, path, count);
+    CHECK_MSG(ref != NULL, "no managed reference %s.%s.f32 in %s", name, path, dir);
+    return ref;
+}
+
 /* Index of the first element whose bits differ, or n when equal to the last bit. */
 static inline size_t np_first_difference(const float* a, const float* b, size_t n) {
     for (size_t i = 0; i < n; ++i)

@@ -122,8 +122,7 @@ static void run_attention_case(const np_case_t* c, const char* refdir) {
             continue;
         }
         size_t ref_n = 0;
-        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
-        CHECK_MSG(ref != NULL, "no managed reference for %s on %s in %s", c->name, np_path_name(effective), refdir);
+        float* ref = np_expect_ref(refdir, c->name, np_path_name(effective), &ref_n);
         if (ref == NULL) continue;
         /* One call ... */
         memset(out, 0xff, sizeof(float) * in.q_count);
@@ -158,8 +157,7 @@ static void run_rope_case(const np_case_t* c, const char* refdir) {
             continue;
         }
         size_t ref_n = 0;
-        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
-        CHECK_MSG(ref != NULL, "no managed reference for %s on %s", c->name, np_path_name(effective));
+        float* ref = np_expect_ref(refdir, c->name, np_path_name(effective), &ref_n);
         EXPECT_OK(np_rope_apply(&o, x, n, c->sequences, c->seq_len, c->head_dim));
         if (ref != NULL) compare("np_rope_apply", c->name, np_path_name(path), x, ref, n, ref_n);
         free(ref);
@@ -169,8 +167,7 @@ static void run_rope_case(const np_case_t* c, const char* refdir) {
 
 static void run_slopes_case(const np_case_t* c, const char* refdir) {
     size_t ref_n = 0;
-    float* ref = np_read_ref(refdir, c->name, "scalar", &ref_n);
-    CHECK_MSG(ref != NULL, "no managed reference for %s", c->name);
+    float* ref = np_expect_ref(refdir, c->name, "scalar", &ref_n);
     float* got = (float*)malloc(sizeof(float) * ((size_t)c->heads + 3));
     got[c->heads] = 42.0f;
     if (strcmp(c->kind, "alibi") == 0) {
@@ -215,8 +212,7 @@ static void run_kv_case(const np_case_t* c, const char* refdir) {
             continue;
         }
         size_t ref_n = 0;
-        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
-        CHECK_MSG(ref != NULL, "no managed reference for %s on %s in %s", c->name, np_path_name(effective), refdir);
+        float* ref = np_expect_ref(refdir, c->name, np_path_name(effective), &ref_n);
         if (ref == NULL) continue;
         EXPECT_OK(np_kv_cache_create(&o, &cache));
         np_rng_t rng = {c->seed};
@@ -445,8 +441,7 @@ static void run_prflash_case(const np_case_t* c, const char* refdir) {
             continue;
         }
         size_t ref_n = 0;
-        float* ref = np_read_ref(refdir, c->name, np_path_name(effective), &ref_n);
-        CHECK_MSG(ref != NULL, "no managed reference for %s on %s in %s", c->name, np_path_name(effective), refdir);
+        float* ref = np_expect_ref(refdir, c->name, np_path_name(effective), &ref_n);
         if (ref == NULL) continue;
         memset(out, 0xff, sizeof(float) * in.q_count);
         EXPECT_OK(np_prflash_forward(&o, &c->prflash, in.q, in.q_count, in.k, in.kv_count, in.v, in.kv_count, out,
