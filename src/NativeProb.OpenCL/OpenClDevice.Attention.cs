@@ -32,7 +32,9 @@ public sealed partial class OpenClDevice
         AttentionShape shape, AttentionOptions? options = null)
     {
         options ??= AttentionOptions.Default;
-        NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, options, out float scale, out float[]? slopes);
+        AttentionSettings settings = NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, options);
+        float scale = settings.Scale;
+        float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;
         lock (_gate)
         {
@@ -92,8 +94,10 @@ public sealed partial class OpenClDevice
         CheckAtLeast(nameof(output), output.Length, shape.QueryElements, "batch*heads*q_len*dim");
         if (ReferenceEquals(output, q) || ReferenceEquals(output, k) || ReferenceEquals(output, v))
             throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
-        // Scale and slopes exactly as the CPU path derives them (lengths do not matter at batch 0).
-        NativeProb.Attention.FlashAttention.Validate([], [], [], [], shape with { Batch = 0 }, options, out float scale, out float[]? slopes);
+        // Scale and slopes exactly as the CPU path derives them.
+        AttentionSettings settings = AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        float scale = settings.Scale;
+        float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;
         lock (_gate)
         {

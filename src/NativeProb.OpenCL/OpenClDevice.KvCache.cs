@@ -40,8 +40,10 @@ public sealed partial class OpenClDevice
         if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected heads*q_len*dim = {expected}.", nameof(queries));
         if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected heads*q_len*dim = {expected}.", nameof(output));
         if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
-        // Scale and slopes exactly as the CPU path derives them (lengths do not matter at batch 0).
-        NativeProb.Attention.FlashAttention.Validate([], [], [], [], shape with { Batch = 0 }, options, out float scale, out float[]? slopes);
+        // Scale and slopes exactly as the CPU path derives them.
+        AttentionSettings settings = AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        float scale = settings.Scale;
+        float[]? slopes = settings.Slopes;
 
         // The chunks' parts back to back, each on a 16-byte boundary, and their bit widths and offsets.
         int chunks = store.Chunks;

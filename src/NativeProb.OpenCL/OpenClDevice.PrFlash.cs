@@ -30,7 +30,9 @@ public sealed partial class OpenClDevice
         options ??= PrFlashOptions.Default;
         options.Validate();
         AttentionOptions attention = options.Attention;
-        NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, attention, out float scale, out float[]? slopes);
+        AttentionSettings settings = NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, attention);
+        float scale = settings.Scale;
+        float[]? slopes = settings.Slopes;
         BlockPlan plan = PrFlashAttention.Plan(shape, options);
         var result = new PrFlashResult(shape.QueryElements == 0 ? 0 : plan.BlocksComputed, plan.BlocksDense, plan.ExpectedBlocks);
         if (shape.QueryElements == 0) return result;

@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 using NativeProb.Cpu;
 using NativeProb.Cpu.Attention;
-using NativeProb.Positional;
+using NativeProb.Errors;
 
 namespace NativeProb.Attention;
 
@@ -37,68 +37,34 @@ public static class FlashAttention
         AttentionShape shape, AttentionOptions? options = null)
     {
         options ??= AttentionOptions.Default;
-        Validate(q, k, v, output, shape, options, out float scale, out float[]? slopes);
+        AttentionSettings settings = Validate(q, k, v, output, shape, options);
         CpuPath path = options.Path ?? CpuPaths.Best;
         CpuPaths.EnsureAvailable(path, nameof(options));
         if (shape.QueryElements == 0) return;
-
-        DistanceTable? table = slopes is null ? null : DistanceTable.Get(options.Bias.Distance, shape.KeyLength + 1);
         fixed (float* pq = q)
         fixed (float* pk = k)
         fixed (float* pv = v)
         fixed (float* po = output)
-        fixed (float* ps = slopes)
-        fixed (float* pt = table?.Values)
-        {
-            var problem = new DenseProblem
-            {
-                Q = pq, K = pk, V = pv, O = po,
-                Shape = shape,
-                Causal = options.Causal,
-                Scale = scale,
-                Slopes = ps,
-                Table = pt,
-                TableCenter = table?.Center ?? 0,
-                Threads = options.ResolveThreads(),
-            };
-            DenseAttentionEngine.Run(path, problem);
-        }
+            DenseAttention.Run(path, settings.Call(shape, pq, po, pk, pv));
+        GC.KeepAlive(settings);
     }
 
-    /// <summary>Checks a call's shape and options; shared by every attention entry point.</summary>
-    internal static void Validate(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> output,
-        AttentionShape shape, AttentionOptions options, out float scale, out float[]? slopes)
+    /// <summary>Checks the shape, the lengths and overlaps of a dense call, and resolves its options.</summary>
+    internal static AttentionSettings Validate(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> output,
+        AttentionShape shape, AttentionOptions options)
     {
         ValidateShape(shape, options.Causal);
         string qShape = $"batch*heads*q_len*dim = {shape.Batch}*{shape.Heads}*{shape.QueryLength}*{shape.HeadDim}";
         string kShape = $"batch*kv_heads*kv_len*dim = {shape.Batch}*{shape.KvHeads}*{shape.KeyLength}*{shape.HeadDim}";
-        CheckLength(nameof(q), q.Length, shape.QueryElements, qShape);
-        CheckLength(nameof(k), k.Length, shape.KeyElements, kShape);
-        CheckLength(nameof(v), v.Length, shape.KeyElements, kShape);
-        CheckLength(nameof(output), output.Length, shape.QueryElements, qShape);
+        ThrowHelper.CheckLength(nameof(q), q.Length, shape.QueryElements, qShape);
+        ThrowHelper.CheckLength(nameof(k), k.Length, shape.KeyElements, kShape);
+        ThrowHelper.CheckLength(nameof(v), v.Length, shape.KeyElements, kShape);
+        ThrowHelper.CheckLength(nameof(output), output.Length, shape.QueryElements, qShape);
         if (output.Overlaps(q) || output.Overlaps(k) || output.Overlaps(v))
             throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
-        scale = options.Scale ?? 1f / MathF.Sqrt(shape.HeadDim);
-        if (!float.IsFinite(scale))
-            throw new ArgumentException($"Scale must be a finite number; got {scale}.", nameof(options));
-        slopes = null;
-        if (options.Slopes is not null)
-        {
-            if (options.Slopes.Length != shape.Heads)
-                throw new ArgumentException($"Slopes has {options.Slopes.Length} entries; expected one per head ({shape.Heads}).", nameof(options));
-            foreach (float m in options.Slopes)
-                if (!float.IsFinite(m)) throw new ArgumentException("Slopes must be finite.", nameof(options));
-            if (options.Bias.IsNone)
-                throw new ArgumentException("Slopes were given but Bias is none; choose a distance function with Bias.", nameof(options));
-            slopes = options.Slopes;
-        }
-        else if (!options.Bias.IsNone)
-        {
-            slopes = options.Bias.SlopesFor(shape.Heads);
-        }
+        return AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
     }
 
-    /// <summary>Checks the dimensions of a shape.</summary>
     internal static void ValidateShape(AttentionShape shape, bool causal)
     {
         if (shape.Batch < 0) throw new ArgumentException($"Batch must be non-negative; got {shape.Batch}.", nameof(shape));
@@ -115,11 +81,5 @@ public static class FlashAttention
             throw new ArgumentException(
                 $"Causal attention with QueryLength ({shape.QueryLength}) > KeyLength ({shape.KeyLength}): query 0 sits at position " +
                 $"{shape.KeyLength - shape.QueryLength} and sees no key. Queries are the last Nq of the Nk positions.", nameof(shape));
-    }
-
-    private static void CheckLength(string name, int length, long expected, string shapeText)
-    {
-        if (length != expected)
-            throw new ArgumentException($"{name} has length {length}; expected {shapeText} = {expected}.", name);
     }
 }

@@ -41,7 +41,7 @@ public static class PrFlashAttention
         options ??= PrFlashOptions.Default;
         options.Validate();
         AttentionOptions attention = options.Attention;
-        FlashAttention.Validate(q, k, v, output, shape, attention, out float scale, out float[]? slopes);
+        AttentionSettings settings = FlashAttention.Validate(q, k, v, output, shape, attention);
         CpuPath path = attention.Path ?? CpuPaths.Best;
         CpuPaths.EnsureAvailable(path, nameof(options));
         var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
@@ -49,35 +49,23 @@ public static class PrFlashAttention
         long dense = perCall * planner.DensePerHead();
         double expected = perCall * planner.ExpectedPerHead();
         if (shape.QueryElements == 0) return new PrFlashResult(0, dense, expected);
-
-        DistanceTable? table = slopes is null ? null : DistanceTable.Get(attention.Bias.Distance, shape.KeyLength + 1);
+        long computed;
         fixed (float* pq = q)
         fixed (float* pk = k)
         fixed (float* pv = v)
         fixed (float* po = output)
-        fixed (float* ps = slopes)
-        fixed (float* pt = table?.Values)
         {
-            var problem = new PrFlashProblem
+            var call = new PrFlashCall
             {
-                Dense = new DenseProblem
-                {
-                    Q = pq, K = pk, V = pv, O = po,
-                    Shape = shape,
-                    Causal = true,
-                    Scale = scale,
-                    Slopes = ps,
-                    Table = pt,
-                    TableCenter = table?.Center ?? 0,
-                    Threads = attention.ResolveThreads(),
-                },
+                Call = settings.Call(shape, pq, po, pk, pv),
                 Planner = planner,
                 ImportanceWeighted = options.Estimator == PrFlashEstimator.ImportanceWeighted,
                 Layout = options.ResolveLayout(shape.QueryLength),
             };
-            long computed = PrFlashEngine.Run(path, problem);
-            return new PrFlashResult(computed, dense, expected);
+            computed = BlockSparseAttention.Run(path, call);
         }
+        GC.KeepAlive(settings);
+        return new PrFlashResult(computed, dense, expected);
     }
 
     /// <summary>

@@ -90,7 +90,7 @@ public sealed record PrFlashOptions
         : queryLength >= AutoGatherMinQueries ? PrFlashLayout.Gather : PrFlashLayout.InPlace;
 
     /// <summary>Calls with at least this many queries use the transposed-key micro-kernel, where Auto gathers.</summary>
-    internal const int AutoGatherMinQueries = NativeProb.Cpu.Attention.DenseAttentionEngine.GemmMinQueries;
+    internal const int AutoGatherMinQueries = NativeProb.Cpu.Attention.DenseAttention.GemmMinQueries;
 
     /// <summary>
     /// Scale, bias (ALiBi / harmonic), slopes, threads and CPU path, as for <see cref="FlashAttention"/>.

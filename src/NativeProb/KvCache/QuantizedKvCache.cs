@@ -208,37 +208,12 @@ public sealed unsafe class QuantizedKvCache
         if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
         if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
         if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
-        float scale = options.Scale ?? 1f / MathF.Sqrt(HeadDim);
-        if (!float.IsFinite(scale)) throw new ArgumentException($"Scale must be a finite number; got {scale}.", nameof(options));
-        float[]? slopes = null;
-        if (options.Slopes is not null)
-        {
-            if (options.Slopes.Length != heads)
-                throw new ArgumentException($"Slopes has {options.Slopes.Length} entries; expected one per head ({heads}).", nameof(options));
-            if (options.Bias.IsNone)
-                throw new ArgumentException("Slopes were given but Bias is none; choose a distance function with Bias.", nameof(options));
-            foreach (float m in options.Slopes)
-                if (!float.IsFinite(m)) throw new ArgumentException("Slopes must be finite.", nameof(options));
-            slopes = options.Slopes;
-        }
-        else if (!options.Bias.IsNone)
-        {
-            slopes = options.Bias.SlopesFor(heads);
-        }
+        AttentionSettings settings = AttentionSettings.Resolve(options, heads, HeadDim, Length);
         CpuPath path = options.Path ?? _path;
         CpuPaths.EnsureAvailable(path, nameof(options));
-        DistanceTable? table = slopes is null ? null : DistanceTable.Get(options.Bias.Distance, Length + 1);
         fixed (float* q = queries)
         fixed (float* o = output)
-        fixed (float* s = slopes)
-        fixed (float* t = table?.Values)
-        {
-            var problem = new KvProblem
-            {
-                Q = q, O = o, Heads = heads, QueryLength = queryLength, Causal = options.Causal, Scale = scale,
-                Slopes = s, Table = t, TableCenter = table?.Center ?? 0, Threads = options.ResolveThreads(),
-            };
-            KvAttentionEngine.Run(path, _store, problem);
-        }
+            StoreAttention.Run(path, _store, settings.Call(shape, q, o));
+        GC.KeepAlive(settings);
     }
 }

@@ -1,7 +1,6 @@
 // NativeProb — MIT License.
-using System.Runtime.Intrinsics;
-using NativeProb.Cpu.Attention;
 using NativeProb.Cpu.Simd;
+using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Cpu.KvCache;
 
@@ -52,28 +51,13 @@ internal sealed unsafe class Fp32Store : KvStore
 
     public override void Runs(List<(int Start, int Count)> runs) => AddRuns(runs, 0, Length);
 
-    public override void Scores(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
-    {
-        float* k = (float*)_keys[head].Pointer + (long)start * HeadDim;
-        float* v = (float*)_values[head].Pointer + (long)start * HeadDim;
-        switch (path)
-        {
-            case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count, v); break;
-            case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count, v); break;
-            case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count, v); break;
-            default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count, v); break;
-        }
-    }
+    public override StoreKernels Kernels<TOps, TCodes, TVec>() => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
 
-    public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
-    {
-        float* v = (float*)_values[head].Pointer + (long)start * HeadDim;
-        switch (path)
-        {
-            case CpuPath.V512: TileKernels.AccumulateValues<Simd512, Vector512<float>>(tile, v); break;
-            case CpuPath.V256: TileKernels.AccumulateValues<Simd256, Vector256<float>>(tile, v); break;
-            case CpuPath.V128: TileKernels.AccumulateValues<Simd128, Vector128<float>>(tile, v); break;
-            default: TileKernels.AccumulateValues<Scalar1, float>(tile, v); break;
-        }
-    }
+    private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
+        TileKernels.ScoresRowMajor<TOps, TVec>(tile, Row(_keys, head, start), count, Row(_values, head, start));
+
+    private void Values<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
+        TileKernels.AccumulateValues<TOps, TVec>(tile, Row(_values, head, start));
+
+    private float* Row(PinnedBytes[] rows, int head, int start) => (float*)rows[head].Pointer + (long)start * HeadDim;
 }

@@ -1,8 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Tiles;
 using NativeProb.Cpu.Simd;
 
 namespace NativeProb.Cpu.KvCache;
@@ -293,29 +292,27 @@ internal sealed unsafe class GroupedStore : KvStore
         AddRuns(runs, _chunks.Count * _s, Length);
     }
 
-    public override void Scores(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
+    public override StoreKernels Kernels<TOps, TCodes, TVec>() => new(null, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
+
+    /// <summary>Runs of a quantized chunk, or of the full-precision residual (the exact kernel's row-major layout).</summary>
+    private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         int ci = start / _s;
-        if (ci >= _chunks.Count)
-        {
-            float* k = (float*)_residualKeys.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
-            float* v = (float*)_residualValues.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
-            switch (path)
-            {
-                case CpuPath.V512: TileKernels.ScoresRowMajor<Simd512, Vector512<float>>(tile, k, count, v); break;
-                case CpuPath.V256: TileKernels.ScoresRowMajor<Simd256, Vector256<float>>(tile, k, count, v); break;
-                case CpuPath.V128: TileKernels.ScoresRowMajor<Simd128, Vector128<float>>(tile, k, count, v); break;
-                default: TileKernels.ScoresRowMajor<Scalar1, float>(tile, k, count, v); break;
-            }
-            return;
-        }
-        switch (path)
-        {
-            case CpuPath.V512: ChunkScores<Simd512, Code512, Vector512<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
-            case CpuPath.V256: ChunkScores<Simd256, Code256, Vector256<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
-            default: ChunkScores<Scalar1, CodeScalar, float>(tile, scratch, head, ci, start - ci * _s, count); break;
-        }
+        if (ci < _chunks.Count) ChunkScores<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
+        else TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(_residualKeys, head, start), count, ResidualRow(_residualValues, head, start));
     }
+
+    private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int ci = start / _s;
+        if (ci < _chunks.Count) ChunkValues<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
+        else TileKernels.AccumulateValues<TOps, TVec>(tile, ResidualRow(_residualValues, head, start));
+    }
+
+    /// <summary>Residual token start (in the last, partial chunk) of KV head <paramref name="head"/>, row-major fp32.</summary>
+    private float* ResidualRow(PinnedBytes rows, int head, int start) => (float*)rows.Pointer + ((long)head * _s + start % _s) * HeadDim;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChunkScores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int ci, int rel, int count)
@@ -387,29 +384,6 @@ internal sealed unsafe class GroupedStore : KvStore
         }
         long valueRow = (long)HeadDim * chunk.ValueBits / 8;
         return new PrefetchCursor(chunk.ValueCodes.Pointer + ((long)head * _s + rel) * valueRow, count * valueRow);
-    }
-
-    public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
-    {
-        int ci = start / _s;
-        if (ci >= _chunks.Count)
-        {
-            float* v = (float*)_residualValues.Pointer + ((long)head * _s + start - ci * _s) * HeadDim;
-            switch (path)
-            {
-                case CpuPath.V512: TileKernels.AccumulateValues<Simd512, Vector512<float>>(tile, v); break;
-                case CpuPath.V256: TileKernels.AccumulateValues<Simd256, Vector256<float>>(tile, v); break;
-                case CpuPath.V128: TileKernels.AccumulateValues<Simd128, Vector128<float>>(tile, v); break;
-                default: TileKernels.AccumulateValues<Scalar1, float>(tile, v); break;
-            }
-            return;
-        }
-        switch (path)
-        {
-            case CpuPath.V512: ChunkValues<Simd512, Code512, Vector512<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
-            case CpuPath.V256: ChunkValues<Simd256, Code256, Vector256<float>>(tile, scratch, head, ci, start - ci * _s, count); break;
-            default: ChunkValues<Scalar1, CodeScalar, float>(tile, scratch, head, ci, start - ci * _s, count); break;
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Tiles;
 using NativeProb.Cpu.Simd;
 
 namespace NativeProb.Cpu.KvCache;

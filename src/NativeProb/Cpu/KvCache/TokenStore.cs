@@ -1,8 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using NativeProb.Cpu.Attention;
 using NativeProb.Cpu.Simd;
+using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Cpu.KvCache;
 
@@ -163,7 +162,8 @@ internal sealed unsafe class TokenStore : KvStore
     /// <summary>fp16 keys are read as 2^-112 times their value when the queries can carry 2^112 (|q| up to 2^14).</summary>
     private const float FoldLimit = 16384f;
 
-    public override void BeginItem(AttentionTile tile, KvScratch scratch)
+    /// <summary>Once per work item: the queries the key kernels read (fp16: with the rebias folded in when they allow it).</summary>
+    private void BeginItem(AttentionTile tile, KvScratch scratch)
     {
         int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
         if (_encoding == TokenEncoding.Fp16)
@@ -189,15 +189,7 @@ internal sealed unsafe class TokenStore : KvStore
             }
     }
 
-    public override void Scores(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
-    {
-        switch (path)
-        {
-            case CpuPath.V512: Scores<Simd512, Code512, Vector512<float>>(tile, scratch, head, start, count); break;
-            case CpuPath.V256: Scores<Simd256, Code256, Vector256<float>>(tile, scratch, head, start, count); break;
-            default: Scores<Scalar1, CodeScalar, float>(tile, scratch, head, start, count); break;
-        }
-    }
+    public override StoreKernels Kernels<TOps, TCodes, TVec>() => new(BeginItem, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
@@ -235,16 +227,6 @@ internal sealed unsafe class TokenStore : KvStore
     {
         next = Math.Min(AttentionTile.BlockKeys, Length - AheadStart(start));
         return next > 0;
-    }
-
-    public override void Values(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
-    {
-        switch (path)
-        {
-            case CpuPath.V512: Values<Simd512, Code512, Vector512<float>>(tile, scratch, head, start, count); break;
-            case CpuPath.V256: Values<Simd256, Code256, Vector256<float>>(tile, scratch, head, start, count); break;
-            default: Values<Scalar1, CodeScalar, float>(tile, scratch, head, start, count); break;
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,6 +1,6 @@
 // NativeProb — MIT License.
 using System.Runtime.CompilerServices;
-using NativeProb.Cpu.Attention;
+using NativeProb.Cpu.Tiles;
 using NativeProb.Cpu.Simd;
 
 namespace NativeProb.Cpu.KvCache;

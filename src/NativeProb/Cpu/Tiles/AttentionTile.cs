@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NativeProb.Cpu.Simd;
 
-namespace NativeProb.Cpu.Attention;
+namespace NativeProb.Cpu.Tiles;
 
 /// <summary>
 /// The per-thread working set of the tiled online-softmax kernel: up to <see cref="MaxRows"/> query rows

@@ -3,11 +3,11 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace NativeProb.Cpu.KvCache;
+namespace NativeProb.Cpu.Simd;
 
 /// <summary>
 /// Loads of stored codes into fp32 lanes, one vector width per implementation (the KV-cache kernels
-/// pair it with the matching <see cref="Simd.ISimd{TVec}"/>). Every load reads exactly
+/// pair it with the matching <see cref="ISimd{TVec}"/>). Every load reads exactly
 /// <see cref="Count"/> codes; buffers carry 64 bytes of slack, so a wider load past the last code is safe.
 /// </summary>
 internal unsafe interface ICodeOps<TVec> where TVec : struct
@@ -37,45 +37,6 @@ internal unsafe interface ICodeOps<TVec> where TVec : struct
     static abstract TVec HalvesUnbiased(ushort* p);
 }
 
-/// <summary>fp16 helpers shared by every path, so that stored scales and mins are identical everywhere.</summary>
-internal static unsafe class HalfBits
-{
-    /// <summary>2^112: moves a half's exponent field, placed in a float, to the right binade.</summary>
-    public const float Rebias = 5.192296858534828e33f;
-
-    private static readonly float[] Table = BuildTable();
-
-    private static float[] BuildTable()
-    {
-        var t = new float[65536];
-        for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
-        return t;
-    }
-
-    /// <summary>The float value of a half given by its bits (a table lookup).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ToFloat(ushort bits) => Table[bits];
-
-    /// <summary>Round to nearest even.</summary>
-    public static ushort Nearest(float x) => BitConverter.HalfToUInt16Bits((Half)x);
-
-    /// <summary>The largest half not above x (x finite, within the half range).</summary>
-    public static ushort Down(float x)
-    {
-        Half h = (Half)x;
-        if ((float)h > x) h = Half.BitDecrement(h);
-        return BitConverter.HalfToUInt16Bits(h);
-    }
-
-    /// <summary>The smallest half not below x (x finite, non-negative, within the half range).</summary>
-    public static ushort Up(float x)
-    {
-        Half h = (Half)x;
-        if ((float)h < x) h = Half.BitIncrement(h);
-        return BitConverter.HalfToUInt16Bits(h);
-    }
-}
-
 /// <summary>One lane: the scalar path.</summary>
 internal unsafe readonly struct CodeScalar : ICodeOps<float>
 {
@@ -87,6 +48,45 @@ internal unsafe readonly struct CodeScalar : ICodeOps<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Halves(ushort* p) => HalfBits.ToFloat(*p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HalvesUnbiased(ushort* p) => BitConverter.Int32BitsToSingle(((short)*p << 13) & unchecked((int)0x8FFFE000));
+}
+
+/// <summary>Four lanes (SSE4.1; portable widening elsewhere).</summary>
+internal unsafe readonly struct Code128 : ICodeOps<Vector128<float>>
+{
+    public static int Count => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> ZeroExtendBytes(byte* p)
+    {
+        if (Sse41.IsSupported) return Sse41.ConvertToVector128Int32(p);
+        return Vector128.WidenLower(Vector128.WidenLower(Vector128.Load(p))).AsInt32();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Bits(byte* p, int shift, int mask) =>
+        Vector128.ConvertToSingle(Vector128.ShiftRightLogical(ZeroExtendBytes(p), shift) & Vector128.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Raw(byte* p) => ZeroExtendBytes(p).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Extract(Vector128<float> raw, int shift, int mask) =>
+        Vector128.ConvertToSingle(Vector128.ShiftRightLogical(raw.AsInt32(), shift) & Vector128.Create(mask));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SignedBytes(sbyte* p) =>
+        Vector128.ConvertToSingle(Sse41.IsSupported ? Sse41.ConvertToVector128Int32(p) : Vector128.WidenLower(Vector128.WidenLower(Vector128.Load(p))));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Halves(ushort* p) => HalvesUnbiased(p) * Vector128.Create(HalfBits.Rebias);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> HalvesUnbiased(ushort* p)
+    {
+        // As in Code256: sign-extended halves shifted into float position, 2^-112 times their value.
+        Vector128<int> h = Sse41.IsSupported ? Sse41.ConvertToVector128Int32((short*)p) : Vector128.WidenLower(Vector128.Load((short*)p));
+        return (Vector128.ShiftLeft(h, 13) & Vector128.Create(unchecked((int)0x8FFFE000))).AsSingle();
+    }
 }
 
 /// <summary>Eight lanes (AVX2).</summary>

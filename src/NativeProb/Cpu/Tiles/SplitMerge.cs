@@ -2,7 +2,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace NativeProb.Cpu.Attention;
+namespace NativeProb.Cpu.Tiles;
 
 /// <summary>
 /// Split-key attention for decode-shaped calls, shared by the dense and the KV-cache engines: when there are

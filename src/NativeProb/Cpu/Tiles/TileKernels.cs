@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using NativeProb.Cpu.Simd;
 
-namespace NativeProb.Cpu.Attention;
+namespace NativeProb.Cpu.Tiles;
 
 /// <summary>
 /// The three steps of one key block of tiled online-softmax attention (Dao et al. 2022), written once

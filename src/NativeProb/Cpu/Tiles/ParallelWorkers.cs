@@ -1,5 +1,5 @@
 // NativeProb — MIT License.
-namespace NativeProb.Cpu.Attention;
+namespace NativeProb.Cpu.Tiles;
 
 /// <summary>
 /// Runs independent work items on a fixed number of workers that each own one
@@ -8,14 +8,13 @@ namespace NativeProb.Cpu.Attention;
 /// </summary>
 internal static class ParallelWorkers
 {
-    public delegate void ItemAction(AttentionTile tile, int index);
-
     /// <summary>An item action that also receives its worker's own scratch state.</summary>
     public delegate void ItemAction<TState>(AttentionTile tile, TState state, int index);
 
     /// <summary>
-    /// Like <see cref="Run(int, int, int, ItemAction)"/>, with one <typeparamref name="TState"/> per worker, made by
-    /// <paramref name="createState"/> and disposed when the worker ends (scratch beyond the tile, rented once per call).
+    /// Runs <paramref name="count"/> items on at most <paramref name="threads"/> workers, each with its own tile and one
+    /// <typeparamref name="TState"/> made by <paramref name="createState"/> and disposed when the worker ends (scratch
+    /// beyond the tile, rented once per call).
     /// </summary>
     public static void Run<TState>(int count, int threads, int headDim, Func<TState> createState, ItemAction<TState> action)
         where TState : IDisposable
@@ -36,25 +35,6 @@ internal static class ParallelWorkers
             using TState state = createState();
             int i;
             while ((i = Interlocked.Increment(ref next)) < count) action(tile, state, i);
-        });
-    }
-
-    public static void Run(int count, int threads, int headDim, ItemAction action)
-    {
-        if (count == 0) return;
-        int workers = Math.Max(1, Math.Min(threads, count));
-        if (workers == 1)
-        {
-            using var tile = new AttentionTile(headDim);
-            for (int i = 0; i < count; i++) action(tile, i);
-            return;
-        }
-        int next = -1;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
-        {
-            using var tile = new AttentionTile(headDim);
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count) action(tile, i);
         });
     }
 }

@@ -1,0 +1,87 @@
+// NativeProb — MIT License.
+using System.Runtime.CompilerServices;
+using NativeProb.Attention;
+
+namespace NativeProb.Cpu.Tiles;
+
+/// <summary>
+/// Where the keys and values of a tiled attention call come from: row-major K/V, keys transposed into 64-key
+/// blocks, a gathered list of kept blocks (PrFlash), or a quantized KV-cache store. A source walks the key range
+/// of one <see cref="TileItem"/> over a tile whose queries are loaded: for each run of at most 64 keys, the
+/// scores, <see cref="TileKernels.SoftmaxUpdate{TOps, TVec}"/> and the value accumulation.
+/// </summary>
+/// <typeparam name="TScratch">Per-worker scratch beyond the tile (rented once per call and worker).</typeparam>
+internal interface ITileSource<TScratch> where TScratch : IDisposable
+{
+    TScratch CreateScratch();
+
+    /// <summary>Walks the item's keys; returns what the call counts for it (PrFlash: the blocks it computed), else 0.</summary>
+    long Walk(in TileItem item, AttentionTile tile, TScratch scratch);
+}
+
+/// <summary>Scratch for sources that need none.</summary>
+internal sealed class NoScratch : IDisposable
+{
+    public static readonly NoScratch Instance = new();
+
+    public void Dispose() { }
+}
+
+/// <summary>
+/// The one tiled-attention driver: runs planned <see cref="TileItem"/>s on the workers of
+/// <see cref="ParallelWorkers"/>, loads each item's query rows into the worker's <see cref="AttentionTile"/>,
+/// lets the source walk the keys, then normalizes the rows or, for split key ranges, stores their partial
+/// softmax state and merges the splits by log-sum-exp (<see cref="SplitMerge"/>). The source is a struct
+/// type parameter, so the JIT specializes the whole walk per source and vector width.
+/// </summary>
+internal static unsafe class TileDriver
+{
+    /// <summary>Runs the items; returns the sum of the counts of the items marked <see cref="TileItem.Counts"/>.</summary>
+    public static long Run<TSource, TScratch>(in AttentionCall call, TileItem[] items, int splits, TSource source)
+        where TSource : struct, ITileSource<TScratch> where TScratch : IDisposable
+    {
+        AttentionShape s = call.Shape;
+        long rows = (long)s.Batch * s.Heads * s.QueryLength;
+        float* partial = SplitMerge.Allocate(rows, splits, s.HeadDim);
+        try
+        {
+            AttentionCall c = call;
+            var total = new long[1];
+            ParallelWorkers.Run(items.Length, c.Threads, s.HeadDim, source.CreateScratch, (tile, scratch, index) =>
+            {
+                TileItem it = items[index];
+                LoadRows(c, it, tile);
+                long n = source.Walk(it, tile, scratch);
+                if (it.Counts) Interlocked.Add(ref total[0], n);
+                if (splits == 1) TileKernels.Normalize(tile);
+                else SplitMerge.Store(tile, c.O, partial, it.Split, splits);
+            });
+            if (partial != null) SplitMerge.Merge(call.O, rows, s.HeadDim, partial, splits);
+            return total[0];
+        }
+        finally
+        {
+            SplitMerge.Free(partial);
+        }
+    }
+
+    /// <summary>Points the tile's rows at their queries and outputs, with positions and slopes, and loads the queries scaled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LoadRows(in AttentionCall c, in TileItem it, AttentionTile tile)
+    {
+        AttentionShape s = c.Shape;
+        int d = s.HeadDim, nq = s.QueryLength, g = s.GroupSize;
+        for (int r = 0; r < it.RowCount; r++)
+        {
+            int row = it.RowStart + r;
+            int head = it.Head >= 0 ? it.Head : it.KvHead * g + row / nq;
+            int i = row % nq;
+            long offset = (((long)it.Batch * s.Heads + head) * nq + i) * d;
+            tile.SrcRow[r] = c.Q + offset;
+            tile.OutRow[r] = c.O + offset;
+            tile.Pos[r] = s.QueryPosition(i);
+            tile.Slope[r] = c.Slopes == null ? 0f : c.Slopes[head];
+        }
+        tile.Begin(it.RowCount, c.Scale);
+    }
+}

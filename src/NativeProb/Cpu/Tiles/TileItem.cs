@@ -1,0 +1,23 @@
+// NativeProb — MIT License.
+namespace NativeProb.Cpu.Tiles;
+
+/// <summary>
+/// One work item of the <see cref="TileDriver"/>: up to <see cref="AttentionTile.MaxRows"/> query rows of one KV
+/// head and a range of its keys. With <see cref="Head"/> &gt;= 0 the rows are queries RowStart.. of that head;
+/// with -1 they are all query heads of the KV group times the queries (row = head-in-group * Nq + query), so
+/// every key byte of the group is read once per tile.
+/// </summary>
+internal struct TileItem
+{
+    public int Batch, KvHead, Head, RowStart, RowCount;
+    /// <summary>This item's part of its tile's key range (<see cref="Splits"/> parts, merged by log-sum-exp).</summary>
+    public int Split, Splits;
+    /// <summary>The key range [Begin, End), in the unit of the item's source (keys, runs of a store).</summary>
+    public long Begin, End;
+    /// <summary>A source's own tag (PrFlash: the query block).</summary>
+    public int Tag;
+    /// <summary>Whether the source's count for this item adds to the call's total (PrFlash: once per query block).</summary>
+    public bool Counts;
+    /// <summary>Estimated work, for the longest-first order.</summary>
+    public double Cost;
+}
