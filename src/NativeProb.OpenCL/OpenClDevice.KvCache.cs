@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.InteropServices;
 using NativeProb.Attention;
 using NativeProb.Cpu.KvCache;
 using NativeProb.KvCache;
@@ -45,36 +46,36 @@ public sealed partial class OpenClDevice
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
 
-        // The chunks' parts back to back, each on a 16-byte boundary, and their bit widths and offsets.
+        // The chunks' parts back to back, each on a 16-byte boundary, and their bit widths and offsets: per chunk
+        // meta[8 ci ..] = key bits, value bits, then the offsets of the parts in the order kv_attention.cl reads them.
         int chunks = store.Chunks;
         var meta = new int[Math.Max(1, chunks) * 8];
-        long total = 0;
+        var data = new List<byte>();
         for (int ci = 0; ci < chunks; ci++)
         {
-            (meta[8 * ci], meta[8 * ci + 1]) = store.ChunkBits(ci);
-            for (int part = 0; part < 6; part++)
-            {
-                meta[8 * ci + 2 + part] = checked((int)total);
-                total += (store.ChunkPart(ci, part).Length + 15) & ~15;
-            }
+            GroupedChunkView c = store.View(ci);
+            (meta[8 * ci], meta[8 * ci + 1]) = (c.KeyBits, c.ValueBits);
+            meta[8 * ci + 2] = Append(data, c.KeyCodes);
+            meta[8 * ci + 3] = Append(data, c.KeyScales);
+            meta[8 * ci + 4] = Append(data, c.KeyMins);
+            meta[8 * ci + 5] = Append(data, c.ValueCodes);
+            meta[8 * ci + 6] = Append(data, c.ValueScales);
+            meta[8 * ci + 7] = Append(data, c.ValueMins);
         }
-        var data = new byte[Math.Max(16, total)];
-        for (int ci = 0; ci < chunks; ci++)
-            for (int part = 0; part < 6; part++)
-                store.ChunkPart(ci, part).CopyTo(data.AsSpan(meta[8 * ci + 2 + part]));
+        while (data.Count < 16) data.Add(0);
 
         lock (_gate)
         {
             ThrowIfDisposed();
             try
             {
-                nint bdata = Scratch("kv.data", data.Length);
+                nint bdata = Scratch("kv.data", data.Count);
                 nint bmeta = Scratch("kv.meta", (long)meta.Length * sizeof(int));
                 nint brk = Scratch("kv.residual_keys", (long)store.ResidualKeys.Length * sizeof(float));
                 nint brv = Scratch("kv.residual_values", (long)store.ResidualValues.Length * sizeof(float));
                 nint bq = Scratch("kv.q", expected * sizeof(float));
                 nint bo = Scratch("kv.o", expected * sizeof(float));
-                WriteRaw<byte>(bdata, data);
+                WriteRaw<byte>(bdata, CollectionsMarshal.AsSpan(data));
                 WriteRaw<int>(bmeta, meta);
                 WriteBuffer(brk, store.ResidualKeys);
                 WriteBuffer(brv, store.ResidualValues);
@@ -117,5 +118,14 @@ public sealed partial class OpenClDevice
                 throw;
             }
         }
+    }
+
+    /// <summary>Appends a part at the next 16-byte boundary of <paramref name="data"/>; returns its offset.</summary>
+    private static int Append(List<byte> data, ReadOnlySpan<byte> part)
+    {
+        int at = data.Count;
+        data.AddRange(part);
+        while ((data.Count & 15) != 0) data.Add(0);
+        return at;
     }
 }

@@ -30,12 +30,12 @@ public static unsafe class KvCacheExports
     {
         uint size = (uint)sizeof(np_kv_cache_options_t);
         Check.Options(o, o == null ? 0 : o->struct_size, size, size, name, nameof(np_kv_cache_options_t));
-        if (o->format < Abi.KvFormatFp32 || o->format > Abi.KvFormatSaq)
-            throw new NpException(NpStatus.InvalidArgument, $"{name}->format is {o->format}; expected an NP_KV_FORMAT_* value (0..7).");
+        KvFormatInfo format = KvFormatTable.FromAbi(o->format)
+            ?? throw new NpException(NpStatus.InvalidArgument, $"{name}->format is {o->format}; expected an NP_KV_FORMAT_* value ({string.Join(", ", KvFormatTable.All.Select(f => f.AbiValue))}).");
         if (o->kv_heads <= 0)
             throw new NpException(NpStatus.InvalidArgument, $"{name}->kv_heads is {o->kv_heads}; expected at least 1.");
         bool keysOnly = Check.Bool(o->keys_only_staircase, $"{name}->keys_only_staircase");
-        int[] ladder = [8, 4, 2];
+        int[] ladder = KvCacheOptions.DefaultLadder.ToArray();
         if (o->ladder != null || o->ladder_count != 0)
         {
             if (o->ladder == null)
@@ -46,9 +46,9 @@ public static unsafe class KvCacheExports
         }
         var options = new KvCacheOptions
         {
-            Format = (KvFormat)o->format,
-            ResidualLength = o->residual_length == 0 ? 128 : o->residual_length,
-            GroupSize = o->group_size == 0 ? 32 : o->group_size,
+            Format = format.Format,
+            ResidualLength = o->residual_length == 0 ? KvCacheOptions.DefaultResidualLength : o->residual_length,
+            GroupSize = o->group_size == 0 ? KvCacheOptions.DefaultGroupSize : o->group_size,
             Ladder = ladder,
             ValueStaircase = !keysOnly,
             Path = Check.Path(o->cpu_path, $"{name}->cpu_path"),

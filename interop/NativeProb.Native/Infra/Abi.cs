@@ -14,8 +14,6 @@ internal static class Abi
     public const int IsaManaged = 0, IsaX8664V3 = 3, IsaX8664V4 = 4;
     public const int BiasNone = 0, BiasAlibi = 1, BiasHarmonicSlopes = 2, BiasHarmonicDistance = 3, BiasHarmonic = 4;
     public const int RopeHalfSplit = 0, RopeInterleaved = 1;
-    public const int KvFormatFp32 = 0, KvFormatFp16 = 1, KvFormatInt8 = 2, KvFormatInt4 = 3,
-        KvFormatKivi2 = 4, KvFormatKivi4 = 5, KvFormatKivi8 = 6, KvFormatSaq = 7;
 
     public const int PrflashHarmonic = 0, PrflashGeometric = 1, PrflashPowerLaw = 2;
     public const int PrflashRenormalize = 0, PrflashImportanceWeighted = 1;

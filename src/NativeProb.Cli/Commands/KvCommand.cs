@@ -26,8 +26,8 @@ internal static class KvCommand
     {
         var format = new Option<string>("--format") { Required = true, Description = string.Join("|", KvFormats.Names) };
         var ladder = new Option<string?>("--ladder") { Description = "SAQ bit ladder below the fp32 residual, strictly decreasing (default 8,4,2)." };
-        var residual = new Option<int>("--residual") { DefaultValueFactory = _ => 128, Description = "S: residual length and chunk size of KIVI/SAQ (multiple of G)." };
-        var group = new Option<int>("--group") { DefaultValueFactory = _ => 32, Description = "G: group size of KIVI/SAQ (multiple of 16 dividing D)." };
+        var residual = new Option<int>("--residual") { DefaultValueFactory = _ => KvCacheOptions.DefaultResidualLength, Description = "S: residual length and chunk size of KIVI/SAQ (multiple of G)." };
+        var group = new Option<int>("--group") { DefaultValueFactory = _ => KvCacheOptions.DefaultGroupSize, Description = "G: group size of KIVI/SAQ (multiple of 16 dividing D)." };
         var valueStaircase = new Option<string>("--value-staircase") { DefaultValueFactory = _ => "true", Description = "SAQ: values follow the ladder too (true|false)." };
         var q = new Option<string>("--q") { Required = true, Description = "Queries .npy, float32, [batch, H, Nq, D] or [H, Nq, D] (after RoPE)." };
         var k = new Option<string>("--k") { Required = true, Description = "Keys .npy, [batch, Hkv, Nk, D] or [Hkv, Nk, D] (after RoPE)." };
@@ -56,7 +56,7 @@ internal static class KvCommand
                 ResidualLength = parse.GetValue(residual),
                 GroupSize = parse.GetValue(group),
                 ValueStaircase = CliParsing.Bool(parse.GetValue(valueStaircase)!, "--value-staircase"),
-                Ladder = ladderText is null ? [8, 4, 2] : CliParsing.List(ladderText).Select(x => int.TryParse(x, out int b)
+                Ladder = ladderText is null ? KvCacheOptions.DefaultLadder : CliParsing.List(ladderText).Select(x => int.TryParse(x, out int b)
                     ? b : throw new ArgumentException($"--ladder takes comma-separated bit widths; got '{x}'.")).ToArray(),
                 Path = CliParsing.Paths(parse.GetValue(path))[0],
             };

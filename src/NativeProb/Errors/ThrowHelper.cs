@@ -20,11 +20,4 @@ internal static class ThrowHelper
         if (length != expected)
             Argument(paramName, $"{paramName} has length {length}; expected {shapeText} = {expected}.");
     }
-
-    /// <summary>Throws when a value is not finite.</summary>
-    public static void CheckFinite(string paramName, float value)
-    {
-        if (!float.IsFinite(value))
-            Argument(paramName, $"{paramName} must be a finite number; got {value}.");
-    }
 }

@@ -10,21 +10,30 @@ public sealed record KvCacheOptions
     /// <summary>The storage format (default <see cref="KvFormat.Saq"/>).</summary>
     public KvFormat Format { get; init; } = KvFormat.Saq;
 
+    /// <summary>The default S (128 tokens), shared by the CLI and the C ABI.</summary>
+    public const int DefaultResidualLength = 128;
+
+    /// <summary>The default G (32).</summary>
+    public const int DefaultGroupSize = 32;
+
+    /// <summary>The default SAQ ladder below the fp32 residual: 8, 4, 2 bits.</summary>
+    public static IReadOnlyList<int> DefaultLadder { get; } = Array.AsReadOnly(new[] { 8, 4, 2 });
+
     /// <summary>
     /// S: KIVI/SAQ keep fewer than S newest tokens in fp32 and quantize S tokens at a time (default 128);
     /// a multiple of <see cref="GroupSize"/>.
     /// </summary>
-    public int ResidualLength { get; init; } = 128;
+    public int ResidualLength { get; init; } = DefaultResidualLength;
 
     /// <summary>G: tokens per key group and channels per value group (default 32); a multiple of 16 dividing D.</summary>
-    public int GroupSize { get; init; } = 32;
+    public int GroupSize { get; init; } = DefaultGroupSize;
 
     /// <summary>
     /// SAQ's bit ladder below the full-precision residual, <c>B_2 &gt; B_3 &gt; ... &gt; B_qn</c> (default 8, 4, 2):
     /// a chunk is quantized at B_2, steps down one level per flush, and stays at the last level (the tail).
     /// Strictly decreasing, each in {1, 2, 3, 4, 8}. Ignored by the other formats.
     /// </summary>
-    public IReadOnlyList<int> Ladder { get; init; } = [8, 4, 2];
+    public IReadOnlyList<int> Ladder { get; init; } = DefaultLadder;
 
     /// <summary>
     /// Whether values follow the staircase too (default true; a reconstruction: the paper's box shows keys
@@ -36,14 +45,6 @@ public sealed record KvCacheOptions
     public CpuPath? Path { get; init; }
 
     /// <summary>The bit levels below the residual: the ladder for SAQ, (B) for KIVI-B, empty otherwise.</summary>
-    internal int[] Levels() => Format switch
-    {
-        KvFormat.Kivi2 => [2],
-        KvFormat.Kivi4 => [4],
-        KvFormat.Kivi8 => [8],
-        KvFormat.Saq => Ladder.ToArray(),
-        _ => [],
-    };
 
     /// <summary>Checks the options against a head dimension.</summary>
     /// <param name="headDim">D.</param>
@@ -51,11 +52,12 @@ public sealed record KvCacheOptions
     public void Validate(int headDim)
     {
         if (!Enum.IsDefined(Format)) throw new ArgumentException($"Format {(int)Format} is not a KV format.", nameof(Format));
+        KvFormatInfo info = KvFormatTable.Of(Format);
         if (headDim <= 0 || headDim % 16 != 0)
             throw new ArgumentException($"The head dimension must be a positive multiple of 16; got {headDim}.", nameof(headDim));
-        if (Format is KvFormat.Int8 or KvFormat.Int4 && headDim % 32 != 0)
-            throw new ArgumentException($"{Format.Name()} stores blocks of 32 channels: the head dimension must be a multiple of 32; got {headDim}.", nameof(headDim));
-        if (!Format.IsGrouped()) return;
+        if (headDim % info.ChannelBlock != 0)
+            throw new ArgumentException($"{info.Name} stores blocks of {info.ChannelBlock} channels: the head dimension must be a multiple of {info.ChannelBlock}; got {headDim}.", nameof(headDim));
+        if (!info.Grouped) return;
         if (GroupSize <= 0 || GroupSize % 16 != 0)
             throw new ArgumentException($"GroupSize (G) must be a positive multiple of 16; got {GroupSize}.", nameof(GroupSize));
         if (headDim % GroupSize != 0)

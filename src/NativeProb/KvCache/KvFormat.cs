@@ -26,26 +26,18 @@ public enum KvFormat
 public static class KvFormats
 {
     /// <summary>Every format's CLI name, in enum order.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["fp32", "fp16", "int8", "int4", "kivi2", "kivi4", "kivi8", "saq"];
+    public static IReadOnlyList<string> Names { get; } = KvFormatTable.All.Select(f => f.Name).ToArray();
 
     /// <summary>Parses a CLI name (case-insensitive).</summary>
     /// <param name="name">fp32|fp16|int8|int4|kivi2|kivi4|kivi8|saq.</param>
     /// <returns>The format.</returns>
     /// <exception cref="ArgumentException">Unknown name.</exception>
-    public static KvFormat Parse(string name)
-    {
-        int i = Names.ToList().IndexOf(name.Trim().ToLowerInvariant());
-        if (i < 0) throw new ArgumentException($"Unknown KV format '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name));
-        return (KvFormat)i;
-    }
+    public static KvFormat Parse(string name) => (KvFormatTable.FromName(name)
+        ?? throw new ArgumentException($"Unknown KV format '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name))).Format;
 
     /// <summary>The CLI name of a format.</summary>
-    /// <param name="format">The format.</param>
-    /// <returns>Its name.</returns>
-    public static string Name(this KvFormat format) => Names[(int)format];
+    public static string Name(this KvFormat format) => KvFormatTable.Of(format).Name;
 
-    /// <summary>Whether the format is KIVI or SAQ (group quantized with an fp32 residual).</summary>
-    /// <param name="format">The format.</param>
-    /// <returns>True for kivi2/4/8 and saq.</returns>
-    public static bool IsGrouped(this KvFormat format) => format >= KvFormat.Kivi2;
+    /// <summary>Whether the format is KIVI or SAQ (grouped codes with an fp32 residual).</summary>
+    public static bool IsGrouped(this KvFormat format) => KvFormatTable.Of(format).Grouped;
 }

@@ -40,27 +40,13 @@ public sealed unsafe class QuantizedKvCache
         Options = options;
         KvHeads = kvHeads;
         HeadDim = headDim;
-        _store = options.Format switch
-        {
-            KvFormat.Fp32 => new Fp32Store(kvHeads, headDim),
-            KvFormat.Fp16 => new TokenStore(TokenEncoding.Fp16, kvHeads, headDim),
-            KvFormat.Int8 => new TokenStore(TokenEncoding.Int8, kvHeads, headDim),
-            KvFormat.Int4 => new TokenStore(TokenEncoding.Int4, kvHeads, headDim),
-            _ => new GroupedStore(kvHeads, headDim, options.ResidualLength, options.GroupSize, options.Levels(), options.ValueStaircase),
-        };
-        _limit = options.Format switch
-        {
-            KvFormat.Fp32 => float.MaxValue,
-            KvFormat.Fp16 or KvFormat.Int8 or KvFormat.Int4 => 65504f,
-            _ => GroupedLimit,
-        };
+        KvFormatInfo info = KvFormatTable.Of(options.Format);
+        _store = info.CreateStore(kvHeads, headDim, options);
+        _limit = info.ValueLimit;
     }
 
-    /// <summary>
-    /// The largest magnitude KIVI/SAQ accept: it keeps every fp16 min and scale (range / (2^B - 1), B &gt;= 1)
-    /// finite.
-    /// </summary>
-    public const float GroupedLimit = 30000f;
+    /// <summary>The largest input magnitude KIVI and SAQ caches accept (their scales and mins are fp16).</summary>
+    public const float GroupedLimit = KvFormatTable.GroupedLimit;
 
     /// <summary>The options the cache was created with.</summary>
     public KvCacheOptions Options { get; }

@@ -62,14 +62,6 @@ internal sealed class PrFlashPlanner
     public float LogWeightOf(int queryBlock, int keyBlock) =>
         _sink && keyBlock == 0 ? 0f : LogWeight[queryBlock - keyBlock];
 
-    /// <summary>The keep probability of block (i, j) including window and sink.</summary>
-    public double KeepProbability(int queryBlock, int keyBlock)
-    {
-        int delta = queryBlock - keyBlock;
-        if (delta <= _window || (_sink && keyBlock == 0)) return 1.0;
-        return _p[delta];
-    }
-
     /// <summary>Expected kept blocks of one query block (used to order work longest first).</summary>
     public double ExpectedKept(int queryBlock)
     {
@@ -102,8 +94,6 @@ internal sealed class PrFlashPlanner
         return z ^ (z >> 31);
     }
 
-    /// <summary>The uniform variate in [0, 1) of block (head, i, j): 53 bits of a hash of the four coordinates.</summary>
-    public double Uniform(int head, int queryBlock, int keyBlock) => ToUnit(Mix(RowKey(head, queryBlock) ^ ((ulong)(uint)keyBlock + 1) * KeyMul));
 
     private ulong RowKey(int head, int queryBlock)
     {

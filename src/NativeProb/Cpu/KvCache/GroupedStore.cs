@@ -61,24 +61,23 @@ internal sealed unsafe class GroupedStore : KvStore
     /// <summary>G: tokens per key group and channels per value group.</summary>
     public int GroupSize => _g;
 
-    /// <summary>
-    /// The stored bytes of chunk i, as the kernels read them (for device backends): part 0..5 = key codes, key
-    /// scales, key mins, value codes, value scales, value mins (layouts in the class remarks; codes as
-    /// <see cref="GroupQuantizer"/> packs them, scales and mins as fp16 bits).
-    /// </summary>
-    public ReadOnlySpan<byte> ChunkPart(int i, int part)
+    /// <summary>Chunk i (0 = oldest) as the kernels read it, for device backends.</summary>
+    public GroupedChunkView View(int i)
     {
         Chunk c = _chunks[i];
-        long meta = (long)ChunkCodes / _g * 2;
-        return part switch
+        int meta = checked((int)((long)ChunkCodes / _g * 2));
+        int keyCodes = checked((int)GroupQuantizer.StreamBytes(ChunkCodes, c.KeyBits));
+        int valueCodes = checked((int)GroupQuantizer.StreamBytes(ChunkCodes, c.ValueBits));
+        return new GroupedChunkView
         {
-            0 => new ReadOnlySpan<byte>(c.KeyCodes.Pointer, (int)GroupQuantizer.StreamBytes(ChunkCodes, c.KeyBits)),
-            1 => new ReadOnlySpan<byte>(c.KeyScales.Pointer, (int)meta),
-            2 => new ReadOnlySpan<byte>(c.KeyMins.Pointer, (int)meta),
-            3 => new ReadOnlySpan<byte>(c.ValueCodes.Pointer, (int)GroupQuantizer.StreamBytes(ChunkCodes, c.ValueBits)),
-            4 => new ReadOnlySpan<byte>(c.ValueScales.Pointer, (int)meta),
-            5 => new ReadOnlySpan<byte>(c.ValueMins.Pointer, (int)meta),
-            _ => throw new ArgumentOutOfRangeException(nameof(part)),
+            KeyBits = c.KeyBits,
+            ValueBits = c.ValueBits,
+            KeyCodes = new(c.KeyCodes.Pointer, keyCodes),
+            KeyScales = new(c.KeyScales.Pointer, meta),
+            KeyMins = new(c.KeyMins.Pointer, meta),
+            ValueCodes = new(c.ValueCodes.Pointer, valueCodes),
+            ValueScales = new(c.ValueScales.Pointer, meta),
+            ValueMins = new(c.ValueMins.Pointer, meta),
         };
     }
 
@@ -408,13 +407,29 @@ internal sealed unsafe class GroupedStore : KvStore
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
-                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf, rowMajorWeights: true);
+                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
         }
         else
         {
             var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
-            KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values, rowMajorWeights: true);
+            KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values);
         }
         pf.Drain();
     }
+}
+
+/// <summary>
+/// The stored bytes of one KIVI / SAQ chunk (layouts in <see cref="GroupedStore"/>'s remarks): codes as
+/// <see cref="GroupQuantizer"/> packs them, scales and mins as fp16 bits. Valid until the store next changes.
+/// </summary>
+internal readonly ref struct GroupedChunkView
+{
+    public required int KeyBits { get; init; }
+    public required int ValueBits { get; init; }
+    public required ReadOnlySpan<byte> KeyCodes { get; init; }
+    public required ReadOnlySpan<byte> KeyScales { get; init; }
+    public required ReadOnlySpan<byte> KeyMins { get; init; }
+    public required ReadOnlySpan<byte> ValueCodes { get; init; }
+    public required ReadOnlySpan<byte> ValueScales { get; init; }
+    public required ReadOnlySpan<byte> ValueMins { get; init; }
 }

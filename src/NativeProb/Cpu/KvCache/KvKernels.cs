@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using NativeProb.Cpu.Tiles;
@@ -81,36 +82,25 @@ internal static unsafe class KvKernels
     }
 
     /// <summary>
-    /// Folds the probabilities of one block into per-(token, group) weights for the value kernels:
-    /// <c>pw[t][g][r] = p_rt scale_tg</c> and <c>offsetSum[g][r] = sum_t p_rt offset_tg</c> (the per-token min,
-    /// or -8 d for int4). Rows are padded to a multiple of 4 and handled four at a time. Without per-token scales,
-    /// every weight is <c>p_rt unit</c>.
+    /// The value weights of one block for value kernels without per-token scales (fp16 values), in the row-major
+    /// layout of <see cref="UnitKernels.PrepareValuesFromHalves{TOps, TCodes, TVec}"/> with one group:
+    /// <c>pw[r][t] = p_rt unit</c>, and no offsets (<c>offsetSum[r] = 0</c>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareValues(AttentionTile tile, float* scale, float* offset, int n, int groups, float* pw, float* offsetSum, float unit = 1f)
+    public static void PrepareValues(AttentionTile tile, int n, float* pw, float* offsetSum, float unit)
     {
         int rowsPadded = (tile.Rows + 3) & ~3;
+        // The value kernel reads each 4-row group up to its rows' largest limit: probabilities past a row's own
+        // limit are zeros in S, so every row is scaled up to the tile's largest limit.
         int limit = 0;
         for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
         n = Math.Min(n, limit);
-        new Span<float>(offsetSum, rowsPadded * groups).Clear();
-        for (int r = 0; r < rowsPadded; r += 4)
+        new Span<float>(offsetSum, rowsPadded).Clear();
+        for (int r = 0; r < rowsPadded; r++)
         {
-            float* s0 = tile.S + r * Bk;
-            for (int t = 0; t < n; t++)
-            {
-                var p = Vector128.Create(s0[t], s0[Bk + t], s0[2 * Bk + t], s0[3 * Bk + t]);
-                float* dst = pw + t * groups * rowsPadded + r;
-                for (int g = 0; g < groups; g++, dst += rowsPadded)
-                {
-                    (p * (scale == null ? unit : scale[t * groups + g])).Store(dst);
-                    if (offset != null)
-                    {
-                        float* os = offsetSum + g * rowsPadded + r;
-                        Vector128.FusedMultiplyAdd(p, Vector128.Create(offset[t * groups + g]), Vector128.Load(os)).Store(os);
-                    }
-                }
-            }
+            float* p = tile.S + r * Bk, dst = pw + r * Bk;
+            // Whole vectors: rows of S and pw are 64 floats long, so rounding n up stays inside them.
+            for (int t = 0; t < n; t += Vector<float>.Count) (Vector.Load(p + t) * unit).Store(dst + t);
         }
     }
 
@@ -119,16 +109,13 @@ internal static unsafe class KvKernels
     /// four rows by two channel vectors in registers, so each code load serves eight FMAs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ValuesCoded<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize, in TLoader values,
-        bool rowMajorWeights = false)
+    public static void ValuesCoded<TOps, TCodes, TVec, TLoader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize, in TLoader values)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TLoader : struct, IValueCodes
     {
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize;
         int rowsPadded = (tile.Rows + 3) & ~3;
-        // Weights pw[t][g][r] (PrepareValues) or pw[r][g][t] (PrepareValuesFromHalves).
-        int step = rowMajorWeights ? 1 : groups * rowsPadded;
-        int rs = rowMajorWeights ? groups * Bk : 1;
-        int gs = rowMajorWeights ? Bk : rowsPadded;
+        // Row-major weights pw[r][g][t] (PrepareValuesFromHalves).
+        int rs = groups * Bk;
         for (int r = 0; r < rowsPadded; r += 4)
         {
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
@@ -144,8 +131,8 @@ internal static unsafe class KvKernels
                 TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
                 TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
                 TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
-                float* p0 = pw + i / groupSize * gs + r * rs, p1 = pw + (i + w) / groupSize * gs + r * rs;
-                for (int t = 0; t < n; t++, p0 += step, p1 += step)
+                float* p0 = pw + i / groupSize * Bk + r * rs, p1 = pw + (i + w) / groupSize * Bk + r * rs;
+                for (int t = 0; t < n; t++, p0++, p1++)
                 {
                     TVec v0 = values.Load<TOps, TCodes, TVec>(t, i), v1 = values.Load<TOps, TCodes, TVec>(t, i + w);
                     c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
@@ -163,8 +150,8 @@ internal static unsafe class KvKernels
                 int g0 = i / groupSize * rowsPadded;
                 TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
                 TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
-                float* p0 = pw + i / groupSize * gs + r * rs;
-                for (int t = 0; t < n; t++, p0 += step)
+                float* p0 = pw + i / groupSize * Bk + r * rs;
+                for (int t = 0; t < n; t++, p0++)
                 {
                     TVec v0 = values.Load<TOps, TCodes, TVec>(t, i);
                     c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[rs]), v0, c1);

@@ -240,7 +240,7 @@ internal sealed unsafe class TokenStore : KvStore
         if (_encoding == TokenEncoding.Fp16)
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
-            KvKernels.PrepareValues(tile, null, null, count, 1, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
+            KvKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
             UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
         }
         else
@@ -252,9 +252,9 @@ internal sealed unsafe class TokenStore : KvStore
             UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
                 count, _blocks, scratch.Pw, scratch.OffsetSum);
             if (_encoding == TokenEncoding.Int8)
-                UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, rowMajorWeights: true);
+                UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
             else
-                UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf, rowMajorWeights: true);
+                UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
         }
         pf.Drain();
     }

@@ -323,17 +323,15 @@ internal static unsafe class UnitKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
-        byte* stream, long first, int bits, long rowBytes, ref PrefetchCursor cursor, bool rowMajorWeights = false)
+        byte* stream, long first, int bits, long rowBytes, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
     {
         // A local copy keeps the cursor in registers inside the loops; written back at the end.
         PrefetchCursor pf = cursor;
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
         int rowsPadded = (tile.Rows + 3) & ~3;
-        // Weights pw[t][g][r] (token-major, from PrepareValues) or pw[r][g][t] (row-major, PrepareValuesFromHalves).
-        int step = rowMajorWeights ? 1 : groups * rowsPadded;
-        int rs = rowMajorWeights ? groups * AttentionTile.BlockKeys : 1;
-        int gs = rowMajorWeights ? AttentionTile.BlockKeys : rowsPadded;
+        // Row-major weights pw[r][g][t] (PrepareValuesFromHalves, or KvKernels.PrepareValues with one group).
+        int rs = groups * Bk;
         for (int r = 0; r < rowsPadded; r += 4)
         {
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
@@ -351,9 +349,9 @@ internal static unsafe class UnitKernels
                 TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
                 TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
                 TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
-                float* p0 = pw + i / groupSize * gs + r * rs, p1 = pw + (i + w) / groupSize * gs + r * rs;
+                float* p0 = pw + i / groupSize * Bk + r * rs, p1 = pw + (i + w) / groupSize * Bk + r * rs;
                 bool shared = TReader.Packed && v0p == v1p;
-                for (int t = 0; t < n; t++, p0 += step, p1 += step, v0p += rowBytes, v1p += rowBytes)
+                for (int t = 0; t < n; t++, p0++, p1++, v0p += rowBytes, v1p += rowBytes)
                 {
                     pf.Step();
                     TVec v0, v1;
@@ -385,8 +383,8 @@ internal static unsafe class UnitKernels
                 byte* v0p = TReader.Locate(stream, first * d + i, bits, out int sh0);
                 TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
                 TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
-                float* p0 = pw + i / groupSize * gs + r * rs;
-                for (int t = 0; t < n; t++, p0 += step, v0p += rowBytes)
+                float* p0 = pw + i / groupSize * Bk + r * rs;
+                for (int t = 0; t < n; t++, p0++, v0p += rowBytes)
                 {
                     TVec v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
                     c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[rs]), v0, c1);

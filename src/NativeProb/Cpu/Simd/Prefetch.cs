@@ -24,23 +24,6 @@ internal static unsafe class Prefetch
         }
         for (; i < count; i += LineFloats) Sse.Prefetch1(p + i);
     }
-
-    /// <summary>Prefetches every 64-byte line of <paramref name="count"/> floats at <paramref name="p"/> into L1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Range(float* p, int count)
-    {
-        if (!Sse.IsSupported) return;
-        int i = 0;
-        // Four lines per step: a 512-byte head row costs two iterations, not eight.
-        for (; i + 4 * LineFloats <= count; i += 4 * LineFloats)
-        {
-            Sse.Prefetch0(p + i);
-            Sse.Prefetch0(p + i + LineFloats);
-            Sse.Prefetch0(p + i + 2 * LineFloats);
-            Sse.Prefetch0(p + i + 3 * LineFloats);
-        }
-        for (; i < count; i += LineFloats) Sse.Prefetch0(p + i);
-    }
 }
 
 /// <summary>
