@@ -36,27 +36,18 @@ public sealed partial class OpenClDevice
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;
-        lock (_gate)
+        using (DeviceOperation run = Begin(AttentionOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                nint bq = Scratch("attention.q", shape.QueryElements * sizeof(float));
-                nint bk = Scratch("attention.k", shape.KeyElements * sizeof(float));
-                nint bv = Scratch("attention.v", shape.KeyElements * sizeof(float));
-                nint bo = Scratch("attention.o", shape.QueryElements * sizeof(float));
-                WriteBuffer(bq, q);
-                WriteBuffer(bk, k);
-                WriteBuffer(bv, v);
-                EnqueueAttention(bq, bk, bv, bo, shape, shape.KeyLength, options, scale, slopes);
-                ReadBuffer(bo, output);
-                Complete(AttentionOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            nint bq = Scratch("attention.q", shape.QueryElements * sizeof(float));
+            nint bk = Scratch("attention.k", shape.KeyElements * sizeof(float));
+            nint bv = Scratch("attention.v", shape.KeyElements * sizeof(float));
+            nint bo = Scratch("attention.o", shape.QueryElements * sizeof(float));
+            WriteBuffer(bq, q);
+            WriteBuffer(bk, k);
+            WriteBuffer(bv, v);
+            EnqueueAttention(bq, bk, bv, bo, shape, shape.KeyLength, options, scale, slopes);
+            ReadBuffer(bo, output);
+            run.Complete();
         }
     }
 
@@ -99,19 +90,10 @@ public sealed partial class OpenClDevice
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;
-        lock (_gate)
+        using (DeviceOperation run = Begin(AttentionOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                EnqueueAttention(q.Handle.Value, k.Handle.Value, v.Handle.Value, output.Handle.Value, shape, keyCapacity, options, scale, slopes);
-                Complete(AttentionOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            EnqueueAttention(q.Handle.Value, k.Handle.Value, v.Handle.Value, output.Handle.Value, shape, keyCapacity, options, scale, slopes);
+            run.Complete();
         }
     }
 
@@ -180,53 +162,29 @@ public sealed partial class OpenClDevice
             partAcc = Scratch("attention.partial_acc", capacitySplits * totalRows * d * sizeof(float));
             partMl = Scratch("attention.partial_ml", capacitySplits * totalRows * 2 * sizeof(float));
         }
-        nint bSlopes = bq, bDist = bq;
-        if (slopes is not null)
-        {
-            bSlopes = UploadSlopes(slopes);
-            bDist = UploadDistances(options.Bias.Distance, Math.Max(keyCapacity, s.QueryLength) + 1);
-        }
+        (nint bSlopes, nint bDist) = UploadBias(slopes, options.Bias.Distance, Math.Max(keyCapacity, s.QueryLength) + 1, bq);
 
-        uint a = 0;
-        SetArg(kernel, a++, bq);
-        SetArg(kernel, a++, bk);
-        SetArg(kernel, a++, bv);
-        SetArg(kernel, a++, bo);
-        SetArg(kernel, a++, partAcc);
-        SetArg(kernel, a++, partMl);
-        SetArg(kernel, a++, bSlopes);
-        SetArg(kernel, a++, bDist);
-        SetValue(kernel, a++, s.Heads);
-        SetValue(kernel, a++, s.KvHeads);
-        SetValue(kernel, a++, s.QueryLength);
-        SetValue(kernel, a++, s.KeyLength);
-        SetValue(kernel, a++, d);
-        SetValue(kernel, a++, scale);
-        SetValue(kernel, a++, options.Causal ? 1 : 0);
-        SetValue(kernel, a++, slopes is null ? 0 : 1);
-        SetValue(kernel, a++, plan.KeyTile);
-        SetValue(kernel, a++, plan.Chunk);
-        SetValue(kernel, a++, plan.Splits);
-        SetValue(kernel, a++, keyCapacity);
         long tileBytes = localTiles ? (long)plan.KeyTile * d * sizeof(float) : sizeof(float);
-        SetLocal(kernel, a++, tileBytes);
-        SetLocal(kernel, a++, tileBytes);
+        SetArgs(kernel, bq, bk, bv, bo, partAcc, partMl, bSlopes, bDist, s.Heads, s.KvHeads, s.QueryLength, s.KeyLength, d,
+            scale, options.Causal ? 1 : 0, slopes is null ? 0 : 1, plan.KeyTile, plan.Chunk, plan.Splits, keyCapacity,
+            ClArg.Local(tileBytes), ClArg.Local(tileBytes));
         long global0 = (rows + plan.RowTile - 1) / plan.RowTile * plan.RowTile;
         Launch(kernel, [global0, (long)s.Batch * s.KvHeads, plan.Splits], [plan.RowTile, 1, 1]);
 
         if (plan.Splits > 1)
         {
             nint combine = Kernel(AttentionOp, "attention_combine", buildOptions);
-            a = 0;
-            SetArg(combine, a++, partAcc);
-            SetArg(combine, a++, partMl);
-            SetArg(combine, a++, bo);
-            SetValue(combine, a++, d);
-            SetValue(combine, a++, plan.Splits);
-            SetValue(combine, a++, totalRows);
+            SetArgs(combine, partAcc, partMl, bo, d, plan.Splits, totalRows);
             Launch(combine, [d, totalRows], []);
         }
     }
+
+    /// <summary>
+    /// The slopes and the distance table of a call with a bias (distances 0 .. maxDistance - 1), or
+    /// <paramref name="placeholder"/> twice for a call without one (the kernels then read neither).
+    /// </summary>
+    private (nint Slopes, nint Distances) UploadBias(float[]? slopes, DistanceFunction f, int maxDistance, nint placeholder) =>
+        slopes is null ? (placeholder, placeholder) : (UploadSlopes(slopes), UploadDistances(f, maxDistance));
 
     private nint UploadSlopes(float[] slopes)
     {

@@ -64,59 +64,27 @@ public sealed partial class OpenClDevice
         }
         while (data.Count < 16) data.Add(0);
 
-        lock (_gate)
+        using (DeviceOperation run = Begin(KvAttentionOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                nint bdata = Scratch("kv.data", data.Count);
-                nint bmeta = Scratch("kv.meta", (long)meta.Length * sizeof(int));
-                nint brk = Scratch("kv.residual_keys", (long)store.ResidualKeys.Length * sizeof(float));
-                nint brv = Scratch("kv.residual_values", (long)store.ResidualValues.Length * sizeof(float));
-                nint bq = Scratch("kv.q", expected * sizeof(float));
-                nint bo = Scratch("kv.o", expected * sizeof(float));
-                WriteRaw<byte>(bdata, CollectionsMarshal.AsSpan(data));
-                WriteRaw<int>(bmeta, meta);
-                WriteBuffer(brk, store.ResidualKeys);
-                WriteBuffer(brv, store.ResidualValues);
-                WriteBuffer(bq, queries);
-                int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
-                nint kernel = Kernel(KvAttentionOp, "kv_attention", $"-DMAX_D={maxDim}");
-                uint a = 0;
-                SetArg(kernel, a++, bdata);
-                SetArg(kernel, a++, bmeta);
-                SetArg(kernel, a++, brk);
-                SetArg(kernel, a++, brv);
-                SetArg(kernel, a++, bq);
-                SetArg(kernel, a++, bo);
-                nint bSlopes = bq, bDist = bq;
-                if (slopes is not null)
-                {
-                    bSlopes = UploadSlopes(slopes);
-                    bDist = UploadDistances(options.Bias.Distance, cache.Length + 1);
-                }
-                SetArg(kernel, a++, bSlopes);
-                SetArg(kernel, a++, bDist);
-                SetValue(kernel, a++, heads);
-                SetValue(kernel, a++, cache.KvHeads);
-                SetValue(kernel, a++, queryLength);
-                SetValue(kernel, a++, cache.Length);
-                SetValue(kernel, a++, d);
-                SetValue(kernel, a++, store.ResidualLength);
-                SetValue(kernel, a++, store.GroupSize);
-                SetValue(kernel, a++, chunks);
-                SetValue(kernel, a++, scale);
-                SetValue(kernel, a++, options.Causal ? 1 : 0);
-                SetValue(kernel, a++, slopes is null ? 0 : 1);
-                Launch(kernel, [expected / d], []);
-                ReadBuffer(bo, output);
-                Complete(KvAttentionOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            nint bdata = Scratch("kv.data", data.Count);
+            nint bmeta = Scratch("kv.meta", (long)meta.Length * sizeof(int));
+            nint brk = Scratch("kv.residual_keys", (long)store.ResidualKeys.Length * sizeof(float));
+            nint brv = Scratch("kv.residual_values", (long)store.ResidualValues.Length * sizeof(float));
+            nint bq = Scratch("kv.q", expected * sizeof(float));
+            nint bo = Scratch("kv.o", expected * sizeof(float));
+            WriteRaw<byte>(bdata, CollectionsMarshal.AsSpan(data));
+            WriteRaw<int>(bmeta, meta);
+            WriteBuffer(brk, store.ResidualKeys);
+            WriteBuffer(brv, store.ResidualValues);
+            WriteBuffer(bq, queries);
+            int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
+            nint kernel = Kernel(KvAttentionOp, "kv_attention", $"-DMAX_D={maxDim}");
+            (nint bSlopes, nint bDist) = UploadBias(slopes, options.Bias.Distance, cache.Length + 1, bq);
+            SetArgs(kernel, bdata, bmeta, brk, brv, bq, bo, bSlopes, bDist, heads, cache.KvHeads, queryLength, cache.Length, d,
+                store.ResidualLength, store.GroupSize, chunks, scale, options.Causal ? 1 : 0, slopes is null ? 0 : 1);
+            Launch(kernel, [expected / d], []);
+            ReadBuffer(bo, output);
+            run.Complete();
         }
     }
 

@@ -55,63 +55,31 @@ public sealed partial class OpenClDevice
                 offsets[h * plan.QueryBlocks + r + 1] = blocks.Count;
             }
 
-        lock (_gate)
+        using (DeviceOperation run = Begin(PrFlashOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                nint bq = Scratch("prflash.q", shape.QueryElements * sizeof(float));
-                nint bk = Scratch("prflash.k", shape.KeyElements * sizeof(float));
-                nint bv = Scratch("prflash.v", shape.KeyElements * sizeof(float));
-                nint bo = Scratch("prflash.o", shape.QueryElements * sizeof(float));
-                nint boff = Scratch("prflash.offsets", (long)offsets.Length * sizeof(int));
-                nint bblocks = Scratch("prflash.blocks", (long)blocks.Count * sizeof(int));
-                nint bweights = Scratch("prflash.weights", (long)weights.Count * sizeof(float));
-                WriteBuffer(bq, q);
-                WriteBuffer(bk, k);
-                WriteBuffer(bv, v);
-                WriteRaw<int>(boff, offsets);
-                WriteRaw<int>(bblocks, blocks.ToArray());
-                WriteBuffer(bweights, weights.ToArray());
-                nint bSlopes = bq, bDist = bq;
-                if (slopes is not null)
-                {
-                    bSlopes = UploadSlopes(slopes);
-                    bDist = UploadDistances(attention.Bias.Distance, shape.KeyLength + 1);
-                }
-                int d = shape.HeadDim;
-                int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
-                nint kernel = Kernel(PrFlashOp, "prflash", $"-DMAX_D={maxDim}");
-                uint a = 0;
-                SetArg(kernel, a++, bq);
-                SetArg(kernel, a++, bk);
-                SetArg(kernel, a++, bv);
-                SetArg(kernel, a++, bo);
-                SetArg(kernel, a++, boff);
-                SetArg(kernel, a++, bblocks);
-                SetArg(kernel, a++, bweights);
-                SetArg(kernel, a++, bSlopes);
-                SetArg(kernel, a++, bDist);
-                SetValue(kernel, a++, shape.Batch);
-                SetValue(kernel, a++, shape.Heads);
-                SetValue(kernel, a++, shape.KvHeads);
-                SetValue(kernel, a++, shape.QueryLength);
-                SetValue(kernel, a++, shape.KeyLength);
-                SetValue(kernel, a++, d);
-                SetValue(kernel, a++, scale);
-                SetValue(kernel, a++, slopes is null ? 0 : 1);
-                SetValue(kernel, a++, plan.BlockSize);
-                SetValue(kernel, a++, plan.FirstQueryBlock);
-                SetValue(kernel, a++, plan.QueryBlocks);
-                Launch(kernel, [shape.QueryElements / d], []);
-                ReadBuffer(bo, output);
-                Complete(PrFlashOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            nint bq = Scratch("prflash.q", shape.QueryElements * sizeof(float));
+            nint bk = Scratch("prflash.k", shape.KeyElements * sizeof(float));
+            nint bv = Scratch("prflash.v", shape.KeyElements * sizeof(float));
+            nint bo = Scratch("prflash.o", shape.QueryElements * sizeof(float));
+            nint boff = Scratch("prflash.offsets", (long)offsets.Length * sizeof(int));
+            nint bblocks = Scratch("prflash.blocks", (long)blocks.Count * sizeof(int));
+            nint bweights = Scratch("prflash.weights", (long)weights.Count * sizeof(float));
+            WriteBuffer(bq, q);
+            WriteBuffer(bk, k);
+            WriteBuffer(bv, v);
+            WriteRaw<int>(boff, offsets);
+            WriteRaw<int>(bblocks, blocks.ToArray());
+            WriteBuffer(bweights, weights.ToArray());
+            (nint bSlopes, nint bDist) = UploadBias(slopes, attention.Bias.Distance, shape.KeyLength + 1, bq);
+            int d = shape.HeadDim;
+            int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
+            nint kernel = Kernel(PrFlashOp, "prflash", $"-DMAX_D={maxDim}");
+            SetArgs(kernel, bq, bk, bv, bo, boff, bblocks, bweights, bSlopes, bDist, shape.Batch, shape.Heads, shape.KvHeads,
+                shape.QueryLength, shape.KeyLength, d, scale, slopes is null ? 0 : 1, plan.BlockSize, plan.FirstQueryBlock,
+                plan.QueryBlocks);
+            Launch(kernel, [shape.QueryElements / d], []);
+            ReadBuffer(bo, output);
+            run.Complete();
         }
         return result;
     }

@@ -26,50 +26,35 @@ public sealed partial class OpenClDevice
         ValidateGroups(x.Length, groupSize, bits, codes.Length, scales.Length, mins.Length, nameof(x));
         if (x.IsEmpty) return;
         long n = x.Length, groups = n / groupSize;
-        lock (_gate)
+        using (DeviceOperation run = Begin(QuantizeOp))
         {
-            ThrowIfDisposed();
-            try
+            nint bx = Scratch("quantize.x", n * sizeof(float));
+            nint bcodes = Scratch("quantize.codes", n);
+            nint bstream = Scratch("quantize.stream", n * bits / 8);
+            nint bscales = Scratch("quantize.scales", groups * sizeof(ushort));
+            nint bmins = Scratch("quantize.mins", groups * sizeof(ushort));
+            WriteBuffer(bx, x);
+            nint quantize = Kernel(QuantizeOp, "group_quantize", QuantizeOptions);
+            SetArgs(quantize, bx, groupSize, bits, bcodes, bscales, bmins);
+            Launch(quantize, [groups], []);
+            nint pack = Kernel(QuantizeOp, "pack_plane", QuantizeOptions);
+            if (bits == 3)
             {
-                nint bx = Scratch("quantize.x", n * sizeof(float));
-                nint bcodes = Scratch("quantize.codes", n);
-                nint bstream = Scratch("quantize.stream", n * bits / 8);
-                nint bscales = Scratch("quantize.scales", groups * sizeof(ushort));
-                nint bmins = Scratch("quantize.mins", groups * sizeof(ushort));
-                WriteBuffer(bx, x);
-                nint quantize = Kernel(QuantizeOp, "group_quantize", QuantizeOptions);
-                uint a = 0;
-                SetArg(quantize, a++, bx);
-                SetValue(quantize, a++, groupSize);
-                SetValue(quantize, a++, bits);
-                SetArg(quantize, a++, bcodes);
-                SetArg(quantize, a++, bscales);
-                SetArg(quantize, a++, bmins);
-                Launch(quantize, [groups], []);
-                nint pack = Kernel(QuantizeOp, "pack_plane", QuantizeOptions);
-                if (bits == 3)
-                {
-                    // The low two bits as a 2-bit plane, then the high bit as a 1-bit plane right after it.
-                    PackPlane(pack, bcodes, 2, 0, bstream, n / 4);
-                    nint high = Scratch("quantize.high", n / 8);
-                    PackPlane(pack, bcodes, 1, 2, high, n / 8);
-                    ReadRaw(bstream, codes[..(int)(n / 4)]);
-                    ReadRaw(high, codes[(int)(n / 4)..]);
-                }
-                else
-                {
-                    PackPlane(pack, bcodes, bits, 0, bstream, n * bits / 8);
-                    ReadRaw(bstream, codes);
-                }
-                ReadRaw(bscales, scales);
-                ReadRaw(bmins, mins);
-                Complete(QuantizeOp);
+                // The low two bits as a 2-bit plane, then the high bit as a 1-bit plane right after it.
+                PackPlane(pack, bcodes, 2, 0, bstream, n / 4);
+                nint high = Scratch("quantize.high", n / 8);
+                PackPlane(pack, bcodes, 1, 2, high, n / 8);
+                ReadRaw(bstream, codes[..(int)(n / 4)]);
+                ReadRaw(high, codes[(int)(n / 4)..]);
             }
-            catch
+            else
             {
-                Abandon();
-                throw;
+                PackPlane(pack, bcodes, bits, 0, bstream, n * bits / 8);
+                ReadRaw(bstream, codes);
             }
+            ReadRaw(bscales, scales);
+            ReadRaw(bmins, mins);
+            run.Complete();
         }
     }
 
@@ -91,36 +76,20 @@ public sealed partial class OpenClDevice
         ValidateGroups(output.Length, groupSize, bits, codes.Length, scales.Length, mins.Length, nameof(output));
         if (output.IsEmpty) return;
         long n = output.Length, groups = n / groupSize;
-        lock (_gate)
+        using (DeviceOperation run = Begin(QuantizeOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                nint bstream = Scratch("quantize.stream", n * bits / 8);
-                nint bscales = Scratch("quantize.scales", groups * sizeof(ushort));
-                nint bmins = Scratch("quantize.mins", groups * sizeof(ushort));
-                nint bout = Scratch("quantize.x", n * sizeof(float));
-                WriteRaw(bstream, codes);
-                WriteRaw(bscales, scales);
-                WriteRaw(bmins, mins);
-                nint kernel = Kernel(QuantizeOp, "group_dequantize", QuantizeOptions);
-                uint a = 0;
-                SetArg(kernel, a++, bstream);
-                SetValue(kernel, a++, n);
-                SetValue(kernel, a++, groupSize);
-                SetValue(kernel, a++, bits);
-                SetArg(kernel, a++, bscales);
-                SetArg(kernel, a++, bmins);
-                SetArg(kernel, a++, bout);
-                Launch(kernel, [n], []);
-                ReadBuffer(bout, output);
-                Complete(QuantizeOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            nint bstream = Scratch("quantize.stream", n * bits / 8);
+            nint bscales = Scratch("quantize.scales", groups * sizeof(ushort));
+            nint bmins = Scratch("quantize.mins", groups * sizeof(ushort));
+            nint bout = Scratch("quantize.x", n * sizeof(float));
+            WriteRaw(bstream, codes);
+            WriteRaw(bscales, scales);
+            WriteRaw(bmins, mins);
+            nint kernel = Kernel(QuantizeOp, "group_dequantize", QuantizeOptions);
+            SetArgs(kernel, bstream, n, groupSize, bits, bscales, bmins, bout);
+            Launch(kernel, [n], []);
+            ReadBuffer(bout, output);
+            run.Complete();
         }
     }
 

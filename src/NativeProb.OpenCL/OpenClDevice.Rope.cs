@@ -26,22 +26,13 @@ public sealed partial class OpenClDevice
         options ??= new RopeOptions();
         int rot = ValidateRope(x.Length, sequences, seqLen, headDim, options, nameof(x));
         if (x.IsEmpty) return;
-        lock (_gate)
+        using (DeviceOperation run = Begin(RopeOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                nint bx = Scratch("rope.x", (long)x.Length * sizeof(float));
-                WriteBuffer(bx, x);
-                EnqueueRope(bx, sequences, seqLen, headDim, rot, options);
-                ReadBuffer(bx, x);
-                Complete(RopeOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            nint bx = Scratch("rope.x", (long)x.Length * sizeof(float));
+            WriteBuffer(bx, x);
+            EnqueueRope(bx, sequences, seqLen, headDim, rot, options);
+            ReadBuffer(bx, x);
+            run.Complete();
         }
     }
 
@@ -60,19 +51,10 @@ public sealed partial class OpenClDevice
         long expected = (long)Math.Max(0, sequences) * Math.Max(0, seqLen) * Math.Max(0, headDim);
         int rot = ValidateRope(Math.Min(x.Length, expected), sequences, seqLen, headDim, options, nameof(x));
         if (expected == 0) return;
-        lock (_gate)
+        using (DeviceOperation run = Begin(RopeOp))
         {
-            ThrowIfDisposed();
-            try
-            {
-                EnqueueRope(x.Handle.Value, sequences, seqLen, headDim, rot, options);
-                Complete(RopeOp);
-            }
-            catch
-            {
-                Abandon();
-                throw;
-            }
+            EnqueueRope(x.Handle.Value, sequences, seqLen, headDim, rot, options);
+            run.Complete();
         }
     }
 
@@ -109,15 +91,7 @@ public sealed partial class OpenClDevice
         }
         nint kernel = Kernel(RopeOp, "rope_apply");
         long rows = (long)sequences * seqLen;
-        uint a = 0;
-        SetArg(kernel, a++, bx);
-        SetArg(kernel, a++, cos);
-        SetArg(kernel, a++, sin);
-        SetValue(kernel, a++, seqLen);
-        SetValue(kernel, a++, headDim);
-        SetValue(kernel, a++, rot);
-        SetValue(kernel, a++, options.Layout == RopeLayout.Interleaved ? 1 : 0);
-        SetValue(kernel, a++, rows);
+        SetArgs(kernel, bx, cos, sin, seqLen, headDim, rot, options.Layout == RopeLayout.Interleaved ? 1 : 0, rows);
         Launch(kernel, [half, rows], []);
     }
 }

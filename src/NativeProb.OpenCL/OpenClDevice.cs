@@ -273,6 +273,17 @@ public sealed partial class OpenClDevice : IDisposable
     internal unsafe void SetLocal(nint kernel, uint index, long bytes) =>
         ClCheck(_api.SetKernelArg(kernel, index, (nuint)bytes, null), "clSetKernelArg");
 
+    /// <summary>Sets a kernel's arguments 0, 1, ... in order: buffers, scalars of their own size, and local-memory sizes.</summary>
+    internal unsafe void SetArgs(nint kernel, params ReadOnlySpan<ClArg> args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            ClArg arg = args[i];
+            ulong bits = arg.Bits;
+            ClCheck(_api.SetKernelArg(kernel, (uint)i, (nuint)arg.Size, arg.IsLocal ? null : &bits), "clSetKernelArg");
+        }
+    }
+
     /// <summary>The largest work-group this kernel can run with on this device.</summary>
     internal unsafe long KernelWorkGroupLimit(nint kernel)
     {
@@ -321,6 +332,51 @@ public sealed partial class OpenClDevice : IDisposable
     }
 
     /// <summary>After a failed enqueue: drains the queue (ignoring its status) and drops pending events.</summary>
+    /// <summary>
+    /// Starts an operation: takes the device's lock and checks the device is open. End it with
+    /// <see cref="DeviceOperation.Complete"/>; disposing it without that (an exception) waits for the queue and drops
+    /// the operation's events (<see cref="Abandon"/>); either way disposing releases the lock.
+    /// </summary>
+    internal DeviceOperation Begin(string operation)
+    {
+        Monitor.Enter(_gate);
+        try
+        {
+            ThrowIfDisposed();
+        }
+        catch
+        {
+            Monitor.Exit(_gate);
+            throw;
+        }
+        return new DeviceOperation(this, operation);
+    }
+
+    /// <summary>One operation under the device's lock (see <see cref="Begin"/>).</summary>
+    internal ref struct DeviceOperation(OpenClDevice device, string operation)
+    {
+        private bool _completed;
+
+        /// <summary>Waits for the queue and records the operation's kernel time.</summary>
+        public void Complete()
+        {
+            device.Complete(operation);
+            _completed = true;
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!_completed) device.Abandon();
+            }
+            finally
+            {
+                Monitor.Exit(device._gate);
+            }
+        }
+    }
+
     internal void Abandon()
     {
         // Deliberately unchecked: this runs while an OpenClException (or another error) is already
