@@ -175,39 +175,43 @@ internal static unsafe class GroupQuantizer
     }
 
     /// <summary>Unpacks a stream into one code per byte.</summary>
-    public static void Unpack(byte* stream, int n, int bits, byte* codes)
+    public static void Unpack(byte* stream, int n, int bits, byte* codes) => UnpackRange(stream, n, bits, 0, n, codes);
+
+    /// <summary>
+    /// Codes <paramref name="first"/> .. first + count of a stream of n codes, one per byte, into <paramref name="codes"/>;
+    /// first and count are multiples of 16 (whole units). 3 bits: the low two-bit plane, then the high bit OR-ed in.
+    /// </summary>
+    public static void UnpackRange(byte* stream, int n, int bits, long first, long count, byte* codes)
     {
         if (bits == 3)
         {
-            // Low two bits, then the high bit: unpack both planes, then merge.
-            byte* high = (byte*)NativeMemory.Alloc((nuint)n);
-            try
-            {
-                Unpack(stream, n, 2, codes);
-                Unpack(stream + n / 4, n, 1, high);
-                for (int e = 0; e < n; e++) codes[e] |= (byte)(high[e] << 2);
-            }
-            finally
-            {
-                NativeMemory.Free(high);
-            }
+            UnpackPlane(stream, 2, first, count, codes, highBit: false);
+            UnpackPlane(stream + n / 4, 1, first, count, codes, highBit: true);
             return;
         }
-        int sb = SuperBlock(bits), units = sb / 16;
+        UnpackPlane(stream, bits, first, count, codes, highBit: false);
+    }
+
+    /// <summary>One plane at B bits: each 16-code unit is one 16-byte load, shifted and masked (ORed in at bit 2 for a high-bit plane).</summary>
+    private static void UnpackPlane(byte* plane, int bits, long first, long count, byte* codes, bool highBit)
+    {
+        int sb = SuperBlock(bits);
         byte mask = (byte)((1 << bits) - 1);
-        for (int s = 0; s < n / sb; s++)
+        for (long e = first; e < first + count; e += 16)
         {
-            byte* src = stream + (long)s * 16;
-            byte* dst = codes + (long)s * sb;
+            byte* src = plane + e / sb * 16;
+            int shift = bits * (int)(e % sb / 16);
+            byte* dst = codes + (e - first);
             if (Vector128.IsHardwareAccelerated)
             {
-                Vector128<byte> raw = Vector128.Load(src), m = Vector128.Create(mask);
-                for (int k = 0; k < units; k++) (Vector128.ShiftRightLogical(raw, bits * k) & m).Store(dst + 16 * k);
+                Vector128<byte> v = Vector128.ShiftRightLogical(Vector128.Load(src), shift) & Vector128.Create(mask);
+                (highBit ? Vector128.Load(dst) | Vector128.ShiftLeft(v, 2) : v).Store(dst);
+                continue;
             }
-            else
+            for (int i = 0; i < 16; i++)
             {
-                for (int k = 0; k < units; k++)
-                    for (int i = 0; i < 16; i++) dst[16 * k + i] = (byte)((src[i] >> (bits * k)) & mask);
+                byte c = (byte)((src[i] >> shift) & mask);
+                dst[i] = highBit ? (byte)(dst[i] | (c << 2)) : c;
             }
         }
     }

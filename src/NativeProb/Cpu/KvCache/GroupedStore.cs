@@ -319,7 +319,6 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         Chunk chunk = _chunks[ci];
         int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
-        var stream = new StreamCodes(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits);
         // Request the next run's key codes (a line per kernel step) and key scales and mins while this run's keys are scored.
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? KeyPrefetch(nc!, head, nrel, ncount) : default;
         for (int gi = rel / _g; gi * _g < rel + count; gi++)
@@ -327,12 +326,14 @@ internal sealed unsafe class GroupedStore : KvStore
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
             long group = (long)head * _groupsPerChunk + gi;
             // Fold the group's per-channel scale into the queries and its mins into one offset per row.
-            UnitKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
+            KeyKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
                 (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
             if (chunk.KeyBits == 3)
             {
-                var keys = new GroupKeyCodes(stream, d, (int)(group * d * _g));
-                KvKernels.KeysChannelScaled<TOps, TCodes, TVec, GroupKeyCodes>(tile, scratch.Qs, scratch.Twin, scratch.Bias, keys, a - gs, b - a, a - rel);
+                // Two bit planes: unpack the run's units to one code per byte, then walk them as whole elements.
+                int units = (b - a + 15) / 16;
+                GroupQuantizer.UnpackRange(chunk.KeyCodes.Pointer, ChunkCodes, 3, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
+                KeyKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, scratch.Codes, 16L * d, 8, 16, 1, b - a, a - rel, ref pf);
             }
             else
             {
@@ -340,9 +341,9 @@ internal sealed unsafe class GroupedStore : KvStore
                 byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
                 switch (chunk.KeyBits)
                 {
-                    case 4: UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
-                    case 8: UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
-                    default: UnitKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
+                    case 4: KeyKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
+                    case 8: KeyKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
+                    default: KeyKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
                 }
             }
         }
@@ -394,25 +395,27 @@ internal sealed unsafe class GroupedStore : KvStore
         // Weights from this run's scales and mins: per group, count tokens from token rel.
         long first = (long)head * _valueGroups * _s + rel;
         bool twoBit = bits == 2 && TOps.Count == 16 && HeadDim % 64 == 0;
-        UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
+        ValueKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
             _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum, twoBit ? scratch.PwTwin : null);
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
         if (twoBit)
         {
             // 2-bit rows on 16-lane vectors: a whole super-block per pass (the tail of SAQ and KIVI-2).
-            UnitKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+            ValueKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
                 (long)head * _s + rel, ref pf);
         }
         else if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+            ValueKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
                 (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
         }
         else
         {
-            var values = new ChunkValueCodes(new StreamCodes(chunk.ValueCodes.Pointer, ChunkCodes, bits), HeadDim, head * _s + rel);
-            KvKernels.ValuesCoded<TOps, TCodes, TVec, ChunkValueCodes>(tile, scratch.Pw, scratch.OffsetSum, _g, values);
+            // 3-bit codes, or rows that do not start on a super-block: unpack the run's rows to one code per byte.
+            long firstCode = ((long)head * _s + rel) * HeadDim;
+            GroupQuantizer.UnpackRange(chunk.ValueCodes.Pointer, ChunkCodes, bits, firstCode, (long)count * HeadDim, scratch.Codes);
+            ValueKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Pw, scratch.OffsetSum, _g, scratch.Codes, 0, 8, HeadDim, ref pf);
         }
         pf.Drain();
     }

@@ -17,7 +17,8 @@ internal sealed unsafe class KvScratch : IDisposable
         const int rows = AttentionTile.MaxRows, bk = AttentionTile.BlockKeys;
         int groupsMax = headDim / 16;
         long floats = 2L * rows * headDim + rows + 2L * bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64;
-        _memory = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        long codeBytes = (long)bk * headDim + 64;
+        _memory = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float) + codeBytes), 64);
         float* f = (float*)_memory;
         Qs = f; f += rows * headDim;
         Twin = f; f += rows * headDim;
@@ -26,6 +27,7 @@ internal sealed unsafe class KvScratch : IDisposable
         PwTwin = f; f += (long)bk * groupsMax * rows;
         OffsetSum = f; f += rows * groupsMax;
         Init = f;
+        Codes = (byte*)(f + rows * headDim / 32 + 64);
         new Span<float>(Bias, rows).Clear();
     }
 
@@ -48,6 +50,9 @@ internal sealed unsafe class KvScratch : IDisposable
     public readonly float* OffsetSum;
     /// <summary>Per (row, 32-channel block) start value of block-scaled key sums.</summary>
     public readonly float* Init;
+
+    /// <summary>One run's codes unpacked to one byte each (64 tokens x D), for layouts the walking kernels cannot read in place.</summary>
+    public readonly byte* Codes;
 
     /// <summary>Whether <see cref="Qs"/> holds the item's queries times 2^112 for unbiased fp16 key loads.</summary>
     public bool HalvesFolded;

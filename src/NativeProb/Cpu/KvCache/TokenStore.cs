@@ -203,15 +203,15 @@ internal sealed unsafe class TokenStore : KvStore
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    UnitKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    KeyKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 else
-                    UnitKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    KeyKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
+                KeyKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
-                UnitKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
+                KeyKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
                 break;
         }
         pf.Drain();
@@ -240,8 +240,8 @@ internal sealed unsafe class TokenStore : KvStore
         if (_encoding == TokenEncoding.Fp16)
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
-            KvKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
-            UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            ValueKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
+            ValueKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
         }
         else
         {
@@ -249,12 +249,12 @@ internal sealed unsafe class TokenStore : KvStore
             ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
             if (more) Prefetch.RangeL2((float*)(runScales + AheadRuns * _blocks * 64), _blocks * 32);
             // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
-            UnitKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
+            ValueKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
                 count, _blocks, scratch.Pw, scratch.OffsetSum);
             if (_encoding == TokenEncoding.Int8)
-                UnitKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
+                ValueKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
             else
-                UnitKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
+                ValueKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
         }
         pf.Drain();
     }

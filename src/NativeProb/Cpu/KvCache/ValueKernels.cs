@@ -1,0 +1,255 @@
+// NativeProb — MIT License.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using NativeProb.Cpu.Tiles;
+using NativeProb.Cpu.Simd;
+
+namespace NativeProb.Cpu.KvCache;
+
+/// <summary>
+/// The value step of attention on a quantized cache, <c>O = Alpha O + P V</c> with the codes turned into floats in
+/// registers: rows of channel units per token, walked with pointer increments (a channel's address moves by one
+/// row per token and its shift stays fixed). Also the per-token value weights the walk reads.
+/// </summary>
+internal static unsafe class ValueKernels
+{
+    private const int Bk = AttentionTile.BlockKeys;
+
+    /// <summary>
+    /// <c>O = Alpha O + offsetSum + sum_t pw[t][g] code_t</c> for values stored as a stream of rows (token t's
+    /// channel i is element <c>(first + t) D + i</c>); each row starts on a unit boundary, so a channel's
+    /// address moves by <paramref name="rowBytes"/> per token and its shift stays fixed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ValuesWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
+        byte* stream, long first, int bits, long rowBytes, ref PrefetchCursor cursor)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    {
+        // A local copy keeps the cursor in registers inside the loops; written back at the end.
+        PrefetchCursor pf = cursor;
+        int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        // Row-major weights pw[r][g][t] (PrepareValuesFromHalves, or KvKernels.PrepareValues with one group).
+        int rs = groups * Bk;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+            TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
+            TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
+            float* os0 = offsetSum + r, os1 = os0 + 1, os2 = os0 + 2, os3 = os0 + 3;
+            int i = 0;
+            for (; i + 2 * w <= d; i += 2 * w)
+            {
+                int g0 = i / groupSize * rowsPadded, g1 = (i + w) / groupSize * rowsPadded;
+                byte* v0p = TReader.Locate(stream, first * d + i, bits, out int sh0);
+                byte* v1p = TReader.Locate(stream, first * d + i + w, bits, out int sh1);
+                TVec c00 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c01 = TOps.Fma(TOps.Load(o0 + i + w), al0, TOps.Splat(os0[g1]));
+                TVec c10 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0])), c11 = TOps.Fma(TOps.Load(o1 + i + w), al1, TOps.Splat(os1[g1]));
+                TVec c20 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c21 = TOps.Fma(TOps.Load(o2 + i + w), al2, TOps.Splat(os2[g1]));
+                TVec c30 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0])), c31 = TOps.Fma(TOps.Load(o3 + i + w), al3, TOps.Splat(os3[g1]));
+                float* p0 = pw + i / groupSize * Bk + r * rs, p1 = pw + (i + w) / groupSize * Bk + r * rs;
+                bool shared = TReader.Packed && v0p == v1p;
+                for (int t = 0; t < n; t++, p0++, p1++, v0p += rowBytes, v1p += rowBytes)
+                {
+                    pf.Step();
+                    TVec v0, v1;
+                    if (shared)
+                    {
+                        // Both channel vectors are units of the same super-block: load it once.
+                        TVec raw = TReader.Raw<TCodes, TVec>(v0p);
+                        v0 = TReader.Extract<TCodes, TVec>(raw, sh0, mask);
+                        v1 = TReader.Extract<TCodes, TVec>(raw, sh1, mask);
+                    }
+                    else
+                    {
+                        v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
+                        v1 = TReader.Read<TCodes, TVec>(v1p, sh1, mask);
+                    }
+                    c00 = TOps.Fma(TOps.Splat(p0[0]), v0, c00); c01 = TOps.Fma(TOps.Splat(p1[0]), v1, c01);
+                    c10 = TOps.Fma(TOps.Splat(p0[rs]), v0, c10); c11 = TOps.Fma(TOps.Splat(p1[rs]), v1, c11);
+                    c20 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c20); c21 = TOps.Fma(TOps.Splat(p1[2 * rs]), v1, c21);
+                    c30 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c30); c31 = TOps.Fma(TOps.Splat(p1[3 * rs]), v1, c31);
+                }
+                TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01);
+                TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11);
+                TOps.Store(o2 + i, c20); TOps.Store(o2 + i + w, c21);
+                TOps.Store(o3 + i, c30); TOps.Store(o3 + i + w, c31);
+            }
+            for (; i < d; i += w)
+            {
+                int g0 = i / groupSize * rowsPadded;
+                byte* v0p = TReader.Locate(stream, first * d + i, bits, out int sh0);
+                TVec c0 = TOps.Fma(TOps.Load(o0 + i), al0, TOps.Splat(os0[g0])), c1 = TOps.Fma(TOps.Load(o1 + i), al1, TOps.Splat(os1[g0]));
+                TVec c2 = TOps.Fma(TOps.Load(o2 + i), al2, TOps.Splat(os2[g0])), c3 = TOps.Fma(TOps.Load(o3 + i), al3, TOps.Splat(os3[g0]));
+                float* p0 = pw + i / groupSize * Bk + r * rs;
+                for (int t = 0; t < n; t++, p0++, v0p += rowBytes)
+                {
+                    TVec v0 = TReader.Read<TCodes, TVec>(v0p, sh0, mask);
+                    c0 = TOps.Fma(TOps.Splat(p0[0]), v0, c0); c1 = TOps.Fma(TOps.Splat(p0[rs]), v0, c1);
+                    c2 = TOps.Fma(TOps.Splat(p0[2 * rs]), v0, c2); c3 = TOps.Fma(TOps.Splat(p0[3 * rs]), v0, c3);
+                }
+                TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
+            }
+        }
+        cursor = pf;
+    }
+
+    /// <summary>
+    /// <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for 2-bit codes and 16-lane vectors: each pass takes one
+    /// 64-channel super-block of every token (one widened load), its four 16-channel units to lanes with literal
+    /// shifts, and accumulates them for four rows (16 accumulators). Weights are row-major (<c>pw[r][g][t]</c>); odd
+    /// units read them from <paramref name="twin"/>, a copy, so that each FMA broadcasts its weight from memory
+    /// instead of the JIT merging the two loads of a group into a separate broadcast instruction. Rows must start on
+    /// super-block boundaries (D a multiple of 64) and G must be a multiple of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ValuesTwoBit<TOps, TCodes, TVec>(AttentionTile tile, float* pw, float* twin, float* offsetSum, int groupSize,
+        byte* stream, long first, ref PrefetchCursor cursor)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        // A local copy keeps the cursor in registers inside the loops; written back at the end.
+        PrefetchCursor pf = cursor;
+        int d = tile.HeadDim, groups = d / groupSize, rowsPadded = (tile.Rows + 3) & ~3;
+        long rowBytes = d / 4;
+        int rs = groups * Bk;
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            for (int c0 = 0; c0 < d; c0 += 64)
+            {
+                // Unit k holds channels c0 + 16k .. c0 + 16k + 15, in group (c0 + 16k) / G.
+                int g0 = c0 / groupSize, g1 = (c0 + 16) / groupSize, g2 = (c0 + 32) / groupSize, g3 = (c0 + 48) / groupSize;
+                float* w0 = pw + r * rs + g0 * Bk, w1 = twin + r * rs + g1 * Bk, w2 = pw + r * rs + g2 * Bk, w3 = twin + r * rs + g3 * Bk;
+                TVec x00 = Start<TOps, TVec>(tile, r, c0, offsetSum, g0, rowsPadded), x01 = Start<TOps, TVec>(tile, r, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x02 = Start<TOps, TVec>(tile, r, c0 + 32, offsetSum, g2, rowsPadded), x03 = Start<TOps, TVec>(tile, r, c0 + 48, offsetSum, g3, rowsPadded);
+                TVec x10 = Start<TOps, TVec>(tile, r + 1, c0, offsetSum, g0, rowsPadded), x11 = Start<TOps, TVec>(tile, r + 1, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x12 = Start<TOps, TVec>(tile, r + 1, c0 + 32, offsetSum, g2, rowsPadded), x13 = Start<TOps, TVec>(tile, r + 1, c0 + 48, offsetSum, g3, rowsPadded);
+                TVec x20 = Start<TOps, TVec>(tile, r + 2, c0, offsetSum, g0, rowsPadded), x21 = Start<TOps, TVec>(tile, r + 2, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x22 = Start<TOps, TVec>(tile, r + 2, c0 + 32, offsetSum, g2, rowsPadded), x23 = Start<TOps, TVec>(tile, r + 2, c0 + 48, offsetSum, g3, rowsPadded);
+                TVec x30 = Start<TOps, TVec>(tile, r + 3, c0, offsetSum, g0, rowsPadded), x31 = Start<TOps, TVec>(tile, r + 3, c0 + 16, offsetSum, g1, rowsPadded);
+                TVec x32 = Start<TOps, TVec>(tile, r + 3, c0 + 32, offsetSum, g2, rowsPadded), x33 = Start<TOps, TVec>(tile, r + 3, c0 + 48, offsetSum, g3, rowsPadded);
+                byte* p = stream + first * rowBytes + c0 / 4;
+                for (int t = 0; t < n; t++, p += rowBytes)
+                {
+                    pf.Step();
+                    TVec raw = TCodes.Raw(p);
+                    TVec v0 = TCodes.Extract(raw, 0, 3), v1 = TCodes.Extract(raw, 2, 3), v2 = TCodes.Extract(raw, 4, 3), v3 = TCodes.Extract(raw, 6, 3);
+                    x00 = TOps.Fma(TOps.Splat(w0[t]), v0, x00); x01 = TOps.Fma(TOps.Splat(w1[t]), v1, x01);
+                    x02 = TOps.Fma(TOps.Splat(w2[t]), v2, x02); x03 = TOps.Fma(TOps.Splat(w3[t]), v3, x03);
+                    x10 = TOps.Fma(TOps.Splat(w0[t + Bk * groups]), v0, x10); x11 = TOps.Fma(TOps.Splat(w1[t + Bk * groups]), v1, x11);
+                    x12 = TOps.Fma(TOps.Splat(w2[t + Bk * groups]), v2, x12); x13 = TOps.Fma(TOps.Splat(w3[t + Bk * groups]), v3, x13);
+                    x20 = TOps.Fma(TOps.Splat(w0[t + 2 * Bk * groups]), v0, x20); x21 = TOps.Fma(TOps.Splat(w1[t + 2 * Bk * groups]), v1, x21);
+                    x22 = TOps.Fma(TOps.Splat(w2[t + 2 * Bk * groups]), v2, x22); x23 = TOps.Fma(TOps.Splat(w3[t + 2 * Bk * groups]), v3, x23);
+                    x30 = TOps.Fma(TOps.Splat(w0[t + 3 * Bk * groups]), v0, x30); x31 = TOps.Fma(TOps.Splat(w1[t + 3 * Bk * groups]), v1, x31);
+                    x32 = TOps.Fma(TOps.Splat(w2[t + 3 * Bk * groups]), v2, x32); x33 = TOps.Fma(TOps.Splat(w3[t + 3 * Bk * groups]), v3, x33);
+                }
+                float* o = tile.O + r * d + c0;
+                TOps.Store(o, x00); TOps.Store(o + 16, x01); TOps.Store(o + 32, x02); TOps.Store(o + 48, x03);
+                o += d;
+                TOps.Store(o, x10); TOps.Store(o + 16, x11); TOps.Store(o + 32, x12); TOps.Store(o + 48, x13);
+                o += d;
+                TOps.Store(o, x20); TOps.Store(o + 16, x21); TOps.Store(o + 32, x22); TOps.Store(o + 48, x23);
+                o += d;
+                TOps.Store(o, x30); TOps.Store(o + 16, x31); TOps.Store(o + 32, x32); TOps.Store(o + 48, x33);
+            }
+        }
+        cursor = pf;
+    }
+
+    /// <summary>An accumulator's start: <c>Alpha_r O[r][c..] + offsetSum[g][r]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Start<TOps, TVec>(AttentionTile tile, int r, int c, float* offsetSum, int g, int rowsPadded)
+        where TOps : struct, ISimd<TVec> where TVec : struct =>
+        TOps.Fma(TOps.Load(tile.O + r * tile.HeadDim + c), TOps.Splat(tile.Alpha[r]), TOps.Splat(offsetSum[g * rowsPadded + r]));
+
+    /// <summary>
+    /// The row-major weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> straight from fp16 scales stored
+    /// per group over tokens (<c>scales[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c> and
+    /// <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, where the offset is the stored min, or
+    /// <paramref name="offsetPerScale"/> times the scale when <paramref name="mins"/> is null (int4: -8; int8: 0).
+    /// Each scale and min is converted once for four rows. With <paramref name="twin"/>, the weights are written there too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValuesFromHalves<TOps, TCodes, TVec>(AttentionTile tile, ushort* scales, ushort* mins, float offsetPerScale, int stride,
+        int n, int groups, float* pw, float* offsetSum, float* twin = null)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        // Probabilities past n are not read: stop the vector loop at a whole vector and finish in scalar.
+        int nv = n / w * w;
+        bool offsets = mins != null || offsetPerScale != 0f;
+        TVec per = TOps.Splat(offsetPerScale);
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* p0 = tile.S + r * Bk, p1 = p0 + Bk, p2 = p1 + Bk, p3 = p2 + Bk;
+            for (int g = 0; g < groups; g++)
+            {
+                ushort* sc = scales + (long)g * stride, mn = mins == null ? null : mins + (long)g * stride;
+                float* d0 = pw + (r * groups + g) * Bk, d1 = d0 + groups * Bk, d2 = d1 + groups * Bk, d3 = d2 + groups * Bk;
+                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+                int t = 0;
+                for (; t < nv; t += w)
+                {
+                    TVec scale = TCodes.Halves(sc + t);
+                    TVec x0 = TOps.Load(p0 + t), x1 = TOps.Load(p1 + t), x2 = TOps.Load(p2 + t), x3 = TOps.Load(p3 + t);
+                    TVec y0 = TOps.Mul(x0, scale), y1 = TOps.Mul(x1, scale), y2 = TOps.Mul(x2, scale), y3 = TOps.Mul(x3, scale);
+                    TOps.Store(d0 + t, y0); TOps.Store(d1 + t, y1); TOps.Store(d2 + t, y2); TOps.Store(d3 + t, y3);
+                    if (twin != null)
+                    {
+                        long at = d0 + t - pw;
+                        TOps.Store(twin + at, y0); TOps.Store(twin + at + groups * Bk, y1);
+                        TOps.Store(twin + at + 2 * groups * Bk, y2); TOps.Store(twin + at + 3 * groups * Bk, y3);
+                    }
+                    if (offsets)
+                    {
+                        TVec off = mn != null ? TCodes.Halves(mn + t) : TOps.Mul(scale, per);
+                        a0 = TOps.Fma(x0, off, a0); a1 = TOps.Fma(x1, off, a1); a2 = TOps.Fma(x2, off, a2); a3 = TOps.Fma(x3, off, a3);
+                    }
+                }
+                float o0 = TOps.SumAcross(a0), o1 = TOps.SumAcross(a1), o2 = TOps.SumAcross(a2), o3 = TOps.SumAcross(a3);
+                for (; t < n; t++)
+                {
+                    float scale = HalfBits.ToFloat(sc[t]);
+                    float off = mn != null ? HalfBits.ToFloat(mn[t]) : scale * offsetPerScale;
+                    d0[t] = p0[t] * scale; d1[t] = p1[t] * scale; d2[t] = p2[t] * scale; d3[t] = p3[t] * scale;
+                    if (twin != null)
+                    {
+                        long at = d0 + t - pw;
+                        twin[at] = d0[t]; twin[at + groups * Bk] = d1[t]; twin[at + 2 * groups * Bk] = d2[t]; twin[at + 3 * groups * Bk] = d3[t];
+                    }
+                    o0 = MathF.FusedMultiplyAdd(p0[t], off, o0); o1 = MathF.FusedMultiplyAdd(p1[t], off, o1);
+                    o2 = MathF.FusedMultiplyAdd(p2[t], off, o2); o3 = MathF.FusedMultiplyAdd(p3[t], off, o3);
+                }
+                float* os = offsetSum + g * rowsPadded + r;
+                os[0] = o0; os[1] = o1; os[2] = o2; os[3] = o3;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The value weights of one block for value kernels without per-token scales (fp16 values), in the row-major
+    /// layout of <see cref="PrepareValuesFromHalves{TOps, TCodes, TVec}"/> with one group:
+    /// <c>pw[r][t] = p_rt unit</c>, and no offsets (<c>offsetSum[r] = 0</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValues(AttentionTile tile, int n, float* pw, float* offsetSum, float unit)
+    {
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        // The value kernel reads each 4-row group up to its rows' largest limit: probabilities past a row's own
+        // limit are zeros in S, so every row is scaled up to the tile's largest limit.
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        new Span<float>(offsetSum, rowsPadded).Clear();
+        for (int r = 0; r < rowsPadded; r++)
+        {
+            float* p = tile.S + r * Bk, dst = pw + r * Bk;
+            // Whole vectors: rows of S and pw are 64 floats long, so rounding n up stays inside them.
+            for (int t = 0; t < n; t += Vector<float>.Count) (Vector.Load(p + t) * unit).Store(dst + t);
+        }
+    }
+}
