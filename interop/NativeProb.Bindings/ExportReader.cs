@@ -43,9 +43,16 @@ internal static class ExportReader
         foreach (FieldInfo f in abi.GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
         {
             if (!f.IsLiteral || f.FieldType != typeof(int)) continue;
-            string[] prefixes = ["CpuPath", "Isa", "Bias", "Rope", "KvFormat", "Prflash", "Opencl"];
+            string[] prefixes = ["CpuPath", "Isa", "Bias", "Rope", "Prflash", "Opencl"];
             if (!prefixes.Any(p => f.Name.StartsWith(p, StringComparison.Ordinal))) continue;
             model.Constants["NP_" + Snake(f.Name)] = (int)f.GetRawConstantValue()!;
+        }
+        // NP_KV_FORMAT_*: the C values live in the library's format table (one entry per format), read by reflection.
+        Type table = typeof(NpStatus).Assembly.GetType("NativeProb.KvCache.KvFormatTable", throwOnError: true)!;
+        foreach (object entry in (Array)table.GetField("All")!.GetValue(null)!)
+        {
+            string name = (string)entry.GetType().GetProperty("Name")!.GetValue(entry)!;
+            model.Constants["NP_KV_FORMAT_" + name.ToUpperInvariant()] = (int)entry.GetType().GetProperty("AbiValue")!.GetValue(entry)!;
         }
         return model;
     }

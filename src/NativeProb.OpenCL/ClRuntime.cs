@@ -179,21 +179,21 @@ public static class ClRuntime
         return hit ?? throw new NpException(NpStatus.DeviceUnavailable, $"No OpenCL device matches '{s}'; devices: {list}.");
     }
 
-    private static unsafe string PlatformString(CL api, nint platform, PlatformInfo what)
-    {
-        nuint size;
-        ClCheck(api.GetPlatformInfo(platform, what, 0, null, &size), "clGetPlatformInfo");
-        var bytes = new byte[(int)size];
-        fixed (byte* p = bytes) ClCheck(api.GetPlatformInfo(platform, what, size, p, null), "clGetPlatformInfo");
-        return Text(bytes);
-    }
+    private static unsafe string PlatformString(CL api, nint platform, PlatformInfo what) =>
+        InfoString((size, value, required) => api.GetPlatformInfo(platform, what, size, value, required), "clGetPlatformInfo");
 
-    private static unsafe string DeviceString(CL api, nint device, DeviceInfo what)
+    private static unsafe string DeviceString(CL api, nint device, DeviceInfo what) =>
+        InfoString((size, value, required) => api.GetDeviceInfo(device, what, size, value, required), "clGetDeviceInfo");
+
+    private unsafe delegate int InfoQuery(nuint size, void* value, nuint* required);
+
+    /// <summary>A string-valued clGet*Info: the size query, then the bytes.</summary>
+    private static unsafe string InfoString(InfoQuery query, string call)
     {
         nuint size;
-        ClCheck(api.GetDeviceInfo(device, what, 0, null, &size), "clGetDeviceInfo");
+        ClCheck(query(0, null, &size), call);
         var bytes = new byte[(int)size];
-        fixed (byte* p = bytes) ClCheck(api.GetDeviceInfo(device, what, size, p, null), "clGetDeviceInfo");
+        fixed (byte* p = bytes) ClCheck(query(size, p, null), call);
         return Text(bytes);
     }
 

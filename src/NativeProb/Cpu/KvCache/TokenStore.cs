@@ -74,13 +74,9 @@ internal sealed unsafe class TokenStore : KvStore
             _valueScales[h].Ensure((Length + n + 63) / 64 * 64L * ScaleBytesPerToken);
             for (int j = 0; j < n; j++)
             {
-                int t = Length + j;
                 float* k = keys + ((long)h * n + j) * d;
                 float* v = values + ((long)h * n + j) * d;
-                byte* tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
-                int slot = t & 15;
-                byte* row = _valueRows[h].Pointer + (long)t * _rowBytes;
-                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
+                Locate(h, Length + j, out byte* tile, out int slot, out byte* row, out ushort* vScales);
                 switch (_encoding)
                 {
                     case TokenEncoding.Fp16:
@@ -119,19 +115,27 @@ internal sealed unsafe class TokenStore : KvStore
         Length += n;
     }
 
+    /// <summary>
+    /// Where token t of KV head h lives: its key tile and lane in it, its value row, and its first value scale
+    /// (value scales are <c>[64-token tile][block][64]</c>, so a block's scales step by 64).
+    /// </summary>
+    private void Locate(int h, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales)
+    {
+        tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
+        slot = t & 15;
+        row = _valueRows[h].Pointer + (long)t * _rowBytes;
+        valueScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
+    }
+
     public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
     {
         int d = HeadDim;
         for (int h = 0; h < KvHeads; h++)
             for (int j = 0; j < count; j++)
             {
-                int t = start + j;
                 float* k = keys + ((long)h * count + j) * d;
                 float* v = values + ((long)h * count + j) * d;
-                byte* tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
-                int slot = t & 15;
-                byte* row = _valueRows[h].Pointer + (long)t * _rowBytes;
-                ushort* vScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
+                Locate(h, start + j, out byte* tile, out int slot, out byte* row, out ushort* vScales);
                 for (int c = 0; c < d; c++)
                 {
                     int b = c / 32;
