@@ -27,7 +27,7 @@ internal static class BenchKvCommand
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 32, Description = "Query heads H." };
         var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 8, Description = "Key/value heads Hkv." };
         var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128, Description = "Head dimension D." };
-        var formats = new Option<string>("--formats") { DefaultValueFactory = _ => "fp32,fp16,int8,int4,kivi2,kivi4,saq", Description = "Comma list of fp32|fp16|int8|int4|kivi2|kivi4|kivi8|saq." };
+        var formats = new Option<string>("--formats") { DefaultValueFactory = _ => "fp32,fp16,int8,int4,kivi2,kivi4,saq", Description = "Comma list of " + string.Join("|", KvFormats.Names) + "." };
         var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | outliers (keys with a few 10x channels, RoPE applied)." };
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadsOption();
