@@ -8,16 +8,6 @@ using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Cpu.Attention;
 
-/// <summary>A PrFlash call: the attention call (causal) plus the block plan's settings.</summary>
-internal readonly struct PrFlashCall
-{
-    public required AttentionCall Call { get; init; }
-    public required PrFlashPlanner Planner { get; init; }
-    public required bool ImportanceWeighted { get; init; }
-    /// <summary>Gather or InPlace (Auto already resolved).</summary>
-    public required PrFlashLayout Layout { get; init; }
-}
-
 /// <summary>
 /// Block-sparse causal attention over the kept blocks of <see cref="PrFlashPlanner"/>, on the <see cref="TileDriver"/>.
 /// One work item is (batch, query head, query block, up to 64 of its rows); a key block is walked in chunks of at
