@@ -104,6 +104,7 @@ internal static class BenchAttentionCommand
                     ["backend"] = "cpu",
                     ["path"] = path.ToString().ToLowerInvariant(),
                     ["threads"] = set.Threads,
+                    ["cpu_model"] = MachineInfo.CpuModel,
                     ["median_ms"] = Math.Round(ms, 4),
                     ["gflops"] = Math.Round(gflops, 2),
                     ["kv_bytes"] = kvBytes,

@@ -210,6 +210,7 @@ internal static class BenchKvCommand
                 ["kv_format"] = r.F.Name(),
                 ["data"] = s.Outliers ? "outliers" : "gaussian",
                 ["threads"] = s.Threads,
+                ["cpu_model"] = MachineInfo.CpuModel,
                 ["bits_per_element"] = Math.Round(r.Bits, 4),
                 ["kv_bytes"] = r.Bytes,
                 ["rel_error"] = r.Rel,

@@ -203,6 +203,7 @@ internal static class BenchPrFlashCommand
                     ["bias"] = attention.Bias.Name,
                     ["seed"] = options.Seed,
                     ["threads"] = set.Threads,
+                    ["cpu_model"] = MachineInfo.CpuModel,
                     ["kv_format"] = "fp32",
                     ["kv_bytes"] = 2 * s.KeyElements * sizeof(float),
                     ["dense_gflops"] = Math.Round(s.Flops(causal: true) / (denseMs * 1e-3) / 1e9, 2),
