@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 // Exact attention with an online softmax (FlashAttention, Dao et al. 2022), fp32 storage and math.
 //
-// Layout (ALGORITHMS.md §1): Q, O [batch, H, Nq, D]; K, V [batch, Hkv, Nk, D]; query head h reads KV
+// Layout (docs/algorithms.md §1): Q, O [batch, H, Nq, D]; K, V [batch, Hkv, Nk, D]; query head h reads KV
 // head h / (H / Hkv). For one (batch, kv head) the G * Nq query rows of its G query heads are numbered
 // r = (h - kvh * G) * Nq + i, so the global row (b * Hkv + kvh) * G * Nq + r is exactly the row of Q and
 // O. A work-group takes TQ consecutive rows of one KV head: rows of different query heads of a GQA / MQA

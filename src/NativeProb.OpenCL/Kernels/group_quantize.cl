@@ -1,5 +1,5 @@
 // NativeProb — MIT License.
-// KIVI's asymmetric min/max group quantizer (ALGORITHMS.md §2), producing the same bytes as the CPU's
+// KIVI's asymmetric min/max group quantizer (docs/algorithms.md §2), producing the same bytes as the CPU's
 // GroupQuantizer: per group of G values, min rounded down to fp16, scale = (max - min16) / (2^B - 1)
 // rounded up to fp16 (0 for a constant group), code = clamp(floor((x - min16) / scale16 + 1/2), 0, 2^B - 1).
 // vstore_half_rtn / _rtp are exactly "largest half not above" / "smallest half not below". The program is

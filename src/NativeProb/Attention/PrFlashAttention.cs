@@ -6,7 +6,7 @@ using NativeProb.Positional;
 namespace NativeProb.Attention;
 
 /// <summary>
-/// PrFlashAttention (reconstruction of the paper's method, ALGORITHMS.md §4): causal attention tiled into b x b
+/// PrFlashAttention (reconstruction of the paper's method, docs/algorithms.md §4): causal attention tiled into b x b
 /// blocks where block (i, j) at distance <c>delta = i - j</c> is computed with probability <c>p(delta)</c>
 /// (harmonic, geometric or power law), blocks with <c>delta &lt;= w</c> and the first key block always. The choice
 /// is a counter-based hash of (seed, head, i, j): one seed is one reproducible round on every path and thread count.

@@ -9,7 +9,7 @@ namespace NativeProb.KvCache;
 
 /// <summary>
 /// The key/value cache of one attention layer, <c>[Hkv, tokens, D]</c>, stored in a <see cref="KvFormat"/>:
-/// fp32, fp16, int8 / int4 (per-token blocks of 32), KIVI-B or SAQ (ALGORITHMS.md §2). Tokens are appended
+/// fp32, fp16, int8 / int4 (per-token blocks of 32), KIVI-B or SAQ (docs/algorithms.md §2). Tokens are appended
 /// one at a time (decode) or as a block (prefill); <see cref="Attend"/> runs exact attention on the stored
 /// (quantized) keys and values, dequantizing in registers inside the kernel.
 /// </summary>

@@ -2,7 +2,7 @@
 namespace NativeProb.Tests.KvCache;
 
 /// <summary>
-/// The group quantizer of ALGORITHMS.md §2 written naively and independently of src/: one group at a time,
+/// The group quantizer of docs/algorithms.md §2 written naively and independently of src/: one group at a time,
 /// one element at a time, bits placed with explicit index arithmetic from the documented layout.
 /// </summary>
 public static class RefQuantizer

@@ -101,7 +101,7 @@ public class PrFlashAttentionTests
 
     /// <summary>
     /// The float64 sparse reference: kept blocks from the public plan, weights from the definition of p (written here
-    /// from ALGORITHMS.md §4, not read from the library).
+    /// from docs/algorithms.md §4, not read from the library).
     /// </summary>
     private static double[] SparseReference(Case c, PrFlashEstimator estimator)
     {

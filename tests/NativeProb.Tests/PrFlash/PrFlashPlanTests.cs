@@ -21,7 +21,7 @@ public class PrFlashPlanTests
         };
     }
 
-    /// <summary>p(delta) written from the definition (ALGORITHMS.md §4), independently of the library.</summary>
+    /// <summary>p(delta) written from the definition (docs/algorithms.md §4), independently of the library.</summary>
     private static double Definition(string text, int delta)
     {
         PrFlashOptions o = Parse(text);

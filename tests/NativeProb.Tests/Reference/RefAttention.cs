@@ -3,7 +3,7 @@ namespace NativeProb.Tests.Reference;
 
 /// <summary>
 /// Naive attention in float64, written independently of src/: the full score row per query, an
-/// ordinary softmax, no tiling. The definitions follow ALGORITHMS.md §1 and §3.
+/// ordinary softmax, no tiling. The definitions follow docs/algorithms.md §1 and §3.
 /// </summary>
 public static class RefAttention
 {
@@ -61,7 +61,7 @@ public static class RefAttention
         return o;
     }
 
-    /// <summary>Slopes straight from the definitions (ALGORITHMS.md §3).</summary>
+    /// <summary>Slopes straight from the definitions (docs/algorithms.md §3).</summary>
     public static double[] SlopeValues(Slopes kind, int heads, double harmonicBase = 1.0)
     {
         var m = new double[heads];

@@ -9,7 +9,7 @@ using NativeProb.Cpu.Simd;
 namespace NativeProb.Cpu.KvCache;
 
 /// <summary>
-/// The asymmetric min/max group quantizer of KIVI (ALGORITHMS.md §2) over a stream of values split into
+/// The asymmetric min/max group quantizer of KIVI (docs/algorithms.md §2) over a stream of values split into
 /// consecutive groups of G: <c>scale = (max - min) / (2^B - 1)</c>, <c>code = clamp(floor((x - min) / scale + 1/2), 0, 2^B - 1)</c>,
 /// <c>x^ = code * scale + min</c> (one fused multiply-add). Scale and min are stored as fp16: min rounded
 /// down and scale rounded up, so that every value stays inside <c>[min, min + (2^B - 1) scale]</c> and the

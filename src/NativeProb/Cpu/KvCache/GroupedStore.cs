@@ -7,7 +7,7 @@ using NativeProb.Cpu.Simd;
 namespace NativeProb.Cpu.KvCache;
 
 /// <summary>
-/// KIVI and SAQ (ALGORITHMS.md §2): the newest r &lt; S tokens stay fp32 (the residual); when the residual
+/// KIVI and SAQ (docs/algorithms.md §2): the newest r &lt; S tokens stay fp32 (the residual); when the residual
 /// reaches S tokens it is quantized as one chunk at the first ladder level (keys per channel in groups of G
 /// tokens, values per token in groups of G channels), and every older chunk that is not yet at the last
 /// level moves one level down by the integer code rescale. KIVI-B is the one-level ladder (B). Chunks at the

@@ -197,7 +197,7 @@ internal static unsafe class KeyKernels
 
     /// <summary>
     /// Folds one key group's per-channel fp16 scales and mins into the queries: <c>qs[r][c] = q[r][c] scale_c</c> and
-    /// <c>bias[r] = sum_c q[r][c] min_c</c> (ALGORITHMS.md §2), converting each scale and min once for four rows; the
+    /// <c>bias[r] = sum_c q[r][c] min_c</c> (docs/algorithms.md §2), converting each scale and min once for four rows; the
     /// folded queries are written twice, to qs and its twin (see <see cref="KvScratch.Twin"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
