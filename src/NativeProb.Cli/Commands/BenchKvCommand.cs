@@ -45,14 +45,15 @@ internal static class BenchKvCommand
             if (d is not ("gaussian" or "outliers")) throw new ArgumentException($"--data takes gaussian or outliers; got '{d}'.");
             var set = new Settings(parse.GetValue(kvLen), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
                 CliParsing.List(parse.GetValue(formats)).Select(KvFormats.Parse).ToArray(), d == "outliers",
-                CliParsing.Paths(parse.GetValue(path))[0], Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Seed: 42);
+                CliParsing.Paths(parse.GetValue(path)), Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Seed: 42);
             return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
                 cl => Run(set with { Device = cl }, AnsiConsole.Console));
         }));
         return command;
     }
 
-    internal sealed record Settings(int KvLen, int Heads, int KvHeads, int Dim, KvFormat[] Formats, bool Outliers, CpuPath Path, int Threads, int Reps, int Seed,
+    /// <summary>The benchmark's settings; every format is timed on every one of <paramref name="Paths"/>, interleaved.</summary>
+    internal sealed record Settings(int KvLen, int Heads, int KvHeads, int Dim, KvFormat[] Formats, bool Outliers, CpuPath[] Paths, int Threads, int Reps, int Seed,
         bool Timing = true, OpenClDevice? Device = null);
 
     /// <summary>Keys [Hkv, N, D]: Gaussian, or with two channels at ten times the scale and RoPE applied.</summary>
@@ -108,15 +109,16 @@ internal static class BenchKvCommand
         });
 
         var results = new JsonArray();
-        var rows = new List<(KvFormat F, double Bits, long Bytes, double Rel, double Kl, double Ms, double Append)>();
+        var rows = new List<(KvFormat F, CpuPath P, double Bits, long Bytes, double Rel, double Kl, double Ms, double Append)>();
+        // CPU: one row per (format, path); OpenCL: one row per format.
+        CpuPath[] paths = s.Device is null ? s.Paths : s.Paths[..1];
         var caches = new List<QuantizedKvCache>();
         using var flusher = s.Timing ? new CacheFlusher() : null;
-        var options = new AttentionOptions { Path = s.Path, MaxDegreeOfParallelism = s.Threads };
         // OpenCL: attention on the device (the cache uploaded as stored, per call); it reads KIVI / SAQ only.
         var kernelMs = new List<List<double>>();
-        void Attend(QuantizedKvCache cache, float[] o)
+        void Attend(QuantizedKvCache cache, CpuPath path, float[] o)
         {
-            if (s.Device is null) cache.Attend(q, o, s.Heads, 1, options);
+            if (s.Device is null) cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
             else s.Device.KvAttention(cache, q, o, s.Heads, 1);
         }
         KvFormat[] formats = s.Device is null ? s.Formats : s.Formats.Where(f => f.IsGrouped()).ToArray();
@@ -127,7 +129,7 @@ internal static class BenchKvCommand
         {
             console.Status().Start($"{format.Name()}: appending {s.KvLen} tokens one at a time, then quality", ctx =>
             {
-                var cache = new QuantizedKvCache(s.KvHeads, s.Dim, new KvCacheOptions { Format = format, Path = s.Path });
+                var cache = new QuantizedKvCache(s.KvHeads, s.Dim, new KvCacheOptions { Format = format, Path = paths[0] });
                 var k1 = new float[s.KvHeads * s.Dim];
                 var v1 = new float[s.KvHeads * s.Dim];
                 var sw = Stopwatch.StartNew();
@@ -143,9 +145,13 @@ internal static class BenchKvCommand
                 }
                 double appendUs = sw.Elapsed.TotalMilliseconds * 1000 / s.KvLen;
                 var o = new float[q.Length];
-                Attend(cache, o);
-                rows.Add((format, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), KlDivergence(refProbs, cache, q, s), double.NaN, appendUs));
-                caches.Add(cache);
+                double kl = KlDivergence(refProbs, cache, q, s);
+                foreach (CpuPath p in paths)
+                {
+                    Attend(cache, p, o);
+                    rows.Add((format, p, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), kl, double.NaN, appendUs));
+                    caches.Add(cache);
+                }
             });
         }
         if (s.Timing)
@@ -162,7 +168,7 @@ internal static class BenchKvCommand
                     {
                         flusher!.Flush();
                         long t0 = Stopwatch.GetTimestamp();
-                        Attend(caches[f], o);
+                        Attend(caches[f], rows[f].P, o);
                         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                         if (rep >= 0) times[f].Add(ms);
                         if (rep >= 0 && s.Device is not null) kernelMs[f].Add(s.Device.LastProfile.KernelMilliseconds);
@@ -180,18 +186,18 @@ internal static class BenchKvCommand
         }
         caches.Clear();
 
-        double fp32Ms = rows.FirstOrDefault(r => r.F == KvFormat.Fp32).Ms;
         // The floor of a decode step for a kernel that does exact fp32 attention on codes widened to fp32 in
         // registers: the 2·H·N·D multiply-adds (scores and values) at the probed FMA peak, or the cache's bytes
         // at the probed read bandwidth, whichever is longer. ceiling_vs_fp32 is fp32's time over that floor:
         // the largest speed-up over fp32 this machine allows such a kernel in this run.
         bool floors = s.Timing && s.Device is null && fmaGflops > 0 && readGbps > 0;
         double computeFloorMs = floors ? 4.0 * s.Heads * s.KvLen * s.Dim / (fmaGflops * 1e9) * 1e3 : double.NaN;
-        var table = new Table().AddColumns("format", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
+        var table = new Table().AddColumns("format", "path", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
         var ceilings = new List<string>();
         for (int ri = 0; ri < rows.Count; ri++)
         {
             var r = rows[ri];
+            double fp32Ms = rows.FirstOrDefault(x => x.F == KvFormat.Fp32 && x.P == r.P).Ms;
             double speedup = s.Timing && fp32Ms > 0 ? fp32Ms / r.Ms : double.NaN;
             double gbps = r.Bytes / (r.Ms * 1e-3) / 1e9;
             double floorMs = floors ? Math.Max(computeFloorMs, r.Bytes / (readGbps * 1e9) * 1e3) : double.NaN;
@@ -199,7 +205,7 @@ internal static class BenchKvCommand
             var obj = new JsonObject
             {
                 ["backend"] = s.Device is null ? "cpu" : "opencl",
-                ["path"] = s.Device is null ? s.Path.ToString().ToLowerInvariant() : "opencl",
+                ["path"] = s.Device is null ? r.P.ToString().ToLowerInvariant() : "opencl",
                 ["mode"] = "decode",
                 ["batch"] = 1,
                 ["heads"] = s.Heads,
@@ -243,12 +249,12 @@ internal static class BenchKvCommand
                 }
             }
             results.Add(obj);
-            table.AddRow(r.F.Name(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.Kl),
+            table.AddRow(r.F.Name(), s.Device is null ? r.P.ToString() : "opencl", F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.Kl),
                 s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
-            if (double.IsFinite(ceiling)) ceilings.Add($"{r.F.Name()} {F(ceiling, 2)}x (floor {F(floorMs, 2)} ms, reached {F(floorMs / r.Ms, 2)})");
+            if (double.IsFinite(ceiling)) ceilings.Add($"{r.F.Name()} {r.P} {F(ceiling, 2)}x (floor {F(floorMs, 2)} ms, reached {F(floorMs / r.Ms, 2)})");
         }
         console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
-            (s.Device is null ? $"path={s.Path} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
+            (s.Device is null ? $"paths={string.Join(",", paths)} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
             "; cold cache (flushed before each step)" : ""));
         console.Write(table);
         if (ceilings.Count > 0)

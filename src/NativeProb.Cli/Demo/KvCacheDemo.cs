@@ -21,7 +21,7 @@ internal sealed class KvCacheDemo : IDemoSection
     {
         var settings = new BenchKvCommand.Settings(KvLen: 2048, Heads: 16, KvHeads: 4, Dim: 128,
             Formats: [KvFormat.Fp32, KvFormat.Fp16, KvFormat.Int8, KvFormat.Int4, KvFormat.Kivi2, KvFormat.Kivi4, KvFormat.Saq],
-            Outliers: true, Path: CpuPaths.Best, Threads: context.Threads, Reps: 7, Seed: context.Seed);
+            Outliers: true, Paths: [CpuPaths.Best], Threads: context.Threads, Reps: 7, Seed: context.Seed);
         var results = BenchKvCommand.Run(settings, console);
         bool ok = true;
 

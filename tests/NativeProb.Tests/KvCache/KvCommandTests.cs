@@ -57,7 +57,7 @@ public class KvCommandTests : IDisposable
     public void BenchKvReportsEveryFieldAndFp32IsTheReference()
     {
         var settings = new BenchKvCommand.Settings(KvLen: 256, Heads: 4, KvHeads: 2, Dim: 64, Formats: [KvFormat.Fp32, KvFormat.Int8, KvFormat.Saq],
-            Outliers: true, Path: CpuPaths.Best, Threads: 2, Reps: 1, Seed: 5, Timing: false);
+            Outliers: true, Paths: [CpuPaths.Best], Threads: 2, Reps: 1, Seed: 5, Timing: false);
         var results = BenchKvCommand.Run(settings, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) }));
         Assert.Equal(3, results.Count);
         foreach (string field in new[] { "bits_per_element", "kv_bytes", "rel_error", "kl_div", "append_us_per_token", "kv_format" })
@@ -71,7 +71,7 @@ public class KvCommandTests : IDisposable
     public void BenchKvTimingReportsTheFloorOfEachFormatAndTheCeilingOverFp32()
     {
         var settings = new BenchKvCommand.Settings(KvLen: 2048, Heads: 8, KvHeads: 2, Dim: 64, Formats: [KvFormat.Fp32, KvFormat.Saq],
-            Outliers: false, Path: CpuPaths.Best, Threads: 1, Reps: 1, Seed: 5, Timing: true);
+            Outliers: false, Paths: [CpuPaths.Best], Threads: 1, Reps: 1, Seed: 5, Timing: true);
         var results = BenchKvCommand.Run(settings, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) }));
         double fp32Ms = results[0]!["median_ms"]!.GetValue<double>();
         // The JSON rounds to 4 decimals (GFLOP/s and GB/s to 2-3): compare within 3%.
@@ -88,5 +88,25 @@ public class KvCommandTests : IDisposable
             Near(fp32Ms / floor, r["ceiling_vs_fp32"]!.GetValue<double>(), "ceiling_vs_fp32");
             Near(floor / r["median_ms"]!.GetValue<double>(), r["ratio_to_floor"]!.GetValue<double>(), "ratio_to_floor");
         }
+    }
+
+    [Fact]
+    public void BenchKvTimesEveryFormatOnEveryPathWithThatPathsFp32AsReference()
+    {
+        CpuPath[] paths = [CpuPath.Scalar, CpuPaths.Best];
+        var settings = new BenchKvCommand.Settings(KvLen: 512, Heads: 4, KvHeads: 2, Dim: 64, Formats: [KvFormat.Fp32, KvFormat.Kivi2],
+            Outliers: false, Paths: paths, Threads: 1, Reps: 1, Seed: 5, Timing: true);
+        var results = BenchKvCommand.Run(settings, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) }));
+        Assert.Equal(4, results.Count);
+        string[] expected = ["fp32/scalar", $"fp32/{paths[1].ToString().ToLowerInvariant()}", "kivi2/scalar", $"kivi2/{paths[1].ToString().ToLowerInvariant()}"];
+        Assert.Equal(expected, results.Select(r => $"{r!["kv_format"]}/{r["path"]}"));
+        foreach (var r in results)
+        {
+            var fp32 = results.First(x => (string)x!["kv_format"]! == "fp32" && (string)x["path"]! == (string)r!["path"]!)!;
+            double ratio = fp32["median_ms"]!.GetValue<double>() / r!["median_ms"]!.GetValue<double>();
+            Assert.True(Math.Abs(r["speedup_vs_fp32"]!.GetValue<double>() - ratio) <= 0.01 * ratio + 1e-3, $"{r["kv_format"]}/{r["path"]}: speed-up not against its own path's fp32");
+        }
+        // The same cache on both paths: the same quality.
+        Assert.Equal(results[2]!["rel_error"]!.GetValue<double>(), results[3]!["rel_error"]!.GetValue<double>(), 5);
     }
 }
