@@ -4,6 +4,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
+using NativeProb.Cpu.Simd;
+
 namespace NativeProb.Diagnostics;
 
 /// <summary>
@@ -98,32 +100,23 @@ public static class MachineProbe
         return best;
     }
 
+    private static float FmaLoop(long iterations) =>
+        Vector512.IsHardwareAccelerated ? FmaLoop<Simd512, Vector512<float>>(iterations) : FmaLoop<Simd256, Vector256<float>>(iterations);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float FmaLoop(long iterations)
+    private static float FmaLoop<TOps, TVec>(long iterations) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         // Twelve independent accumulators cover FMA latency x throughput on current x86 cores.
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> m = Vector512.Create(0.9999f), c = Vector512.Create(1e-6f);
-            Vector512<float> a0 = Vector512.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-            for (long i = 0; i < iterations; i++)
-            {
-                a0 = Vector512.FusedMultiplyAdd(a0, m, c); a1 = Vector512.FusedMultiplyAdd(a1, m, c); a2 = Vector512.FusedMultiplyAdd(a2, m, c);
-                a3 = Vector512.FusedMultiplyAdd(a3, m, c); a4 = Vector512.FusedMultiplyAdd(a4, m, c); a5 = Vector512.FusedMultiplyAdd(a5, m, c);
-                a6 = Vector512.FusedMultiplyAdd(a6, m, c); a7 = Vector512.FusedMultiplyAdd(a7, m, c); a8 = Vector512.FusedMultiplyAdd(a8, m, c);
-                a9 = Vector512.FusedMultiplyAdd(a9, m, c); a10 = Vector512.FusedMultiplyAdd(a10, m, c); a11 = Vector512.FusedMultiplyAdd(a11, m, c);
-            }
-            return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-        }
-        Vector256<float> n = Vector256.Create(0.9999f), d = Vector256.Create(1e-6f);
-        Vector256<float> b0 = Vector256.Create(1f), b1 = b0, b2 = b0, b3 = b0, b4 = b0, b5 = b0, b6 = b0, b7 = b0, b8 = b0, b9 = b0, b10 = b0, b11 = b0;
+        TVec m = TOps.Splat(0.9999f), c = TOps.Splat(1e-6f);
+        TVec a0 = TOps.Splat(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
         for (long i = 0; i < iterations; i++)
         {
-            b0 = Vector256.FusedMultiplyAdd(b0, n, d); b1 = Vector256.FusedMultiplyAdd(b1, n, d); b2 = Vector256.FusedMultiplyAdd(b2, n, d);
-            b3 = Vector256.FusedMultiplyAdd(b3, n, d); b4 = Vector256.FusedMultiplyAdd(b4, n, d); b5 = Vector256.FusedMultiplyAdd(b5, n, d);
-            b6 = Vector256.FusedMultiplyAdd(b6, n, d); b7 = Vector256.FusedMultiplyAdd(b7, n, d); b8 = Vector256.FusedMultiplyAdd(b8, n, d);
-            b9 = Vector256.FusedMultiplyAdd(b9, n, d); b10 = Vector256.FusedMultiplyAdd(b10, n, d); b11 = Vector256.FusedMultiplyAdd(b11, n, d);
+            a0 = TOps.Fma(a0, m, c); a1 = TOps.Fma(a1, m, c); a2 = TOps.Fma(a2, m, c);
+            a3 = TOps.Fma(a3, m, c); a4 = TOps.Fma(a4, m, c); a5 = TOps.Fma(a5, m, c);
+            a6 = TOps.Fma(a6, m, c); a7 = TOps.Fma(a7, m, c); a8 = TOps.Fma(a8, m, c);
+            a9 = TOps.Fma(a9, m, c); a10 = TOps.Fma(a10, m, c); a11 = TOps.Fma(a11, m, c);
         }
-        return Vector256.Sum(b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11);
+        TVec sum = TOps.Add(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)), TOps.Add(TOps.Add(a4, a5), TOps.Add(a6, a7)));
+        return TOps.SumAcross(TOps.Add(sum, TOps.Add(TOps.Add(a8, a9), TOps.Add(a10, a11))));
     }
 }

@@ -16,6 +16,96 @@ internal static unsafe class ValueKernels
     private const int Bk = AttentionTile.BlockKeys;
 
     /// <summary>
+    /// The value weights of one block for value kernels without per-token scales (fp16 values), in the row-major
+    /// layout of <see cref="PrepareValuesFromHalves{TOps, TCodes, TVec}"/> with one group:
+    /// <c>pw[r][t] = p_rt unit</c>, and no offsets (<c>offsetSum[r] = 0</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValues(AttentionTile tile, int n, float* pw, float* offsetSum, float unit)
+    {
+        int rowsPadded = (tile.Rows + 3) & ~3;
+        // The value kernel reads each 4-row group up to its rows' largest limit: probabilities past a row's own
+        // limit are zeros in S, so every row is scaled up to the tile's largest limit.
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        new Span<float>(offsetSum, rowsPadded).Clear();
+        for (int r = 0; r < rowsPadded; r++)
+        {
+            float* p = tile.S + r * Bk, dst = pw + r * Bk;
+            // Whole vectors: rows of S and pw are 64 floats long, so rounding n up stays inside them.
+            for (int t = 0; t < n; t += Vector<float>.Count) (Vector.Load(p + t) * unit).Store(dst + t);
+        }
+    }
+
+    /// <summary>
+    /// The row-major weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> straight from fp16 scales stored
+    /// per group over tokens (<c>scales[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c> and
+    /// <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, where the offset is the stored min, or
+    /// <paramref name="offsetPerScale"/> times the scale when <paramref name="mins"/> is null (int4: -8; int8: 0).
+    /// Each scale and min is converted once for four rows. With <paramref name="twin"/>, the weights are written there too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PrepareValuesFromHalves<TOps, TCodes, TVec>(AttentionTile tile, ushort* scales, ushort* mins, float offsetPerScale, int stride,
+        int n, int groups, float* pw, float* offsetSum, float* twin = null)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
+        int limit = 0;
+        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
+        n = Math.Min(n, limit);
+        // Probabilities past n are not read: stop the vector loop at a whole vector and finish in scalar.
+        int nv = n / w * w;
+        bool offsets = mins != null || offsetPerScale != 0f;
+        TVec per = TOps.Splat(offsetPerScale);
+        for (int r = 0; r < rowsPadded; r += 4)
+        {
+            float* p0 = tile.S + r * Bk, p1 = p0 + Bk, p2 = p1 + Bk, p3 = p2 + Bk;
+            for (int g = 0; g < groups; g++)
+            {
+                ushort* sc = scales + (long)g * stride, mn = mins == null ? null : mins + (long)g * stride;
+                float* d0 = pw + (r * groups + g) * Bk, d1 = d0 + groups * Bk, d2 = d1 + groups * Bk, d3 = d2 + groups * Bk;
+                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+                int t = 0;
+                for (; t < nv; t += w)
+                {
+                    TVec scale = TCodes.Halves(sc + t);
+                    TVec x0 = TOps.Load(p0 + t), x1 = TOps.Load(p1 + t), x2 = TOps.Load(p2 + t), x3 = TOps.Load(p3 + t);
+                    TVec y0 = TOps.Mul(x0, scale), y1 = TOps.Mul(x1, scale), y2 = TOps.Mul(x2, scale), y3 = TOps.Mul(x3, scale);
+                    TOps.Store(d0 + t, y0); TOps.Store(d1 + t, y1); TOps.Store(d2 + t, y2); TOps.Store(d3 + t, y3);
+                    if (twin != null)
+                    {
+                        long at = d0 + t - pw;
+                        TOps.Store(twin + at, y0); TOps.Store(twin + at + groups * Bk, y1);
+                        TOps.Store(twin + at + 2 * groups * Bk, y2); TOps.Store(twin + at + 3 * groups * Bk, y3);
+                    }
+                    if (offsets)
+                    {
+                        TVec off = mn != null ? TCodes.Halves(mn + t) : TOps.Mul(scale, per);
+                        a0 = TOps.Fma(x0, off, a0); a1 = TOps.Fma(x1, off, a1); a2 = TOps.Fma(x2, off, a2); a3 = TOps.Fma(x3, off, a3);
+                    }
+                }
+                float o0 = TOps.SumAcross(a0), o1 = TOps.SumAcross(a1), o2 = TOps.SumAcross(a2), o3 = TOps.SumAcross(a3);
+                for (; t < n; t++)
+                {
+                    float scale = HalfBits.ToFloat(sc[t]);
+                    float off = mn != null ? HalfBits.ToFloat(mn[t]) : scale * offsetPerScale;
+                    d0[t] = p0[t] * scale; d1[t] = p1[t] * scale; d2[t] = p2[t] * scale; d3[t] = p3[t] * scale;
+                    if (twin != null)
+                    {
+                        long at = d0 + t - pw;
+                        twin[at] = d0[t]; twin[at + groups * Bk] = d1[t]; twin[at + 2 * groups * Bk] = d2[t]; twin[at + 3 * groups * Bk] = d3[t];
+                    }
+                    o0 = MathF.FusedMultiplyAdd(p0[t], off, o0); o1 = MathF.FusedMultiplyAdd(p1[t], off, o1);
+                    o2 = MathF.FusedMultiplyAdd(p2[t], off, o2); o3 = MathF.FusedMultiplyAdd(p3[t], off, o3);
+                }
+                float* os = offsetSum + g * rowsPadded + r;
+                os[0] = o0; os[1] = o1; os[2] = o2; os[3] = o3;
+            }
+        }
+    }
+
+    /// <summary>
     /// <c>O = Alpha O + offsetSum + sum_t pw[t][g] code_t</c> for values stored as a stream of rows (token t's
     /// channel i is element <c>(first + t) D + i</c>); each row starts on a unit boundary, so a channel's
     /// address moves by <paramref name="rowBytes"/> per token and its shift stays fixed.
@@ -162,94 +252,4 @@ internal static unsafe class ValueKernels
     private static TVec Start<TOps, TVec>(AttentionTile tile, int r, int c, float* offsetSum, int g, int rowsPadded)
         where TOps : struct, ISimd<TVec> where TVec : struct =>
         TOps.Fma(TOps.Load(tile.O + r * tile.HeadDim + c), TOps.Splat(tile.Alpha[r]), TOps.Splat(offsetSum[g * rowsPadded + r]));
-
-    /// <summary>
-    /// The row-major weights of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> straight from fp16 scales stored
-    /// per group over tokens (<c>scales[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c> and
-    /// <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, where the offset is the stored min, or
-    /// <paramref name="offsetPerScale"/> times the scale when <paramref name="mins"/> is null (int4: -8; int8: 0).
-    /// Each scale and min is converted once for four rows. With <paramref name="twin"/>, the weights are written there too.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareValuesFromHalves<TOps, TCodes, TVec>(AttentionTile tile, ushort* scales, ushort* mins, float offsetPerScale, int stride,
-        int n, int groups, float* pw, float* offsetSum, float* twin = null)
-        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
-    {
-        int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
-        int limit = 0;
-        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
-        n = Math.Min(n, limit);
-        // Probabilities past n are not read: stop the vector loop at a whole vector and finish in scalar.
-        int nv = n / w * w;
-        bool offsets = mins != null || offsetPerScale != 0f;
-        TVec per = TOps.Splat(offsetPerScale);
-        for (int r = 0; r < rowsPadded; r += 4)
-        {
-            float* p0 = tile.S + r * Bk, p1 = p0 + Bk, p2 = p1 + Bk, p3 = p2 + Bk;
-            for (int g = 0; g < groups; g++)
-            {
-                ushort* sc = scales + (long)g * stride, mn = mins == null ? null : mins + (long)g * stride;
-                float* d0 = pw + (r * groups + g) * Bk, d1 = d0 + groups * Bk, d2 = d1 + groups * Bk, d3 = d2 + groups * Bk;
-                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
-                int t = 0;
-                for (; t < nv; t += w)
-                {
-                    TVec scale = TCodes.Halves(sc + t);
-                    TVec x0 = TOps.Load(p0 + t), x1 = TOps.Load(p1 + t), x2 = TOps.Load(p2 + t), x3 = TOps.Load(p3 + t);
-                    TVec y0 = TOps.Mul(x0, scale), y1 = TOps.Mul(x1, scale), y2 = TOps.Mul(x2, scale), y3 = TOps.Mul(x3, scale);
-                    TOps.Store(d0 + t, y0); TOps.Store(d1 + t, y1); TOps.Store(d2 + t, y2); TOps.Store(d3 + t, y3);
-                    if (twin != null)
-                    {
-                        long at = d0 + t - pw;
-                        TOps.Store(twin + at, y0); TOps.Store(twin + at + groups * Bk, y1);
-                        TOps.Store(twin + at + 2 * groups * Bk, y2); TOps.Store(twin + at + 3 * groups * Bk, y3);
-                    }
-                    if (offsets)
-                    {
-                        TVec off = mn != null ? TCodes.Halves(mn + t) : TOps.Mul(scale, per);
-                        a0 = TOps.Fma(x0, off, a0); a1 = TOps.Fma(x1, off, a1); a2 = TOps.Fma(x2, off, a2); a3 = TOps.Fma(x3, off, a3);
-                    }
-                }
-                float o0 = TOps.SumAcross(a0), o1 = TOps.SumAcross(a1), o2 = TOps.SumAcross(a2), o3 = TOps.SumAcross(a3);
-                for (; t < n; t++)
-                {
-                    float scale = HalfBits.ToFloat(sc[t]);
-                    float off = mn != null ? HalfBits.ToFloat(mn[t]) : scale * offsetPerScale;
-                    d0[t] = p0[t] * scale; d1[t] = p1[t] * scale; d2[t] = p2[t] * scale; d3[t] = p3[t] * scale;
-                    if (twin != null)
-                    {
-                        long at = d0 + t - pw;
-                        twin[at] = d0[t]; twin[at + groups * Bk] = d1[t]; twin[at + 2 * groups * Bk] = d2[t]; twin[at + 3 * groups * Bk] = d3[t];
-                    }
-                    o0 = MathF.FusedMultiplyAdd(p0[t], off, o0); o1 = MathF.FusedMultiplyAdd(p1[t], off, o1);
-                    o2 = MathF.FusedMultiplyAdd(p2[t], off, o2); o3 = MathF.FusedMultiplyAdd(p3[t], off, o3);
-                }
-                float* os = offsetSum + g * rowsPadded + r;
-                os[0] = o0; os[1] = o1; os[2] = o2; os[3] = o3;
-            }
-        }
-    }
-
-    /// <summary>
-    /// The value weights of one block for value kernels without per-token scales (fp16 values), in the row-major
-    /// layout of <see cref="PrepareValuesFromHalves{TOps, TCodes, TVec}"/> with one group:
-    /// <c>pw[r][t] = p_rt unit</c>, and no offsets (<c>offsetSum[r] = 0</c>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareValues(AttentionTile tile, int n, float* pw, float* offsetSum, float unit)
-    {
-        int rowsPadded = (tile.Rows + 3) & ~3;
-        // The value kernel reads each 4-row group up to its rows' largest limit: probabilities past a row's own
-        // limit are zeros in S, so every row is scaled up to the tile's largest limit.
-        int limit = 0;
-        for (int r = 0; r < rowsPadded; r++) limit = Math.Max(limit, tile.Limit[r]);
-        n = Math.Min(n, limit);
-        new Span<float>(offsetSum, rowsPadded).Clear();
-        for (int r = 0; r < rowsPadded; r++)
-        {
-            float* p = tile.S + r * Bk, dst = pw + r * Bk;
-            // Whole vectors: rows of S and pw are 64 floats long, so rounding n up stays inside them.
-            for (int t = 0; t < n; t += Vector<float>.Count) (Vector.Load(p + t) * unit).Store(dst + t);
-        }
-    }
 }
