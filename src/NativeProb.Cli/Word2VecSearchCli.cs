@@ -193,11 +193,12 @@ internal static class ClusterSearchCli
         // Trials are awaited, not blocked on, but the search itself blocks one thread per batch: keep the pool warm.
         ThreadPool.GetMinThreads(out int worker, out int io);
         ThreadPool.SetMinThreads(Math.Max(worker, 32), io);
-        AnsiConsole.MarkupLine($"cluster: connecting to [bold]{Markup.Escape(store)}[/] (cluster id {Markup.Escape(clusterId)}); waiting for a worker");
+        Console.WriteLine($"cluster: connecting to {store} (cluster id {clusterId}); waiting for a worker");
         TrialDispatcher dispatcher;
         try
         {
-            dispatcher = TrialDispatcher.ConnectAsync(new ClusterAddress(store, clusterId), m => AnsiConsole.MarkupLine($"cluster: {Markup.Escape(m)}")).GetAwaiter().GetResult();
+            // Plain lines, never wrapped: operators and the cluster test grep them.
+            dispatcher = TrialDispatcher.ConnectAsync(new ClusterAddress(store, clusterId), m => Console.WriteLine($"cluster: {m}")).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is Orleans.Runtime.OrleansException or StackExchange.Redis.RedisException or TimeoutException)
         {
@@ -209,7 +210,7 @@ internal static class ClusterSearchCli
             var gaps = dispatcher.DispatchGapsMs;
             if (gaps.Count > 0)
             {
-                AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"cluster: dispatch overhead (a trial's end to the next trial's start on that worker, work waiting): median {Percentile(gaps, 0.5):F1} ms, max {gaps.Max():F1} ms over {gaps.Count} hand-over(s)"));
             }
             return code;

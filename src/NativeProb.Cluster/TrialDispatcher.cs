@@ -25,6 +25,7 @@ public sealed class TrialDispatcher : IAsyncDisposable
     private readonly Action<string> _log;
     private readonly object _gate = new();
     private readonly HashSet<string> _live = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly Queue<string> _idle = new();
     private readonly Dictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTime> _quarantined = new(StringComparer.Ordinal);
@@ -101,7 +102,13 @@ public sealed class TrialDispatcher : IAsyncDisposable
         {
             string worker = await AcquireAsync(cancellationToken).ConfigureAwait(false);
             CancellationToken lost;
-            lock (_gate) lost = _busy[worker].Token;
+            string name;
+            lock (_gate)
+            {
+                lost = _busy[worker].Token;
+                name = _names[worker];
+            }
+            _log($"trial {request.Config.Key} -> {name}");
             using var either = CancellationTokenSource.CreateLinkedTokenSource(lost, cancellationToken);
             try
             {
@@ -111,12 +118,12 @@ public sealed class TrialDispatcher : IAsyncDisposable
             }
             catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                _log($"worker {worker} left the cluster during trial {request.Config.Key}; dispatching it again");
+                _log($"worker {name} left the cluster during trial {request.Config.Key}; dispatching it again");
                 Release(worker, null);
             }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
-                _log($"trial {request.Config.Key} on {worker} failed in the engine ({e.GetType().Name}: {e.Message}); dispatching it again");
+                _log($"trial {request.Config.Key} on {name} failed in the engine ({e.GetType().Name}: {e.Message}); dispatching it again");
                 Quarantine(worker);
             }
             catch
@@ -215,7 +222,8 @@ public sealed class TrialDispatcher : IAsyncDisposable
     {
         var hosts = await _client.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true)
             .WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        var active = hosts.Where(h => h.Status == SiloStatus.Active).Select(h => h.SiloAddress.ToParsableString()).ToHashSet(StringComparer.Ordinal);
+        var members = hosts.Where(h => h.Status == SiloStatus.Active).ToDictionary(h => h.SiloAddress.ToParsableString(), h => h.SiloName, StringComparer.Ordinal);
+        var active = members.Keys.ToHashSet(StringComparer.Ordinal);
         var messages = new List<string>();
         lock (_gate)
         {
@@ -225,7 +233,7 @@ public sealed class TrialDispatcher : IAsyncDisposable
                 _quarantined.Remove(gone);
                 _handedOff.Remove(gone);
                 if (_busy.TryGetValue(gone, out var cts)) cts.Cancel();
-                messages.Add($"worker {gone} left the cluster ({active.Count} live)");
+                messages.Add($"worker {_names[gone]} left the cluster ({active.Count} live)");
             }
             if (_idle.Any(w => !active.Contains(w)))
             {
@@ -237,7 +245,8 @@ public sealed class TrialDispatcher : IAsyncDisposable
             {
                 if (_live.Add(w))
                 {
-                    messages.Add($"worker {w} joined ({active.Count} live)");
+                    _names[w] = members[w];
+                    messages.Add($"worker {members[w]} joined at {w} ({active.Count} live)");
                     Offer(w, handOff: false);
                 }
                 else if (_quarantined.TryGetValue(w, out var since) && DateTime.UtcNow - since > QuarantineTime)

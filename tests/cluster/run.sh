@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# NativeProb — MIT License.
+# The cluster search under faults (CTest label "cluster"). Starts a Redis server on a free loopback port and
+# three `nativeprob worker` processes, runs a CEHPO search with budget 12 (three rounds of 4, one training
+# thread per trial) as `word2vec search --cluster`, kills the coordinator with SIGKILL once and restarts it
+# with the same arguments, kills a worker with SIGKILL while it trains a trial of the running coordinator,
+# and checks: the trial log holds exactly 12 distinct finished trials, the restarted coordinator resumed
+# from it, the lost trial was dispatched again and logged once, and the best configuration and score equal
+# those of the single-machine search with the same seed. Every process it starts is stopped on exit.
+# Usage: tests/cluster/run.sh [Release|Debug]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+config=${1:-Release}
+cli=(dotnet "$repo/src/NativeProb.Cli/bin/$config/net10.0/NativeProb.Cli.dll")
+data=$(cd "$repo/../shared/data" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/nativeprob-cluster.XXXXXX")
+pids=()
+
+cleanup() {
+  local code=$?
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ $code -ne 0 ]; then
+    for f in "$work"/*.log; do echo "---- $(basename "$f") (last lines)"; tail -n 25 "$f"; done
+  fi
+  [ -n "${NP_KEEP_CLUSTER_WORK:-}" ] && echo "work folder kept: $work" || rm -rf "$work"
+  exit $code
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A loopback port nothing listens on (bash's /dev/tcp connect fails on a free port).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  fail "no free loopback port found"
+}
+
+# wait_for SECONDS COMMAND...: polls the command every 0.2 s until it succeeds.
+wait_for() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  until "$@"; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.2
+  done
+}
+
+finished() { [ -f "$work/cluster.jsonl" ] && [ "$(grep -c '"key"' "$work/cluster.jsonl")" -ge "$1" ]; }
+
+command -v redis-server >/dev/null || fail "redis-server is not installed (Debian: apt-get install redis-server)"
+[ -f "${cli[1]}" ] || fail "${cli[1]} is missing: build the solution first"
+
+# The store: Redis on loopback only, no persistence, in the temporary folder.
+port=$(free_port)
+redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly no > "$work/redis.log" 2>&1 &
+pids+=($!)
+wait_for 20 redis-cli -p "$port" ping >/dev/null 2>&1 || fail "redis-server did not start on port $port"
+store="127.0.0.1:$port"
+cluster_id="ctest-$$"
+
+# A small corpus (the first 200 lines of sotu.txt) and a 16-configuration grid: trials of a few seconds.
+head -n 200 "$data/sotu.txt" > "$work/corpus.txt"
+search=(word2vec search --corpus "$work/corpus.txt" --normalize --objective similarity --similarity "$data/wordsim353.tsv"
+        --strategy ce --budget 12 --ce-samples 4 --ce-patience 5 --search-seeds 1 --seed 1 --threads-per-trial 1
+        --windows 2,5 --dims 16,32 --samples 1e-3,1e-4 --negatives 3,5 --epochs 4 --min-counts 3)
+
+echo "== single-machine search (the reference)"
+"${cli[@]}" "${search[@]}" --parallel 2 --log "$work/local.jsonl" --json "$work/local.json" > "$work/local.log" 2>&1 \
+  || fail "the single-machine search failed"
+
+echo "== store on $store; starting three workers"
+for i in 1 2 3; do
+  "${cli[@]}" worker --cluster "$store" --cluster-id "$cluster_id" --threads 1 > "$work/worker$i.log" 2>&1 &
+  pids+=($!)
+  eval "worker_pid_$i=$!"
+done
+for i in 1 2 3; do
+  wait_for 90 grep -q ' ready ' "$work/worker$i.log" || fail "worker $i did not start"
+done
+
+coordinator=("${cli[@]}" "${search[@]}" --cluster "$store" --cluster-id "$cluster_id" --log "$work/cluster.jsonl" --json "$work/cluster.json")
+
+echo "== coordinator, first run: SIGKILL after 2 finished trials"
+"${coordinator[@]}" > "$work/coordinator1.log" 2>&1 &
+c1=$!
+pids+=($c1)
+wait_for 120 finished 2 || fail "the first coordinator finished no 2 trials"
+kill -KILL "$c1"
+set +e; wait "$c1"; c1_code=$?; set -e
+[ "$c1_code" -eq 137 ] || fail "the first coordinator was not killed by SIGKILL (exit $c1_code)"
+before=$(grep -c '"key"' "$work/cluster.jsonl")
+echo "   killed with $before trial(s) in the log"
+
+echo "== coordinator, restarted with the same arguments"
+"${coordinator[@]}" > "$work/coordinator2.log" 2>&1 &
+c2=$!
+pids+=($c2)
+
+# A worker training a trial that the restarted coordinator dispatched to it and that is not logged yet.
+victim=""
+pick_victim() {
+  local i name key
+  for i in 1 2 3; do
+    name=$(sed -n 's/^worker \(.*\) ready.*/\1/p' "$work/worker$i.log")
+    key=$(grep '^trial ' "$work/worker$i.log" | tail -n 1 | sed -n 's/^trial start \([^ ]*\)$/\1/p')
+    [ -n "$key" ] || continue
+    grep -q "\"key\":\"$key\"" "$work/cluster.jsonl" && continue
+    grep -q "trial $key -> $name\$" "$work/coordinator2.log" || continue
+    victim=$i victim_name=$name victim_key=$key
+    return 0
+  done
+  return 1
+}
+wait_for 120 finished $((before + 1)) || fail "the restarted coordinator finished no trial"
+wait_for 120 pick_victim || fail "no worker was training a trial of the restarted coordinator"
+victim_pid_var="worker_pid_$victim"
+kill -KILL "${!victim_pid_var}"
+echo "   SIGKILL to $victim_name while it trained $victim_key"
+
+set +e; wait "$c2"; c2_code=$?; set -e
+[ "$c2_code" -eq 0 ] || fail "the restarted coordinator failed (exit $c2_code)"
+
+echo "== checks"
+lines=$(grep -c '"key"' "$work/cluster.jsonl")
+distinct=$(grep -o '"key":"[^"]*"' "$work/cluster.jsonl" | sort -u | wc -l)
+[ "$lines" -eq 12 ] || fail "the trial log holds $lines finished trials, expected 12"
+[ "$distinct" -eq 12 ] || fail "the trial log holds $distinct distinct trials, expected 12"
+json_field() { grep -o "\"$2\": *[^,}]*" "$1" | head -n 1 | sed 's/^[^:]*: *//'; }
+resumed=$(json_field "$work/cluster.json" trials_resumed)
+[ "${resumed:-0}" -ge 2 ] || fail "the restarted coordinator resumed ${resumed:-no} trial(s), expected at least 2"
+grep -q "worker $victim_name left the cluster during trial $victim_key; dispatching it again" "$work/coordinator2.log" \
+  || fail "the trial $victim_key of the killed worker was not dispatched again"
+[ "$(grep -c "\"key\":\"$victim_key\"" "$work/cluster.jsonl")" -eq 1 ] || fail "$victim_key is not logged exactly once"
+again=$(grep -l "^trial start $victim_key\$" "$work"/worker*.log | grep -v "worker$victim.log" | head -n 1)
+[ -n "$again" ] || fail "no other worker trained $victim_key"
+fp_local=$(grep -o '"fingerprint":"[^"]*"' "$work/local.jsonl" | sort -u)
+fp_cluster=$(grep -o '"fingerprint":"[^"]*"' "$work/cluster.jsonl" | sort -u)
+[ "$fp_local" = "$fp_cluster" ] || fail "objective fingerprints differ: $fp_local / $fp_cluster"
+for field in best best_score trainings; do
+  l=$(json_field "$work/local.json" "$field"); c=$(json_field "$work/cluster.json" "$field")
+  [ -n "$l" ] && [ "$l" = "$c" ] || fail "$field: single machine $l, cluster $c"
+  echo "   $field: $c (single machine: $l)"
+done
+overhead=$(grep 'dispatch overhead' "$work/coordinator2.log" | sed 's/^cluster: //')
+echo "   $overhead"
+echo "   killed coordinator resumed $resumed trial(s); killed worker's trial $victim_key dispatched again to $(basename "$again" .log)"
+echo "cluster search: 1 passed, 0 failed"
