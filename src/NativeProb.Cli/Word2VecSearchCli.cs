@@ -95,19 +95,24 @@ internal static class Word2VecSearchCli
             if (clusterStore is null)
             {
                 using var local = new Word2VecObjective(text, kind, baseOptions, evalFile);
-                return Search(local, parse.GetValue(parallel), null);
+                return Search(local, parse.GetValue(parallel), null, null);
             }
             if (logPath is null)
                 throw new ArgumentException("--cluster needs --log FILE (or --report DIR): the durable trial log that a restarted coordinator resumes from.");
             var spec = new ObjectiveSpec(text.FilePath, text.Normalize, kind, evalFile is null ? null : Path.GetFullPath(evalFile), baseOptions.Architecture, baseOptions.Seed);
             // In flight at once: every trial of a round or batch; the workers' count is what limits the work.
             int inFlight = parse.GetResult(parallel) is { Implicit: false } ? parse.GetValue(parallel) : ClusterSearchCli.DefaultInFlight;
-            return ClusterSearchCli.WithDispatcher(clusterStore, parse.GetValue(clusterId)!,
-                dispatcher => Search(new ClusterObjective(dispatcher, spec, baseOptions.Threads), inFlight, dispatcher));
-
-            int Search(ITrialObjective objectiveImpl, int parallelTrials, TrialDispatcher? dispatcher)
+            var address = new ClusterAddress(clusterStore, parse.GetValue(clusterId)!);
+            return ClusterSearchCli.WithDispatcher(address, dispatcher =>
             {
-                using var runner = new TrialRunner(objectiveImpl, parallelTrials, logPath);
+                var remote = new ClusterObjective(dispatcher, spec, baseOptions.Threads);
+                using var storeLog = ClusterSearchCli.OpenStoreLog(address, remote.Fingerprint, logPath);
+                return Search(remote, inFlight, dispatcher, storeLog.Append);
+            });
+
+            int Search(ITrialObjective objectiveImpl, int parallelTrials, TrialDispatcher? dispatcher, Action<string>? copyLogLine)
+            {
+                using var runner = new TrialRunner(objectiveImpl, parallelTrials, logPath) { LineLogged = copyLogLine };
                 AnsiConsole.MarkupLine($"search space: [bold]{space.Size}[/] configurations; objective [bold]{objectiveImpl.Name}[/]; budget {parse.GetValue(budget)} per run; {runner.ParallelTrials} trial(s) at once"
                     + (logPath is null ? "" : $"; log {Markup.Escape(Path.GetFullPath(logPath))} ({runner.Resumed} trial(s) resumed)"));
                 runner.TrialFinished = o => AnsiConsole.MarkupLine(
@@ -188,8 +193,9 @@ internal static class ClusterSearchCli
     public const int DefaultInFlight = 256;
 
     /// <summary>Connects to the cluster (waiting for a first worker), runs the search, prints the dispatch overhead, leaves.</summary>
-    public static int WithDispatcher(string store, string clusterId, Func<TrialDispatcher, int> search)
+    public static int WithDispatcher(ClusterAddress address, Func<TrialDispatcher, int> search)
     {
+        string store = address.Redis, clusterId = address.ClusterId;
         // Trials are awaited, not blocked on, but the search itself blocks one thread per batch: keep the pool warm.
         ThreadPool.GetMinThreads(out int worker, out int io);
         ThreadPool.SetMinThreads(Math.Max(worker, 32), io);
@@ -198,7 +204,7 @@ internal static class ClusterSearchCli
         try
         {
             // Plain lines, never wrapped: operators and the cluster test grep them.
-            dispatcher = TrialDispatcher.ConnectAsync(new ClusterAddress(store, clusterId), m => Console.WriteLine($"cluster: {m}")).GetAwaiter().GetResult();
+            dispatcher = TrialDispatcher.ConnectAsync(address, m => Console.WriteLine($"cluster: {m}")).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is Orleans.Runtime.OrleansException or StackExchange.Redis.RedisException or TimeoutException)
         {
@@ -219,6 +225,15 @@ internal static class ClusterSearchCli
         {
             dispatcher.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
+    }
+
+    /// <summary>Opens the store's copy of the trial log and merges it with the file both ways (before the runner reads the file).</summary>
+    public static StoreTrialLog OpenStoreLog(ClusterAddress address, string fingerprint, string logPath)
+    {
+        var storeLog = StoreTrialLog.Open(address, fingerprint);
+        var (toFile, toStore) = storeLog.Merge(logPath);
+        Console.WriteLine($"cluster: trial log in the store at {storeLog.Key}: {toFile} trial(s) restored into {Path.GetFullPath(logPath)}, {toStore} copied to the store");
+        return storeLog;
     }
 
     /// <summary>The dispatch summary for the JSON output.</summary>

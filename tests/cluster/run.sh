@@ -4,9 +4,11 @@
 # three `nativeprob worker` processes, runs a CEHPO search with budget 12 (three rounds of 4, one training
 # thread per trial) as `word2vec search --cluster`, kills the coordinator with SIGKILL once and restarts it
 # with the same arguments, kills a worker with SIGKILL while it trains a trial of the running coordinator,
-# and checks: the trial log holds exactly 12 distinct finished trials, the restarted coordinator resumed
-# from it, the lost trial was dispatched again and logged once, and the best configuration and score equal
-# those of the single-machine search with the same seed. Every process it starts is stopped on exit.
+# and checks: the trial log holds exactly 12 distinct finished trials (in the coordinator's file and in the
+# store), the restarted coordinator resumed from it, the lost trial was dispatched again and logged once,
+# and the best configuration and score equal those of the single-machine search with the same seed. Then a
+# coordinator with an empty --log resumes all 12 from the store and trains none. Every process it starts
+# is stopped on exit.
 # Usage: tests/cluster/run.sh [Release|Debug]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -146,6 +148,21 @@ for field in best best_score trainings; do
   [ -n "$l" ] && [ "$l" = "$c" ] || fail "$field: single machine $l, cluster $c"
   echo "   $field: $c (single machine: $l)"
 done
+# The store's copy of the log: the same 12 trials.
+store_key=$(sed -n 's/^cluster: trial log in the store at \([^:]*\): .*/\1/p' "$work/coordinator2.log" | head -n 1)
+[ -n "$store_key" ] || fail "the coordinator named no trial log in the store"
+redis-cli -p "$port" --raw lrange "$store_key" 0 -1 > "$work/store.jsonl"
+store_keys=$(grep -o '"key":"[^"]*"' "$work/store.jsonl" | sort -u)
+[ "$(grep -c '"key"' "$work/store.jsonl")" -eq 12 ] || fail "the store's log holds $(grep -c '"key"' "$work/store.jsonl") trials, expected 12"
+[ "$store_keys" = "$(grep -o '"key":"[^"]*"' "$work/cluster.jsonl" | sort -u)" ] || fail "the store's log and the file hold other trials"
+
+echo "== a coordinator on a fresh --log (as on another machine) resumes all 12 from the store and trains none"
+"${cli[@]}" "${search[@]}" --cluster "$store" --cluster-id "$cluster_id" --log "$work/fresh/trials.jsonl" --json "$work/fresh.json" \
+  > "$work/coordinator3.log" 2>&1 || fail "the coordinator on a fresh log failed"
+[ "$(json_field "$work/fresh.json" trials_resumed)" = 12 ] || fail "the fresh coordinator resumed $(json_field "$work/fresh.json" trials_resumed) trials, expected 12"
+[ "$(json_field "$work/fresh.json" trainings_run)" = 0 ] || fail "the fresh coordinator trained $(json_field "$work/fresh.json" trainings_run) trials, expected 0"
+[ "$(json_field "$work/fresh.json" best_score)" = "$(json_field "$work/local.json" best_score)" ] || fail "the fresh coordinator's best differs"
+
 overhead=$(grep 'dispatch overhead' "$work/coordinator2.log" | sed 's/^cluster: //')
 echo "   $overhead"
 echo "   killed coordinator resumed $resumed trial(s); killed worker's trial $victim_key dispatched again to $(basename "$again" .log)"

@@ -98,6 +98,10 @@ public sealed class TrialRunner : IDisposable
     /// <summary>Called after each new trial finishes (from a worker thread, serialized).</summary>
     public Action<TrialOutcome>? TrialFinished { get; set; }
 
+    /// <summary>Called with each line appended to the log, right after it is written and before the trial's
+    /// score is used (under the runner's lock): a copy of the log kept elsewhere stays as complete as the file.</summary>
+    public Action<string>? LineLogged { get; set; }
+
     /// <summary>The objective.</summary>
     public ITrialObjective Objective => _objective;
 
@@ -185,7 +189,12 @@ public sealed class TrialRunner : IDisposable
             _cache[c.Key] = outcome;
             fresh[c.Key] = outcome;
             TrainingsRun++;
-            _log?.WriteLine(ToJson(c, outcome).ToJsonString());
+            if (_log is not null)
+            {
+                string line = ToJson(c, outcome).ToJsonString();
+                _log.WriteLine(line);
+                LineLogged?.Invoke(line);
+            }
             TrialFinished?.Invoke(outcome);
         }
     }
