@@ -36,17 +36,17 @@ public sealed class ClusterObjective : IAsyncTrialObjective
 
     /// <inheritdoc/>
     public double Evaluate(TrialConfig config, CancellationToken cancellationToken) =>
-        EvaluateAsync(config, cancellationToken).GetAwaiter().GetResult();
+        EvaluateAsync(config, cancellationToken).GetAwaiter().GetResult().Score;
 
     /// <inheritdoc/>
     /// <exception cref="NpException">The worker scored with another objective fingerprint.</exception>
-    public async Task<double> EvaluateAsync(TrialConfig config, CancellationToken cancellationToken)
+    public async Task<RemoteTrialResult> EvaluateAsync(TrialConfig config, CancellationToken cancellationToken)
     {
         TrialReply reply = await _dispatcher.RunAsync(TrialRequest.For(_spec, config), cancellationToken).ConfigureAwait(false);
         if (reply.Fingerprint != Fingerprint)
             throw new NpException(NpStatus.InvalidArgument,
                 $"worker {reply.Worker} scored {config.Key} with objective '{reply.Fingerprint}', the coordinator expects '{Fingerprint}': " +
                 "start every worker with --threads equal to the coordinator's --threads-per-trial, and give every machine the same corpus and evaluation files.");
-        return reply.Score;
+        return new RemoteTrialResult(reply.Score, TimeSpan.FromTicks(reply.FinishedUtcTicks - reply.StartedUtcTicks).TotalSeconds);
     }
 }

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # NativeProb — MIT License.
-# The cluster search under faults (CTest label "cluster"). Starts a Redis server on a free loopback port and
-# three `nativeprob worker` processes, runs a CEHPO search with budget 12 (three rounds of 4, one training
-# thread per trial) as `word2vec search --cluster`, kills the coordinator with SIGKILL once and restarts it
-# with the same arguments, kills a worker with SIGKILL while it trains a trial of the running coordinator,
-# and checks: the trial log holds exactly 12 distinct finished trials (in the coordinator's file and in the
-# store), the restarted coordinator resumed from it, the lost trial was dispatched again and logged once,
-# and the best configuration and score equal those of the single-machine search with the same seed. Then a
-# coordinator with an empty --log resumes all 12 from the store and trains none. Every process it starts
-# is stopped on exit.
+# The cluster search under faults (CTest label "cluster"). Starts a Redis server on a free loopback port
+# and three `nativeprob worker` processes, runs a CEHPO search with budget 12 (three rounds of 4, one
+# training thread per trial) as `word2vec search --cluster`, kills the coordinator with SIGKILL once and
+# restarts it with the same arguments, kills a worker with SIGKILL while it trains a trial of the running
+# coordinator and starts a fourth worker in its place. Checks: the trial log holds exactly 12 distinct
+# finished trials (in the coordinator's file and in the store); the restarted coordinator resumed from it;
+# the lost trial was dispatched again and logged once; the late worker got trials; the best configuration
+# and score equal those of the single-machine search with the same seed. Then a coordinator with an empty
+# --log resumes all 12 from the store and trains none. Every process it starts is stopped on exit.
 # Usage: tests/cluster/run.sh [Release|Debug]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -124,6 +124,10 @@ victim_pid_var="worker_pid_$victim"
 kill -KILL "${!victim_pid_var}"
 echo "   SIGKILL to $victim_name while it trained $victim_key"
 
+# A worker that joins mid-search gets trials from the next dispatch on.
+"${cli[@]}" worker --cluster "$store" --cluster-id "$cluster_id" --threads 1 > "$work/worker4.log" 2>&1 &
+pids+=($!)
+
 set +e; wait "$c2"; c2_code=$?; set -e
 [ "$c2_code" -eq 0 ] || fail "the restarted coordinator failed (exit $c2_code)"
 
@@ -139,6 +143,8 @@ grep -q "worker $victim_name left the cluster during trial $victim_key; dispatch
   || fail "the trial $victim_key of the killed worker was not dispatched again"
 [ "$(grep -c "\"key\":\"$victim_key\"" "$work/cluster.jsonl")" -eq 1 ] || fail "$victim_key is not logged exactly once"
 again=$(grep -l "^trial start $victim_key\$" "$work"/worker*.log | grep -v "worker$victim.log" | head -n 1)
+late=$(grep -c '^trial start ' "$work/worker4.log" || true)
+[ "$late" -ge 1 ] || fail "the worker that joined mid-search got no trial"
 [ -n "$again" ] || fail "no other worker trained $victim_key"
 fp_local=$(grep -o '"fingerprint":"[^"]*"' "$work/local.jsonl" | sort -u)
 fp_cluster=$(grep -o '"fingerprint":"[^"]*"' "$work/cluster.jsonl" | sort -u)
@@ -165,5 +171,5 @@ echo "== a coordinator on a fresh --log (as on another machine) resumes all 12 f
 
 overhead=$(grep 'dispatch overhead' "$work/coordinator2.log" | sed 's/^cluster: //')
 echo "   $overhead"
-echo "   killed coordinator resumed $resumed trial(s); killed worker's trial $victim_key dispatched again to $(basename "$again" .log)"
+echo "   killed coordinator resumed $resumed trial(s); killed worker's trial $victim_key dispatched again to $(basename "$again" .log); the worker that joined mid-search trained $late trial(s)"
 echo "cluster search: 1 passed, 0 failed"

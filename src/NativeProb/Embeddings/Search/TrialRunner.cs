@@ -32,9 +32,15 @@ public interface IAsyncTrialObjective : ITrialObjective
     /// <summary>Trains and scores one configuration. Must be safe to call concurrently.</summary>
     /// <param name="config">The configuration.</param>
     /// <param name="cancellationToken">Cancels the trial.</param>
-    /// <returns>The score (higher is better; a loss is reported negated).</returns>
-    Task<double> EvaluateAsync(TrialConfig config, CancellationToken cancellationToken);
+    /// <returns>The score (higher is better; a loss is reported negated) and the training and scoring time
+    /// where it ran (without the time the trial waited for a machine).</returns>
+    Task<RemoteTrialResult> EvaluateAsync(TrialConfig config, CancellationToken cancellationToken);
 }
+
+/// <summary>The result of a trial that ran elsewhere.</summary>
+/// <param name="Score">The objective value (higher is better).</param>
+/// <param name="Seconds">Training and scoring time where it ran.</param>
+public readonly record struct RemoteTrialResult(double Score, double Seconds);
 
 /// <summary>The score of one configuration.</summary>
 /// <param name="Config">The configuration.</param>
@@ -154,9 +160,8 @@ public sealed class TrialRunner : IDisposable
         {
             Parallel.ForEachAsync(todo, parallel, async (c, token) =>
             {
-                var clock = Stopwatch.StartNew();
-                double score = await remote.EvaluateAsync(c, token).ConfigureAwait(false);
-                Record(c, score, clock.Elapsed.TotalSeconds, fresh);
+                var r = await remote.EvaluateAsync(c, token).ConfigureAwait(false);
+                Record(c, r.Score, r.Seconds, fresh);
             }).GetAwaiter().GetResult();
         }
         else
