@@ -212,7 +212,15 @@ internal static class ClusterSearchCli
         }
         try
         {
-            int code = search(dispatcher);
+            int code;
+            try
+            {
+                code = search(dispatcher);
+            }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                throw new IOException($"--cluster {store}: the store failed ({e.Message}); every finished trial is in the --log file: rerun the same command once the store is back.", e);
+            }
             var gaps = dispatcher.DispatchGapsMs;
             if (gaps.Count > 0)
             {

@@ -10,59 +10,12 @@
 # and score equal those of the single-machine search with the same seed. Then a coordinator with an empty
 # --log resumes all 12 from the store and trains none. Every process it starts is stopped on exit.
 # Usage: tests/cluster/run.sh [Release|Debug]
-set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
 config=${1:-Release}
-cli=(dotnet "$repo/src/NativeProb.Cli/bin/$config/net10.0/NativeProb.Cli.dll")
-data=$(cd "$repo/../shared/data" && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/nativeprob-cluster.XXXXXX")
-pids=()
-
-cleanup() {
-  local code=$?
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $code -ne 0 ]; then
-    for f in "$work"/*.log; do echo "---- $(basename "$f") (last lines)"; tail -n 25 "$f"; done
-  fi
-  [ -n "${NP_KEEP_CLUSTER_WORK:-}" ] && echo "work folder kept: $work" || rm -rf "$work"
-  exit $code
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# A loopback port nothing listens on (bash's /dev/tcp connect fails on a free port).
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  fail "no free loopback port found"
-}
-
-# wait_for SECONDS COMMAND...: polls the command every 0.2 s until it succeeds.
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@"; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep 0.2
-  done
-}
+source "$(dirname "$0")/lib.sh"
 
 finished() { [ -f "$work/cluster.jsonl" ] && [ "$(grep -c '"key"' "$work/cluster.jsonl")" -ge "$1" ]; }
 
-command -v redis-server >/dev/null || fail "redis-server is not installed (Debian: apt-get install redis-server)"
-[ -f "${cli[1]}" ] || fail "${cli[1]} is missing: build the solution first"
-
-# The store: Redis on loopback only, no persistence, in the temporary folder.
-port=$(free_port)
-redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly no > "$work/redis.log" 2>&1 &
-pids+=($!)
-wait_for 20 redis-cli -p "$port" ping >/dev/null 2>&1 || fail "redis-server did not start on port $port"
-store="127.0.0.1:$port"
+start_store
 cluster_id="ctest-$$"
 
 # A small corpus (the first 200 lines of sotu.txt) and a 16-configuration grid: trials of a few seconds.
@@ -76,14 +29,8 @@ echo "== single-machine search (the reference)"
   || fail "the single-machine search failed"
 
 echo "== store on $store; starting three workers"
-for i in 1 2 3; do
-  "${cli[@]}" worker --cluster "$store" --cluster-id "$cluster_id" --threads 1 > "$work/worker$i.log" 2>&1 &
-  pids+=($!)
-  eval "worker_pid_$i=$!"
-done
-for i in 1 2 3; do
-  wait_for 90 grep -q ' ready ' "$work/worker$i.log" || fail "worker $i did not start"
-done
+for i in 1 2 3; do start_worker $i "$cluster_id"; done
+wait_ready 1 2 3
 
 coordinator=("${cli[@]}" "${search[@]}" --cluster "$store" --cluster-id "$cluster_id" --log "$work/cluster.jsonl" --json "$work/cluster.json")
 
@@ -125,8 +72,7 @@ kill -KILL "${!victim_pid_var}"
 echo "   SIGKILL to $victim_name while it trained $victim_key"
 
 # A worker that joins mid-search gets trials from the next dispatch on.
-"${cli[@]}" worker --cluster "$store" --cluster-id "$cluster_id" --threads 1 > "$work/worker4.log" 2>&1 &
-pids+=($!)
+start_worker 4 "$cluster_id"
 
 set +e; wait "$c2"; c2_code=$?; set -e
 [ "$c2_code" -eq 0 ] || fail "the restarted coordinator failed (exit $c2_code)"
