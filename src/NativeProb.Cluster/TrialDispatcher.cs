@@ -19,6 +19,7 @@ public sealed class TrialDispatcher : IAsyncDisposable
 
     private static readonly TimeSpan MembershipPoll = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan QuarantineTime = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan LivenessCheck = TimeSpan.FromMilliseconds(250);
 
     private readonly IHost _host;
     private readonly IClusterClient _client;
@@ -27,7 +28,6 @@ public sealed class TrialDispatcher : IAsyncDisposable
     private readonly HashSet<string> _live = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly Queue<string> _idle = new();
-    private readonly Dictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTime> _quarantined = new(StringComparer.Ordinal);
     private readonly Queue<TaskCompletionSource<string>> _waiters = new();
     private readonly Dictionary<string, long> _lastFinished = new(StringComparer.Ordinal);
@@ -101,25 +101,34 @@ public sealed class TrialDispatcher : IAsyncDisposable
         while (true)
         {
             string worker = await AcquireAsync(cancellationToken).ConfigureAwait(false);
-            CancellationToken lost;
             string name;
-            lock (_gate)
-            {
-                lost = _busy[worker].Token;
-                name = _names[worker];
-            }
+            lock (_gate) name = _names[worker];
             _log($"trial {request.Config.Key} -> {name}");
-            using var either = CancellationTokenSource.CreateLinkedTokenSource(lost, cancellationToken);
-            try
+            Task<TrialReply> call = _client.GetGrain<ITrialWorkerGrain>(worker).Run(request);
+            // The call ends with the trial, or is abandoned when the membership no longer lists the worker.
+            bool lost = false;
+            while (!call.IsCompleted)
             {
-                TrialReply reply = await _client.GetGrain<ITrialWorkerGrain>(worker).Run(request).WaitAsync(either.Token).ConfigureAwait(false);
-                Release(worker, reply);
-                return reply;
+                await Task.WhenAny(call, Task.Delay(LivenessCheck, cancellationToken)).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!call.IsCompleted && !IsLive(worker))
+                {
+                    lost = true;
+                    // Its result, if it ever comes, is not used; observe a late failure so it is not reported as unobserved.
+                    _ = call.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    break;
+                }
             }
-            catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            if (lost)
             {
                 _log($"worker {name} left the cluster during trial {request.Config.Key}; dispatching it again");
-                Release(worker, null);
+                continue;
+            }
+            try
+            {
+                TrialReply reply = await call.ConfigureAwait(false);
+                Release(worker, reply);
+                return reply;
             }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
@@ -134,17 +143,17 @@ public sealed class TrialDispatcher : IAsyncDisposable
         }
     }
 
+    private bool IsLive(string worker)
+    {
+        lock (_gate) return _live.Contains(worker);
+    }
+
     private Task<string> AcquireAsync(CancellationToken ct)
     {
         TaskCompletionSource<string> waiter;
         lock (_gate)
         {
-            if (_idle.Count > 0)
-            {
-                string w = _idle.Dequeue();
-                _busy[w] = new CancellationTokenSource();
-                return Task.FromResult(w);
-            }
+            if (_idle.Count > 0) return Task.FromResult(_idle.Dequeue());
             waiter = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Enqueue(waiter);
         }
@@ -157,7 +166,6 @@ public sealed class TrialDispatcher : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_busy.Remove(worker, out var cts)) cts.Dispose();
             if (reply is not null)
             {
                 if (_handedOff.Remove(worker) && _lastFinished.TryGetValue(worker, out long prev))
@@ -174,14 +182,11 @@ public sealed class TrialDispatcher : IAsyncDisposable
         while (_waiters.Count > 0)
         {
             var w = _waiters.Dequeue();
-            _busy[worker] = new CancellationTokenSource();
             if (w.TrySetResult(worker))
             {
                 if (handOff) _handedOff.Add(worker);
                 return;
             }
-            _busy.Remove(worker, out var unused);
-            unused?.Dispose();
         }
         _idle.Enqueue(worker);
     }
@@ -190,7 +195,6 @@ public sealed class TrialDispatcher : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_busy.Remove(worker, out var cts)) cts.Dispose();
             _handedOff.Remove(worker);
             _quarantined[worker] = DateTime.UtcNow;
         }
@@ -232,7 +236,6 @@ public sealed class TrialDispatcher : IAsyncDisposable
                 _live.Remove(gone);
                 _quarantined.Remove(gone);
                 _handedOff.Remove(gone);
-                if (_busy.TryGetValue(gone, out var cts)) cts.Cancel();
                 messages.Add($"worker {_names[gone]} left the cluster ({active.Count} live)");
             }
             if (_idle.Any(w => !active.Contains(w)))

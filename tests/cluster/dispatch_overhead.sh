@@ -13,7 +13,7 @@ start_store
 for i in $(seq 1 "$workers"); do start_worker "$i" bench; done
 wait_ready $(seq 1 "$workers")
 head -n 10 "$data/sotu.txt" > "$work/tiny.txt"
-"${cli[@]}" word2vec search --cluster "$store" --cluster-id bench --corpus "$work/tiny.txt" --normalize \
+timeout 300 "${cli[@]}" word2vec search --cluster "$store" --cluster-id bench --corpus "$work/tiny.txt" --normalize \
   --similarity "$data/wordsim353.tsv" --strategy grid --budget 32 --windows 1,2,3,4 --dims 4,8 --samples 1e-3,1e-4 \
   --negatives 1,2 --epochs 1 --min-counts 2 --log "$work/trials.jsonl" --json "$work/search.json" > "$work/coordinator.log" 2>&1 \
   || fail "the search failed"

@@ -22,6 +22,8 @@ cleanup() {
   exit $code
 }
 trap cleanup EXIT
+# Killed by a timeout (CTest's, or timeout(1)): still stop every process started here.
+trap 'exit 143' TERM INT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -34,6 +36,9 @@ free_port() {
   done
   fail "no free loopback port found"
 }
+
+# exited PID: the process is gone.
+exited() { ! kill -0 "$1" 2>/dev/null; }
 
 # wait_for SECONDS COMMAND...: polls the command every 0.2 s until it succeeds.
 wait_for() {

@@ -25,7 +25,7 @@ search=(word2vec search --corpus "$work/corpus.txt" --normalize --objective simi
         --windows 2,5 --dims 16,32 --samples 1e-3,1e-4 --negatives 3,5 --epochs 4 --min-counts 3)
 
 echo "== single-machine search (the reference)"
-"${cli[@]}" "${search[@]}" --parallel 2 --log "$work/local.jsonl" --json "$work/local.json" > "$work/local.log" 2>&1 \
+timeout 300 "${cli[@]}" "${search[@]}" --parallel 2 --log "$work/local.jsonl" --json "$work/local.json" > "$work/local.log" 2>&1 \
   || fail "the single-machine search failed"
 
 echo "== store on $store; starting three workers"
@@ -74,6 +74,7 @@ echo "   SIGKILL to $victim_name while it trained $victim_key"
 # A worker that joins mid-search gets trials from the next dispatch on.
 start_worker 4 "$cluster_id"
 
+wait_for 300 exited "$c2" || fail "the restarted coordinator did not finish within 300 s (was the lost trial dispatched again?)"
 set +e; wait "$c2"; c2_code=$?; set -e
 [ "$c2_code" -eq 0 ] || fail "the restarted coordinator failed (exit $c2_code)"
 
@@ -109,7 +110,7 @@ store_keys=$(grep -o '"key":"[^"]*"' "$work/store.jsonl" | sort -u)
 [ "$store_keys" = "$(grep -o '"key":"[^"]*"' "$work/cluster.jsonl" | sort -u)" ] || fail "the store's log and the file hold other trials"
 
 echo "== a coordinator on a fresh --log (as on another machine) resumes all 12 from the store and trains none"
-"${cli[@]}" "${search[@]}" --cluster "$store" --cluster-id "$cluster_id" --log "$work/fresh/trials.jsonl" --json "$work/fresh.json" \
+timeout 120 "${cli[@]}" "${search[@]}" --cluster "$store" --cluster-id "$cluster_id" --log "$work/fresh/trials.jsonl" --json "$work/fresh.json" \
   > "$work/coordinator3.log" 2>&1 || fail "the coordinator on a fresh log failed"
 [ "$(json_field "$work/fresh.json" trials_resumed)" = 12 ] || fail "the fresh coordinator resumed $(json_field "$work/fresh.json" trials_resumed) trials, expected 12"
 [ "$(json_field "$work/fresh.json" trainings_run)" = 0 ] || fail "the fresh coordinator trained $(json_field "$work/fresh.json" trainings_run) trials, expected 0"
