@@ -189,7 +189,7 @@ internal static class Word2VecSearchCli
 /// <summary>The coordinator side of <c>word2vec search --cluster</c>: connecting, and the dispatch summary.</summary>
 internal static class ClusterSearchCli
 {
-    /// <summary>Trials in flight at once without --parallel: more than any round or batch, so the workers set the pace.</summary>
+    /// <summary>Trials in flight at once without --parallel: more than a default round or any realistic worker count, so the workers set the pace.</summary>
     public const int DefaultInFlight = 256;
 
     /// <summary>Connects to the cluster (waiting for a first worker), runs the search, prints the dispatch overhead, leaves.</summary>

@@ -110,7 +110,12 @@ public sealed class TrialDispatcher : IAsyncDisposable
             while (!call.IsCompleted)
             {
                 await Task.WhenAny(call, Task.Delay(LivenessCheck, cancellationToken)).ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // The worker finishes the trial on its own; later calls queue behind it.
+                    Release(worker, null);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
                 if (!call.IsCompleted && !IsLive(worker))
                 {
                     lost = true;
