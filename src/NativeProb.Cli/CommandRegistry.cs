@@ -25,6 +25,7 @@ internal static class CommandRegistry
         yield return TokenizerCommand.Create();
         yield return Word2VecCommand.Create();
         yield return KvCommand.Create();
+        yield return WorkerCommand.Create();
     }
 
     /// <summary>Subcommands of <c>nativeprob bench</c>.</summary>

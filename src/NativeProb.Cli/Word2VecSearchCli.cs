@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using NativeProb.Cluster;
 using NativeProb.Embeddings;
 using NativeProb.Embeddings.Search;
 using Spectre.Console;
@@ -44,10 +45,12 @@ internal static class Word2VecSearchCli
         var json = new Option<string?>("--json") { Description = "Write the search results as JSON." };
         var fullGrid = new Option<bool>("--full-grid") { Description = "Also run the whole grid first (as the reference best; shared trials are trained once)." };
         var report = new Option<string?>("--report") { Description = "Write a Markdown report with a PNG plot (best score against trainings) to this folder." };
+        var cluster = new Option<string?>("--cluster") { Description = "Run the trials on the workers of this cluster (a Redis connection string, e.g. 127.0.0.1:6379); needs --log. See `nativeprob worker`." };
+        var clusterId = Commands.WorkerCommand.ClusterIdOption();
         var cmd = new Command("search", "Hyperparameter search over word2vec: CEHPO (cross-entropy), random or grid, with the same budget accounting.")
         {
             corpus, normalize, strategy, objective, budget, analogy, similarity, windows, dims, samples, negatives, epochs, minCounts, model,
-            parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, ceIid, log, json, fullGrid, report,
+            parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, ceIid, log, json, fullGrid, report, cluster, clusterId,
         };
         cmd.Aliases.Add("cehpo"); // DESIGN.md's name for the command
         cmd.SetAction(parse => Word2VecCli.Guard(() =>
@@ -88,46 +91,68 @@ internal static class Word2VecSearchCli
             string? reportDir = parse.GetValue(report);
             string? logPath = parse.GetValue(log) ?? (reportDir is null ? null : Path.Combine(reportDir, "trials.jsonl"));
             var text = new TextCorpus(parse.GetValue(corpus)!, parse.GetValue(normalize));
-            using var objectiveImpl = new Word2VecObjective(text, kind, baseOptions, evalFile);
-            using var runner = new TrialRunner(objectiveImpl, parse.GetValue(parallel), logPath);
-            AnsiConsole.MarkupLine($"search space: [bold]{space.Size}[/] configurations; objective [bold]{objectiveImpl.Name}[/]; budget {parse.GetValue(budget)} per run; {runner.ParallelTrials} trial(s) at once"
-                + (logPath is null ? "" : $"; log {Markup.Escape(Path.GetFullPath(logPath))} ({runner.Resumed} trial(s) resumed)"));
-            runner.TrialFinished = o => AnsiConsole.MarkupLine(
-                $"  trained {Markup.Escape(o.Config.Key)}: score {o.Score:F4} in {o.Seconds:F1} s (trainings so far: {runner.TrainingsRun})");
-            var runs = new List<(SearchResult Result, int Seed, double Seconds)>();
-            if (parse.GetValue(fullGrid))
+            string? clusterStore = parse.GetValue(cluster);
+            if (clusterStore is null)
             {
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                var g = HyperparameterSearch.Run(space, SearchStrategy.Grid, space.Size, runner);
-                runs.Add((g, 0, clock.Elapsed.TotalSeconds));
-                AnsiConsole.MarkupLine($"[bold]full grid[/]: best {g.BestScore:F4} at {Markup.Escape(g.Best.Key)} over {g.Trainings} configurations");
+                using var local = new Word2VecObjective(text, kind, baseOptions, evalFile);
+                return Search(local, parse.GetValue(parallel), null, null);
             }
-            foreach (var s in strategies)
+            if (logPath is null)
+                throw new ArgumentException("--cluster needs --log FILE (or --report DIR): the durable trial log that a restarted coordinator resumes from.");
+            var spec = new ObjectiveSpec(text.FilePath, text.Normalize, kind, evalFile is null ? null : Path.GetFullPath(evalFile), baseOptions.Architecture, baseOptions.Seed);
+            // In flight at once: every trial of a round or batch; the workers' count is what limits the work.
+            int inFlight = parse.GetResult(parallel) is { Implicit: false } ? parse.GetValue(parallel) : ClusterSearchCli.DefaultInFlight;
+            var address = new ClusterAddress(clusterStore, parse.GetValue(clusterId)!);
+            return ClusterSearchCli.WithDispatcher(address, dispatcher =>
             {
-                foreach (int sd in s == SearchStrategy.Grid ? seeds.Take(1) : seeds)
+                var remote = new ClusterObjective(dispatcher, spec, baseOptions.Threads);
+                using var storeLog = ClusterSearchCli.OpenStoreLog(address, remote.Fingerprint, logPath);
+                return Search(remote, inFlight, dispatcher, storeLog.Append);
+            });
+
+            int Search(ITrialObjective objectiveImpl, int parallelTrials, TrialDispatcher? dispatcher, Action<string>? copyLogLine)
+            {
+                using var runner = new TrialRunner(objectiveImpl, parallelTrials, logPath) { LineLogged = copyLogLine };
+                AnsiConsole.MarkupLine($"search space: [bold]{space.Size}[/] configurations; objective [bold]{objectiveImpl.Name}[/]; budget {parse.GetValue(budget)} per run; {runner.ParallelTrials} trial(s) at once"
+                    + (logPath is null ? "" : $"; log {Markup.Escape(Path.GetFullPath(logPath))} ({runner.Resumed} trial(s) resumed)"));
+                runner.TrialFinished = o => AnsiConsole.MarkupLine(
+                    $"  trained {Markup.Escape(o.Config.Key)}: score {o.Score:F4} in {o.Seconds:F1} s (trainings so far: {runner.TrainingsRun})");
+                var runs = new List<(SearchResult Result, int Seed, double Seconds)>();
+                if (parse.GetValue(fullGrid))
                 {
                     var clock = System.Diagnostics.Stopwatch.StartNew();
-                    var r = HyperparameterSearch.Run(space, s, parse.GetValue(budget), runner, sd, ce);
-                    runs.Add((r, sd, clock.Elapsed.TotalSeconds));
-                    AnsiConsole.MarkupLine($"[bold]{Name(s)}[/] (seed {sd}): best {r.BestScore:F4} at {Markup.Escape(r.Best.Key)} after {r.Trainings} trainings, {r.Rounds} round(s), stopped: {r.StopReason}");
+                    var g = HyperparameterSearch.Run(space, SearchStrategy.Grid, space.Size, runner);
+                    runs.Add((g, 0, clock.Elapsed.TotalSeconds));
+                    AnsiConsole.MarkupLine($"[bold]full grid[/]: best {g.BestScore:F4} at {Markup.Escape(g.Best.Key)} over {g.Trainings} configurations");
                 }
+                foreach (var s in strategies)
+                {
+                    foreach (int sd in s == SearchStrategy.Grid ? seeds.Take(1) : seeds)
+                    {
+                        var clock = System.Diagnostics.Stopwatch.StartNew();
+                        var r = HyperparameterSearch.Run(space, s, parse.GetValue(budget), runner, sd, ce);
+                        runs.Add((r, sd, clock.Elapsed.TotalSeconds));
+                        AnsiConsole.MarkupLine($"[bold]{Name(s)}[/] (seed {sd}): best {r.BestScore:F4} at {Markup.Escape(r.Best.Key)} after {r.Trainings} trainings, {r.Rounds} round(s), stopped: {r.StopReason}");
+                    }
+                }
+                double gridBest = runs.Where(r => r.Result.Strategy == SearchStrategy.Grid && r.Result.Trainings == space.Size).Select(r => r.Result.BestScore).DefaultIfEmpty(double.NaN).Max();
+                var table = new Table().AddColumn("strategy").AddColumn("seed").AddColumn(new TableColumn("trainings").RightAligned())
+                    .AddColumn(new TableColumn("best score").RightAligned()).AddColumn(new TableColumn("of full grid best").RightAligned()).AddColumn("best configuration").AddColumn("stop");
+                foreach (var (r, sd, _) in runs)
+                    table.AddRow(Name(r.Strategy), sd.ToString(CultureInfo.InvariantCulture), r.Trainings.ToString(CultureInfo.InvariantCulture), r.BestScore.ToString("F4", CultureInfo.InvariantCulture),
+                        double.IsNaN(gridBest) ? "-" : Ratio(r.BestScore, gridBest), Markup.Escape(r.Best.Key), r.StopReason);
+                AnsiConsole.Write(table);
+                var jsonNode = ToJson(space, objectiveImpl.Name, runs, gridBest, runner);
+                if (dispatcher is not null) jsonNode["cluster"] = ClusterSearchCli.Summary(dispatcher);
+                string? jsonPath = parse.GetValue(json);
+                if (jsonPath is not null) JsonOut.Write(jsonPath, jsonNode);
+                if (reportDir is not null)
+                {
+                    string md = Word2VecReport.Write(reportDir, space, objectiveImpl.Name, runs, gridBest, runner, text.FilePath);
+                    AnsiConsole.MarkupLine($"report: {Markup.Escape(md)}");
+                }
+                return 0;
             }
-            double gridBest = runs.Where(r => r.Result.Strategy == SearchStrategy.Grid && r.Result.Trainings == space.Size).Select(r => r.Result.BestScore).DefaultIfEmpty(double.NaN).Max();
-            var table = new Table().AddColumn("strategy").AddColumn("seed").AddColumn(new TableColumn("trainings").RightAligned())
-                .AddColumn(new TableColumn("best score").RightAligned()).AddColumn(new TableColumn("of full grid best").RightAligned()).AddColumn("best configuration").AddColumn("stop");
-            foreach (var (r, sd, _) in runs)
-                table.AddRow(Name(r.Strategy), sd.ToString(CultureInfo.InvariantCulture), r.Trainings.ToString(CultureInfo.InvariantCulture), r.BestScore.ToString("F4", CultureInfo.InvariantCulture),
-                    double.IsNaN(gridBest) ? "-" : Ratio(r.BestScore, gridBest), Markup.Escape(r.Best.Key), r.StopReason);
-            AnsiConsole.Write(table);
-            var jsonNode = ToJson(space, objectiveImpl.Name, runs, gridBest, runner);
-            string? jsonPath = parse.GetValue(json);
-            if (jsonPath is not null) JsonOut.Write(jsonPath, jsonNode);
-            if (reportDir is not null)
-            {
-                string md = Word2VecReport.Write(reportDir, space, objectiveImpl.Name, runs, gridBest, runner, text.FilePath);
-                AnsiConsole.MarkupLine($"report: {Markup.Escape(md)}");
-            }
-            return 0;
         }));
         return cmd;
     }
@@ -158,6 +183,84 @@ internal static class Word2VecSearchCli
             ["objective"] = objective, ["space_size"] = space.Size, ["full_grid_best"] = double.IsNaN(gridBest) ? null : gridBest,
             ["trainings_run"] = runner.TrainingsRun, ["trials_resumed"] = runner.Resumed, ["runs"] = arr,
         };
+    }
+}
+
+/// <summary>The coordinator side of <c>word2vec search --cluster</c>: connecting, and the dispatch summary.</summary>
+internal static class ClusterSearchCli
+{
+    /// <summary>Trials in flight at once without --parallel: more than a default round or any realistic worker count, so the workers set the pace.</summary>
+    public const int DefaultInFlight = 256;
+
+    /// <summary>Connects to the cluster (waiting for a first worker), runs the search, prints the dispatch overhead, leaves.</summary>
+    public static int WithDispatcher(ClusterAddress address, Func<TrialDispatcher, int> search)
+    {
+        string store = address.Redis, clusterId = address.ClusterId;
+        // Trials are awaited, not blocked on, but the search itself blocks one thread per batch: keep the pool warm.
+        ThreadPool.GetMinThreads(out int worker, out int io);
+        ThreadPool.SetMinThreads(Math.Max(worker, 32), io);
+        Console.WriteLine($"cluster: connecting to {store} (cluster id {clusterId}); waiting for a worker");
+        TrialDispatcher dispatcher;
+        try
+        {
+            // Plain lines, never wrapped: operators and the cluster test grep them.
+            dispatcher = TrialDispatcher.ConnectAsync(address, m => Console.WriteLine($"cluster: {m}")).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is Orleans.Runtime.OrleansException or StackExchange.Redis.RedisException or TimeoutException)
+        {
+            throw new IOException($"--cluster {store}: cannot join the cluster ({e.Message})", e);
+        }
+        try
+        {
+            int code;
+            try
+            {
+                code = search(dispatcher);
+            }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                throw new IOException($"--cluster {store}: the store failed ({e.Message}); every finished trial is in the --log file: rerun the same command once the store is back.", e);
+            }
+            var gaps = dispatcher.DispatchGapsMs;
+            if (gaps.Count > 0)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"cluster: dispatch overhead (a trial's end to the next trial's start on that worker, work waiting): median {Percentile(gaps, 0.5):F1} ms, max {gaps.Max():F1} ms over {gaps.Count} hand-over(s)"));
+            }
+            return code;
+        }
+        finally
+        {
+            dispatcher.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Opens the store's copy of the trial log and merges it with the file both ways (before the runner reads the file).</summary>
+    public static StoreTrialLog OpenStoreLog(ClusterAddress address, string fingerprint, string logPath)
+    {
+        var storeLog = StoreTrialLog.Open(address, fingerprint);
+        var (toFile, toStore) = storeLog.Merge(logPath);
+        Console.WriteLine($"cluster: trial log in the store at {storeLog.Key}: {toFile} trial(s) restored into {Path.GetFullPath(logPath)}, {toStore} copied to the store");
+        return storeLog;
+    }
+
+    /// <summary>The dispatch summary for the JSON output.</summary>
+    public static JsonObject Summary(TrialDispatcher dispatcher)
+    {
+        var gaps = dispatcher.DispatchGapsMs;
+        return new JsonObject
+        {
+            ["live_workers"] = dispatcher.LiveWorkers,
+            ["dispatch_gaps_ms"] = new JsonArray(gaps.Select(g => (JsonNode?)Math.Round(g, 3)).ToArray()),
+            ["dispatch_gap_median_ms"] = gaps.Count == 0 ? null : Percentile(gaps, 0.5),
+            ["dispatch_gap_max_ms"] = gaps.Count == 0 ? null : gaps.Max(),
+        };
+    }
+
+    private static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[(int)Math.Min(sorted.Length - 1, Math.Floor(p * sorted.Length))];
     }
 }
 

@@ -23,6 +23,25 @@ public interface ITrialObjective
     double Evaluate(TrialConfig config, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// An objective whose trials run elsewhere (for example on other machines): the runner awaits each trial
+/// instead of blocking a thread on it, so many trials can be in flight from a few threads.
+/// </summary>
+public interface IAsyncTrialObjective : ITrialObjective
+{
+    /// <summary>Trains and scores one configuration. Must be safe to call concurrently.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="cancellationToken">Cancels the trial.</param>
+    /// <returns>The score (higher is better; a loss is reported negated) and the training and scoring time
+    /// where it ran (without the time the trial waited for a machine).</returns>
+    Task<RemoteTrialResult> EvaluateAsync(TrialConfig config, CancellationToken cancellationToken);
+}
+
+/// <summary>The result of a trial that ran elsewhere.</summary>
+/// <param name="Score">The objective value (higher is better).</param>
+/// <param name="Seconds">Training and scoring time where it ran.</param>
+public readonly record struct RemoteTrialResult(double Score, double Seconds);
+
 /// <summary>The score of one configuration.</summary>
 /// <param name="Config">The configuration.</param>
 /// <param name="Score">The objective value (higher is better).</param>
@@ -85,6 +104,10 @@ public sealed class TrialRunner : IDisposable
     /// <summary>Called after each new trial finishes (from a worker thread, serialized).</summary>
     public Action<TrialOutcome>? TrialFinished { get; set; }
 
+    /// <summary>Called with each line appended to the log, right after it is written and before the trial's
+    /// score is used (under the runner's lock): a copy of the log kept elsewhere stays as complete as the file.</summary>
+    public Action<string>? LineLogged { get; set; }
+
     /// <summary>The objective.</summary>
     public ITrialObjective Objective => _objective;
 
@@ -132,20 +155,24 @@ public sealed class TrialRunner : IDisposable
                 if (!_cache.ContainsKey(c.Key) && seen.Add(c.Key)) todo.Add(c);
         }
         var fresh = new Dictionary<string, TrialOutcome>(StringComparer.Ordinal);
-        Parallel.ForEach(todo, new ParallelOptions { MaxDegreeOfParallelism = ParallelTrials, CancellationToken = cancellationToken }, c =>
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = ParallelTrials, CancellationToken = cancellationToken };
+        if (_objective is IAsyncTrialObjective remote)
         {
-            var clock = Stopwatch.StartNew();
-            double score = _objective.Evaluate(c, cancellationToken);
-            var outcome = new TrialOutcome(c, score, clock.Elapsed.TotalSeconds, false);
-            lock (_gate)
+            Parallel.ForEachAsync(todo, parallel, async (c, token) =>
             {
-                _cache[c.Key] = outcome;
-                fresh[c.Key] = outcome;
-                TrainingsRun++;
-                _log?.WriteLine(ToJson(c, outcome).ToJsonString());
-                TrialFinished?.Invoke(outcome);
-            }
-        });
+                var r = await remote.EvaluateAsync(c, token).ConfigureAwait(false);
+                Record(c, r.Score, r.Seconds, fresh);
+            }).GetAwaiter().GetResult();
+        }
+        else
+        {
+            Parallel.ForEach(todo, parallel, c =>
+            {
+                var clock = Stopwatch.StartNew();
+                double score = _objective.Evaluate(c, cancellationToken);
+                Record(c, score, clock.Elapsed.TotalSeconds, fresh);
+            });
+        }
         var result = new TrialOutcome[configs.Count];
         lock (_gate)
         {
@@ -156,6 +183,25 @@ public sealed class TrialRunner : IDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>Caches a finished trial and appends it to the log before anyone can use its score.</summary>
+    private void Record(TrialConfig c, double score, double seconds, Dictionary<string, TrialOutcome> fresh)
+    {
+        var outcome = new TrialOutcome(c, score, seconds, false);
+        lock (_gate)
+        {
+            _cache[c.Key] = outcome;
+            fresh[c.Key] = outcome;
+            TrainingsRun++;
+            if (_log is not null)
+            {
+                string line = ToJson(c, outcome).ToJsonString();
+                _log.WriteLine(line);
+                LineLogged?.Invoke(line);
+            }
+            TrialFinished?.Invoke(outcome);
+        }
     }
 
     private JsonObject ToJson(TrialConfig c, TrialOutcome o) => new()

@@ -55,13 +55,13 @@ public sealed class Word2VecObjective : ITrialObjective, IDisposable
             case SearchObjective.Analogy:
                 if (evaluationFile is null) ThrowHelper.Argument(nameof(evaluationFile), "the analogy objective needs a questions-words file.");
                 _questions = AnalogyEvaluation.ReadQuestions(evaluationFile);
-                evalPart = Path.GetFullPath(evaluationFile) + ":" + new FileInfo(evaluationFile).Length;
+                evalPart = EvaluationPart(evaluationFile);
                 _train = corpus;
                 break;
             case SearchObjective.Similarity:
                 if (evaluationFile is null) ThrowHelper.Argument(nameof(evaluationFile), "the similarity objective needs a word-pair file.");
                 _pairs = SimilarityEvaluation.ReadPairs(evaluationFile);
-                evalPart = Path.GetFullPath(evaluationFile) + ":" + new FileInfo(evaluationFile).Length;
+                evalPart = EvaluationPart(evaluationFile);
                 _train = corpus;
                 break;
             case SearchObjective.HeldOut:
@@ -76,12 +76,47 @@ public sealed class Word2VecObjective : ITrialObjective, IDisposable
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown objective.");
         }
-        Name = kind switch { SearchObjective.Analogy => "analogy", SearchObjective.Similarity => "similarity", _ => "heldout" };
-        Fingerprint = string.Join("|", Name, corpus.FilePath, corpus.Length.ToString(CultureInfo.InvariantCulture), corpus.Normalize ? "norm" : "raw", evalPart,
-            _base.Architecture, _base.Seed.ToString(CultureInfo.InvariantCulture), _base.StartAlpha.ToString("R", CultureInfo.InvariantCulture),
-            "t" + _base.Threads.ToString(CultureInfo.InvariantCulture));
+        Name = NameOf(kind);
+        Fingerprint = FingerprintOf(Name, corpus, evalPart, _base);
         _counts = new Lazy<WordCounts>(() => WordCounts.Count(_train), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <summary>The objective's short name: analogy, similarity or heldout.</summary>
+    /// <param name="kind">The objective.</param>
+    /// <returns>The name.</returns>
+    public static string NameOf(SearchObjective kind) =>
+        kind switch { SearchObjective.Analogy => "analogy", SearchObjective.Similarity => "similarity", _ => "heldout" };
+
+    /// <summary>
+    /// The fingerprint an objective built from these arguments has, without building it (no evaluation file
+    /// read, no held-out split): a coordinator that sends trials to other machines names its trial log with it.
+    /// </summary>
+    /// <param name="corpus">The corpus.</param>
+    /// <param name="kind">The objective.</param>
+    /// <param name="baseOptions">Fixed settings, as given to the constructor.</param>
+    /// <param name="evaluationFile">The evaluation file (Analogy, Similarity); unused for HeldOut.</param>
+    /// <param name="heldOutEvery">HeldOut: every k-th line is held out.</param>
+    /// <returns>The fingerprint.</returns>
+    /// <exception cref="ArgumentException">The evaluation file is missing for Analogy or Similarity.</exception>
+    public static string FingerprintOf(TextCorpus corpus, SearchObjective kind, Word2VecOptions? baseOptions = null, string? evaluationFile = null, int heldOutEvery = 10)
+    {
+        ArgumentNullException.ThrowIfNull(corpus);
+        string evalPart;
+        if (kind == SearchObjective.HeldOut) evalPart = "every " + heldOutEvery;
+        else
+        {
+            if (evaluationFile is null) ThrowHelper.Argument(nameof(evaluationFile), $"the {NameOf(kind)} objective needs an evaluation file.");
+            evalPart = EvaluationPart(evaluationFile);
+        }
+        return FingerprintOf(NameOf(kind), corpus, evalPart, baseOptions ?? new Word2VecOptions { Threads = 1 });
+    }
+
+    private static string EvaluationPart(string evaluationFile) => Path.GetFullPath(evaluationFile) + ":" + new FileInfo(evaluationFile).Length;
+
+    private static string FingerprintOf(string name, TextCorpus corpus, string evalPart, Word2VecOptions options) =>
+        string.Join("|", name, corpus.FilePath, corpus.Length.ToString(CultureInfo.InvariantCulture), corpus.Normalize ? "norm" : "raw", evalPart,
+            options.Architecture, options.Seed.ToString(CultureInfo.InvariantCulture), options.StartAlpha.ToString("R", CultureInfo.InvariantCulture),
+            "t" + options.Threads.ToString(CultureInfo.InvariantCulture));
 
     /// <inheritdoc/>
     public string Name { get; }
