@@ -20,6 +20,9 @@ internal sealed class BpeModel : TokenModel
     private readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     private readonly ConcurrentDictionary<string, ModelToken[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ModelToken[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    private readonly ConcurrentDictionary<string, int[]> _rawCache = new(StringComparer.Ordinal);
+    private int _cached;
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _rawCacheLookup;
 
     public BpeModel(string[] idToToken, List<(string A, string B)> merges, string? unk, string? prefix, string? suffix,
         bool fuseUnk, bool byteFallback, bool ignoreMerges, Func<int, string, Exception> badMerge)
@@ -31,7 +34,7 @@ internal sealed class BpeModel : TokenModel
         _byteFallback = byteFallback;
         _ignoreMerges = ignoreMerges;
         _unkId = unk is not null && Vocabulary.TryGetValue(unk, out int u) ? u : -1;
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairComparer.Instance);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (a, b) = merges[rank];
@@ -42,9 +45,48 @@ internal sealed class BpeModel : TokenModel
             _merges.TryAdd(Key(ia, ib), (rank, id));
         }
         _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _rawCacheLookup = _rawCache.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>
+    /// The ids of <paramref name="raw"/> converted to byte-level chars, without offsets: the fast path of the
+    /// GPT-2 / Llama 3 pipelines, cached by the raw text so that a repeated word costs one lookup.
+    /// </summary>
+    public void TokenizeByteLevel(ReadOnlySpan<char> raw, List<ModelToken> output)
+    {
+        if (_rawCacheLookup.TryGetValue(raw, out int[]? ids))
+        {
+            foreach (int id in ids) output.Add(new ModelToken(id, 0, 0));
+            return;
+        }
+        string text = raw.ToString();
+        string bytes = ByteLevelPreTokenizer.ToBytes(new TextPiece(text, 0, false)).Text;
+        int before = output.Count;
+        if (_ignoreMerges && Lookup.TryGetValue(bytes, out int whole)) output.Add(new ModelToken(whole, 0, 0));
+        else Encode(bytes, output);
+        if (raw.Length <= CachedWordLength && Volatile.Read(ref _cached) < CacheLimit)
+        {
+            Interlocked.Increment(ref _cached);
+            var found = new int[output.Count - before];
+            for (int i = 0; i < found.Length; i++) found[i] = output[before + i].Id;
+            _rawCache.TryAdd(text, found);
+        }
     }
 
     private static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+
+    /// <summary>
+    /// Hashes a pair key by multiplication: long's own hash is the XOR of its halves, under which the pairs
+    /// (a, b) with equal a ^ b all collide, and a 500,000-merge table slows down several times.
+    /// </summary>
+    private sealed class PairComparer : IEqualityComparer<long>
+    {
+        public static readonly PairComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
 
     public override void Tokenize(string piece, List<ModelToken> output)
     {
@@ -57,8 +99,12 @@ internal sealed class BpeModel : TokenModel
         int before = output.Count;
         if (_ignoreMerges && Lookup.TryGetValue(piece, out int whole)) output.Add(new ModelToken(whole, 0, piece.Length));
         else Encode(piece, output);
-        if (piece.Length <= CachedWordLength && _cache.Count < CacheLimit)
+        if (piece.Length <= CachedWordLength && Volatile.Read(ref _cached) < CacheLimit)
+        {
+            // A counter, not ConcurrentDictionary.Count, which takes every lock of the table.
+            Interlocked.Increment(ref _cached);
             _cache.TryAdd(piece, output.GetRange(before, output.Count - before).ToArray());
+        }
     }
 
     private void Encode(string w, List<ModelToken> output)

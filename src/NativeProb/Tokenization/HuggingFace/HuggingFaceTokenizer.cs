@@ -21,6 +21,7 @@ public sealed class HuggingFaceTokenizer
     private readonly PostProcessor _post;
     private readonly Decoder? _decoder;
     private readonly JsonElement _document;
+    private readonly TextPattern? _byteLevelSplit;
 
     internal HuggingFaceTokenizer(Normalizer? normalizer, PreTokenizerStep? preTokenizer, TokenModel model, List<AddedTokenSpec> added,
         PostProcessor post, Decoder? decoder, JsonElement document)
@@ -41,10 +42,23 @@ public sealed class HuggingFaceTokenizer
         _rawAdded = new AddedTokenSet(added.Where(a => !a.Normalized).Select(a => (a.Content, a)));
         _normalizedAdded = new AddedTokenSet(added.Where(a => a.Normalized)
             .Select(a => (normalizer is null ? a.Content : normalizer.Normalize(new TextPiece(a.Content, 0, false)).Text, a)));
+        _byteLevelSplit = model is BpeModel ? ByteLevelSplitOf(preTokenizer) : null;
         int size = model.IdToTokenTable.Length;
         foreach (int id in _addedById.Keys) size = Math.Max(size, id + 1);
         VocabularySize = size;
     }
+
+    /// <summary>
+    /// The split pattern when the pre-tokenizer is a split that isolates its matches followed by the
+    /// byte-level conversion (Llama 3, Qwen) or GPT-2's ByteLevel with its regex: then encoding without
+    /// offsets runs the model straight on the matches (<see cref="BpeModel.TokenizeByteLevel"/>).
+    /// </summary>
+    private static TextPattern? ByteLevelSplitOf(PreTokenizerStep? pre) => pre switch
+    {
+        ByteLevelPreTokenizer b => b.SplitThenConvertPattern,
+        SequencePreTokenizer { Steps: [SplitPreTokenizer split, ByteLevelPreTokenizer { OnlyConverts: true }] } => split.IsolatingPattern,
+        _ => null,
+    };
 
     /// <summary>One more than the largest id (model vocabulary and added tokens).</summary>
     public int VocabularySize { get; }
@@ -225,6 +239,22 @@ public sealed class HuggingFaceTokenizer
     private void EncodeNormalized(TextPiece piece, List<ModelToken> output)
     {
         if (piece.Length == 0) return;
+        if (!piece.Tracked && _byteLevelSplit is not null)
+        {
+            var ranges = new List<(int Start, int End)>();
+            _byteLevelSplit.Find(piece.Text, ranges);
+            var bpe = (BpeModel)_model;
+            int at = 0;
+            foreach (var (s, e) in ranges)
+            {
+                // Isolated: the text between matches is a piece too (never there with the GPT patterns).
+                if (s > at) bpe.TokenizeByteLevel(piece.Text.AsSpan(at, s - at), output);
+                if (e > s) bpe.TokenizeByteLevel(piece.Text.AsSpan(s, e - s), output);
+                at = e;
+            }
+            if (at < piece.Length) bpe.TokenizeByteLevel(piece.Text.AsSpan(at), output);
+            return;
+        }
         var pieces = new List<TextPiece>(1) { piece };
         _preTokenizer?.PreTokenize(pieces);
         foreach (TextPiece p in pieces)

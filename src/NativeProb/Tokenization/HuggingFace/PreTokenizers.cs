@@ -95,6 +95,8 @@ internal abstract class PreTokenizerStep
 
 internal sealed class SequencePreTokenizer(PreTokenizerStep[] steps) : PreTokenizerStep
 {
+    public IReadOnlyList<PreTokenizerStep> Steps => steps;
+
     public override void PreTokenize(List<TextPiece> pieces)
     {
         foreach (PreTokenizerStep s in steps) s.PreTokenize(pieces);
@@ -103,6 +105,9 @@ internal sealed class SequencePreTokenizer(PreTokenizerStep[] steps) : PreTokeni
 
 internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behavior, bool invert) : PreTokenizerStep
 {
+    /// <summary>The pattern when this split only isolates its matches (no inversion), else null.</summary>
+    public TextPattern? IsolatingPattern => behavior == SplitBehavior.Isolated && !invert ? pattern : null;
+
     public override void PreTokenize(List<TextPiece> pieces) => SplitEach(pieces, pattern.Find, behavior, invert);
 }
 
@@ -192,6 +197,12 @@ internal sealed class MetaspacePreTokenizer(char replacement, string prependSche
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizerStep
 {
     private static readonly TextPattern Gpt2 = TextPattern.Regex(GptSplitPattern.Gpt2);
+
+    /// <summary>True when this step only rewrites pieces into byte-level chars (no prefix space, no split).</summary>
+    public bool OnlyConverts => !addPrefixSpace && !useRegex;
+
+    /// <summary>The GPT-2 pattern when this step is GPT-2's split then conversion (no prefix space), else null.</summary>
+    public TextPattern? SplitThenConvertPattern => !addPrefixSpace && useRegex ? Gpt2 : null;
 
     public override void PreTokenize(List<TextPiece> pieces)
     {

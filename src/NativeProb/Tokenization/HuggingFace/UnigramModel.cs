@@ -16,6 +16,9 @@ internal sealed class UnigramModel : TokenModel
     private readonly int _unkId, _maxLength;
     private readonly bool _byteFallback;
     private readonly double _unkScore;
+    // A trie over the pieces: node 0 is the root; (node, char) -> child; the piece that ends at a node or -1.
+    private readonly Dictionary<long, int> _children = new();
+    private readonly List<int> _pieceAt = [-1];
 
     public UnigramModel(string[] pieces, double[] scores, int unkId, bool byteFallback) : base(pieces)
     {
@@ -25,7 +28,24 @@ internal sealed class UnigramModel : TokenModel
         double min = double.PositiveInfinity;
         foreach (double s in scores) min = Math.Min(min, s);
         _unkScore = (scores.Length == 0 ? 0 : min) - UnknownPenalty;
-        foreach (string p in pieces) _maxLength = Math.Max(_maxLength, p.Length);
+        for (int id = 0; id < pieces.Length; id++)
+        {
+            string p = pieces[id];
+            _maxLength = Math.Max(_maxLength, p.Length);
+            int node = 0;
+            foreach (char c in p)
+            {
+                long key = ((long)node << 16) | c;
+                if (!_children.TryGetValue(key, out int child))
+                {
+                    child = _pieceAt.Count;
+                    _pieceAt.Add(-1);
+                    _children[key] = child;
+                }
+                node = child;
+            }
+            if (_pieceAt[node] < 0) _pieceAt[node] = id;
+        }
     }
 
     public override void Tokenize(string piece, List<ModelToken> output)
@@ -40,10 +60,14 @@ internal sealed class UnigramModel : TokenModel
         {
             int cpLen = char.IsHighSurrogate(piece[start]) && start + 1 < n && char.IsLowSurrogate(piece[start + 1]) ? 2 : 1;
             bool single = false;
-            int limit = Math.Min(_maxLength, n - start);
+            // The pieces that start here, shortest first (the order of Hugging Face's prefix search, which
+            // decides ties): one trie step per char.
+            int limit = Math.Min(_maxLength, n - start), node = 0;
             for (int len = 1; len <= limit; len++)
             {
-                if (!Lookup.TryGetValue(piece.AsSpan(start, len), out int pid)) continue;
+                if (!_children.TryGetValue(((long)node << 16) | piece[start + len - 1], out node)) break;
+                int pid = _pieceAt[node];
+                if (pid < 0) continue;
                 double candidate = best[start] + _scores[pid];
                 int end = start + len;
                 if (from[end] < 0 || candidate > best[end]) { best[end] = candidate; from[end] = start; id[end] = pid; }

@@ -67,6 +67,28 @@ internal static class UnicodeNormalizer
     public static string Normalize(string text, NormalForm form)
     {
         if (IsTriviallyNormal(text)) return text;
+        // Every form has a boundary before each ASCII char (none decomposes, none is the second char of a
+        // composition), so only the runs of other chars, each with the char before it (which may compose
+        // with what follows), need the full algorithm.
+        var sb = new StringBuilder(text.Length + 8);
+        int i = 0;
+        while (i < text.Length)
+        {
+            int run = i;
+            while (run < text.Length && text[run] < 0x80) run++;
+            if (run == text.Length) { sb.Append(text, i, run - i); break; }
+            int start = run > i ? run - 1 : run;
+            sb.Append(text, i, start - i);
+            int end = run;
+            while (end < text.Length && text[end] >= 0x80) end++;
+            sb.Append(NormalizeRun(text[start..end], form));
+            i = end;
+        }
+        return sb.ToString();
+    }
+
+    private static string NormalizeRun(string text, NormalForm form)
+    {
         var cps = new List<int>(text.Length + 8);
         bool compat = form is NormalForm.Nfkc or NormalForm.Nfkd;
         for (int i = 0; i < text.Length;)
