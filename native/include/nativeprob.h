@@ -81,7 +81,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 4
+#define NP_ABI_VERSION_MINOR 5
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -652,6 +652,85 @@ NP_NODISCARD NP_API np_status_t np_opencl_attention_forward(const np_opencl_devi
  * \since 0.4
  */
 NP_NODISCARD NP_API np_status_t np_opencl_device_close(np_opencl_device_t* device);
+
+/** @} */
+
+/** \defgroup tokenizer Tokenizers
+ *  Hugging Face tokenizer.json files (Llama, Qwen, Gemma, GPT-2, BERT, Unigram models, ...) encoded
+ *  and decoded exactly as Hugging Face tokenizers does: added tokens, normalizer, pre-tokenizer, BPE /
+ *  WordPiece / Unigram model, post-processor special tokens, decoder. Text is UTF-8.
+ *  @{ */
+
+/** A loaded tokenizer (opaque). */
+typedef struct np_tokenizer np_tokenizer_t;
+
+/**
+ * \brief Loads a tokenizer.json from a file or from memory.
+ * \param[in]  path      NUL-terminated UTF-8 file path, or NULL to read `json` instead. Read during the call only.
+ * \param[in]  json      The document (UTF-8, json_len bytes, no NUL needed), or NULL to read `path`.
+ *                       Exactly one of path and json is set. Read during the call only.
+ * \param[in]  json_len  Bytes at json (ignored with path).
+ * \param[out] tokenizer Not NULL. Receives the tokenizer, or NULL on failure. Owned by the caller:
+ *                       destroy with np_tokenizer_destroy().
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (both or neither of path and json, a missing or unreadable
+ *         file, malformed JSON or an unsupported component: np_last_error() names the JSON path, e.g.
+ *         "$.pre_tokenizer.type"); NP_ERR_OUT_OF_MEMORY.
+ * \par Thread safety: any thread.
+ * \since 0.5
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_load(const char* path, const char* json, size_t json_len,
+                                                  np_tokenizer_t** tokenizer);
+
+/**
+ * \brief Encodes UTF-8 text to token ids and, optionally, the byte range of the text each token came
+ *        from. With ids NULL only the token count is computed (a size query).
+ * \param[in]  tokenizer          A live tokenizer.
+ * \param[in]  text               UTF-8 text of text_len bytes (no NUL needed); NULL only when text_len is 0.
+ * \param[in]  text_len           Bytes at text.
+ * \param[in]  add_special_tokens 1: add the post-processor's special tokens (BOS, [CLS] / [SEP], ...); 0: none.
+ * \param[out] ids                Caller-owned, room for `capacity` ids; or NULL for a size query.
+ * \param[out] offsets            Caller-owned, room for 2 * `capacity` values, or NULL when not wanted
+ *                                (then ids alone are computed, faster). Receives [start, end) byte
+ *                                offsets into text per token; special tokens the post-processor adds get [0, 0).
+ * \param[in]  capacity           Ids (and offset pairs) the buffers hold.
+ * \param[out] count              Not NULL. Receives the number of tokens, also when the buffers are too small.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (count NULL, text NULL with text_len > 0,
+ *         text not valid UTF-8, offsets without ids); NP_ERR_BUFFER_TOO_SMALL (capacity < *count; nothing written).
+ * \par Thread safety: any thread; several threads may encode with one tokenizer at once.
+ * \since 0.5
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_encode(const np_tokenizer_t* tokenizer, const char* text, size_t text_len,
+                                                    int32_t add_special_tokens, int32_t* ids, size_t* offsets,
+                                                    size_t capacity, size_t* count);
+
+/**
+ * \brief Decodes token ids to UTF-8 text with the tokenizer's decoder, with the size-query convention
+ *        of np_last_error(). Ids no token has are skipped, as Hugging Face does.
+ * \param[in]  tokenizer           A live tokenizer.
+ * \param[in]  ids                 ids_count ids; NULL only when ids_count is 0. Read during the call only.
+ * \param[in]  ids_count           Number of ids.
+ * \param[in]  skip_special_tokens 1: leave out special added tokens; 0: keep them.
+ * \param[out] buf                 Destination, or NULL to only query the size. Caller-owned; buf_len bytes.
+ *                                 When not NULL (and buf_len > 0) always NUL-terminated, truncated to fit.
+ * \param[in]  buf_len             Capacity of buf in bytes, the NUL included.
+ * \param[out] required            May be NULL (unless buf is NULL). Receives the bytes needed, the NUL included.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (ids NULL with ids_count > 0, buf and
+ *         required NULL); NP_ERR_BUFFER_TOO_SMALL (truncated, or buf_len 0).
+ * \par Thread safety: any thread; several threads may decode with one tokenizer at once.
+ * \since 0.5
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_decode(const np_tokenizer_t* tokenizer, const int32_t* ids, size_t ids_count,
+                                                    int32_t skip_special_tokens, char* buf, size_t buf_len,
+                                                    size_t* required);
+
+/**
+ * \brief Destroys a tokenizer. Every copy of the handle becomes invalid.
+ * \param[in] tokenizer The tokenizer, or NULL (a no-op). Ownership returns to the library.
+ * \return NP_OK, or NP_ERR_INVALID_HANDLE for a stale or already destroyed tokenizer.
+ * \par Thread safety: any thread, but not while another thread uses the same tokenizer.
+ * \since 0.5
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_destroy(np_tokenizer_t* tokenizer);
 
 /** @} */
 

@@ -290,6 +290,67 @@ inline std::vector<float> harmonic_slopes(int32_t heads, float m0) {
     return s;
 }
 
+
+/// An np_tokenizer_t owned by this object (move-only); encode() and decode() may be called from several
+/// threads at once.
+class tokenizer {
+public:
+    /// np_tokenizer_load from a tokenizer.json file.
+    static tokenizer from_file(const std::string& path) {
+        tokenizer t;
+        check(np_tokenizer_load(path.c_str(), nullptr, 0, &t.tokenizer_));
+        return t;
+    }
+    /// np_tokenizer_load from a tokenizer.json document in memory.
+    static tokenizer from_json(const std::string& json) {
+        tokenizer t;
+        check(np_tokenizer_load(nullptr, json.data(), json.size(), &t.tokenizer_));
+        return t;
+    }
+    tokenizer(tokenizer&& other) noexcept : tokenizer_(std::exchange(other.tokenizer_, nullptr)) {}
+    tokenizer& operator=(tokenizer&& other) noexcept {
+        if (this != &other) {
+            reset();
+            tokenizer_ = std::exchange(other.tokenizer_, nullptr);
+        }
+        return *this;
+    }
+    tokenizer(const tokenizer&) = delete;
+    tokenizer& operator=(const tokenizer&) = delete;
+    ~tokenizer() { reset(); }
+
+    /// np_tokenizer_encode: the ids of UTF-8 `text`.
+    std::vector<int32_t> encode(const std::string& text, bool add_special_tokens = false) const {
+        size_t n = 0;
+        check(np_tokenizer_encode(tokenizer_, text.data(), text.size(), add_special_tokens ? 1 : 0, nullptr, nullptr, 0, &n));
+        std::vector<int32_t> ids(n);
+        check(np_tokenizer_encode(tokenizer_, text.data(), text.size(), add_special_tokens ? 1 : 0, ids.data(), nullptr,
+                                  ids.size(), &n));
+        return ids;
+    }
+
+    /// np_tokenizer_decode: the UTF-8 text of `ids`.
+    std::string decode(span<const int32_t> ids, bool skip_special_tokens = false) const {
+        size_t need = 0;
+        check(np_tokenizer_decode(tokenizer_, ids.data(), ids.size(), skip_special_tokens ? 1 : 0, nullptr, 0, &need));
+        std::string text(need, '\0');
+        check(np_tokenizer_decode(tokenizer_, ids.data(), ids.size(), skip_special_tokens ? 1 : 0, &text[0], text.size(),
+                                  nullptr));
+        text.resize(need - 1);
+        return text;
+    }
+
+    const np_tokenizer_t* get() const noexcept { return tokenizer_; }
+
+private:
+    tokenizer() = default;
+    void reset() noexcept {
+        if (tokenizer_ != nullptr) (void)np_tokenizer_destroy(tokenizer_);
+        tokenizer_ = nullptr;
+    }
+    np_tokenizer_t* tokenizer_ = nullptr;
+};
+
 } // namespace np
 
 #endif // NATIVEPROB_HPP

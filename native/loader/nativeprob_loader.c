@@ -88,7 +88,19 @@
        size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out,          \
        size_t out_count),                                                                                   \
       (device, options, q, q_count, k, k_count, v, v_count, out, out_count), NP_ERR_UNSUPPORTED)            \
-    X(np_status_t, np_opencl_device_close, (np_opencl_device_t * device), (device), NP_ERR_UNSUPPORTED)
+    X(np_status_t, np_opencl_device_close, (np_opencl_device_t * device), (device), NP_ERR_UNSUPPORTED)     \
+    X(np_status_t, np_tokenizer_load,                                                                       \
+      (const char* path, const char* json, size_t json_len, np_tokenizer_t** tokenizer),                    \
+      (path, json, json_len, tokenizer), NP_ERR_UNSUPPORTED)                                                \
+    X(np_status_t, np_tokenizer_encode,                                                                     \
+      (const np_tokenizer_t* tokenizer, const char* text, size_t text_len, int32_t add_special_tokens,      \
+       int32_t* ids, size_t* offsets, size_t capacity, size_t* count),                                      \
+      (tokenizer, text, text_len, add_special_tokens, ids, offsets, capacity, count), NP_ERR_UNSUPPORTED)   \
+    X(np_status_t, np_tokenizer_decode,                                                                     \
+      (const np_tokenizer_t* tokenizer, const int32_t* ids, size_t ids_count, int32_t skip_special_tokens,  \
+       char* buf, size_t buf_len, size_t* required),                                                        \
+      (tokenizer, ids, ids_count, skip_special_tokens, buf, buf_len, required), NP_ERR_UNSUPPORTED)         \
+    X(np_status_t, np_tokenizer_destroy, (np_tokenizer_t * tokenizer), (tokenizer), NP_ERR_UNSUPPORTED)
 
 static const char* np_loader_status_string(np_status_t status);
 

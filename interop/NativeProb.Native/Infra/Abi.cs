@@ -7,7 +7,7 @@ namespace NativeProb.Native.Infra;
 internal static class Abi
 {
     public const uint VersionMajor = 0;
-    public const uint VersionMinor = 4;
+    public const uint VersionMinor = 5;
     public const uint Version = (VersionMajor << 16) | VersionMinor;
 
     public const int CpuPathAuto = 0, CpuPathScalar = 1, CpuPathV128 = 2, CpuPathV256 = 3, CpuPathV512 = 4;
@@ -25,6 +25,7 @@ internal static class Abi
     public const byte TagAttentionPlan = 0x41;
     public const byte TagKvCache = 0x4B;
     public const byte TagOpenClDevice = 0x43;
+    public const byte TagTokenizer = 0x54;
 
     /// <summary>The instruction set this library was compiled for (NpIsa at publish time).</summary>
 #if NP_ISA_V4

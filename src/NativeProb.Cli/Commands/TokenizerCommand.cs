@@ -9,14 +9,15 @@ using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 
-/// <summary><c>nativeprob tokenizer train|encode|compare|fetch-corpus|split-sentences</c>.</summary>
+/// <summary><c>nativeprob tokenizer train|encode|decode|compare|fetch-corpus|split-sentences</c>.</summary>
 internal static class TokenizerCommand
 {
     public static Command Create()
     {
         var command = new Command("tokenizer", "Train, use and compare sub-word tokenizers (BPE, WordPiece, SWE); read and write Hugging Face tokenizer.json.");
         command.Subcommands.Add(Train());
-        command.Subcommands.Add(Encode());
+        command.Subcommands.Add(TokenizerCodecCommands.Encode());
+        command.Subcommands.Add(TokenizerCodecCommands.Decode());
         command.Subcommands.Add(Compare());
         command.Subcommands.Add(FetchCorpus());
         command.Subcommands.Add(SplitSentences());
@@ -30,7 +31,7 @@ internal static class TokenizerCommand
         new("corpus") { Description = "UTF-8 text files (streamed; any size).", Arity = ArgumentArity.OneOrMore };
 
     /// <summary>Runs a command body; NativeProb, argument and file errors print one red line and exit 1.</summary>
-    private static int Guard(Func<int> body)
+    internal static int Guard(Func<int> body)
     {
         try { return body(); }
         catch (Exception e) when (e is NpException or ArgumentException or FileNotFoundException or NotSupportedException or InvalidOperationException or IOException)
@@ -103,38 +104,6 @@ internal static class TokenizerCommand
             string? reportPath = parse.GetValue(report);
             if (reportPath is not null)
                 JsonOut.Write(reportPath, new JsonObject { ["train_s"] = seconds, ["peak_mb"] = peak, ["vocab_size"] = trained.VocabularySize });
-            return 0;
-        }));
-        return command;
-    }
-
-    private static Command Encode()
-    {
-        var tokenizer = new Option<string>("--tokenizer") { Description = "A tokenizer.json (Hugging Face format: BPE, WordPiece or Unigram).", Required = true };
-        var ids = new Option<bool>("--ids") { Description = "Print token ids instead of token strings." };
-        var command = new Command("encode", "Encode standard input line by line; one line of tokens (or ids) per input line on standard output.") { tokenizer, ids };
-        command.SetAction(parse => Guard(() =>
-        {
-            SubwordTokenizer tok = SubwordTokenizer.Load(parse.GetValue(tokenizer)!);
-            bool asIds = parse.GetValue(ids);
-            using var stdin = new StreamReader(Console.OpenStandardInput(), Encoding.UTF8);
-            using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16);
-            string? line;
-            var sb = new StringBuilder();
-            while ((line = stdin.ReadLine()) is not null)
-            {
-                sb.Clear();
-                if (asIds)
-                {
-                    foreach (int id in tok.EncodeToIds(line)) { if (sb.Length > 0) sb.Append(' '); sb.Append(id); }
-                }
-                else
-                {
-                    foreach (string t in tok.Encode(line).Tokens) { if (sb.Length > 0) sb.Append(' '); sb.Append(t); }
-                }
-                stdout.Write(sb);
-                stdout.Write('\n');
-            }
             return 0;
         }));
         return command;

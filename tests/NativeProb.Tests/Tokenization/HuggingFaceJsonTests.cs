@@ -11,7 +11,7 @@ public class HuggingFaceJsonTests
 {
     public static TheoryData<string> Cases => new() { "bpe", "bpe-eow", "bpe-bytes", "bpe-words", "wordpiece", "swe", "swe-k2" };
 
-    private static SubwordTokenizer TrainCase(string name)
+    internal static SubwordTokenizer TrainCase(string name)
     {
         string[] text = TokenizationData.Slice(250_000);
         var ws = PreTokenizer.Whitespace(lowercase: name.StartsWith("wordpiece"), stripAccents: name.StartsWith("wordpiece"));

@@ -1,0 +1,147 @@
+// NativeProb — MIT License.
+using System.Runtime.InteropServices;
+using System.Text;
+using NativeProb.Errors;
+using NativeProb.Native.Infra;
+using NativeProb.Tokenization;
+using NativeProb.Tokenization.HuggingFace;
+
+namespace NativeProb.Native.Exports;
+
+/// <summary>Hugging Face tokenizer.json tokenizers (nativeprob.h, "Tokenizers").</summary>
+public static unsafe class TokenizerExports
+{
+    internal static readonly HandleTable<HuggingFaceTokenizer> Tokenizers = new(Abi.TagTokenizer, "np_tokenizer_t");
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    /// <summary><c>np_status_t np_tokenizer_load(const char* path, const char* json, size_t json_len, np_tokenizer_t** tokenizer)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_load")]
+    public static int np_tokenizer_load(byte* path, byte* json, nuint json_len, nint* tokenizer)
+    {
+        try
+        {
+            Check.NotNull(tokenizer, nameof(tokenizer));
+            *tokenizer = 0;
+            if ((path == null) == (json == null))
+                throw new NpException(NpStatus.InvalidArgument, "pass exactly one of path and json (path and json are both " + (path == null ? "NULL)." : "set)."));
+            HuggingFaceTokenizer t;
+            if (path != null)
+            {
+                string p = Marshal.PtrToStringUTF8((nint)path) ?? "";
+                if (p.Length == 0) throw new NpException(NpStatus.InvalidArgument, "path is empty.");
+                try { t = HuggingFaceTokenizer.Load(p); }
+                catch (FileNotFoundException e) { throw new NpException(NpStatus.InvalidArgument, $"path: {e.Message}", e); }
+                catch (IOException e) { throw new NpException(NpStatus.InvalidArgument, $"path: cannot read '{p}' ({e.Message}).", e); }
+            }
+            else
+            {
+                if (json_len > int.MaxValue) throw new NpException(NpStatus.InvalidArgument, $"json_len is {json_len}; at most {int.MaxValue} bytes.");
+                t = HuggingFaceTokenizer.Parse(new ReadOnlySpan<byte>(json, (int)json_len), "json");
+            }
+            *tokenizer = Tokenizers.Add(t);
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary><c>np_status_t np_tokenizer_encode(const np_tokenizer_t* tokenizer, const char* text, size_t text_len, int32_t add_special_tokens, int32_t* ids, size_t* offsets, size_t capacity, size_t* count)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_encode")]
+    public static int np_tokenizer_encode(nint tokenizer, byte* text, nuint text_len, int add_special_tokens, int* ids, nuint* offsets, nuint capacity, nuint* count)
+    {
+        try
+        {
+            HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
+            Check.NotNull(count, nameof(count));
+            *count = 0;
+            if (text == null && text_len != 0) throw new NpException(NpStatus.InvalidArgument, $"text is NULL but text_len is {text_len}.");
+            if (ids == null && offsets != null) throw new NpException(NpStatus.InvalidArgument, "offsets is set but ids is NULL; pass ids to receive tokens.");
+            if (text_len > int.MaxValue) throw new NpException(NpStatus.InvalidArgument, $"text_len is {text_len}; at most {int.MaxValue} bytes.");
+            bool special = Check.Bool(add_special_tokens, nameof(add_special_tokens));
+            var utf8 = new ReadOnlySpan<byte>(text, (int)text_len);
+            string s;
+            try { s = StrictUtf8.GetString(utf8); }
+            catch (DecoderFallbackException e) { throw new NpException(NpStatus.InvalidArgument, $"text is not valid UTF-8 ({e.Message}).", e); }
+            if (offsets == null)
+            {
+                int[] only = t.EncodeToIds(s, special);
+                *count = (nuint)only.Length;
+                if (ids == null) return 0;
+                Fits((nuint)only.Length, capacity);
+                only.CopyTo(new Span<int>(ids, only.Length));
+                return 0;
+            }
+            TokenEncoding enc = t.Encode(s, special);
+            int n = enc.Ids.Count;
+            *count = (nuint)n;
+            Fits((nuint)n, capacity);
+            int[] byteAt = Utf8Positions(s);
+            for (int i = 0; i < n; i++)
+            {
+                ids[i] = enc.Ids[i];
+                offsets[2 * i] = (nuint)byteAt[enc.Offsets[i].Start];
+                offsets[2 * i + 1] = (nuint)byteAt[enc.Offsets[i].End];
+            }
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    private static void Fits(nuint n, nuint capacity)
+    {
+        if (n > capacity) throw new NpException(NpStatus.BufferTooSmall, $"capacity is {capacity}; the text has {n} tokens (*count).");
+    }
+
+    /// <summary>The UTF-8 byte position of each UTF-16 index of <paramref name="s"/> (and of its end).</summary>
+    private static int[] Utf8Positions(string s)
+    {
+        var at = new int[s.Length + 1];
+        int b = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            at[i] = b;
+            char c = s[i];
+            b += c < 0x80 ? 1 : c < 0x800 ? 2 : char.IsHighSurrogate(c) ? 4 : char.IsLowSurrogate(c) ? 0 : 3;
+        }
+        at[s.Length] = b;
+        return at;
+    }
+
+    /// <summary><c>np_status_t np_tokenizer_decode(const np_tokenizer_t* tokenizer, const int32_t* ids, size_t ids_count, int32_t skip_special_tokens, char* buf, size_t buf_len, size_t* required)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_decode")]
+    public static int np_tokenizer_decode(nint tokenizer, int* ids, nuint ids_count, int skip_special_tokens, byte* buf, nuint buf_len, nuint* required)
+    {
+        try
+        {
+            HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
+            if (ids == null && ids_count != 0) throw new NpException(NpStatus.InvalidArgument, $"ids is NULL but ids_count is {ids_count}.");
+            if (ids_count > int.MaxValue) throw new NpException(NpStatus.InvalidArgument, $"ids_count is {ids_count}; at most {int.MaxValue}.");
+            if (buf == null && required == null)
+                throw new NpException(NpStatus.InvalidArgument, "buf and required are both NULL; pass one to receive the text or its size.");
+            bool skip = Check.Bool(skip_special_tokens, nameof(skip_special_tokens));
+            byte[] text = Encoding.UTF8.GetBytes(t.Decode(new ReadOnlySpan<int>(ids, (int)ids_count), skip));
+            nuint need = (nuint)text.Length + 1;
+            if (required != null) *required = need;
+            if (buf == null) return 0;
+            if (buf_len == 0) throw new NpException(NpStatus.BufferTooSmall, $"buf_len is 0; the text needs {need} bytes.");
+            int copy = (int)Math.Min((nuint)text.Length, buf_len - 1);
+            text.AsSpan(0, copy).CopyTo(new Span<byte>(buf, copy));
+            buf[copy] = 0;
+            if (buf_len < need) throw new NpException(NpStatus.BufferTooSmall, $"buf_len is {buf_len}; the text needs {need} bytes (truncated).");
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary><c>np_status_t np_tokenizer_destroy(np_tokenizer_t* tokenizer)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_destroy")]
+    public static int np_tokenizer_destroy(nint tokenizer)
+    {
+        try
+        {
+            if (tokenizer != 0) Tokenizers.Remove(tokenizer, nameof(tokenizer));
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+}

@@ -1,0 +1,255 @@
+/* NativeProb — MIT License.
+ * The tokenizer exports: the multilingual lines of the managed Hugging Face compatibility tests
+ * (tests/NativeProb.Tests/Tokenization/HuggingFace/Data) through every tokenizer.json, ids compared with
+ * Hugging Face tokenizers' (the ids column of expected-NAME.tsv.gz), the count with special tokens, and
+ * decode(encode(line)) == line wherever Hugging Face's decode gives the line back; then NULL, stale
+ * handles, short buffers and bad documents.
+ *   test_tokenizer DATA_DIR [--quick]
+ * The fetched files are read from $NP_TOKENIZER_CACHE (else ~/.cache/nativeprob-tokenizers); the Unigram
+ * model from DATA_DIR/unigram.json.gz, through the in-memory load. A missing cache skips (exit 77) unless
+ * NP_REQUIRE_TOKENIZERS=1. --quick (the valgrind run) takes the two small files only. */
+#include "np_test.h"
+
+#include <zlib.h>
+
+/* The whole of a gzip (or plain) file, NUL-terminated; NULL when it cannot be read. */
+static char* read_gz(const char* path, size_t* len) {
+    gzFile f = gzopen(path, "rb");
+    if (f == NULL) return NULL;
+    size_t cap = 1 << 20, n = 0;
+    char* buf = (char*)malloc(cap);
+    int got;
+    while (buf != NULL && (got = gzread(f, buf + n, (unsigned)(cap - n - 1))) > 0) {
+        n += (size_t)got;
+        if (cap - n - 1 == 0) {
+            char* bigger = (char*)realloc(buf, cap * 2);
+            if (bigger == NULL) { free(buf); buf = NULL; break; }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    gzclose(f);
+    if (buf == NULL) return NULL;
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+static void put_utf8(char** out, uint32_t cp) {
+    unsigned char* o = (unsigned char*)*out;
+    if (cp < 0x80) { *o++ = (unsigned char)cp; }
+    else if (cp < 0x800) { *o++ = (unsigned char)(0xC0 | (cp >> 6)); *o++ = (unsigned char)(0x80 | (cp & 0x3F)); }
+    else if (cp < 0x10000) {
+        *o++ = (unsigned char)(0xE0 | (cp >> 12)); *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (unsigned char)(0xF0 | (cp >> 18)); *o++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    }
+    *out = (char*)o;
+}
+
+/* Parses a JSON array of strings in place into lines[] (each NUL-terminated UTF-8, with its length). */
+static int parse_lines(char* json, char** lines, size_t* lens, int max) {
+    int n = 0;
+    char* p = json;
+    while (*p && n < max) {
+        while (*p && *p != '"') ++p;
+        if (!*p) break;
+        char* out = ++p;
+        lines[n] = out;
+        while (*p && *p != '"') {
+            if (*p != '\\') { *out++ = *p++; continue; }
+            ++p;
+            char e = *p++;
+            if (e == 'n') *out++ = '\n';
+            else if (e == 't') *out++ = '\t';
+            else if (e == 'r') *out++ = '\r';
+            else if (e == 'b') *out++ = '\b';
+            else if (e == 'f') *out++ = '\f';
+            else if (e == 'u') {
+                uint32_t cp = (uint32_t)strtoul((char[5]){p[0], p[1], p[2], p[3], 0}, NULL, 16);
+                p += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && p[0] == '\\' && p[1] == 'u') {
+                    uint32_t lo = (uint32_t)strtoul((char[5]){p[2], p[3], p[4], p[5], 0}, NULL, 16);
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+                put_utf8(&out, cp);
+            } else *out++ = e;
+        }
+        lens[n] = (size_t)(out - lines[n]);
+        if (*p) ++p;
+        *out = '\0';
+        ++n;
+    }
+    return n;
+}
+
+typedef struct { int count, special_count, lossless; int32_t ids[4096]; int nids; } expected_t;
+
+/* The multilingual rows of expected-NAME.tsv.gz, by line. */
+static int read_expected(const char* data, const char* name, expected_t* rows, int max) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/expected-%s.tsv.gz", data, name);
+    char* text = read_gz(path, NULL);
+    if (text == NULL) return -1;
+    int n = 0;
+    for (char* line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "multilingual\t", 13) != 0) continue;
+        char* f[9] = {0};
+        int k = 0;
+        for (char* c = line; k < 9; ++k) {
+            f[k] = c;
+            c = strchr(c, '\t');
+            if (c == NULL) break;
+            *c++ = '\0';
+        }
+        int at = atoi(f[1]);
+        if (at < 0 || at >= max || f[8] == NULL) continue;
+        expected_t* e = &rows[at];
+        e->count = atoi(f[2]);
+        e->special_count = atoi(f[4]);
+        e->lossless = atoi(f[7]);
+        e->nids = 0;
+        for (char* c = f[8]; *c && e->nids < 4096;) {
+            e->ids[e->nids++] = (int32_t)strtol(c, &c, 10);
+            while (*c == ' ') ++c;
+        }
+        if (at + 1 > n) n = at + 1;
+    }
+    free(text);
+    return n;
+}
+
+static void check_tokenizer(np_tokenizer_t* t, const char* name, char** lines, size_t* lens, int nlines, const expected_t* rows) {
+    int32_t* ids = (int32_t*)malloc(8192 * sizeof(int32_t));
+    size_t* offsets = (size_t*)malloc(2 * 8192 * sizeof(size_t));
+    char* text = (char*)malloc(1 << 16);
+    for (int i = 0; i < nlines; ++i) {
+        size_t n = 0;
+        EXPECT_OK(np_tokenizer_encode(t, lines[i], lens[i], 0, ids, offsets, 8192, &n));
+        int same = (int)n == rows[i].count && (int)n == rows[i].nids && memcmp(ids, rows[i].ids, n * sizeof(int32_t)) == 0;
+        CHECK_MSG(same, "%s line %d: %zu ids, Hugging Face %d", name, i, n, rows[i].count);
+        for (size_t k = 0; k < n; ++k)
+            CHECK_MSG(offsets[2 * k] <= offsets[2 * k + 1] && offsets[2 * k + 1] <= lens[i], "%s line %d token %zu: offsets [%zu, %zu) outside %zu bytes",
+                      name, i, k, offsets[2 * k], offsets[2 * k + 1], lens[i]);
+        size_t special = 0;
+        EXPECT_OK(np_tokenizer_encode(t, lines[i], lens[i], 1, NULL, NULL, 0, &special));
+        CHECK_MSG((int)special == rows[i].special_count, "%s line %d: %zu ids with special tokens, Hugging Face %d", name, i, special,
+                  rows[i].special_count);
+        size_t need = 0;
+        EXPECT_OK(np_tokenizer_decode(t, ids, n, 0, NULL, 0, &need));
+        if (need <= (1 << 16)) {
+            EXPECT_OK(np_tokenizer_decode(t, ids, n, 0, text, 1 << 16, NULL));
+            if (rows[i].lossless)
+                CHECK_MSG(need == lens[i] + 1 && memcmp(text, lines[i], lens[i]) == 0, "%s line %d: decode is not the line", name, i);
+        }
+    }
+    free(ids);
+    free(offsets);
+    free(text);
+}
+
+static void check_errors(np_tokenizer_t* t, const char* data) {
+    np_tokenizer_t* none = NULL;
+    EXPECT_FAIL(np_tokenizer_load(NULL, NULL, 0, &none), NP_ERR_INVALID_ARGUMENT, "path");
+    CHECK(none == NULL);
+    EXPECT_FAIL(np_tokenizer_load("x.json", "{}", 2, &none), NP_ERR_INVALID_ARGUMENT, "exactly one");
+    EXPECT_FAIL(np_tokenizer_load("/nonexistent/tokenizer.json", NULL, 0, &none), NP_ERR_INVALID_ARGUMENT, "does not exist");
+    EXPECT_FAIL(np_tokenizer_load(NULL, "{\"model\": ", 10, &none), NP_ERR_INVALID_ARGUMENT, "not valid JSON");
+    const char* unsupported = "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Nope\"}}";
+    EXPECT_FAIL(np_tokenizer_load(NULL, unsupported, strlen(unsupported), &none), NP_ERR_INVALID_ARGUMENT, "$.pre_tokenizer.type");
+    EXPECT_FAIL(np_tokenizer_load(NULL, "{}", 2, NULL), NP_ERR_INVALID_ARGUMENT, "tokenizer");
+    (void)data;
+
+    int32_t ids[4];
+    size_t n = 99;
+    EXPECT_FAIL(np_tokenizer_encode(t, "hello world, hello world", 24, 0, ids, NULL, 1, &n), NP_ERR_BUFFER_TOO_SMALL, "capacity");
+    CHECK(n > 1);
+    EXPECT_FAIL(np_tokenizer_encode(t, "abc", 3, 0, ids, NULL, 4, NULL), NP_ERR_INVALID_ARGUMENT, "count");
+    EXPECT_FAIL(np_tokenizer_encode(t, NULL, 3, 0, ids, NULL, 4, &n), NP_ERR_INVALID_ARGUMENT, "text");
+    EXPECT_FAIL(np_tokenizer_encode(t, "\xff\xfe", 2, 0, ids, NULL, 4, &n), NP_ERR_INVALID_ARGUMENT, "UTF-8");
+    EXPECT_FAIL(np_tokenizer_encode(t, "abc", 3, 2, ids, NULL, 4, &n), NP_ERR_INVALID_ARGUMENT, "add_special_tokens");
+    EXPECT_OK(np_tokenizer_encode(t, NULL, 0, 0, NULL, NULL, 0, &n));
+    CHECK(n == 0);
+    EXPECT_FAIL(np_tokenizer_encode(NULL, "abc", 3, 0, ids, NULL, 4, &n), NP_ERR_INVALID_HANDLE, "tokenizer");
+
+    size_t need = 0;
+    EXPECT_OK(np_tokenizer_encode(t, "hello", 5, 0, ids, NULL, 4, &n));
+    EXPECT_OK(np_tokenizer_decode(t, ids, n, 0, NULL, 0, &need));
+    CHECK(need > 1);
+    char small[2];
+    EXPECT_FAIL(np_tokenizer_decode(t, ids, n, 0, small, sizeof small, NULL), NP_ERR_BUFFER_TOO_SMALL, "buf_len");
+    CHECK(small[1] == '\0');
+    EXPECT_FAIL(np_tokenizer_decode(t, ids, n, 0, NULL, 0, NULL), NP_ERR_INVALID_ARGUMENT, "required");
+    EXPECT_FAIL(np_tokenizer_decode(t, NULL, 3, 0, NULL, 0, &need), NP_ERR_INVALID_ARGUMENT, "ids");
+    EXPECT_OK(np_tokenizer_destroy(NULL));
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) { fprintf(stderr, "usage: test_tokenizer DATA_DIR [--quick]\n"); return 2; }
+    const char* data = argv[1];
+    int quick = argc > 2 && strcmp(argv[2], "--quick") == 0;
+    char cache[1024], path[1200];
+    const char* env = getenv("NP_TOKENIZER_CACHE");
+    if (env != NULL && env[0] != '\0') snprintf(cache, sizeof cache, "%s", env);
+    else snprintf(cache, sizeof cache, "%s/.cache/nativeprob-tokenizers", getenv("HOME") ? getenv("HOME") : ".");
+
+    snprintf(path, sizeof path, "%s/multilingual.json", data);
+    char* json = read_gz(path, NULL);
+    if (json == NULL) { fprintf(stderr, "cannot read %s\n", path); return 2; }
+    static char* lines[256];
+    static size_t lens[256];
+    int nlines = parse_lines(json, lines, lens, 256);
+    CHECK(nlines > 30);
+
+    static const char* full[] = {"llama2", "llama3", "qwen3", "gemma3", "gpt2", "bert-base-uncased", "unigram"};
+    static const char* small[] = {"bert-base-uncased", "unigram"};
+    const char** names = quick ? small : full;
+    int count = quick ? 2 : 7;
+    static expected_t rows[256];
+    np_tokenizer_t* first = NULL;
+    for (int k = 0; k < count; ++k) {
+        int n = read_expected(data, names[k], rows, 256);
+        CHECK_MSG(n == nlines, "expected-%s.tsv.gz: %d multilingual rows for %d lines", names[k], n, nlines);
+        np_tokenizer_t* t = NULL;
+        if (strcmp(names[k], "unigram") == 0) {
+            size_t len = 0;
+            snprintf(path, sizeof path, "%s/unigram.json.gz", data);
+            char* doc = read_gz(path, &len);
+            CHECK(doc != NULL);
+            if (doc == NULL) continue;
+            EXPECT_OK(np_tokenizer_load(NULL, doc, len, &t));
+            free(doc);
+        } else {
+            snprintf(path, sizeof path, "%s/%s.json", cache, names[k]);
+            FILE* f = fopen(path, "rb");
+            if (f == NULL) {
+                if (getenv("NP_REQUIRE_TOKENIZERS") && strcmp(getenv("NP_REQUIRE_TOKENIZERS"), "1") == 0) {
+                    fprintf(stderr, "%s is missing (NP_REQUIRE_TOKENIZERS=1): run fetch-tokenizers.sh\n", path);
+                    return 1;
+                }
+                fprintf(stderr, "skipped: %s is missing; run tests/NativeProb.Tests/Tokenization/HuggingFace/Data/fetch-tokenizers.sh\n", path);
+                free(json);
+                return 77;
+            }
+            fclose(f);
+            EXPECT_OK(np_tokenizer_load(path, NULL, 0, &t));
+        }
+        if (t == NULL) continue;
+        if (n == nlines) check_tokenizer(t, names[k], lines, lens, nlines, rows);
+        if (first == NULL) first = t;
+        else EXPECT_OK(np_tokenizer_destroy(t));
+    }
+    if (first != NULL) {
+        check_errors(first, data);
+        EXPECT_OK(np_tokenizer_destroy(first));
+        size_t n = 0;
+        EXPECT_FAIL(np_tokenizer_encode(first, "abc", 3, 0, NULL, NULL, 0, &n), NP_ERR_INVALID_HANDLE, "tokenizer");
+        EXPECT_FAIL(np_tokenizer_destroy(first), NP_ERR_INVALID_HANDLE, "tokenizer");
+    }
+    free(json);
+    printf("test_tokenizer: %d checks, %d failures\n", np_checks, np_failures);
+    return np_failures == 0 ? 0 : 1;
+}

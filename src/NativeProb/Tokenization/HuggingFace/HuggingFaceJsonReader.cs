@@ -1,0 +1,217 @@
+// NativeProb — MIT License.
+using System.Text.Json;
+using NativeProb.Tokenization.HuggingFace.Unicode;
+
+namespace NativeProb.Tokenization.HuggingFace;
+
+/// <summary>Builds a <see cref="HuggingFaceTokenizer"/> from tokenizer.json; every error names the JSON path.</summary>
+internal static class HuggingFaceJsonReader
+{
+    public static HuggingFaceTokenizer Read(ReadOnlySpan<byte> utf8Json, string source)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 256 }); }
+        catch (JsonException e) { throw new JsonAt(default, "$", source).Bad($"is not valid JSON ({e.Message})", e); }
+        using (doc)
+        {
+            var root = new JsonAt(doc.RootElement, "$", source).RequireObject();
+            foreach (string unsupported in new[] { "truncation", "padding" })
+                if (!root.Child(unsupported).IsNull) throw root.Child(unsupported).Bad("is not supported (only null)");
+            List<AddedTokenSpec> added = ReadAddedTokens(root.Child("added_tokens"));
+            Normalizer? normalizer = root.Child("normalizer").IsNull ? null : ReadNormalizer(root.Child("normalizer"));
+            PreTokenizerStep? pre = root.Child("pre_tokenizer").IsNull ? null : ReadPreTokenizer(root.Child("pre_tokenizer"));
+            TokenModel model = HuggingFaceModelReader.Read(root.Child("model").RequireObject());
+            var tokenIds = new Dictionary<string, int>(model.Vocabulary, StringComparer.Ordinal);
+            foreach (AddedTokenSpec a in added) tokenIds[a.Content] = a.Id;
+            PostProcessor post = root.Child("post_processor").IsNull ? PostProcessor.None : ReadPostProcessor(root.Child("post_processor"), tokenIds);
+            Decoder? decoder = root.Child("decoder").IsNull ? null : ReadDecoder(root.Child("decoder"));
+            return new HuggingFaceTokenizer(normalizer, pre, model, added, post, decoder, doc.RootElement.Clone());
+        }
+    }
+
+    private static List<AddedTokenSpec> ReadAddedTokens(JsonAt a)
+    {
+        var list = new List<AddedTokenSpec>();
+        if (a.IsNull) return list;
+        foreach (JsonAt t in a.Items())
+        {
+            t.RequireObject();
+            bool special = t.Child("special").Bool(false);
+            list.Add(new AddedTokenSpec(t.Child("id").Int(), t.Child("content").String(), special, t.Child("single_word").Bool(false),
+                t.Child("lstrip").Bool(false), t.Child("rstrip").Bool(false), t.Child("normalized").Bool(!special)));
+        }
+        return list;
+    }
+
+    private static TextPattern ReadPattern(JsonAt p)
+    {
+        p.RequireObject();
+        if (!p.Child("String").IsNull) return TextPattern.Literal(p.Child("String").String());
+        if (!p.Child("Regex").IsNull)
+        {
+            string regex = p.Child("Regex").String();
+            try { return TextPattern.Regex(regex); }
+            catch (ArgumentException e) { throw p.Child("Regex").Bad($"is a regex the .NET engine does not accept ({e.Message})", e); }
+        }
+        throw p.Bad("must hold \"String\" or \"Regex\"");
+    }
+
+    private static Normalizer ReadNormalizer(JsonAt n)
+    {
+        string type = n.Type();
+        switch (type)
+        {
+            case "Sequence":
+                return new SequenceNormalizer(n.Child("normalizers").Items().Select(ReadNormalizer).ToArray());
+            case "NFC": return new UnicodeFormNormalizer(NormalForm.Nfc);
+            case "NFD": return new UnicodeFormNormalizer(NormalForm.Nfd);
+            case "NFKC": return new UnicodeFormNormalizer(NormalForm.Nfkc);
+            case "NFKD": return new UnicodeFormNormalizer(NormalForm.Nfkd);
+            case "Lowercase": return new LowercaseNormalizer();
+            case "Strip": return new StripNormalizer(n.Child("strip_left").Bool(true), n.Child("strip_right").Bool(true));
+            case "StripAccents": return new StripAccentsNormalizer();
+            case "Replace": return new ReplaceNormalizer(ReadPattern(n.Child("pattern")), n.Child("content").String());
+            case "Prepend": return new PrependNormalizer(n.Child("prepend").String());
+            case "BertNormalizer":
+            {
+                bool lowercase = n.Child("lowercase").Bool(true);
+                JsonAt strip = n.Child("strip_accents");
+                return new BertNormalizer(n.Child("clean_text").Bool(true), n.Child("handle_chinese_chars").Bool(true),
+                    strip.IsNull ? lowercase : strip.Bool(false), lowercase);
+            }
+            default:
+                throw n.Child("type").Bad($"'{type}' is not supported (expected Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace, Prepend or BertNormalizer)");
+        }
+    }
+
+    private static SplitBehavior ReadBehavior(JsonAt b, SplitBehavior fallback)
+    {
+        if (b.IsNull) return fallback;
+        string s = b.String();
+        return s switch
+        {
+            "Removed" => SplitBehavior.Removed,
+            "Isolated" => SplitBehavior.Isolated,
+            "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
+            "MergedWithNext" => SplitBehavior.MergedWithNext,
+            "Contiguous" => SplitBehavior.Contiguous,
+            _ => throw b.Bad($"'{s}' is not a split behavior (Removed, Isolated, MergedWithPrevious, MergedWithNext or Contiguous)"),
+        };
+    }
+
+    private static char ReadChar(JsonAt c)
+    {
+        string s = c.String();
+        if (s.Length != 1) throw c.Bad($"must be one UTF-16 char, not \"{s}\"");
+        return s[0];
+    }
+
+    /// <summary>Metaspace's prepend_scheme, or the older add_prefix_space flag it replaced.</summary>
+    private static string ReadPrependScheme(JsonAt m)
+    {
+        JsonAt scheme = m.Child("prepend_scheme");
+        if (scheme.IsNull) return m.Child("add_prefix_space").Bool(true) ? "always" : "never";
+        string s = scheme.String();
+        return s is "always" or "first" or "never" ? s : throw scheme.Bad($"'{s}' is not a prepend scheme (always, first or never)");
+    }
+
+    private static PreTokenizerStep ReadPreTokenizer(JsonAt p)
+    {
+        string type = p.Type();
+        switch (type)
+        {
+            case "Sequence":
+                return new SequencePreTokenizer(p.Child("pretokenizers").Items().Select(ReadPreTokenizer).ToArray());
+            case "Split":
+                return new SplitPreTokenizer(ReadPattern(p.Child("pattern")), ReadBehavior(p.Child("behavior"), SplitBehavior.Isolated), p.Child("invert").Bool(false));
+            case "ByteLevel":
+                return new ByteLevelPreTokenizer(p.Child("add_prefix_space").Bool(true), p.Child("use_regex").Bool(true));
+            case "Metaspace":
+                return new MetaspacePreTokenizer(ReadChar(p.Child("replacement")), ReadPrependScheme(p), p.Child("split").Bool(true));
+            case "Digits":
+                return new CharSplitPreTokenizer(IsNumeric, p.Child("individual_digits").Bool(false) ? SplitBehavior.Isolated : SplitBehavior.Contiguous);
+            case "Punctuation":
+                return new CharSplitPreTokenizer(PreTokenizerStep.IsPunctuation, ReadBehavior(p.Child("behavior"), SplitBehavior.Isolated));
+            case "Whitespace":
+                return new WhitespacePreTokenizer();
+            case "WhitespaceSplit":
+                return new CharSplitPreTokenizer(PreTokenizerStep.IsWhitespace, SplitBehavior.Removed);
+            case "BertPreTokenizer":
+                return new BertPreTokenizer();
+            case "CharDelimiterSplit":
+            {
+                char d = ReadChar(p.Child("delimiter"));
+                return new CharSplitPreTokenizer(cp => cp == d, SplitBehavior.Removed);
+            }
+            default:
+                throw p.Child("type").Bad($"'{type}' is not supported (expected Sequence, Split, ByteLevel, Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit, BertPreTokenizer or CharDelimiterSplit)");
+        }
+    }
+
+    private static bool IsNumeric(int cp) => System.Globalization.CharUnicodeInfo.GetUnicodeCategory(cp) is System.Globalization.UnicodeCategory.DecimalDigitNumber
+        or System.Globalization.UnicodeCategory.LetterNumber or System.Globalization.UnicodeCategory.OtherNumber;
+
+    private static PostProcessor ReadPostProcessor(JsonAt p, Dictionary<string, int> tokenIds)
+    {
+        string type = p.Type();
+        switch (type)
+        {
+            case "ByteLevel":
+                return PostProcessor.None;
+            case "Sequence":
+                return p.Child("processors").Items().Select(x => ReadPostProcessor(x, tokenIds)).Aggregate(PostProcessor.None, (a, b) => a.Then(b));
+            case "BertProcessing":
+            case "RobertaProcessing":
+                return new PostProcessor([ReadPairId(p.Child("cls"))], [ReadPairId(p.Child("sep"))]);
+            case "TemplateProcessing":
+            {
+                var specials = p.Child("special_tokens");
+                var before = new List<int>();
+                var after = new List<int>();
+                bool seenSequence = false;
+                foreach (JsonAt item in p.Child("single").Items())
+                {
+                    item.RequireObject();
+                    if (!item.Child("Sequence").IsNull) { seenSequence = true; continue; }
+                    JsonAt st = item.Child("SpecialToken");
+                    if (st.IsNull) throw item.Bad("must hold \"Sequence\" or \"SpecialToken\"");
+                    string name = st.Child("id").String();
+                    JsonAt entry = specials.Child(name);
+                    List<int> ids = entry.IsNull
+                        ? tokenIds.TryGetValue(name, out int id) ? [id] : throw st.Child("id").Bad($"names '{name}', which is neither in $.post_processor.special_tokens nor a token")
+                        : entry.Child("ids").Items().Select(x => x.Int()).ToList();
+                    (seenSequence ? after : before).AddRange(ids);
+                }
+                return new PostProcessor([.. before], [.. after]);
+            }
+            default:
+                throw p.Child("type").Bad($"'{type}' is not supported (expected TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel or Sequence)");
+        }
+    }
+
+    private static int ReadPairId(JsonAt pair)
+    {
+        var items = pair.Items().ToList();
+        if (items.Count != 2) throw pair.Bad("must be a [token, id] pair");
+        return items[1].Int();
+    }
+
+    private static Decoder ReadDecoder(JsonAt d)
+    {
+        string type = d.Type();
+        switch (type)
+        {
+            case "Sequence": return new SequenceDecoder(d.Child("decoders").Items().Select(ReadDecoder).ToArray());
+            case "ByteLevel": return new ByteLevelDecoder();
+            case "ByteFallback": return new ByteFallbackDecoder();
+            case "Fuse": return new FuseDecoder();
+            case "Strip": return new StripDecoder(ReadChar(d.Child("content")), d.Child("start").Int(0), d.Child("stop").Int(0));
+            case "Replace": return new ReplaceDecoder(ReadPattern(d.Child("pattern")), d.Child("content").String());
+            case "Metaspace": return new MetaspaceDecoder(ReadChar(d.Child("replacement")), ReadPrependScheme(d) != "never");
+            case "WordPiece": return new WordPieceDecoder(d.Child("prefix").StringOr("##"), d.Child("cleanup").Bool(true));
+            case "BPEDecoder": return new BpeSuffixDecoder(d.Child("suffix").StringOr("</w>"));
+            default:
+                throw d.Child("type").Bad($"'{type}' is not supported (expected Sequence, ByteLevel, ByteFallback, Fuse, Strip, Replace, Metaspace, WordPiece or BPEDecoder)");
+        }
+    }
+}
