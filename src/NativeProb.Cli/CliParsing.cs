@@ -1,7 +1,4 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using NativeProb.Cpu;
-
 namespace NativeProb.Cli;
 
 /// <summary>Option helpers shared by commands: comma lists, booleans spelled true|false, CPU paths.</summary>

@@ -1,5 +1,4 @@
 // NativeProb — MIT License.
-using System.CommandLine;
 using NativeProb.Cli.Commands;
 
 namespace NativeProb.Cli;

@@ -1,6 +1,5 @@
 // NativeProb — MIT License.
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace NativeProb.Cli;
 

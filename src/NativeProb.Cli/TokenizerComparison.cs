@@ -1,10 +1,7 @@
 // NativeProb — MIT License.
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using NativeProb.Tokenization;
-using Spectre.Console;
 
 namespace NativeProb.Cli;
 

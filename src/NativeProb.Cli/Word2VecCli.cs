@@ -1,6 +1,5 @@
 // NativeProb — MIT License.
 using NativeProb.Embeddings;
-using Spectre.Console;
 
 namespace NativeProb.Cli;
 

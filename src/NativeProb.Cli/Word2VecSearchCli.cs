@@ -1,12 +1,8 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using NativeProb.Cluster;
 using NativeProb.Embeddings;
 using NativeProb.Embeddings.Search;
-using Spectre.Console;
 
 namespace NativeProb.Cli;
 

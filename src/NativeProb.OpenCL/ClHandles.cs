@@ -4,18 +4,23 @@ using Silk.NET.OpenCL;
 
 namespace NativeProb.OpenCL;
 
+/// <summary>The kinds of OpenCL object a <see cref="ClHandle"/> owns, each with its own clRelease* call.</summary>
+internal enum ClObjectKind { Context, Queue, Program, Kernel, Mem, Event }
+
 /// <summary>
 /// An owned OpenCL object (context, queue, program, kernel, buffer or event), released exactly once by
 /// the matching clRelease* call when disposed or finalized. <see cref="Live"/> counts the objects not yet
 /// released, so tests can prove that failures leak nothing.
 /// </summary>
-internal abstract class ClHandle : SafeHandle
+internal sealed class ClHandle : SafeHandle
 {
     private static long s_live;
+    private readonly CL _api;
 
-    protected ClHandle(CL api, nint value) : base(0, ownsHandle: true)
+    public ClHandle(CL api, nint value, ClObjectKind kind) : base(0, ownsHandle: true)
     {
-        Api = api;
+        _api = api;
+        Kind = kind;
         SetHandle(value);
         if (value != 0) Interlocked.Increment(ref s_live);
     }
@@ -23,8 +28,8 @@ internal abstract class ClHandle : SafeHandle
     /// <summary>OpenCL objects created by this process and not yet released.</summary>
     public static long Live => Interlocked.Read(ref s_live);
 
-    /// <summary>The API instance that created the object (and will release it).</summary>
-    protected CL Api { get; }
+    /// <summary>What the handle owns.</summary>
+    public ClObjectKind Kind { get; }
 
     /// <inheritdoc/>
     public override bool IsInvalid => handle == 0;
@@ -33,42 +38,18 @@ internal abstract class ClHandle : SafeHandle
     public nint Value => handle;
 
     /// <inheritdoc/>
-    protected sealed override bool ReleaseHandle()
+    protected override bool ReleaseHandle()
     {
         Interlocked.Decrement(ref s_live);
-        return Release(handle) == 0;
+        int status = Kind switch
+        {
+            ClObjectKind.Context => _api.ReleaseContext(handle),
+            ClObjectKind.Queue => _api.ReleaseCommandQueue(handle),
+            ClObjectKind.Program => _api.ReleaseProgram(handle),
+            ClObjectKind.Kernel => _api.ReleaseKernel(handle),
+            ClObjectKind.Mem => _api.ReleaseMemObject(handle),
+            _ => _api.ReleaseEvent(handle),
+        };
+        return status == 0;
     }
-
-    /// <summary>Calls the object's clRelease* function.</summary>
-    protected abstract int Release(nint value);
-}
-
-internal sealed class ClContextHandle(CL api, nint value) : ClHandle(api, value)
-{
-    protected override int Release(nint value) => Api.ReleaseContext(value);
-}
-
-internal sealed class ClQueueHandle(CL api, nint value) : ClHandle(api, value)
-{
-    protected override int Release(nint value) => Api.ReleaseCommandQueue(value);
-}
-
-internal sealed class ClProgramHandle(CL api, nint value) : ClHandle(api, value)
-{
-    protected override int Release(nint value) => Api.ReleaseProgram(value);
-}
-
-internal sealed class ClKernelHandle(CL api, nint value) : ClHandle(api, value)
-{
-    protected override int Release(nint value) => Api.ReleaseKernel(value);
-}
-
-internal sealed class ClMemHandle(CL api, nint value) : ClHandle(api, value)
-{
-    protected override int Release(nint value) => Api.ReleaseMemObject(value);
-}
-
-internal sealed class ClEventHandle(CL api, nint value) : ClHandle(api, value)
-{
-    protected override int Release(nint value) => Api.ReleaseEvent(value);
 }

@@ -8,7 +8,7 @@ namespace NativeProb.OpenCL;
 /// </summary>
 public sealed class ClTensor : IDisposable
 {
-    internal ClTensor(OpenClDevice device, ClMemHandle handle, long length)
+    internal ClTensor(OpenClDevice device, ClHandle handle, long length)
     {
         Device = device;
         Handle = handle;
@@ -21,7 +21,7 @@ public sealed class ClTensor : IDisposable
     /// <summary>Number of fp32 elements.</summary>
     public long Length { get; }
 
-    internal ClMemHandle Handle { get; }
+    internal ClHandle Handle { get; }
 
     /// <summary>Releases the device buffer.</summary>
     public void Dispose() => Handle.Dispose();

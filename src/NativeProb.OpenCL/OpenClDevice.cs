@@ -25,11 +25,11 @@ public readonly record struct ClProfile(string Operation, int Kernels, double Ke
 public sealed partial class OpenClDevice : IDisposable
 {
     private readonly CL _api;
-    private readonly ClContextHandle _context;
-    private readonly ClQueueHandle _queue;
+    private readonly ClHandle _context;
+    private readonly ClHandle _queue;
     private readonly ProgramCache _programs;
-    private readonly Dictionary<string, (ClMemHandle Mem, long Bytes)> _scratch = new(StringComparer.Ordinal);
-    private readonly List<ClEventHandle> _events = [];
+    private readonly Dictionary<string, (ClHandle Mem, long Bytes)> _scratch = new(StringComparer.Ordinal);
+    private readonly List<ClHandle> _events = [];
     private readonly object _gate = new();
     private long _allocations;
     private bool _disposed;
@@ -43,12 +43,12 @@ public sealed partial class OpenClDevice : IDisposable
         nint device = info.DeviceId;
         nint context = api.CreateContext(properties, 1, &device, null, null, &err);
         ClCheck(err, "clCreateContext");
-        _context = new ClContextHandle(api, context);
+        _context = new ClHandle(api, context, ClObjectKind.Context);
         try
         {
             nint queue = api.CreateCommandQueue(context, device, CommandQueueProperties.ProfilingEnable, &err);
             ClCheck(err, "clCreateCommandQueue");
-            _queue = new ClQueueHandle(api, queue);
+            _queue = new ClHandle(api, queue, ClObjectKind.Queue);
         }
         catch
         {
@@ -219,12 +219,12 @@ public sealed partial class OpenClDevice : IDisposable
         if (grown > Info.MaxAllocationBytes) grown = bytes;
         entry.Mem?.Dispose();
         _scratch.Remove(slot);
-        ClMemHandle mem = CreateBuffer(grown, slot);
+        ClHandle mem = CreateBuffer(grown, slot);
         _scratch[slot] = (mem, grown);
         return mem.Value;
     }
 
-    private unsafe ClMemHandle CreateBuffer(long bytes, string what)
+    private unsafe ClHandle CreateBuffer(long bytes, string what)
     {
         if (bytes > Info.MaxAllocationBytes)
             throw new NpException(NpStatus.OutOfMemory,
@@ -233,7 +233,7 @@ public sealed partial class OpenClDevice : IDisposable
         nint mem = _api.CreateBuffer(_context.Value, MemFlags.ReadWrite, (nuint)bytes, null, &err);
         ClCheck(err, "clCreateBuffer");
         Interlocked.Increment(ref _allocations);
-        return new ClMemHandle(_api, mem);
+        return new ClHandle(_api, mem, ClObjectKind.Mem);
     }
 
     internal unsafe void WriteBuffer(nint mem, ReadOnlySpan<float> data, long offsetElements = 0)
@@ -306,7 +306,7 @@ public sealed partial class OpenClDevice : IDisposable
         }
         nint ev;
         ClCheck(_api.EnqueueNdrangeKernel(_queue.Value, kernel, dims, null, g, local.IsEmpty ? null : l, 0, null, &ev), "clEnqueueNDRangeKernel");
-        _events.Add(new ClEventHandle(_api, ev));
+        _events.Add(new ClHandle(_api, ev, ClObjectKind.Event));
     }
 
     /// <summary>Waits for the queue, records the kernels' device time as <see cref="LastProfile"/> and releases the events.</summary>
@@ -316,7 +316,7 @@ public sealed partial class OpenClDevice : IDisposable
         {
             ClCheck(_api.Finish(_queue.Value), "clFinish");
             double ns = 0;
-            foreach (ClEventHandle ev in _events)
+            foreach (ClHandle ev in _events)
             {
                 ulong start, end;
                 ClCheck(_api.GetEventProfilingInfo(ev.Value, ProfilingInfo.Start, sizeof(ulong), &start, null), "clGetEventProfilingInfo");
@@ -388,7 +388,7 @@ public sealed partial class OpenClDevice : IDisposable
 
     private void ReleaseEvents()
     {
-        foreach (ClEventHandle ev in _events) ev.Dispose();
+        foreach (ClHandle ev in _events) ev.Dispose();
         _events.Clear();
     }
 }

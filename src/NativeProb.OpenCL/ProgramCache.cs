@@ -15,8 +15,8 @@ internal sealed class ProgramCache : IDisposable
     private readonly CL _api;
     private readonly nint _context;
     private readonly nint _device;
-    private readonly Dictionary<string, ClProgramHandle> _programs = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, ClKernelHandle> _kernels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClHandle> _programs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClHandle> _kernels = new(StringComparer.Ordinal);
 
     public ProgramCache(CL api, nint context, nint device)
     {
@@ -43,13 +43,13 @@ internal sealed class ProgramCache : IDisposable
     {
         string programKey = op + "|" + options;
         string kernelKey = programKey + "|" + kernelName;
-        if (_kernels.TryGetValue(kernelKey, out ClKernelHandle? cached)) return cached.Value;
-        if (!_programs.TryGetValue(programKey, out ClProgramHandle? program))
+        if (_kernels.TryGetValue(kernelKey, out ClHandle? cached)) return cached.Value;
+        if (!_programs.TryGetValue(programKey, out ClHandle? program))
         {
             program = Build(Source(op), options);
             _programs[programKey] = program;
         }
-        ClKernelHandle kernel = CreateKernel(program, kernelName);
+        ClHandle kernel = CreateKernel(program, kernelName);
         _kernels[kernelKey] = kernel;
         return kernel.Value;
     }
@@ -58,13 +58,13 @@ internal sealed class ProgramCache : IDisposable
     /// Builds a program from source for this context's device. On failure the program object is released
     /// and an <see cref="OpenClException"/> carries clBuildProgram's code and the compiler's log.
     /// </summary>
-    public unsafe ClProgramHandle Build(string source, string options)
+    public unsafe ClHandle Build(string source, string options)
     {
         int err;
         nuint length = (nuint)System.Text.Encoding.UTF8.GetByteCount(source);
         nint raw = _api.CreateProgramWithSource(_context, 1, [source], &length, &err);
         ClCheck(err, "clCreateProgramWithSource");
-        var program = new ClProgramHandle(_api, raw);
+        var program = new ClHandle(_api, raw, ClObjectKind.Program);
         try
         {
             nint device = _device;
@@ -81,12 +81,12 @@ internal sealed class ProgramCache : IDisposable
     }
 
     /// <summary>Creates a kernel object of a built program.</summary>
-    public unsafe ClKernelHandle CreateKernel(ClProgramHandle program, string kernelName)
+    public unsafe ClHandle CreateKernel(ClHandle program, string kernelName)
     {
         int err;
         nint raw = _api.CreateKernel(program.Value, kernelName, &err);
         ClCheck(err, $"clCreateKernel({kernelName})");
-        return new ClKernelHandle(_api, raw);
+        return new ClHandle(_api, raw, ClObjectKind.Kernel);
     }
 
     /// <summary>
@@ -108,8 +108,8 @@ internal sealed class ProgramCache : IDisposable
 
     public void Dispose()
     {
-        foreach (ClKernelHandle k in _kernels.Values) k.Dispose();
-        foreach (ClProgramHandle p in _programs.Values) p.Dispose();
+        foreach (ClHandle k in _kernels.Values) k.Dispose();
+        foreach (ClHandle p in _programs.Values) p.Dispose();
         _kernels.Clear();
         _programs.Clear();
     }

@@ -1,9 +1,5 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using NativeProb.Attention;
 using NativeProb.IO;
-using NativeProb.Positional;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

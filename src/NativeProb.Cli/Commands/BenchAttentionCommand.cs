@@ -1,13 +1,4 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using NativeProb.Attention;
-using NativeProb.Cpu;
-using NativeProb.Diagnostics;
-using NativeProb.Positional;
-using Spectre.Console;
-
 namespace NativeProb.Cli.Commands;
 
 /// <summary>

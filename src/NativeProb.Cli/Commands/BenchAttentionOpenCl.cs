@@ -1,12 +1,5 @@
 // NativeProb — MIT License.
-using System.Globalization;
-using System.Text.Json.Nodes;
-using NativeProb.Attention;
-using NativeProb.Diagnostics;
-using NativeProb.Errors;
 using NativeProb.OpenCL;
-using NativeProb.Positional;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

@@ -1,9 +1,5 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Text.Json.Nodes;
-using NativeProb.Errors;
 using NativeProb.OpenCL;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

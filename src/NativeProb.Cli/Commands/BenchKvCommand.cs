@@ -1,16 +1,7 @@
 // NativeProb — MIT License.
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using NativeProb.Attention;
-using NativeProb.Cpu;
-using NativeProb.Diagnostics;
-using NativeProb.Errors;
 using NativeProb.KvCache;
 using NativeProb.OpenCL;
-using NativeProb.Positional;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

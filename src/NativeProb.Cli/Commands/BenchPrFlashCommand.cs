@@ -1,13 +1,5 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using NativeProb.Attention;
-using NativeProb.Cpu;
-using NativeProb.Diagnostics;
-using NativeProb.Errors;
 using NativeProb.OpenCL;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

@@ -1,8 +1,6 @@
 // NativeProb — MIT License.
-using System.CommandLine;
 using System.Diagnostics;
 using NativeProb.Cli.Demo;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

@@ -1,10 +1,5 @@
 // NativeProb — MIT License.
-using System.CommandLine;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
-using NativeProb.Cpu;
-using NativeProb.Diagnostics;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

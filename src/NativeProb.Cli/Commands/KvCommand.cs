@@ -1,11 +1,6 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Globalization;
-using NativeProb.Attention;
 using NativeProb.IO;
 using NativeProb.KvCache;
-using NativeProb.Positional;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

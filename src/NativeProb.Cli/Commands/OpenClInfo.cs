@@ -1,8 +1,5 @@
 // NativeProb — MIT License.
-using System.Text.Json.Nodes;
-using NativeProb.Errors;
 using NativeProb.OpenCL;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

@@ -1,8 +1,5 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Globalization;
 using System.Text;
-using NativeProb.Errors;
 using NativeProb.Tokenization;
 using NativeProb.Tokenization.HuggingFace;
 

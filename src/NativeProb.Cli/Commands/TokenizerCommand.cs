@@ -1,11 +1,7 @@
 // NativeProb — MIT License.
-using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
-using System.Text.Json.Nodes;
-using NativeProb.Errors;
 using NativeProb.Tokenization;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

@@ -1,10 +1,6 @@
 // NativeProb — MIT License.
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json.Nodes;
 using NativeProb.Embeddings;
 using NativeProb.Embeddings.Search;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

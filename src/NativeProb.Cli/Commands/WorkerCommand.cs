@@ -1,8 +1,6 @@
 // NativeProb — MIT License.
-using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using NativeProb.Cluster;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Commands;
 

@@ -1,11 +1,4 @@
 // NativeProb — MIT License.
-using System.Globalization;
-using NativeProb.Attention;
-using NativeProb.Cpu;
-using NativeProb.Diagnostics;
-using NativeProb.Positional;
-using Spectre.Console;
-
 namespace NativeProb.Cli.Demo;
 
 /// <summary>Decode and prefill attention with each bias, checked against float64, with speed.</summary>

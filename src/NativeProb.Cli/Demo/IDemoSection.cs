@@ -1,6 +1,4 @@
 // NativeProb — MIT License.
-using Spectre.Console;
-
 namespace NativeProb.Cli.Demo;
 
 /// <summary>One section of <c>nativeprob demo</c>: a short, checked tour of one capability.</summary>

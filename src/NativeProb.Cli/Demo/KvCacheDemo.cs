@@ -1,10 +1,6 @@
 // NativeProb — MIT License.
-using System.Globalization;
-using NativeProb.Attention;
 using NativeProb.Cli.Commands;
-using NativeProb.Cpu;
 using NativeProb.KvCache;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Demo;
 

@@ -1,9 +1,4 @@
 // NativeProb — MIT License.
-using System.Globalization;
-using NativeProb.Attention;
-using NativeProb.Diagnostics;
-using Spectre.Console;
-
 namespace NativeProb.Cli.Demo;
 
 /// <summary>

@@ -1,9 +1,7 @@
 // NativeProb — MIT License.
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using NativeProb.Tokenization;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Demo;
 

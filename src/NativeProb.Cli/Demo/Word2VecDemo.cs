@@ -1,10 +1,8 @@
 // NativeProb — MIT License.
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using NativeProb.Embeddings;
 using NativeProb.Embeddings.Search;
-using Spectre.Console;
 
 namespace NativeProb.Cli.Demo;
 

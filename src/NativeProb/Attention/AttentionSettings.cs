@@ -11,30 +11,13 @@ namespace NativeProb.Attention;
 /// slopes and the distance table, checked once. Every backend (dense, PrFlash, the KV cache, OpenCL) resolves its
 /// options here, so they agree on defaults and on the errors for bad options.
 /// </summary>
-internal sealed unsafe class AttentionSettings
+/// <param name="Scale">The score scale: the option's, or 1 / sqrt(D).</param>
+/// <param name="Slopes">One slope per query head (a pinned copy), or null without bias.</param>
+/// <param name="Table">The distance table of the bias, covering every key distance of the call; null without bias.</param>
+/// <param name="Causal">Whether keys past a query's position are masked.</param>
+/// <param name="Threads">Workers of the call.</param>
+internal sealed unsafe record AttentionSettings(float Scale, float[]? Slopes, DistanceTable? Table, bool Causal, int Threads)
 {
-    private AttentionSettings(float scale, float[]? slopes, DistanceTable? table, bool causal, int threads)
-    {
-        Scale = scale;
-        Slopes = slopes;
-        Table = table;
-        Causal = causal;
-        Threads = threads;
-    }
-
-    /// <summary>The score scale: the option's, or 1 / sqrt(D).</summary>
-    public float Scale { get; }
-
-    /// <summary>One slope per query head (a pinned copy), or null without bias.</summary>
-    public float[]? Slopes { get; }
-
-    /// <summary>The distance table of the bias, covering every key distance of the call; null without bias.</summary>
-    public DistanceTable? Table { get; }
-
-    public bool Causal { get; }
-
-    public int Threads { get; }
-
     /// <summary>Resolves and checks <paramref name="options"/> for a call with these dimensions.</summary>
     /// <exception cref="ArgumentException">A non-finite scale, slopes of the wrong count or not finite, or slopes without a bias.</exception>
     public static AttentionSettings Resolve(AttentionOptions options, int heads, int headDim, int keyLength)

@@ -169,6 +169,21 @@ public static class Word2VecTrainer
                 Interlocked.Read(ref _rawTokens) / Math.Max(seconds, 1e-9), loss, AlphaAt(done));
         }
 
+        /// <summary>
+        /// Adds a thread's counts since its last report (words, raw tokens, loss, training pairs) to the shared totals,
+        /// resets them, and returns the learning rate for the words done so far.
+        /// </summary>
+        private float Publish(int t, ref long words, ref long raw, ref double loss, ref long pairs)
+        {
+            long done = Interlocked.Add(ref _wordsDone, words);
+            Interlocked.Add(ref _rawTokens, raw);
+            Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + loss);
+            Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + pairs);
+            words = raw = pairs = 0;
+            loss = 0;
+            return (float)AlphaAt(done);
+        }
+
         private double AlphaAt(long done) =>
             Math.Max(_o.MinAlpha, _startAlpha - (_startAlpha - _o.MinAlpha) * done / _totalWork);
 
@@ -237,13 +252,7 @@ public static class Word2VecTrainer
                         }
                     }
                     if (len > 0) localLoss += TrainSentence<TK>(sentence, len, alpha, ref rng, neu1, neu1e, targets, dots, cbow, ref localPairs);
-                    long done = Interlocked.Add(ref _wordsDone, localWords);
-                    Interlocked.Add(ref _rawTokens, localRaw);
-                    localWords = 0; localRaw = 0;
-                    Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + localLoss);
-                    Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
-                    localLoss = 0; localPairs = 0;
-                    alpha = (float)AlphaAt(done);
+                    alpha = Publish(t, ref localWords, ref localRaw, ref localLoss, ref localPairs);
                 }
             }
             else
@@ -299,13 +308,7 @@ public static class Word2VecTrainer
                     }
                     if (localWords >= SyncWords)
                     {
-                        long done = Interlocked.Add(ref _wordsDone, localWords);
-                        Interlocked.Add(ref _rawTokens, localRaw);
-                        localWords = 0; localRaw = 0;
-                        Volatile.Write(ref _lossSum[t * SlotPad], _lossSum[t * SlotPad] + localLoss);
-                        Volatile.Write(ref _pairs[t * SlotPad], _pairs[t * SlotPad] + localPairs);
-                        localLoss = 0; localPairs = 0;
-                        alpha = (float)AlphaAt(done);
+                        alpha = Publish(t, ref localWords, ref localRaw, ref localLoss, ref localPairs);
                         if (_stop) break;
                     }
                 }
@@ -366,6 +369,14 @@ public static class Word2VecTrainer
             return loss;
         }
 
+        /// <summary>The context of position pos: a window shrunk by a random 0 .. window - 1 (word2vec's dynamic window), clipped to the sentence.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static (int Lo, int Hi) Window(int pos, int len, int window, ref FastRandom rng)
+        {
+            int b = window - rng.NextInt(window);
+            return (Math.Max(0, pos - b), Math.Min(len - 1, pos + b));
+        }
+
         private double TrainSkipGram<TK>(int[] sentence, int len, float alpha, ref FastRandom rng, float* neu1e, int* targets, float* dots, ref long pairs) where TK : struct, IRowKernel
         {
             int window = _o.Window, stride = _stride;
@@ -374,8 +385,7 @@ public static class Word2VecTrainer
             for (int pos = 0; pos < len; pos++)
             {
                 int word = sentence[pos];
-                int b = window - rng.NextInt(window);
-                int lo = Math.Max(0, pos - b), hi = Math.Min(len - 1, pos + b);
+                (int lo, int hi) = Window(pos, len, window, ref rng);
                 for (int c = lo; c <= hi; c++)
                 {
                     if (c == pos) continue;
@@ -396,8 +406,7 @@ public static class Word2VecTrainer
             for (int pos = 0; pos < len; pos++)
             {
                 int word = sentence[pos];
-                int b = window - rng.NextInt(window);
-                int lo = Math.Max(0, pos - b), hi = Math.Min(len - 1, pos + b);
+                (int lo, int hi) = Window(pos, len, window, ref rng);
                 new Span<float>(neu1, stride).Clear();
                 int cw = 0;
                 for (int c = lo; c <= hi; c++)

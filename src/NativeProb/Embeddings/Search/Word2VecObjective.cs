@@ -52,15 +52,12 @@ public sealed class Word2VecObjective : ITrialObjective, IDisposable
         string evalPart = "";
         switch (kind)
         {
-            case SearchObjective.Analogy:
-                if (evaluationFile is null) ThrowHelper.Argument(nameof(evaluationFile), "the analogy objective needs a questions-words file.");
-                _questions = AnalogyEvaluation.ReadQuestions(evaluationFile);
-                evalPart = EvaluationPart(evaluationFile);
-                _train = corpus;
-                break;
-            case SearchObjective.Similarity:
-                if (evaluationFile is null) ThrowHelper.Argument(nameof(evaluationFile), "the similarity objective needs a word-pair file.");
-                _pairs = SimilarityEvaluation.ReadPairs(evaluationFile);
+            case SearchObjective.Analogy or SearchObjective.Similarity:
+                bool analogy = kind == SearchObjective.Analogy;
+                if (evaluationFile is null)
+                    ThrowHelper.Argument(nameof(evaluationFile), analogy ? "the analogy objective needs a questions-words file." : "the similarity objective needs a word-pair file.");
+                if (analogy) _questions = AnalogyEvaluation.ReadQuestions(evaluationFile);
+                else _pairs = SimilarityEvaluation.ReadPairs(evaluationFile);
                 evalPart = EvaluationPart(evaluationFile);
                 _train = corpus;
                 break;
