@@ -326,14 +326,14 @@ internal sealed unsafe class GroupedStore : KvStore
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
             long group = (long)head * _groupsPerChunk + gi;
             // Fold the group's per-channel scale into the queries and its mins into one offset per row.
-            KeyKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
+            CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
                 (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
             if (chunk.KeyBits == 3)
             {
                 // Two bit planes: unpack the run's units to one code per byte, then walk them as whole elements.
                 int units = (b - a + 15) / 16;
                 GroupQuantizer.UnpackRange(chunk.KeyCodes.Pointer, ChunkCodes, 3, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
-                KeyKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, scratch.Codes, 16L * d, 8, 16, 1, b - a, a - rel, ref pf);
+                CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, scratch.Codes, 16L * d, 8, 16, 1, b - a, a - rel, ref pf);
             }
             else
             {
@@ -341,9 +341,9 @@ internal sealed unsafe class GroupedStore : KvStore
                 byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
                 switch (chunk.KeyBits)
                 {
-                    case 4: KeyKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
-                    case 8: KeyKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
-                    default: KeyKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
+                    case 4: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
+                    case 8: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
+                    default: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
                 }
             }
         }
@@ -395,19 +395,19 @@ internal sealed unsafe class GroupedStore : KvStore
         // Weights from this run's scales and mins: per group, count tokens from token rel.
         long first = (long)head * _valueGroups * _s + rel;
         bool twoBit = bits == 2 && TOps.Count == 16 && HeadDim % 64 == 0;
-        ValueKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
+        CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
             _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum, twoBit ? scratch.PwTwin : null);
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
         if (twoBit)
         {
             // 2-bit rows on 16-lane vectors: a whole super-block per pass (the tail of SAQ and KIVI-2).
-            ValueKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+            CodeKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
                 (long)head * _s + rel, ref pf);
         }
         else if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
-            ValueKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+            CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
                 (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
         }
         else
@@ -415,7 +415,7 @@ internal sealed unsafe class GroupedStore : KvStore
             // 3-bit codes, or rows that do not start on a super-block: unpack the run's rows to one code per byte.
             long firstCode = ((long)head * _s + rel) * HeadDim;
             GroupQuantizer.UnpackRange(chunk.ValueCodes.Pointer, ChunkCodes, bits, firstCode, (long)count * HeadDim, scratch.Codes);
-            ValueKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Pw, scratch.OffsetSum, _g, scratch.Codes, 0, 8, HeadDim, ref pf);
+            CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Pw, scratch.OffsetSum, _g, scratch.Codes, 0, 8, HeadDim, ref pf);
         }
         pf.Drain();
     }

@@ -207,15 +207,15 @@ internal sealed unsafe class TokenStore : KvStore
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    KeyKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 else
-                    KeyKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
-                KeyKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
+                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
-                KeyKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
+                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
                 break;
         }
         pf.Drain();
@@ -244,8 +244,8 @@ internal sealed unsafe class TokenStore : KvStore
         if (_encoding == TokenEncoding.Fp16)
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
-            ValueKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
-            ValueKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            CodeKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
+            CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
         }
         else
         {
@@ -253,12 +253,12 @@ internal sealed unsafe class TokenStore : KvStore
             ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
             if (more) Prefetch.RangeL2((float*)(runScales + AheadRuns * _blocks * 64), _blocks * 32);
             // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
-            ValueKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
+            CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
                 count, _blocks, scratch.Pw, scratch.OffsetSum);
             if (_encoding == TokenEncoding.Int8)
-                ValueKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
+                CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
             else
-                ValueKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
+                CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
         }
         pf.Drain();
     }
