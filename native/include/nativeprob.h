@@ -1,8 +1,11 @@
 /* NativeProb — MIT License.
  *
- * nativeprob.h — the C ABI of NativeProb: exact attention, RoPE and ALiBi-style distance biases on the
- * CPU, from a .NET library compiled with NativeAOT. This header is the source of truth of the ABI; the
- * binding check (interop/NativeProb.Bindings) fails the build when the exports differ from it.
+ * nativeprob.h — the C ABI of NativeProb, a .NET library compiled with NativeAOT (one build per x86-64
+ * level, chosen at load time): exact attention (MHA / GQA / MQA, causal, decode and prefill) with RoPE and
+ * ALiBi / harmonic distance biases; quantized KV caches (fp16, int8, int4, KIVI, staircase SAQ) with
+ * attention on the stored codes; PrFlash block-sparse attention; attention on OpenCL devices; and
+ * Hugging Face tokenizer.json loading, encoding and decoding. This header is the source of truth of the
+ * ABI; the binding check (interop/NativeProb.Bindings) fails the build when the exports differ from it.
  *
  * Usage:
  *
