@@ -48,7 +48,7 @@ internal static class Word2VecSearchCli
             corpus, normalize, strategy, objective, budget, analogy, similarity, windows, dims, samples, negatives, epochs, minCounts, model,
             parallel, threadsPerTrial, seed, searchSeeds, ceN, ceRho, ceAlpha, cePatience, ceEps, ceIid, log, json, fullGrid, report, cluster, clusterId,
         };
-        cmd.Aliases.Add("cehpo"); // DESIGN.md's name for the command
+        cmd.Aliases.Add("cehpo"); // the method's name (docs/algorithms.md §6)
         cmd.SetAction(parse => Word2VecCli.Guard(() =>
         {
             var strategies = parse.GetValue(strategy)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -6,7 +6,7 @@ namespace NativeProb.Embeddings.Search;
 /// <summary>The search strategies; all share the trial runner, the budget accounting and the result type.</summary>
 public enum SearchStrategy
 {
-    /// <summary>CEHPO: the cross-entropy method over independent categoricals (ALGORITHMS.md §6).</summary>
+    /// <summary>CEHPO: the cross-entropy method over independent categoricals (docs/algorithms.md §6).</summary>
     CrossEntropy = 0,
     /// <summary>Distinct configurations drawn uniformly without replacement.</summary>
     Random = 1,
@@ -14,7 +14,7 @@ public enum SearchStrategy
     Grid = 2,
 }
 
-/// <summary>Settings of the cross-entropy method (defaults from ALGORITHMS.md §6).</summary>
+/// <summary>Settings of the cross-entropy method (defaults from docs/algorithms.md §6).</summary>
 public sealed record CrossEntropyOptions
 {
     /// <summary>Configurations drawn per round (N).</summary>
