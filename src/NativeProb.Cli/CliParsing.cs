@@ -30,6 +30,22 @@ internal static class CliParsing
     public static Option<int> ThreadsOption() =>
         new("--threads") { Description = "Worker threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
 
+    /// <summary>A list of thread counts for the benchmarks that measure scaling in one run (default: all cores).</summary>
+    public static Option<string> ThreadCountsOption() =>
+        new("--threads") { Description = "Worker threads, comma-separated (e.g. 1,2: each count measured in turn, with the machine probed at that count; default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) };
+
+    /// <summary>Parses <see cref="ThreadCountsOption"/>: positive integers, at most 1024 each.</summary>
+    public static int[] ThreadCounts(string text)
+    {
+        int[] counts = List(text).Select(x => int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 1024
+            ? n : throw new ArgumentException($"--threads takes positive thread counts (1..1024), comma-separated; got '{x}'.")).ToArray();
+        return counts.Length > 0 ? counts : throw new ArgumentException("--threads lists no thread count.");
+    }
+
+    /// <summary>Runs a benchmark once per thread count and concatenates the JSON rows (each row carries its own "threads").</summary>
+    public static JsonArray PerThreadCount(int[] counts, Func<int, JsonArray> run) =>
+        new(counts.SelectMany(t => run(t).Select(row => row!.DeepClone())).ToArray());
+
     public static Option<string?> JsonOption() =>
         new("--json") { Description = "Write the results as a JSON array to this file." };
 

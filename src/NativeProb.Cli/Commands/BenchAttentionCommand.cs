@@ -19,7 +19,7 @@ internal static class BenchAttentionCommand
         var causal = new Option<string>("--causal") { DefaultValueFactory = _ => "true", Description = "true | false" };
         var bias = new Option<string>("--bias") { DefaultValueFactory = _ => "none", Description = "none|alibi|harmonic-slopes|harmonic-distance|harmonic (comma list allowed)." };
         var path = CliParsing.PathOption();
-        var threads = CliParsing.ThreadsOption();
+        var threads = CliParsing.ThreadCountsOption();
         var json = CliParsing.JsonOption();
         var reps = new Option<int?>("--reps") { Description = "Timed repetitions (default 21 for decode, 5 for prefill)." };
         var cold = new Option<string?>("--cold") { Description = "Rotate KV copies larger than the LLC so each call reads memory (default: true for decode, false for prefill)." };
@@ -34,6 +34,7 @@ internal static class BenchAttentionCommand
             string m = parse.GetValue(mode)!.Trim().ToLowerInvariant();
             if (m is not ("decode" or "prefill")) throw new ArgumentException($"--mode takes decode or prefill; got '{m}'.");
             bool decode = m == "decode";
+            int[] counts = CliParsing.ThreadCounts(parse.GetValue(threads)!);
             int nk = parse.GetValue(kvLen) ?? (decode ? 16384 : 2048);
             int nq = parse.GetValue(qLen) ?? (decode ? 1 : nk);
             var settings = new Settings(
@@ -41,11 +42,12 @@ internal static class BenchAttentionCommand
                 CliParsing.Bool(parse.GetValue(causal)!, "--causal"),
                 CliParsing.List(parse.GetValue(bias)).Select(PositionalBias.Parse).ToArray(),
                 CliParsing.Paths(parse.GetValue(path)),
-                Math.Max(1, parse.GetValue(threads)),
+                counts[0],
                 parse.GetValue(reps) ?? (decode ? 21 : 5),
                 parse.GetValue(cold) is string c ? CliParsing.Bool(c, "--cold") : decode);
             return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
-                cl => cl is null ? Run(settings, AnsiConsole.Console) : BenchAttentionOpenCl.Run(settings, cl, AnsiConsole.Console));
+                cl => cl is not null ? BenchAttentionOpenCl.Run(settings, cl, AnsiConsole.Console)
+                    : CliParsing.PerThreadCount(counts, t => Run(settings with { Threads = t }, AnsiConsole.Console)));
         }));
         return command;
     }

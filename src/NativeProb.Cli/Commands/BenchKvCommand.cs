@@ -21,7 +21,7 @@ internal static class BenchKvCommand
         var formats = new Option<string>("--formats") { DefaultValueFactory = _ => "fp32,fp16,int8,int4,kivi2,kivi4,saq", Description = "Comma list of " + string.Join("|", KvFormats.Names) + "." };
         var data = new Option<string>("--data") { DefaultValueFactory = _ => "gaussian", Description = "gaussian | outliers (keys with a few 10x channels, RoPE applied)." };
         var path = CliParsing.PathOption();
-        var threads = CliParsing.ThreadsOption();
+        var threads = CliParsing.ThreadCountsOption();
         var json = CliParsing.JsonOption();
         var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 15, Description = "Timed decode steps per format (median reported)." };
         var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl (OpenCL: the KIVI / SAQ formats; others are skipped)." };
@@ -34,11 +34,13 @@ internal static class BenchKvCommand
         {
             string d = parse.GetValue(data)!.Trim().ToLowerInvariant();
             if (d is not ("gaussian" or "outliers")) throw new ArgumentException($"--data takes gaussian or outliers; got '{d}'.");
+            int[] counts = CliParsing.ThreadCounts(parse.GetValue(threads)!);
             var set = new Settings(parse.GetValue(kvLen), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
                 CliParsing.List(parse.GetValue(formats)).Select(KvFormats.Parse).ToArray(), d == "outliers",
-                CliParsing.Paths(parse.GetValue(path)), Math.Max(1, parse.GetValue(threads)), Math.Max(1, parse.GetValue(reps)), Seed: 42);
+                CliParsing.Paths(parse.GetValue(path)), counts[0], Math.Max(1, parse.GetValue(reps)), Seed: 42);
             return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
-                cl => Run(set with { Device = cl }, AnsiConsole.Console));
+                cl => cl is not null ? Run(set with { Device = cl }, AnsiConsole.Console)
+                    : CliParsing.PerThreadCount(counts, t => Run(set with { Threads = t }, AnsiConsole.Console)));
         }));
         return command;
     }
