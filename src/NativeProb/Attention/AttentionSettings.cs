@@ -13,11 +13,20 @@ namespace NativeProb.Attention;
 /// </summary>
 /// <param name="Scale">The score scale: the option's, or 1 / sqrt(D).</param>
 /// <param name="Slopes">One slope per query head (a pinned copy), or null without bias.</param>
-/// <param name="Table">The distance table of the bias, covering every key distance of the call; null without bias.</param>
+/// <param name="Distance">The distance function of the bias (read only with slopes).</param>
+/// <param name="KeyLength">Nk of the call: the distance table covers every key distance up to it.</param>
 /// <param name="Causal">Whether keys past a query's position are masked.</param>
 /// <param name="Threads">Workers of the call.</param>
-internal sealed unsafe record AttentionSettings(float Scale, float[]? Slopes, DistanceTable? Table, bool Causal, int Threads)
+internal sealed unsafe record AttentionSettings(float Scale, float[]? Slopes, DistanceFunction Distance, int KeyLength, bool Causal, int Threads)
 {
+    private DistanceTable? _table;
+
+    /// <summary>
+    /// The CPU kernels' distance table of the bias (null without bias), fetched on first use: the OpenCL backend
+    /// uploads a table of its own and never asks for this one.
+    /// </summary>
+    public DistanceTable? Table => Slopes is null ? null : _table ??= DistanceTable.Get(Distance, KeyLength + 1);
+
     /// <summary>Resolves and checks <paramref name="options"/> for a call with these dimensions.</summary>
     /// <exception cref="ArgumentException">A non-finite scale, slopes of the wrong count or not finite, or slopes without a bias.</exception>
     public static AttentionSettings Resolve(AttentionOptions options, int heads, int headDim, int keyLength)
@@ -46,23 +55,26 @@ internal sealed unsafe record AttentionSettings(float Scale, float[]? Slopes, Di
             slopes = GC.AllocateUninitializedArray<float>(source.Length, pinned: true);
             source.CopyTo(slopes, 0);
         }
-        DistanceTable? table = slopes is null ? null : DistanceTable.Get(options.Bias.Distance, keyLength + 1);
-        return new AttentionSettings(scale, slopes, table, options.Causal, options.ResolveThreads());
+        return new AttentionSettings(scale, slopes, options.Bias.Distance, keyLength, options.Causal, options.ResolveThreads());
     }
 
     /// <summary>
     /// The driver's view of a call over pinned Q / O (and K / V for dense sources). The slopes and the table are
     /// pinned arrays held by this object: keep it alive (<see cref="GC.KeepAlive"/>) until the call returns.
     /// </summary>
-    public AttentionCall Call(AttentionShape shape, float* q, float* o, float* k = null, float* v = null) => new()
+    public AttentionCall Call(AttentionShape shape, float* q, float* o, float* k = null, float* v = null)
     {
-        Q = q, O = o, K = k, V = v,
-        Shape = shape,
-        Causal = Causal,
-        Scale = Scale,
-        Slopes = Slopes is null ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Slopes)),
-        Table = Table is null ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Table.Values)),
-        TableCenter = Table?.Center ?? 0,
-        Threads = Threads,
-    };
+        DistanceTable? table = Table;
+        return new AttentionCall
+        {
+            Q = q, O = o, K = k, V = v,
+            Shape = shape,
+            Causal = Causal,
+            Scale = Scale,
+            Slopes = Slopes is null ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Slopes)),
+            Table = table is null ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(table.Values)),
+            TableCenter = table?.Center ?? 0,
+            Threads = Threads,
+        };
+    }
 }

@@ -44,7 +44,7 @@ internal static class StoreAttention
             int splits = SplitMerge.Count(tiles.Count, Call.Threads, TilePlan.MaxUnits(tiles, 1), MinRunsPerSplit);
             var source = new Source<TOps, TVec>
             {
-                Kernels = Store.Kernels<TOps, TCodes, TVec>(), Runs = runs.ToArray(), HeadDim = Store.HeadDim, Call = Call,
+                Kernels = Store.Kernels<TOps, TCodes, TVec>(), Runs = runs.ToArray(), Call = Call,
             };
             return TileDriver.Run<Source<TOps, TVec>, KvScratch>(Call, TilePlan.Split(tiles, splits, 1), splits, source);
         }
@@ -55,10 +55,9 @@ internal static class StoreAttention
     {
         public StoreKernels Kernels;
         public (int Start, int Count)[] Runs;
-        public int HeadDim;
         public AttentionCall Call;
 
-        public readonly KvScratch CreateScratch() => new(HeadDim);
+        public readonly KvScratch CreateScratch() => new(Call.Shape.HeadDim);
 
         public readonly unsafe long Walk(in TileItem it, AttentionTile tile, KvScratch scratch)
         {
