@@ -84,7 +84,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 5
+#define NP_ABI_VERSION_MINOR 6
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -363,6 +363,14 @@ enum {
     NP_KV_FORMAT_SAQ = 7    /**< Staircase adaptive quantization: KIVI chunks step down a bit ladder. */
 };
 
+/** Key arithmetic of attention on a cache (np_kv_cache_options_t::arithmetic). */
+enum {
+    NP_KV_ARITHMETIC_AUTO = 0,   /**< The library's choice: today exact on every machine. */
+    NP_KV_ARITHMETIC_EXACT = 1,  /**< Codes widened to fp32: exact attention on the dequantized cache within 1e-5. */
+    NP_KV_ARITHMETIC_INTEGER = 2 /**< KIVI/SAQ: int8 query codes times stored codes in integer dot products
+                                      (others stay exact); see docs/algorithms.md for its precision. */
+};
+
 /** Options of np_kv_cache_create(). Zero fields mean the default given. */
 typedef struct np_kv_cache_options_t {
     uint32_t struct_size;        /**< sizeof(np_kv_cache_options_t). */
@@ -376,6 +384,8 @@ typedef struct np_kv_cache_options_t {
     int32_t ladder_count;        /**< SAQ: entries in ladder (1..5); 0 with ladder NULL means (8, 4, 2). */
     const int32_t* ladder;       /**< SAQ: bit widths, strictly decreasing, each 1, 2, 3, 4 or 8; or NULL.
                                       Read during np_kv_cache_create only. Ignored by other formats. */
+    int32_t arithmetic;          /**< NP_KV_ARITHMETIC_*; 0 is auto. \since 0.6 (a struct_size that ends
+                                      before this field, the 0.5 layout, is accepted and means auto). */
 } np_kv_cache_options_t;
 
 /** A KV cache (opaque). */

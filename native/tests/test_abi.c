@@ -12,6 +12,7 @@
 #include "np_cases.h"
 
 #include <math.h>
+#include <stddef.h>
 
 static np_build_info_t g_info;
 
@@ -545,8 +546,19 @@ static void test_kv_cache_errors(void) {
     CHECK(cache == NULL);
     o.struct_size = 0;
     EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "struct_size");
-    o.struct_size = sizeof o - 8;
+    o.struct_size = (uint32_t)offsetof(np_kv_cache_options_t, ladder);
     EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    /* The 0.5 layout (before arithmetic) is accepted; arithmetic past struct_size is not read. */
+    o.struct_size = (uint32_t)offsetof(np_kv_cache_options_t, arithmetic);
+    o.arithmetic = 99;
+    EXPECT_OK(np_kv_cache_create(&o, &cache));
+    EXPECT_OK(np_kv_cache_destroy(cache));
+    o = small_kv_options();
+    o.arithmetic = NP_KV_ARITHMETIC_INTEGER;
+    EXPECT_OK(np_kv_cache_create(&o, &cache));
+    EXPECT_OK(np_kv_cache_destroy(cache));
+    cache = NULL;
+    o = small_kv_options();
     o.struct_size = sizeof o + 8;
     EXPECT_FAIL(np_kv_cache_create(&o, &cache), NP_ERR_INVALID_ARGUMENT, "struct_size");
     int32_t bad_ladder[3] = {4, 4, 2}, odd_ladder[2] = {8, 5};
@@ -567,6 +579,8 @@ static void test_kv_cache_errors(void) {
     BAD_KV(residual_length, 40, "ResidualLength");
     BAD_KV(keys_only_staircase, 2, "keys_only_staircase");
     BAD_KV(cpu_path, 9, "cpu_path");
+    BAD_KV(arithmetic, 3, "arithmetic");
+    BAD_KV(arithmetic, -1, "arithmetic");
     BAD_KV(ladder_count, 3, "ladder");
     BAD_KV(ladder, bad_ladder, "ladder");
     o = small_kv_options();

@@ -33,7 +33,7 @@ public sealed class KvCacheTests(ClFixture fixture)
 
     private static QuantizedKvCache Fill(string format, int hkv, int d, int length, int seed, int residual = 64, int group = 32, int[]? ladder = null)
     {
-        var options = new KvCacheOptions { Format = KvFormats.Parse(format), ResidualLength = residual, GroupSize = group };
+        var options = new KvCacheOptions { Arithmetic = KvArithmetic.Exact, Format = KvFormats.Parse(format), ResidualLength = residual, GroupSize = group };
         if (ladder is not null) options = options with { Ladder = ladder };
         var cache = new QuantizedKvCache(hkv, d, options);
         // Appended as a block then one token at a time, as prefill then decode would.
@@ -121,7 +121,7 @@ public sealed class KvCacheTests(ClFixture fixture)
     public void RejectsWhatItDoesNotRun()
     {
         OpenClDevice device = fixture.Require();
-        var fp16 = new QuantizedKvCache(1, 16, new KvCacheOptions { Format = KvFormat.Fp16 });
+        var fp16 = new QuantizedKvCache(1, 16, new KvCacheOptions { Arithmetic = KvArithmetic.Exact, Format = KvFormat.Fp16 });
         fp16.Append(new float[16], new float[16]);
         Assert.Throws<NotSupportedException>(() => device.KvAttention(fp16, new float[16], new float[16], 1, 1));
         QuantizedKvCache saq = Fill("saq", 1, 32, 3, 5);

@@ -29,7 +29,10 @@ public static unsafe class KvCacheExports
     private static QuantizedKvCache Create(np_kv_cache_options_t* o, string name)
     {
         uint size = (uint)sizeof(np_kv_cache_options_t);
-        Check.Options(o, o == null ? 0 : o->struct_size, size, size, name, nameof(np_kv_cache_options_t));
+        Check.Options(o, o == null ? 0 : o->struct_size, np_kv_cache_options_t.SizeV05, size, name, nameof(np_kv_cache_options_t));
+        int arithmetic = o->struct_size >= size ? o->arithmetic : 0;
+        if (arithmetic is < 0 or > 2)
+            throw new NpException(NpStatus.InvalidArgument, $"{name}->arithmetic is {arithmetic}; expected NP_KV_ARITHMETIC_AUTO (0), _EXACT (1) or _INTEGER (2).");
         KvFormatInfo format = KvFormatTable.FromAbi(o->format)
             ?? throw new NpException(NpStatus.InvalidArgument, $"{name}->format is {o->format}; expected an NP_KV_FORMAT_* value ({string.Join(", ", KvFormatTable.All.Select(f => f.AbiValue))}).");
         if (o->kv_heads <= 0)
@@ -52,6 +55,7 @@ public static unsafe class KvCacheExports
             Ladder = ladder,
             ValueStaircase = !keysOnly,
             Path = Check.Path(o->cpu_path, $"{name}->cpu_path"),
+            Arithmetic = (KvArithmetic)arithmetic,
         };
         try { return new QuantizedKvCache(o->kv_heads, o->head_dim, options); }
         catch (ArgumentException e)

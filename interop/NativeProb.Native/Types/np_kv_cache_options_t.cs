@@ -27,4 +27,16 @@ public unsafe struct np_kv_cache_options_t
     public int ladder_count;
     /// <summary>SAQ bit ladder or NULL.</summary>
     public int* ladder;
+    /// <summary>NP_KV_ARITHMETIC_*; 0 is auto (since ABI 0.6; absent from the 0.5 layout).</summary>
+    public int arithmetic;
+
+    /// <summary>The struct's size in ABI 0.5, before <see cref="arithmetic"/>: still accepted.</summary>
+    public static uint SizeV05
+    {
+        get
+        {
+            np_kv_cache_options_t o = default;
+            return (uint)((byte*)&o.arithmetic - (byte*)&o);
+        }
+    }
 }

@@ -26,9 +26,14 @@ internal static class BenchKvCommand
         var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 15, Description = "Timed decode steps per format (median reported)." };
         var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl (OpenCL: the KIVI / SAQ formats; others are skipped)." };
         var device = new Option<string?>("--device") { Description = "OpenCL device: index, gpu, cpu or a name part (default: NP_OPENCL_DEVICE, else first GPU)." };
+        var arithmetic = new Option<string>("--arithmetic")
+        {
+            DefaultValueFactory = _ => "auto",
+            Description = "Comma list of auto|exact|integer: the key arithmetic of the quantized caches (auto: integer where the CPU has a fast integer dot product); each is a row.",
+        };
         var command = new Command("kv", "Benchmark the KV-cache formats: memory, quality against fp32, decode speed.")
         {
-            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps, backend, device,
+            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps, backend, device, arithmetic,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -37,7 +42,10 @@ internal static class BenchKvCommand
             int[] counts = CliParsing.ThreadCounts(parse.GetValue(threads)!);
             var set = new Settings(parse.GetValue(kvLen), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
                 CliParsing.List(parse.GetValue(formats)).Select(KvFormats.Parse).ToArray(), d == "outliers",
-                CliParsing.Paths(parse.GetValue(path)), counts[0], Math.Max(1, parse.GetValue(reps)), Seed: 42);
+                CliParsing.Paths(parse.GetValue(path)), counts[0], Math.Max(1, parse.GetValue(reps)), Seed: 42)
+            {
+                Arithmetics = CliParsing.List(parse.GetValue(arithmetic)).Select(KvArithmetics.Parse).Distinct().ToArray(),
+            };
             return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
                 cl => cl is not null ? Run(set with { Device = cl }, AnsiConsole.Console)
                     : CliParsing.PerThreadCount(counts, t => Run(set with { Threads = t }, AnsiConsole.Console)));
@@ -47,7 +55,11 @@ internal static class BenchKvCommand
 
     /// <summary>The benchmark's settings; every format is timed on every one of <paramref name="Paths"/>, interleaved.</summary>
     internal sealed record Settings(int KvLen, int Heads, int KvHeads, int Dim, KvFormat[] Formats, bool Outliers, CpuPath[] Paths, int Threads, int Reps, int Seed,
-        bool Timing = true, OpenClDevice? Device = null);
+        bool Timing = true, OpenClDevice? Device = null)
+    {
+        /// <summary>The key arithmetics to run; a format whose arithmetics resolve alike (fp32, fp16, int8, int4) runs once.</summary>
+        public KvArithmetic[] Arithmetics { get; init; } = [KvArithmetic.Auto];
+    }
 
     /// <summary>Keys [Hkv, N, D]: Gaussian, or with two channels at ten times the scale and RoPE applied.</summary>
     internal static float[] Keys(Settings s)
@@ -102,7 +114,7 @@ internal static class BenchKvCommand
         });
 
         var results = new JsonArray();
-        var rows = new List<(KvFormat F, CpuPath P, double Bits, long Bytes, double Rel, double Kl, double Ms, double Append)>();
+        var rows = new List<(KvFormat F, CpuPath P, KvArithmetic A, double Bits, long Bytes, double Rel, double RelDeq, double Kl, double Ms, double Append)>();
         // CPU: one row per (format, path); OpenCL: one row per format.
         CpuPath[] paths = s.Device is null ? s.Paths : s.Paths[..1];
         var caches = new List<QuantizedKvCache>();
@@ -119,10 +131,12 @@ internal static class BenchKvCommand
             console.MarkupLine($"skipped on OpenCL (no device kernel): {string.Join(", ", s.Formats.Except(formats).Select(f => f.Name()))}");
         if (formats.Length == 0) throw new ArgumentException("--backend opencl runs kivi2, kivi4, kivi8 and saq; --formats lists none of them.");
         foreach (KvFormat format in formats)
+        foreach (KvArithmetic arithmetic in s.Arithmetics.Where((a, i) => s.Device is not null ? i == 0
+            : s.Arithmetics[..i].All(b => b.Resolve(format, paths[0]) != a.Resolve(format, paths[0]))))
         {
             console.Status().Start($"{format.Name()}: appending {s.KvLen} tokens one at a time, then quality", ctx =>
             {
-                var cache = new QuantizedKvCache(s.KvHeads, s.Dim, new KvCacheOptions { Format = format, Path = paths[0] });
+                var cache = new QuantizedKvCache(s.KvHeads, s.Dim, new KvCacheOptions { Format = format, Path = paths[0], Arithmetic = arithmetic });
                 var k1 = new float[s.KvHeads * s.Dim];
                 var v1 = new float[s.KvHeads * s.Dim];
                 var sw = Stopwatch.StartNew();
@@ -138,11 +152,12 @@ internal static class BenchKvCommand
                 }
                 double appendUs = sw.Elapsed.TotalMilliseconds * 1000 / s.KvLen;
                 var o = new float[q.Length];
-                double kl = KlDivergence(refProbs, cache, q, s);
+                (double kl, float[] dequantized) = KlDivergence(refProbs, cache, q, s);
                 foreach (CpuPath p in paths)
                 {
                     Attend(cache, p, o);
-                    rows.Add((format, p, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), kl, double.NaN, appendUs));
+                    KvArithmetic used = s.Device is null ? cache.ArithmeticOn(p) : KvArithmetic.Exact;
+                    rows.Add((format, p, used, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), RelativeError(o, dequantized), kl, double.NaN, appendUs));
                     caches.Add(cache);
                 }
             });
@@ -185,12 +200,13 @@ internal static class BenchKvCommand
         // the largest speed-up over fp32 this machine allows such a kernel in this run.
         bool floors = s.Timing && s.Device is null && fmaGflops > 0 && readGbps > 0;
         double computeFloorMs = floors ? 4.0 * s.Heads * s.KvLen * s.Dim / (fmaGflops * 1e9) * 1e3 : double.NaN;
-        var table = new Table().AddColumns("format", "path", "bits/elem", "KV MiB", "rel error", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
+        var table = new Table().AddColumns("format", "path", "bits/elem", "KV MiB", "rel error", "vs deq", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
         var ceilings = new List<string>();
         for (int ri = 0; ri < rows.Count; ri++)
         {
             var r = rows[ri];
             double fp32Ms = rows.FirstOrDefault(x => x.F == KvFormat.Fp32 && x.P == r.P).Ms;
+            string name = r.F.Name() + (s.Arithmetics.Length > 1 && r.A == KvArithmetic.Integer ? "/int" : "");
             double speedup = s.Timing && fp32Ms > 0 ? fp32Ms / r.Ms : double.NaN;
             double gbps = r.Bytes / (r.Ms * 1e-3) / 1e9;
             double floorMs = floors ? Math.Max(computeFloorMs, r.Bytes / (readGbps * 1e9) * 1e3) : double.NaN;
@@ -207,12 +223,14 @@ internal static class BenchKvCommand
                 ["q_len"] = 1,
                 ["kv_len"] = s.KvLen,
                 ["kv_format"] = r.F.Name(),
+                ["arithmetic"] = r.A.Name(),
                 ["data"] = s.Outliers ? "outliers" : "gaussian",
                 ["threads"] = s.Threads,
                 ["cpu_model"] = MachineInfo.CpuModel,
                 ["bits_per_element"] = Math.Round(r.Bits, 4),
                 ["kv_bytes"] = r.Bytes,
                 ["rel_error"] = r.Rel,
+                ["rel_error_vs_dequantized"] = r.RelDeq,
                 ["kl_div"] = r.Kl,
                 ["append_us_per_token"] = Math.Round(r.Append, 3),
             };
@@ -242,9 +260,9 @@ internal static class BenchKvCommand
                 }
             }
             results.Add(obj);
-            table.AddRow(r.F.Name(), s.Device is null ? r.P.ToString() : "opencl", F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.Kl),
+            table.AddRow(name, s.Device is null ? r.P.ToString() : "opencl", F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.RelDeq), E(r.Kl),
                 s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
-            if (double.IsFinite(ceiling)) ceilings.Add($"{r.F.Name()} {r.P} {F(ceiling, 2)}x (floor {F(floorMs, 2)} ms, reached {F(floorMs / r.Ms, 2)})");
+            if (double.IsFinite(ceiling)) ceilings.Add($"{name} {r.P} {F(ceiling, 2)}x (floor {F(floorMs, 2)} ms, reached {F(floorMs / r.Ms, 2)})");
         }
         console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
             (s.Device is null ? $"paths={string.Join(",", paths)} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
@@ -281,8 +299,11 @@ internal static class BenchKvCommand
         return p;
     }
 
-    /// <summary>KL(P_fp32 || P_format) averaged over heads, with P_format from the cache's dequantized keys.</summary>
-    private static double KlDivergence(double[] refProbs, QuantizedKvCache cache, float[] q, Settings s)
+    /// <summary>
+    /// KL(P_fp32 || P_format) averaged over heads, with P_format from the cache's dequantized keys, and exact fp32
+    /// attention on the dequantized cache (what rel_error_vs_dequantized compares the fused output with).
+    /// </summary>
+    private static (double Kl, float[] Dequantized) KlDivergence(double[] refProbs, QuantizedKvCache cache, float[] q, Settings s)
     {
         var k = new float[(long)s.KvHeads * s.KvLen * s.Dim];
         var v = new float[k.Length];
@@ -291,7 +312,9 @@ internal static class BenchKvCommand
         double kl = 0;
         for (long i = 0; i < p.Length; i++)
             if (refProbs[i] > 0) kl += refProbs[i] * Math.Log(refProbs[i] / Math.Max(p[i], 1e-300));
-        return Math.Max(0, kl / s.Heads);
+        var o = new float[q.Length];
+        FlashAttention.Forward(q, k, v, o, new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), new AttentionOptions { MaxDegreeOfParallelism = s.Threads });
+        return (Math.Max(0, kl / s.Heads), o);
     }
 
     internal static double RelativeError(float[] o, float[] reference)

@@ -33,9 +33,13 @@ internal static class KvCommand
         var scale = new Option<float?>("--scale") { Description = "Softmax scale (default 1/sqrt(D))." };
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadsOption();
+        var arithmetic = new Option<string>("--arithmetic")
+        {
+            DefaultValueFactory = _ => "auto", Description = "auto | exact | integer: key arithmetic (integer: KIVI/SAQ only; auto is exact today).",
+        };
         var command = new Command("attend", "Append K/V token by token to a cache of a format, then attend the queries on it; prints bits per element.")
         {
-            format, ladder, residual, group, valueStaircase, q, k, v, output, causal, bias, scale, path, threads,
+            format, ladder, residual, group, valueStaircase, q, k, v, output, causal, bias, scale, path, threads, arithmetic,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -54,6 +58,7 @@ internal static class KvCommand
                 Ladder = ladderText is null ? KvCacheOptions.DefaultLadder : CliParsing.List(ladderText).Select(x => int.TryParse(x, out int b)
                     ? b : throw new ArgumentException($"--ladder takes comma-separated bit widths; got '{x}'.")).ToArray(),
                 Path = CliParsing.Paths(parse.GetValue(path))[0],
+                Arithmetic = KvArithmetics.Parse(parse.GetValue(arithmetic)!),
             };
             var options = new AttentionOptions
             {

@@ -41,6 +41,12 @@ public sealed record KvCacheOptions
     /// </summary>
     public bool ValueStaircase { get; init; } = true;
 
+    /// <summary>
+    /// How attention multiplies queries with stored key codes (default <see cref="KvArithmetic.Auto"/>: integer dot
+    /// products where the format and the CPU have a fast kernel, else exact fp32).
+    /// </summary>
+    public KvArithmetic Arithmetic { get; init; } = KvArithmetic.Auto;
+
     /// <summary>The CPU path of appends (quantization) and attention; null uses <see cref="CpuPaths.Best"/>.</summary>
     public CpuPath? Path { get; init; }
 
@@ -52,6 +58,7 @@ public sealed record KvCacheOptions
     public void Validate(int headDim)
     {
         if (!Enum.IsDefined(Format)) throw new ArgumentException($"Format {(int)Format} is not a KV format.", nameof(Format));
+        if (!Enum.IsDefined(Arithmetic)) throw new ArgumentException($"Arithmetic {(int)Arithmetic} is not a KV arithmetic (auto, exact, integer).", nameof(Arithmetic));
         KvFormatInfo info = KvFormatTable.Of(Format);
         if (headDim <= 0 || headDim % 16 != 0)
             throw new ArgumentException($"The head dimension must be a positive multiple of 16; got {headDim}.", nameof(headDim));

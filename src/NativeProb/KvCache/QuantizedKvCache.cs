@@ -180,6 +180,7 @@ public sealed unsafe class QuantizedKvCache
     /// <param name="heads">H, a multiple of Hkv.</param>
     /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
     /// <param name="options">Options; null for causal, 1/sqrt(D), no bias.</param>
+    /// <remarks>The key arithmetic is <see cref="KvCacheOptions.Arithmetic"/> resolved for the path (<see cref="ArithmeticOn"/>).</remarks>
     /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
     /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
     public void Attend(ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions? options = null)
@@ -199,7 +200,13 @@ public sealed unsafe class QuantizedKvCache
         CpuPaths.EnsureAvailable(path, nameof(options));
         fixed (float* q = queries)
         fixed (float* o = output)
-            StoreAttention.Run(path, _store, settings.Call(shape, q, o));
+            StoreAttention.Run(path, _store, settings.Call(shape, q, o), ArithmeticOn(path) == KvArithmetic.Integer);
         GC.KeepAlive(settings);
     }
+
+    /// <summary>The arithmetic <see cref="Attend"/> uses on the cache's CPU path (<see cref="KvArithmetics.Resolve"/>).</summary>
+    public KvArithmetic Arithmetic => ArithmeticOn(_path);
+
+    /// <summary>The arithmetic <see cref="Attend"/> uses when its options ask for <paramref name="path"/>.</summary>
+    public KvArithmetic ArithmeticOn(CpuPath path) => Options.Arithmetic.Resolve(Format, path);
 }

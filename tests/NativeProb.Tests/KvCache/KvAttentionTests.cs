@@ -31,7 +31,7 @@ public class KvAttentionTests
 
     private static KvCacheOptions Options(KvFormat format, CpuPath path, int groupSize = 32) => new()
     {
-        Format = format, ResidualLength = 64, GroupSize = groupSize, Path = path,
+        Arithmetic = KvArithmetic.Exact, Format = format, ResidualLength = 64, GroupSize = groupSize, Path = path,
     };
 
     private static void Check(QuantizedKvCache cache, float[] q, int heads, int nq, AttentionOptions options, string what,
@@ -85,7 +85,7 @@ public class KvAttentionTests
                 const int hkv = 2, h = 6, nk = 517;
                 float[] keys = OutlierKeys(TestData.Seed + d, hkv, nk, d);
                 float[] values = TestData.Gaussian(TestData.Seed + d + 1, (long)hkv * nk * d);
-                var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = format, ResidualLength = 96, GroupSize = 16, Ladder = [8, 3, 1], Path = path });
+                var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Arithmetic = KvArithmetic.Exact, Format = format, ResidualLength = 96, GroupSize = 16, Ladder = [8, 3, 1], Path = path });
                 cache.AppendBlock(keys, values, nk);
                 foreach (int threads in new[] { 1, 2, 5 })
                 {
@@ -112,7 +112,7 @@ public class KvAttentionTests
         foreach (int g in new[] { 32, 64, 128 })
             foreach (KvFormat format in new[] { KvFormat.Kivi2, KvFormat.Kivi4, KvFormat.Saq })
             {
-                var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = format, ResidualLength = 128, GroupSize = g, Path = path });
+                var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Arithmetic = KvArithmetic.Exact, Format = format, ResidualLength = 128, GroupSize = g, Path = path });
                 cache.AppendBlock(keys, values, nk);
                 foreach (int nq in new[] { 1, 9 })
                 {
@@ -139,7 +139,7 @@ public class KvAttentionTests
         // every 37th value is a subnormal too.
         for (int i = 0; i < keys.Length; i++) keys[i] *= 1e-4f;
         for (int i = 0; i < values.Length; i += 37) values[i] *= 1e-5f;
-        var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = KvFormat.Fp16, Path = path });
+        var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Arithmetic = KvArithmetic.Exact, Format = KvFormat.Fp16, Path = path });
         cache.AppendBlock(keys, values, nk);
         foreach (float magnitude in new[] { 1f, 16000f, 17000f, 1e5f })
         {

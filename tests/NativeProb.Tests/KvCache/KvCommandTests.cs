@@ -109,4 +109,42 @@ public class KvCommandTests : IDisposable
         // The same cache on both paths: the same quality.
         Assert.Equal(results[2]!["rel_error"]!.GetValue<double>(), results[3]!["rel_error"]!.GetValue<double>(), 5);
     }
+
+    /// <summary>
+    /// <c>--arithmetic exact,integer</c>: one row per distinct resolved arithmetic (fp32 once, SAQ twice), each with
+    /// its <c>arithmetic</c> and <c>rel_error_vs_dequantized</c>: about 1e-6 for exact, at most the documented 2.5e-2
+    /// for integer.
+    /// </summary>
+    [Fact]
+    public void BenchKvRunsEachArithmeticAndReportsItsErrorAgainstTheDequantizedCache()
+    {
+        var settings = new BenchKvCommand.Settings(KvLen: 1000, Heads: 8, KvHeads: 2, Dim: 64, Formats: [KvFormat.Fp32, KvFormat.Saq],
+            Outliers: true, Paths: [CpuPaths.Best], Threads: 2, Reps: 1, Seed: 5, Timing: false)
+        { Arithmetics = [KvArithmetic.Exact, KvArithmetic.Integer] };
+        var results = BenchKvCommand.Run(settings, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) }));
+        Assert.Equal(["fp32/exact", "saq/exact", "saq/integer"], results.Select(r => $"{r!["kv_format"]}/{r["arithmetic"]}"));
+        Assert.True(results[1]!["rel_error_vs_dequantized"]!.GetValue<double>() < 1e-5);
+        double integer = results[2]!["rel_error_vs_dequantized"]!.GetValue<double>();
+        Assert.InRange(integer, 1e-6, 2.5e-2);
+    }
+
+    [Fact]
+    public void KvAttendTakesTheArithmeticAndRejectsAnUnknownOne()
+    {
+        const int h = 4, hkv = 2, nk = 200, d = 32;
+        float[] q = TestData.Gaussian(1, h * d), k = TestData.Gaussian(2, hkv * nk * d), v = TestData.Gaussian(3, hkv * nk * d);
+        NpyFile.Write(P("q.npy"), [h, 1, d], q);
+        NpyFile.Write(P("k.npy"), [hkv, nk, d], k);
+        NpyFile.Write(P("v.npy"), [hkv, nk, d], v);
+        string[] common = ["kv", "attend", "--format", "kivi4", "--residual", "32", "--group", "16", "--q", P("q.npy"), "--k", P("k.npy"), "--v", P("v.npy")];
+        Assert.Equal(0, CommandRegistry.Root().Parse([.. common, "--out", P("o.npy"), "--arithmetic", "integer"]).Invoke());
+        var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = KvFormat.Kivi4, ResidualLength = 32, GroupSize = 16, Arithmetic = KvArithmetic.Integer });
+        for (int t = 0; t < nk; t++)
+            cache.Append(KvAttentionTests.Slice(k, hkv, nk, d, t, 1), KvAttentionTests.Slice(v, hkv, nk, d, t, 1));
+        var expected = new float[q.Length];
+        cache.Attend(q, expected, h, 1);
+        Assert.Equal(expected, NpyFile.Read(P("o.npy")).Data);
+        Assert.Equal(2, CommandRegistry.Root().Parse([.. common, "--out", P("x.npy"), "--arithmetic", "fast"]).Invoke());
+        Assert.False(File.Exists(P("x.npy")));
+    }
 }

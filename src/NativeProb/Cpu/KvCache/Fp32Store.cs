@@ -51,7 +51,7 @@ internal sealed unsafe class Fp32Store : KvStore
 
     public override void Runs(List<(int Start, int Count)> runs) => AddRuns(runs, 0, Length);
 
-    public override StoreKernels Kernels<TOps, TCodes, TVec>() => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
+    public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
 
     private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
         TileKernels.ScoresRowMajor<TOps, TVec>(tile, Row(_keys, head, start), count, Row(_values, head, start));

@@ -87,6 +87,16 @@ internal sealed unsafe class GroupedStore : KvStore
     /// <summary>The fp32 residual values, like <see cref="ResidualKeys"/>.</summary>
     public ReadOnlySpan<float> ResidualValues => new((float*)_residualValues.Pointer, KvHeads * _s * HeadDim);
 
+    /// <summary>The stored key code of (head, token, channel) in a quantized chunk, with its group's scale and min.</summary>
+    public (int Code, float Scale, float Min) KeyCodeAt(int head, int token, int channel)
+    {
+        int rel = token % _s, u = rel % _g, d = HeadDim;
+        Chunk chunk = _chunks[token / _s];
+        long grp = (long)head * _groupsPerChunk + rel / _g;
+        int code = GroupQuantizer.CodeAt(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits, checked((int)(grp * d * _g + (u >> 4) * 16 * d + channel * 16 + (u & 15))));
+        return (code, HalfBits.ToFloat(((ushort*)chunk.KeyScales.Pointer)[grp * d + channel]), HalfBits.ToFloat(((ushort*)chunk.KeyMins.Pointer)[grp * d + channel]));
+    }
+
     /// <summary>Key and value bit widths of chunk i (0 = oldest).</summary>
     public (int KeyBits, int ValueBits) ChunkBits(int i) => (_chunks[i].KeyBits, _chunks[i].ValueBits);
 
@@ -291,7 +301,50 @@ internal sealed unsafe class GroupedStore : KvStore
         AddRuns(runs, _chunks.Count * _s, Length);
     }
 
-    public override StoreKernels Kernels<TOps, TCodes, TVec>() => new(null, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
+    public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => integer
+        ? new(null, (tile, scratch, head, start, count) => IntegerScores<TOps, TCodes, TVec>(path, tile, scratch, head, start, count), Values<TOps, TCodes, TVec>)
+        : new(null, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
+
+    /// <summary>
+    /// <see cref="Scores{TOps, TCodes, TVec}"/> with integer dot products on the quantized chunks (the residual keeps
+    /// fp32): per key group, the folded queries are quantized (<see cref="IntegerKeys.QuantizeRows"/>) and scored
+    /// against the stored codes in place (2, 4 and 8 bits) or unpacked to one byte each (1 and 3 bits).
+    /// </summary>
+    private void IntegerScores<TOps, TCodes, TVec>(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
+    {
+        int ci = start / _s;
+        if (ci >= _chunks.Count)
+        {
+            TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(_residualKeys, head, start), count, ResidualRow(_residualValues, head, start));
+            return;
+        }
+        Chunk chunk = _chunks[ci];
+        int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3, rel = start - ci * _s;
+        int qmax = IntegerKeys.QueryMax(chunk.KeyBits);
+        for (int gi = rel / _g; gi * _g < rel + count; gi++)
+        {
+            int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
+            long group = (long)head * _groupsPerChunk + gi;
+            CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
+                (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
+            IntegerKeys.QuantizeRows(path, scratch.Qs, rowsPadded, d, qmax, IntegerKeys.Center(chunk.KeyBits), scratch.QueryCodes, scratch.QueryScales, scratch.Bias);
+            int bits = chunk.KeyBits;
+            long blockBytes = 2L * d * bits;
+            byte* blocks;
+            if (bits is 2 or 4 or 8)
+                blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, bits) + (a - gs) / 16 * blockBytes;
+            else
+            {
+                int units = (b - a + 15) / 16;
+                GroupQuantizer.UnpackRange(chunk.KeyCodes.Pointer, ChunkCodes, bits, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
+                blocks = scratch.Codes;
+                bits = 8;
+                blockBytes = 16L * d;
+            }
+            IntegerKeys.Scores(path, tile, scratch.QueryCodes, scratch.QueryScales, scratch.Bias, blocks, blockBytes, bits, b - a, a - rel);
+        }
+    }
 
     /// <summary>Runs of a quantized chunk, or of the full-precision residual (the exact kernel's row-major layout).</summary>
     private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)

@@ -16,8 +16,8 @@ internal sealed unsafe class KvScratch : IDisposable
     {
         const int rows = AttentionTile.MaxRows, bk = AttentionTile.BlockKeys;
         int groupsMax = headDim / 16;
-        long floats = 2L * rows * headDim + rows + 2L * bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64;
-        long codeBytes = (long)bk * headDim + 64;
+        long floats = 2L * rows * headDim + rows + 2L * bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64 + rows * groupsMax;
+        long codeBytes = (long)bk * headDim + 64 + (long)rows * headDim;
         _memory = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float) + codeBytes), 64);
         float* f = (float*)_memory;
         Qs = f; f += rows * headDim;
@@ -26,8 +26,10 @@ internal sealed unsafe class KvScratch : IDisposable
         Pw = f; f += (long)bk * groupsMax * rows;
         PwTwin = f; f += (long)bk * groupsMax * rows;
         OffsetSum = f; f += rows * groupsMax;
-        Init = f;
-        Codes = (byte*)(f + rows * headDim / 32 + 64);
+        Init = f; f += rows * headDim / 32;
+        QueryScales = f;
+        Codes = (byte*)(f + rows * groupsMax + 64);
+        QueryCodes = (sbyte*)(Codes + (long)bk * headDim + 64);
         new Span<float>(Bias, rows).Clear();
     }
 
@@ -50,6 +52,12 @@ internal sealed unsafe class KvScratch : IDisposable
     public readonly float* OffsetSum;
     /// <summary>Per (row, 32-channel block) start value of block-scaled key sums.</summary>
     public readonly float* Init;
+
+    /// <summary>Per (row, query block) scale of the integer query codes (<see cref="IntegerKeys.QuantizeRows"/>).</summary>
+    public readonly float* QueryScales;
+
+    /// <summary>The integer query codes of a key group, <c>[MaxRows][D]</c>.</summary>
+    public readonly sbyte* QueryCodes;
 
     /// <summary>One run's codes unpacked to one byte each (64 tokens x D), for layouts the walking kernels cannot read in place.</summary>
     public readonly byte* Codes;

@@ -36,8 +36,12 @@ internal abstract unsafe class KvStore
     /// <summary>The runs the attention kernel walks: (first key, count), each at most 64 keys, in order.</summary>
     public abstract void Runs(List<(int Start, int Count)> runs);
 
-    /// <summary>This store's share of the fused attention kernel at one vector width (made once per call).</summary>
-    public abstract StoreKernels Kernels<TOps, TCodes, TVec>() where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
+    /// <summary>
+    /// This store's share of the fused attention kernel at one vector width (made once per call) on
+    /// <paramref name="path"/>; <paramref name="integer"/> asks for integer key dot products where the store has them
+    /// (see <see cref="IntegerKeys"/>).
+    /// </summary>
+    public abstract StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct;
 
     /// <summary>Runs of 64 over [start, end).</summary>
     protected static void AddRuns(List<(int, int)> runs, int start, int end)

@@ -16,9 +16,9 @@ internal static class StoreAttention
     /// <summary>Each split of a decode tile covers at least this many runs of 64 keys.</summary>
     private const int MinRunsPerSplit = 4;
 
-    public static void Run(CpuPath path, KvStore store, in AttentionCall call)
+    public static void Run(CpuPath path, KvStore store, in AttentionCall call, bool integer = false)
     {
-        var entry = new Entry { Store = store, Call = call };
+        var entry = new Entry { Store = store, Call = call, Path = path, Integer = integer };
         WidthDispatch.Run<Entry, long>(path, ref entry);
     }
 
@@ -26,6 +26,8 @@ internal static class StoreAttention
     {
         public KvStore Store;
         public AttentionCall Call;
+        public CpuPath Path;
+        public bool Integer;
 
         public long Run<TOps, TCodes, TVec>() where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
         {
@@ -44,7 +46,7 @@ internal static class StoreAttention
             int splits = SplitMerge.Count(tiles.Count, Call.Threads, TilePlan.MaxUnits(tiles, 1), MinRunsPerSplit);
             var source = new Source<TOps, TVec>
             {
-                Kernels = Store.Kernels<TOps, TCodes, TVec>(), Runs = runs.ToArray(), Call = Call,
+                Kernels = Store.Kernels<TOps, TCodes, TVec>(Path, Integer), Runs = runs.ToArray(), Call = Call,
             };
             return TileDriver.Run<Source<TOps, TVec>, KvScratch>(Call, TilePlan.Split(tiles, splits, 1), splits, source);
         }

@@ -193,7 +193,7 @@ internal sealed unsafe class TokenStore : KvStore
             }
     }
 
-    public override StoreKernels Kernels<TOps, TCodes, TVec>() => new(BeginItem, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
+    public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => new(BeginItem, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)

@@ -114,6 +114,7 @@ internal interface IBitWidth
     static abstract int Bits { get; }
 }
 
+internal readonly struct Width2 : IBitWidth { public static int Bits => 2; }
 internal readonly struct Width4 : IBitWidth { public static int Bits => 4; }
 internal readonly struct Width8 : IBitWidth { public static int Bits => 8; }
 
