@@ -310,6 +310,7 @@ internal sealed unsafe class GroupedStore : KvStore
     /// fp32): per key group, the folded queries are quantized (<see cref="IntegerKeys.QuantizeRows"/>) and scored
     /// against the stored codes in place (2, 4 and 8 bits) or unpacked to one byte each (1 and 3 bits).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void IntegerScores<TOps, TCodes, TVec>(CpuPath path, AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {

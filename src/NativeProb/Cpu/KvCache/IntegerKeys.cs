@@ -120,6 +120,7 @@ internal static unsafe class IntegerKeys
     }
 
     /// <summary>The scalar kernel: the same integer sums, code by code, for every path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void ScoresScalar(AttentionTile tile, sbyte* qcodes, float* qscales, float* bias, byte* blocks, long blockBytes, int bits, int n, int col)
     {
         int d = tile.HeadDim, block = QueryBlock(d), nb = d / block, rowsPadded = (tile.Rows + 3) & ~3;
@@ -141,6 +142,13 @@ internal static unsafe class IntegerKeys
                 }
                 tile.S[r * Bk + col + t] = s;
             }
+    }
+
+    /// <summary>The byte permute and multishift controls of one code width, made once per process.</summary>
+    private static class Controls<TWidth> where TWidth : struct, IBitWidth
+    {
+        public static readonly Vector512<byte> Permute = PermuteControl(TWidth.Bits);
+        public static readonly Vector512<byte> Shift = ShiftControl(TWidth.Bits);
     }
 
     /// <summary>Byte j = 4 t + k of a quad's dwords takes channel k of token t: its super-block's byte t.</summary>
@@ -167,7 +175,7 @@ internal static unsafe class IntegerKeys
     {
         int bits = TWidth.Bits;
         int d = tile.HeadDim, block = QueryBlock(d), nb = d / block, quadsPerBlock = block / 4, rowsPadded = (tile.Rows + 3) & ~3;
-        Vector512<byte> perm = PermuteControl(bits), shifts = ShiftControl(bits), mask = Vector512.Create((byte)((1 << bits) - 1));
+        Vector512<byte> perm = Controls<TWidth>.Permute, shifts = Controls<TWidth>.Shift, mask = Vector512.Create((byte)((1 << bits) - 1));
         int quadBytes = 8 * bits, nUp = (n + 15) & ~15;
         Vector512<short> ones = Vector512.Create((short)1);
         for (int r = 0; r < rowsPadded; r += 4)
