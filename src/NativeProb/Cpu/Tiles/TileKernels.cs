@@ -35,7 +35,36 @@ internal static unsafe class TileKernels
         {
             float* a0 = tile.Q + r * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
             float* s0 = tile.S + r * bk;
-            for (int c = 0; c < cols; c += 2 * w)
+            int c = 0;
+            // 512-bit paths (32 registers): a 4-row by 4-vector block, 16 accumulators, so two FMA pipes of
+            // 4-cycle latency stay busy and each broadcast feeds four FMAs; 16 registers (AVX2) keep 4 x 2.
+            if (TOps.Count >= 16)
+                for (; c + 4 * w <= cols; c += 4 * w)
+                {
+                    TVec c00 = TOps.Zero, c01 = TOps.Zero, c02 = TOps.Zero, c03 = TOps.Zero;
+                    TVec c10 = TOps.Zero, c11 = TOps.Zero, c12 = TOps.Zero, c13 = TOps.Zero;
+                    TVec c20 = TOps.Zero, c21 = TOps.Zero, c22 = TOps.Zero, c23 = TOps.Zero;
+                    TVec c30 = TOps.Zero, c31 = TOps.Zero, c32 = TOps.Zero, c33 = TOps.Zero;
+                    float* k = kt + c;
+                    for (int i = 0; i < d; i++, k += bk)
+                    {
+                        TVec k0 = TOps.Load(k), k1 = TOps.Load(k + w), k2 = TOps.Load(k + 2 * w), k3 = TOps.Load(k + 3 * w);
+                        TVec b = TOps.Splat(a0[i]);
+                        c00 = TOps.Fma(b, k0, c00); c01 = TOps.Fma(b, k1, c01); c02 = TOps.Fma(b, k2, c02); c03 = TOps.Fma(b, k3, c03);
+                        b = TOps.Splat(a1[i]);
+                        c10 = TOps.Fma(b, k0, c10); c11 = TOps.Fma(b, k1, c11); c12 = TOps.Fma(b, k2, c12); c13 = TOps.Fma(b, k3, c13);
+                        b = TOps.Splat(a2[i]);
+                        c20 = TOps.Fma(b, k0, c20); c21 = TOps.Fma(b, k1, c21); c22 = TOps.Fma(b, k2, c22); c23 = TOps.Fma(b, k3, c23);
+                        b = TOps.Splat(a3[i]);
+                        c30 = TOps.Fma(b, k0, c30); c31 = TOps.Fma(b, k1, c31); c32 = TOps.Fma(b, k2, c32); c33 = TOps.Fma(b, k3, c33);
+                    }
+                    float* s = s0 + c;
+                    TOps.Store(s, c00); TOps.Store(s + w, c01); TOps.Store(s + 2 * w, c02); TOps.Store(s + 3 * w, c03); s += bk;
+                    TOps.Store(s, c10); TOps.Store(s + w, c11); TOps.Store(s + 2 * w, c12); TOps.Store(s + 3 * w, c13); s += bk;
+                    TOps.Store(s, c20); TOps.Store(s + w, c21); TOps.Store(s + 2 * w, c22); TOps.Store(s + 3 * w, c23); s += bk;
+                    TOps.Store(s, c30); TOps.Store(s + w, c31); TOps.Store(s + 2 * w, c32); TOps.Store(s + 3 * w, c33);
+                }
+            for (; c < cols; c += 2 * w)
             {
                 TVec c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
                 TVec c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
@@ -230,6 +259,36 @@ internal static unsafe class TileKernels
             TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
             int i = 0;
+            // 512-bit paths: a 4-row by 4-vector block (16 accumulators, each probability broadcast feeds four FMAs).
+            if (TOps.Count >= 16)
+                for (; i + 4 * w <= d; i += 4 * w)
+                {
+                    TVec c00 = TOps.Mul(TOps.Load(o0 + i), al0), c01 = TOps.Mul(TOps.Load(o0 + i + w), al0);
+                    TVec c02 = TOps.Mul(TOps.Load(o0 + i + 2 * w), al0), c03 = TOps.Mul(TOps.Load(o0 + i + 3 * w), al0);
+                    TVec c10 = TOps.Mul(TOps.Load(o1 + i), al1), c11 = TOps.Mul(TOps.Load(o1 + i + w), al1);
+                    TVec c12 = TOps.Mul(TOps.Load(o1 + i + 2 * w), al1), c13 = TOps.Mul(TOps.Load(o1 + i + 3 * w), al1);
+                    TVec c20 = TOps.Mul(TOps.Load(o2 + i), al2), c21 = TOps.Mul(TOps.Load(o2 + i + w), al2);
+                    TVec c22 = TOps.Mul(TOps.Load(o2 + i + 2 * w), al2), c23 = TOps.Mul(TOps.Load(o2 + i + 3 * w), al2);
+                    TVec c30 = TOps.Mul(TOps.Load(o3 + i), al3), c31 = TOps.Mul(TOps.Load(o3 + i + w), al3);
+                    TVec c32 = TOps.Mul(TOps.Load(o3 + i + 2 * w), al3), c33 = TOps.Mul(TOps.Load(o3 + i + 3 * w), al3);
+                    float* v = values + i;
+                    for (int t = 0; t < n; t++, v += d)
+                    {
+                        TVec v0 = TOps.Load(v), v1 = TOps.Load(v + w), v2 = TOps.Load(v + 2 * w), v3 = TOps.Load(v + 3 * w);
+                        TVec b = TOps.Splat(p0[t]);
+                        c00 = TOps.Fma(b, v0, c00); c01 = TOps.Fma(b, v1, c01); c02 = TOps.Fma(b, v2, c02); c03 = TOps.Fma(b, v3, c03);
+                        b = TOps.Splat(p1[t]);
+                        c10 = TOps.Fma(b, v0, c10); c11 = TOps.Fma(b, v1, c11); c12 = TOps.Fma(b, v2, c12); c13 = TOps.Fma(b, v3, c13);
+                        b = TOps.Splat(p2[t]);
+                        c20 = TOps.Fma(b, v0, c20); c21 = TOps.Fma(b, v1, c21); c22 = TOps.Fma(b, v2, c22); c23 = TOps.Fma(b, v3, c23);
+                        b = TOps.Splat(p3[t]);
+                        c30 = TOps.Fma(b, v0, c30); c31 = TOps.Fma(b, v1, c31); c32 = TOps.Fma(b, v2, c32); c33 = TOps.Fma(b, v3, c33);
+                    }
+                    TOps.Store(o0 + i, c00); TOps.Store(o0 + i + w, c01); TOps.Store(o0 + i + 2 * w, c02); TOps.Store(o0 + i + 3 * w, c03);
+                    TOps.Store(o1 + i, c10); TOps.Store(o1 + i + w, c11); TOps.Store(o1 + i + 2 * w, c12); TOps.Store(o1 + i + 3 * w, c13);
+                    TOps.Store(o2 + i, c20); TOps.Store(o2 + i + w, c21); TOps.Store(o2 + i + 2 * w, c22); TOps.Store(o2 + i + 3 * w, c23);
+                    TOps.Store(o3 + i, c30); TOps.Store(o3 + i + w, c31); TOps.Store(o3 + i + 2 * w, c32); TOps.Store(o3 + i + 3 * w, c33);
+                }
             for (; i < d2; i += 2 * w)
             {
                 TVec c00 = TOps.Mul(TOps.Load(o0 + i), al0), c01 = TOps.Mul(TOps.Load(o0 + i + w), al0);
