@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using NativeProb.Attention;
+using NativeProb.Backends;
 using NativeProb.Positional;
 
 namespace NativeProb.OpenCL;
@@ -32,7 +33,7 @@ public sealed partial class OpenClDevice
         AttentionShape shape, AttentionOptions? options = null)
     {
         options ??= AttentionOptions.Default;
-        AttentionSettings settings = NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, options);
+        AttentionScoring settings = BackendSupport.ValidateAttention(q, k, v, output, shape, options);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;
@@ -70,7 +71,7 @@ public sealed partial class OpenClDevice
         AttentionOptions? options = null, int keyCapacity = 0)
     {
         options ??= AttentionOptions.Default;
-        NativeProb.Attention.FlashAttention.ValidateShape(shape, options.Causal);
+        BackendSupport.ValidateShape(shape, options.Causal);
         if (keyCapacity == 0) keyCapacity = shape.KeyLength;
         if (keyCapacity < shape.KeyLength)
             throw new ArgumentException($"keyCapacity ({keyCapacity}) is smaller than KeyLength ({shape.KeyLength}).", nameof(keyCapacity));
@@ -86,7 +87,7 @@ public sealed partial class OpenClDevice
         if (ReferenceEquals(output, q) || ReferenceEquals(output, k) || ReferenceEquals(output, v))
             throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
         // Scale and slopes exactly as the CPU path derives them.
-        AttentionSettings settings = AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        AttentionScoring settings = BackendSupport.ResolveScoring(options, shape.Heads, shape.HeadDim, shape.KeyLength);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;

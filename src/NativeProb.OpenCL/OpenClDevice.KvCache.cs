@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.InteropServices;
 using NativeProb.Attention;
-using NativeProb.Cpu.KvCache;
+using NativeProb.Backends;
 using NativeProb.KvCache;
 
 namespace NativeProb.OpenCL;
@@ -30,19 +30,19 @@ public sealed partial class OpenClDevice
     {
         ArgumentNullException.ThrowIfNull(cache);
         options ??= AttentionOptions.Default;
-        GroupedStore store = cache.Grouped
+        GroupedKvStorage store = GroupedKvStorage.Of(cache)
             ?? throw new NotSupportedException($"OpenCL KV attention reads KIVI and SAQ caches; this cache is {cache.Format.Name()}.");
         if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(cache));
         if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
         int d = cache.HeadDim;
         var shape = new AttentionShape(1, heads, cache.KvHeads, queryLength, cache.Length, d);
-        NativeProb.Attention.FlashAttention.ValidateShape(shape, options.Causal);
+        BackendSupport.ValidateShape(shape, options.Causal);
         long expected = shape.QueryElements;
         if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected heads*q_len*dim = {expected}.", nameof(queries));
         if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected heads*q_len*dim = {expected}.", nameof(output));
         if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
         // Scale and slopes exactly as the CPU path derives them.
-        AttentionSettings settings = AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        AttentionScoring settings = BackendSupport.ResolveScoring(options, shape.Heads, shape.HeadDim, shape.KeyLength);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
 
@@ -53,7 +53,7 @@ public sealed partial class OpenClDevice
         var data = new List<byte>();
         for (int ci = 0; ci < chunks; ci++)
         {
-            GroupedChunkView c = store.View(ci);
+            GroupedKvChunk c = store.Chunk(ci);
             (meta[8 * ci], meta[8 * ci + 1]) = (c.KeyBits, c.ValueBits);
             meta[8 * ci + 2] = Append(data, c.KeyCodes);
             meta[8 * ci + 3] = Append(data, c.KeyScales);

@@ -1,6 +1,6 @@
 // NativeProb — MIT License.
 using NativeProb.Attention;
-using NativeProb.Cpu.Attention;
+using NativeProb.Backends;
 
 namespace NativeProb.OpenCL;
 
@@ -30,7 +30,7 @@ public sealed partial class OpenClDevice
         options ??= PrFlashOptions.Default;
         options.Validate();
         AttentionOptions attention = options.Attention;
-        AttentionSettings settings = NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, attention);
+        AttentionScoring settings = BackendSupport.ValidateAttention(q, k, v, output, shape, attention);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         BlockPlan plan = PrFlashAttention.Plan(shape, options);
@@ -38,7 +38,7 @@ public sealed partial class OpenClDevice
         if (shape.QueryElements == 0) return result;
 
         // The plan's lists flattened as the kernel reads them, with each block's log-weight.
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        var planner = new PrFlashWeights(options, shape.KeyLength, shape.QueryLength);
         bool weighted = options.Estimator == PrFlashEstimator.ImportanceWeighted;
         var offsets = new int[shape.Heads * plan.QueryBlocks + 1];
         var blocks = new List<int>();

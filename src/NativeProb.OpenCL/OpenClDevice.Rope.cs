@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using NativeProb.Backends;
 using NativeProb.Positional;
 
 namespace NativeProb.OpenCL;
@@ -60,7 +61,7 @@ public sealed partial class OpenClDevice
 
     /// <summary>The checks of <see cref="RotaryEmbedding.Apply"/>: the same code, so the same messages.</summary>
     private static int ValidateRope(long length, int sequences, int seqLen, int headDim, RopeOptions options, string name) =>
-        RotaryEmbedding.Validate(length, sequences, seqLen, headDim, options, name);
+        BackendSupport.ValidateRope(length, sequences, seqLen, headDim, options, name);
 
     private void EnqueueRope(nint bx, int sequences, int seqLen, int headDim, int rot, RopeOptions options)
     {

@@ -19,7 +19,7 @@ internal static class BenchAttentionOpenCl
     internal static JsonArray Run(BenchAttentionCommand.Settings set, OpenClDevice device, IAnsiConsole console)
     {
         AttentionShape s = set.Shape;
-        FlashAttention.ValidateShape(s, set.Causal);
+        NativeProb.Backends.BackendSupport.ValidateShape(s, set.Causal);
         long kvBytes = 2 * s.KeyElements * sizeof(float);
         int copies = set.Cold ? BenchTiming.ColdRotation(kvBytes) : 1;
         copies = (int)Math.Max(1, Math.Min(copies, device.Info.GlobalMemoryBytes / 2 / Math.Max(1, kvBytes)));

@@ -80,7 +80,7 @@ internal static class BenchKvCommand
 
     internal static JsonArray Run(Settings s, IAnsiConsole console)
     {
-        FlashAttention.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
+        NativeProb.Backends.BackendSupport.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
         float[] keys = [], values = [], q = [], reference = [];
         double[] refProbs = [];
         double readGbps = 0, fmaGflops = 0;

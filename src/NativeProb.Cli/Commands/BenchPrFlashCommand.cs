@@ -108,7 +108,7 @@ internal static class BenchPrFlashCommand
     {
         AttentionShape s = set.Shape;
         set.Options.Validate();
-        FlashAttention.ValidateShape(s, causal: true);
+        NativeProb.Backends.BackendSupport.ValidateShape(s, causal: true);
         float[] q = [], k = [], v = [], exact = [];
         var attentionBase = new AttentionOptions { Bias = AttentionInputs.BiasFor(set.Data), MaxDegreeOfParallelism = set.Threads };
         console.Status().Start($"preparing {set.Data} inputs", _ =>
