@@ -12,7 +12,7 @@ public sealed partial class OpenClDevice
 
     /// <summary>
     /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
-    /// <see cref="QuantizedKvCache.Attend"/>: the cache's packed codes, fp16 scales and mins and fp32 residual
+    /// <see cref="QuantizedKvCache.Attend"/>, under the same name (<c>device.Attend(cache, ...)</c>): the cache's packed codes, fp16 scales and mins and fp32 residual
     /// are uploaded as they are stored and the kernel dequantizes each key and value in registers. Query i
     /// sits at position <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
     /// </summary>
@@ -21,11 +21,11 @@ public sealed partial class OpenClDevice
     /// <param name="output">O <c>[H, Nq, D]</c>; must not overlap the queries.</param>
     /// <param name="heads">H, a multiple of the cache's KV heads.</param>
     /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
-    /// <param name="options">Causal, scale, bias and slopes are used; null for causal, 1/sqrt(D), no bias.</param>
+    /// <param name="options">Causal, scale, bias and slopes are used; null for <see cref="AttentionOptions.Default"/> (not causal, 1/sqrt(D), no bias).</param>
     /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
     /// <exception cref="NotSupportedException">The cache is not KIVI/SAQ.</exception>
     /// <exception cref="OpenClException">An OpenCL call failed.</exception>
-    public void KvAttention(QuantizedKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength,
+    public void Attend(QuantizedKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength,
         AttentionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(cache);

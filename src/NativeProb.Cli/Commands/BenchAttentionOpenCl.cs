@@ -60,12 +60,12 @@ internal static class BenchAttentionOpenCl
                 double ms = BenchTiming.MedianMs(i =>
                 {
                     var (k, v) = caches[i % copies];
-                    device.FlashAttention(dq, k, v, dout, s, options);
+                    device.FlashAttention.Forward(dq, k, v, dout, s, options);
                     kernelMs.Add(device.LastProfile.KernelMilliseconds);
                 }, warmup: Math.Max(2, Math.Min(copies, 8)), reps: set.Reps);
                 kernelMs.Sort();
                 double kms = kernelMs[kernelMs.Count / 2];
-                device.FlashAttention(dq, caches[0].K, caches[0].V, dout, s, options);
+                device.FlashAttention.Forward(dq, caches[0].K, caches[0].V, dout, s, options);
                 device.Download(dout, o);
                 double relError = ReferenceAttention.SampledRelativeError(q, k0, v0, o, s, options);
                 double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;

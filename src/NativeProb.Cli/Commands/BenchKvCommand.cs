@@ -112,7 +112,7 @@ internal static class BenchKvCommand
         void Attend(QuantizedKvCache cache, CpuPath path, float[] o)
         {
             if (s.Device is null) cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
-            else s.Device.KvAttention(cache, q, o, s.Heads, 1);
+            else s.Device.Attend(cache, q, o, s.Heads, 1);
         }
         KvFormat[] formats = s.Device is null ? s.Formats : s.Formats.Where(f => f.IsGrouped()).ToArray();
         if (formats.Length < s.Formats.Length)
