@@ -14,6 +14,7 @@ public sealed partial class OpenClDevice
     private nint _slopesBuffer;
     private (DistanceFunction F, int Length, nint Buffer) _distOnDevice;
 
+    /// <summary>The body of <see cref="OpenClFlashAttention"/>.Forward on host spans (documented there).</summary>
     internal void AttentionForward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         AttentionShape shape, AttentionOptions? options = null)
     {
@@ -37,6 +38,7 @@ public sealed partial class OpenClDevice
         }
     }
 
+    /// <summary>The body of <see cref="OpenClFlashAttention"/>.Forward on device tensors (documented there).</summary>
     internal void AttentionForward(ClTensor q, ClTensor k, ClTensor v, ClTensor output, AttentionShape shape,
         AttentionOptions? options = null, int keyCapacity = 0)
     {

@@ -8,6 +8,7 @@ public sealed partial class OpenClDevice
 {
     private const string PrFlashOp = "prflash";
 
+    /// <summary>The body of <see cref="OpenClPrFlashAttention.Forward"/> (documented there).</summary>
     internal PrFlashResult PrFlashForward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         AttentionShape shape, PrFlashOptions? options = null)
     {

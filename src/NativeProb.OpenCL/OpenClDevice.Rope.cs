@@ -9,6 +9,7 @@ public sealed partial class OpenClDevice
     private const string RopeOp = "rope";
     private (int SeqLen, int Rot, double Base, long Offset, nint Cos, nint Sin) _ropeTables;
 
+    /// <summary>The body of <see cref="OpenClRotaryEmbedding"/>.Apply on a host span (documented there).</summary>
     internal void RopeApply(Span<float> x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
     {
         options ??= new RopeOptions();
@@ -24,6 +25,7 @@ public sealed partial class OpenClDevice
         }
     }
 
+    /// <summary>The body of <see cref="OpenClRotaryEmbedding"/>.Apply on a device tensor (documented there).</summary>
     internal void RopeApply(ClTensor x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
     {
         options ??= new RopeOptions();
