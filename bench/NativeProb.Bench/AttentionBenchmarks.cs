@@ -36,7 +36,7 @@ public class AttentionBenchmarks
         _k = Fill(rng, _shape.KeyElements);
         _v = Fill(rng, _shape.KeyElements);
         _o = new float[_q.Length];
-        _options = new AttentionOptions { Path = CpuPaths.IsAvailable(Path) ? Path : CpuPath.Scalar, Bias = PositionalBias.Parse(Bias) };
+        _options = new AttentionOptions { Causal = true, Path = CpuPaths.IsAvailable(Path) ? Path : CpuPath.Scalar, Bias = PositionalBias.Parse(Bias) };
     }
 
     [Benchmark]

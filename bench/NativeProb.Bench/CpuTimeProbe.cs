@@ -21,7 +21,7 @@ public static class CpuTimeProbe
         var rng = new Random(1);
         float[] q = new float[shape.QueryElements], k = new float[shape.KeyElements], v = new float[shape.KeyElements], o = new float[q.Length];
         foreach (float[] a in new[] { q, k, v }) for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
-        var options = new AttentionOptions { Path = path, MaxDegreeOfParallelism = 1 };
+        var options = new AttentionOptions { Causal = true, Path = path, MaxDegreeOfParallelism = 1 };
         for (int i = 0; i < 20; i++) FlashAttention.Forward(q, k, v, o, shape, options);
         int reps = Math.Max(5, (int)(2e8 / ((double)nk * nq * 32 * 128)));
         var proc = Process.GetCurrentProcess();

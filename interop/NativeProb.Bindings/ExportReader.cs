@@ -2,6 +2,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using NativeProb.Errors;
+using NativeProb.KvCache;
 
 namespace NativeProb.Bindings;
 
@@ -47,13 +48,9 @@ internal static class ExportReader
             if (!prefixes.Any(p => f.Name.StartsWith(p, StringComparison.Ordinal))) continue;
             model.Constants["NP_" + Snake(f.Name)] = (int)f.GetRawConstantValue()!;
         }
-        // NP_KV_FORMAT_*: the C values live in the library's format table (one entry per format), read by reflection.
-        Type table = typeof(NpStatus).Assembly.GetType("NativeProb.KvCache.KvFormatTable", throwOnError: true)!;
-        foreach (object entry in (Array)table.GetField("All")!.GetValue(null)!)
-        {
-            string name = (string)entry.GetType().GetProperty("Name")!.GetValue(entry)!;
-            model.Constants["NP_KV_FORMAT_" + name.ToUpperInvariant()] = (int)entry.GetType().GetProperty("AbiValue")!.GetValue(entry)!;
-        }
+        // NP_KV_FORMAT_*: the C values are the values of the library's KvFormat enum, which the C ABI casts to.
+        foreach (KvFormat f in Enum.GetValues<KvFormat>())
+            model.Constants["NP_KV_FORMAT_" + f.ToString().ToUpperInvariant()] = (int)f;
         return model;
     }
 

@@ -1,11 +1,19 @@
 /* NativeProb — MIT License.
  *
  * nativeprob.h — the C ABI of NativeProb, a .NET library compiled with NativeAOT (one build per x86-64
- * level, chosen at load time): exact attention (MHA / GQA / MQA, causal, decode and prefill) with RoPE and
- * ALiBi / harmonic distance biases; quantized KV caches (fp16, int8, int4, KIVI, staircase SAQ) with
- * attention on the stored codes; PrFlash block-sparse attention; attention on OpenCL devices; and
- * Hugging Face tokenizer.json loading, encoding and decoding. This header is the source of truth of the
- * ABI; the binding check (interop/NativeProb.Bindings) fails the build when the exports differ from it.
+ * level, chosen at load time). It holds, group by group:
+ * - library: the ABI version, the loaded build (instruction set, CPU path, vector features, cores),
+ *   per-thread error messages and status names;
+ * - attention: exact attention (MHA / GQA / MQA, causal or not, decode and prefill) with ALiBi and the
+ *   harmonic distance biases or explicit slopes, and reusable attention plans;
+ * - positional: RoPE in place (half-split and interleaved pairs), ALiBi and harmonic slopes;
+ * - kvcache: quantized KV caches (fp32, fp16, int8, int4, KIVI, staircase SAQ) with append, attention on
+ *   the stored codes, and their length, bytes and bits per element;
+ * - prflash: PrFlash probabilistic block-sparse attention and its block counts;
+ * - opencl: OpenCL device enumeration, names and kinds, and exact attention on a device;
+ * - tokenizer: Hugging Face tokenizer.json loading, encoding and decoding.
+ * This header is the source of truth of the ABI; the binding check (interop/NativeProb.Bindings) fails
+ * the build when the exports differ from it. docs/c-host-guide.md is the guide for C and C++ hosts.
  *
  * Usage:
  *
@@ -40,12 +48,16 @@
  *   The library never returns memory for free(); its objects exist only through create/destroy pairs.
  * - Tensors are fp32, row-major and contiguous. Inputs and outputs must not overlap.
  * - Option structs start with `uint32_t struct_size`, which the caller sets to sizeof the struct;
- *   structs only grow at the end. Zero-initialized fields mean the documented default.
+ *   structs only grow at the end. Zero-initialized fields mean the documented default, which is the
+ *   managed API's default for the same option (causal 0 is AttentionOptions.Causal = false).
  * - Handles are opaque; a NULL, stale, double-destroyed or wrong-kind handle returns
  *   NP_ERR_INVALID_HANDLE; np_*_destroy(NULL) is a no-op that returns NP_OK.
- * - Thread safety: every function may be called from any thread at any time. Functions that take a
- *   handle as `const` only read it, so several threads may share it; a function that takes a handle
- *   as non-const (destroy) must not run concurrently with any other use of that handle.
+ * - Thread safety: every function may be called from any thread at any time. A function that takes a
+ *   handle as `const` does not change what the handle holds (a tokenizer may fill its own thread-safe
+ *   word cache), so several threads may share the handle. A function that takes a handle as non-const
+ *   changes it: destroy / close and np_kv_cache_append must not run concurrently with any other use of
+ *   that handle; np_opencl_attention_forward serializes its calls on one device itself. Each
+ *   function's "Thread safety" line says which case it is.
  * - Versioning: NP_ABI_VERSION_MAJOR changes only on a breaking change; NP_ABI_VERSION_MINOR on
  *   additions. Existing functions never change; new behaviour comes as new functions (np_x_v2).
  */
@@ -209,7 +221,8 @@ typedef struct np_attention_options_t {
     int32_t head_dim;      /**< Head dimension D: a positive multiple of 8. */
     int32_t q_len;         /**< Queries per sequence Nq, >= 0 (1 for decode). */
     int32_t kv_len;        /**< Keys per sequence Nk, >= 1 when q_len > 0; causal needs Nq <= Nk. */
-    int32_t causal;        /**< 1: query i sees keys 0 ..= Nk - Nq + i; 0 (default): every key. */
+    int32_t causal;        /**< 1: query i sees keys 0 ..= Nk - Nq + i; 0 (default, as the managed
+                                AttentionOptions.Causal): every key. np_prflash_forward needs 1. */
     int32_t bias;          /**< NP_BIAS_*; default NP_BIAS_NONE. */
     float harmonic_base;   /**< m0 of the harmonic slopes; 0 means 1. */
     float scale;           /**< Softmax scale, finite; 0 means 1/sqrt(D). */
@@ -639,7 +652,8 @@ NP_NODISCARD NP_API np_status_t np_opencl_device_open(int32_t index, np_opencl_d
  * \brief Exact attention on a device: the operation of np_attention_forward() (MHA/GQA/MQA, causal,
  *        every NP_BIAS_*, explicit slopes), within float rounding of the CPU result. Inputs are copied to
  *        device buffers the device keeps for the next call; the output is copied back before returning.
- * \param[in]  device  A live device. Calls on one device are serialized by the library.
+ * \param[in,out] device A live device. Not const: the call changes the device (its kept buffers, built
+ *                     kernels and timing). Calls on one device are serialized by the library.
  * \param[in]  options Not NULL; as for np_attention_forward(); threads and cpu_path are ignored.
  *                     Read during the call only.
  * \param[in]  q, q_count, k, k_count, v, v_count, out, out_count  As for np_attention_forward().
@@ -650,7 +664,7 @@ NP_NODISCARD NP_API np_status_t np_opencl_device_open(int32_t index, np_opencl_d
  *      time), on distinct output buffers.
  * \since 0.4
  */
-NP_NODISCARD NP_API np_status_t np_opencl_attention_forward(const np_opencl_device_t* device,
+NP_NODISCARD NP_API np_status_t np_opencl_attention_forward(np_opencl_device_t* device,
                                                             const np_attention_options_t* options,
                                                             const float* q, size_t q_count,
                                                             const float* k, size_t k_count,

@@ -255,12 +255,12 @@ public:
 
     /// np_opencl_attention_forward: the operation of np::attention_forward on this device.
     void attention_forward(const np_attention_options_t& options, span<const float> q, span<const float> k,
-                           span<const float> v, span<float> out) const {
+                           span<const float> v, span<float> out) {
         check(np_opencl_attention_forward(device_, &options, q.data(), q.size(), k.data(), k.size(), v.data(),
                                           v.size(), out.data(), out.size()));
     }
 
-    const np_opencl_device_t* get() const noexcept { return device_; }
+    np_opencl_device_t* get() const noexcept { return device_; }
 
 private:
     void reset() noexcept {

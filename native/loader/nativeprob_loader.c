@@ -84,8 +84,8 @@
     X(np_status_t, np_opencl_device_open, (int32_t index, np_opencl_device_t * *device), (index, device),    \
       NP_ERR_UNSUPPORTED)                                                                                   \
     X(np_status_t, np_opencl_attention_forward,                                                             \
-      (const np_opencl_device_t* device, const np_attention_options_t* options, const float* q,            \
-       size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out,          \
+      (np_opencl_device_t * device, const np_attention_options_t* options, const float* q, size_t q_count,  \
+       const float* k, size_t k_count, const float* v, size_t v_count, float* out,                          \
        size_t out_count),                                                                                   \
       (device, options, q, q_count, k, k_count, v, v_count, out, out_count), NP_ERR_UNSUPPORTED)            \
     X(np_status_t, np_opencl_device_close, (np_opencl_device_t * device), (device), NP_ERR_UNSUPPORTED)     \

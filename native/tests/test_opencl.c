@@ -142,7 +142,7 @@ static void test_device_errors(void) {
     /* A handle of another kind is not a device. */
     np_attention_plan_t* plan = NULL;
     EXPECT_OK(np_attention_plan_create(&o, &plan));
-    EXPECT_FAIL(np_opencl_attention_forward((const np_opencl_device_t*)plan, &o, q, QN, k, KN, v, KN, out, QN),
+    EXPECT_FAIL(np_opencl_attention_forward((np_opencl_device_t*)plan, &o, q, QN, k, KN, v, KN, out, QN),
                 NP_ERR_INVALID_HANDLE, "device");
     EXPECT_FAIL(np_opencl_device_close((np_opencl_device_t*)plan), NP_ERR_INVALID_HANDLE, "device");
     EXPECT_OK(np_attention_plan_destroy(plan));

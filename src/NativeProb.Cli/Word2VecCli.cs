@@ -22,7 +22,7 @@ internal static class Word2VecCli
 
     /// <summary>
     /// A file of the shared data folder: walks up from the current directory and from the program's folder to
-    /// the directory holding NativeProb.sln, then looks in ../shared/data (and ./data) beside it.
+    /// the directory holding NativeProb.sln, then looks in the shared data folder beside it (and ./data).
     /// </summary>
     public static string SharedDataFile(string name)
     {

@@ -17,8 +17,8 @@ internal static class Word2VecSearchCli
         var objective = new Option<string>("--objective") { Description = "analogy, similarity or heldout.", DefaultValueFactory = _ => "similarity" };
         objective.AcceptOnlyFromAmong("analogy", "similarity", "heldout");
         var budget = new Option<int>("--budget") { Description = "Trainings (distinct configurations) per strategy run.", Required = true };
-        var analogy = new Option<string?>("--analogy") { Description = "questions-words file (default: ../shared/data/questions-words.txt beside the repository)." };
-        var similarity = new Option<string?>("--similarity") { Description = "word-pair file (default: ../shared/data/wordsim353.tsv beside the repository)." };
+        var analogy = new Option<string?>("--analogy") { Description = "questions-words file (default: questions-words.txt in the shared data folder beside the repository)." };
+        var similarity = new Option<string?>("--similarity") { Description = "word-pair file (default: wordsim353.tsv in the shared data folder beside the repository)." };
         var windows = new Option<string>("--windows") { Description = "Window grid.", DefaultValueFactory = _ => "2,3,5,8" };
         var dims = new Option<string>("--dims") { Description = "Dimension grid.", DefaultValueFactory = _ => "50,100,150" };
         var samples = new Option<string>("--samples") { Description = "Sub-sampling grid.", DefaultValueFactory = _ => "1e-5,1e-4,1e-3" };

@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using NativeProb.Attention;
+using NativeProb.Backends;
 using NativeProb.Positional;
 
 namespace NativeProb.OpenCL;
@@ -13,26 +14,12 @@ public sealed partial class OpenClDevice
     private nint _slopesBuffer;
     private (DistanceFunction F, int Length, nint Buffer) _distOnDevice;
 
-    /// <summary>
-    /// Exact attention on the device, the same operation as <see cref="NativeProb.Attention.FlashAttention.Forward"/>:
-    /// <c>O = softmax(scale * Q K^T + bias) V</c> per query head, MHA / GQA / MQA, causal or not, with every
-    /// <see cref="PositionalBias"/>. Inputs are copied into device buffers that are kept and reused by the
-    /// next call; the output is copied back.
-    /// </summary>
-    /// <param name="q">Queries <c>[Batch, Heads, QueryLength, HeadDim]</c>.</param>
-    /// <param name="k">Keys <c>[Batch, KvHeads, KeyLength, HeadDim]</c>.</param>
-    /// <param name="v">Values, shaped like <paramref name="k"/>.</param>
-    /// <param name="output">Output, shaped like <paramref name="q"/>; must not overlap the inputs.</param>
-    /// <param name="shape">The shape of the call.</param>
-    /// <param name="options">Options (<see cref="AttentionOptions.Path"/> and the thread count do not apply); null for the defaults.</param>
-    /// <exception cref="ArgumentException">The same shape and option errors as the CPU path, with the same messages.</exception>
-    /// <exception cref="OpenClException">An OpenCL call failed (code and call in the message).</exception>
-    /// <exception cref="NativeProb.Errors.NpException">OutOfMemory: a buffer does not fit on the device.</exception>
-    public void FlashAttention(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+    /// <summary>The body of <see cref="OpenClFlashAttention"/>.Forward on host spans (documented there).</summary>
+    internal void AttentionForward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         AttentionShape shape, AttentionOptions? options = null)
     {
         options ??= AttentionOptions.Default;
-        AttentionSettings settings = NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, options);
+        AttentionScoring settings = BackendSupport.ValidateAttention(q, k, v, output, shape, options);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;
@@ -51,26 +38,12 @@ public sealed partial class OpenClDevice
         }
     }
 
-    /// <summary>
-    /// Exact attention on tensors that stay on the device (the device-resident path: upload once, run many,
-    /// download). K and V may be a cache with room for <paramref name="keyCapacity"/> keys per head
-    /// (<c>[Batch, KvHeads, keyCapacity, HeadDim]</c>) of which the first <c>shape.KeyLength</c> are used,
-    /// so a decode loop appends one key with <see cref="Write"/> and calls this again without reallocating.
-    /// </summary>
-    /// <param name="q">Queries, at least <c>Batch*Heads*QueryLength*HeadDim</c> values.</param>
-    /// <param name="k">Keys, at least <c>Batch*KvHeads*keyCapacity*HeadDim</c> values.</param>
-    /// <param name="v">Values, like <paramref name="k"/>.</param>
-    /// <param name="output">Output, like <paramref name="q"/>; a different tensor from the inputs.</param>
-    /// <param name="shape">The shape of the call.</param>
-    /// <param name="options">Options; null for the defaults.</param>
-    /// <param name="keyCapacity">Keys per (batch, KV head) in the K/V layout; 0 means <c>shape.KeyLength</c>.</param>
-    /// <exception cref="ArgumentException">A shape, option or tensor is invalid; the message names it.</exception>
-    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
-    public void FlashAttention(ClTensor q, ClTensor k, ClTensor v, ClTensor output, AttentionShape shape,
+    /// <summary>The body of <see cref="OpenClFlashAttention"/>.Forward on device tensors (documented there).</summary>
+    internal void AttentionForward(ClTensor q, ClTensor k, ClTensor v, ClTensor output, AttentionShape shape,
         AttentionOptions? options = null, int keyCapacity = 0)
     {
         options ??= AttentionOptions.Default;
-        NativeProb.Attention.FlashAttention.ValidateShape(shape, options.Causal);
+        BackendSupport.ValidateShape(shape, options.Causal);
         if (keyCapacity == 0) keyCapacity = shape.KeyLength;
         if (keyCapacity < shape.KeyLength)
             throw new ArgumentException($"keyCapacity ({keyCapacity}) is smaller than KeyLength ({shape.KeyLength}).", nameof(keyCapacity));
@@ -86,7 +59,7 @@ public sealed partial class OpenClDevice
         if (ReferenceEquals(output, q) || ReferenceEquals(output, k) || ReferenceEquals(output, v))
             throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
         // Scale and slopes exactly as the CPU path derives them.
-        AttentionSettings settings = AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        AttentionScoring settings = BackendSupport.ResolveScoring(options, shape.Heads, shape.HeadDim, shape.KeyLength);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
         if (shape.QueryElements == 0) return;

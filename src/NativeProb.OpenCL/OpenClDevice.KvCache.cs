@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.InteropServices;
 using NativeProb.Attention;
-using NativeProb.Cpu.KvCache;
+using NativeProb.Backends;
 using NativeProb.KvCache;
 
 namespace NativeProb.OpenCL;
@@ -12,7 +12,7 @@ public sealed partial class OpenClDevice
 
     /// <summary>
     /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
-    /// <see cref="QuantizedKvCache.Attend"/>: the cache's packed codes, fp16 scales and mins and fp32 residual
+    /// <see cref="QuantizedKvCache.Attend"/>, under the same name (<c>device.Attend(cache, ...)</c>): the cache's packed codes, fp16 scales and mins and fp32 residual
     /// are uploaded as they are stored and the kernel dequantizes each key and value in registers. Query i
     /// sits at position <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
     /// </summary>
@@ -21,28 +21,28 @@ public sealed partial class OpenClDevice
     /// <param name="output">O <c>[H, Nq, D]</c>; must not overlap the queries.</param>
     /// <param name="heads">H, a multiple of the cache's KV heads.</param>
     /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
-    /// <param name="options">Causal, scale, bias and slopes are used; null for causal, 1/sqrt(D), no bias.</param>
+    /// <param name="options">Causal, scale, bias and slopes are used; null for <see cref="AttentionOptions.Default"/> (not causal, 1/sqrt(D), no bias).</param>
     /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
     /// <exception cref="NotSupportedException">The cache is not KIVI/SAQ.</exception>
     /// <exception cref="OpenClException">An OpenCL call failed.</exception>
-    public void KvAttention(QuantizedKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength,
+    public void Attend(QuantizedKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength,
         AttentionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(cache);
         options ??= AttentionOptions.Default;
-        GroupedStore store = cache.Grouped
+        GroupedKvStorage store = GroupedKvStorage.Of(cache)
             ?? throw new NotSupportedException($"OpenCL KV attention reads KIVI and SAQ caches; this cache is {cache.Format.Name()}.");
         if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(cache));
         if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
         int d = cache.HeadDim;
         var shape = new AttentionShape(1, heads, cache.KvHeads, queryLength, cache.Length, d);
-        NativeProb.Attention.FlashAttention.ValidateShape(shape, options.Causal);
+        BackendSupport.ValidateShape(shape, options.Causal);
         long expected = shape.QueryElements;
         if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected heads*q_len*dim = {expected}.", nameof(queries));
         if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected heads*q_len*dim = {expected}.", nameof(output));
         if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
         // Scale and slopes exactly as the CPU path derives them.
-        AttentionSettings settings = AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        AttentionScoring settings = BackendSupport.ResolveScoring(options, shape.Heads, shape.HeadDim, shape.KeyLength);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
 
@@ -53,7 +53,7 @@ public sealed partial class OpenClDevice
         var data = new List<byte>();
         for (int ci = 0; ci < chunks; ci++)
         {
-            GroupedChunkView c = store.View(ci);
+            GroupedKvChunk c = store.Chunk(ci);
             (meta[8 * ci], meta[8 * ci + 1]) = (c.KeyBits, c.ValueBits);
             meta[8 * ci + 2] = Append(data, c.KeyCodes);
             meta[8 * ci + 3] = Append(data, c.KeyScales);

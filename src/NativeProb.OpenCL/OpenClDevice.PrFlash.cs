@@ -1,6 +1,6 @@
 // NativeProb — MIT License.
 using NativeProb.Attention;
-using NativeProb.Cpu.Attention;
+using NativeProb.Backends;
 
 namespace NativeProb.OpenCL;
 
@@ -8,37 +8,22 @@ public sealed partial class OpenClDevice
 {
     private const string PrFlashOp = "prflash";
 
-    /// <summary>
-    /// PrFlashAttention on the device, the same operation as <see cref="PrFlashAttention.Forward"/>: the blocks
-    /// come from the CPU planner (<see cref="PrFlashAttention.Plan"/>) and are uploaded, so for a given seed the
-    /// device computes exactly the CPU's blocks; the kernel runs the exact online softmax over the visible keys of
-    /// each kept block (importance weighting adds <c>ln 1/p</c> to a block's scores). Causal, MHA / GQA / MQA,
-    /// every bias.
-    /// </summary>
-    /// <param name="q">Queries <c>[Batch, Heads, QueryLength, HeadDim]</c>.</param>
-    /// <param name="k">Keys <c>[Batch, KvHeads, KeyLength, HeadDim]</c>.</param>
-    /// <param name="v">Values, shaped like <paramref name="k"/>.</param>
-    /// <param name="output">Output, shaped like <paramref name="q"/>.</param>
-    /// <param name="shape">The shape of the call.</param>
-    /// <param name="options">Options; null for <see cref="PrFlashOptions.Default"/> (the CPU path options do not apply).</param>
-    /// <returns>The counts; BlocksComputed is the uploaded plan's (batch x kept blocks), the blocks the kernel walks.</returns>
-    /// <exception cref="ArgumentException">The same shape and option errors as the CPU path.</exception>
-    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
-    public PrFlashResult PrFlash(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+    /// <summary>The body of <see cref="OpenClPrFlashAttention.Forward"/> (documented there).</summary>
+    internal PrFlashResult PrFlashForward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         AttentionShape shape, PrFlashOptions? options = null)
     {
         options ??= PrFlashOptions.Default;
         options.Validate();
         AttentionOptions attention = options.Attention;
-        AttentionSettings settings = NativeProb.Attention.FlashAttention.Validate(q, k, v, output, shape, attention);
+        AttentionScoring settings = BackendSupport.ValidateAttention(q, k, v, output, shape, attention);
         float scale = settings.Scale;
         float[]? slopes = settings.Slopes;
-        BlockPlan plan = PrFlashAttention.Plan(shape, options);
+        BlockPlan plan = NativeProb.Attention.PrFlashAttention.Plan(shape, options);
         var result = new PrFlashResult(shape.QueryElements == 0 ? 0 : plan.BlocksComputed, plan.BlocksDense, plan.ExpectedBlocks);
         if (shape.QueryElements == 0) return result;
 
         // The plan's lists flattened as the kernel reads them, with each block's log-weight.
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        var planner = new PrFlashWeights(options, shape.KeyLength, shape.QueryLength);
         bool weighted = options.Estimator == PrFlashEstimator.ImportanceWeighted;
         var offsets = new int[shape.Heads * plan.QueryBlocks + 1];
         var blocks = new List<int>();

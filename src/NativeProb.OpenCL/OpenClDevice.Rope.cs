@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using NativeProb.Backends;
 using NativeProb.Positional;
 
 namespace NativeProb.OpenCL;
@@ -8,20 +9,8 @@ public sealed partial class OpenClDevice
     private const string RopeOp = "rope";
     private (int SeqLen, int Rot, double Base, long Offset, nint Cos, nint Sin) _ropeTables;
 
-    /// <summary>
-    /// Rotary position embedding on the device, the same operation as <see cref="RotaryEmbedding.Apply"/>:
-    /// rotates <paramref name="x"/> of shape <c>[sequences, seqLen, headDim]</c> in place; row t sits at
-    /// position <c>PositionOffset + t</c>; both pair layouts; dimensions past <c>RotaryDim</c> untouched.
-    /// The result equals the CPU's bit for bit (same tables, same operation order).
-    /// </summary>
-    /// <param name="x">The tensor, row-major, length <c>sequences * seqLen * headDim</c>.</param>
-    /// <param name="sequences">Independent sequences (batch times heads).</param>
-    /// <param name="seqLen">Positions per sequence.</param>
-    /// <param name="headDim">Head dimension D (even).</param>
-    /// <param name="options">Options (<see cref="RopeOptions.Path"/> does not apply); null for the defaults.</param>
-    /// <exception cref="ArgumentException">A shape or option is invalid; the same messages as the CPU path.</exception>
-    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
-    public void ApplyRotaryEmbedding(Span<float> x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
+    /// <summary>The body of <see cref="OpenClRotaryEmbedding"/>.Apply on a host span (documented there).</summary>
+    internal void RopeApply(Span<float> x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
     {
         options ??= new RopeOptions();
         int rot = ValidateRope(x.Length, sequences, seqLen, headDim, options, nameof(x));
@@ -36,15 +25,8 @@ public sealed partial class OpenClDevice
         }
     }
 
-    /// <summary>Rotary position embedding in place on a device tensor (the first <c>sequences*seqLen*headDim</c> values).</summary>
-    /// <param name="x">The tensor, on this device.</param>
-    /// <param name="sequences">Independent sequences (batch times heads).</param>
-    /// <param name="seqLen">Positions per sequence.</param>
-    /// <param name="headDim">Head dimension D (even).</param>
-    /// <param name="options">Options; null for the defaults.</param>
-    /// <exception cref="ArgumentException">A shape or option is invalid, or the tensor is too short.</exception>
-    /// <exception cref="OpenClException">An OpenCL call failed.</exception>
-    public void ApplyRotaryEmbedding(ClTensor x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
+    /// <summary>The body of <see cref="OpenClRotaryEmbedding"/>.Apply on a device tensor (documented there).</summary>
+    internal void RopeApply(ClTensor x, int sequences, int seqLen, int headDim, RopeOptions? options = null)
     {
         options ??= new RopeOptions();
         CheckTensor(x, nameof(x));
@@ -60,7 +42,7 @@ public sealed partial class OpenClDevice
 
     /// <summary>The checks of <see cref="RotaryEmbedding.Apply"/>: the same code, so the same messages.</summary>
     private static int ValidateRope(long length, int sequences, int seqLen, int headDim, RopeOptions options, string name) =>
-        RotaryEmbedding.Validate(length, sequences, seqLen, headDim, options, name);
+        BackendSupport.ValidateRope(length, sequences, seqLen, headDim, options, name);
 
     private void EnqueueRope(nint bx, int sequences, int seqLen, int headDim, int rot, RopeOptions options)
     {

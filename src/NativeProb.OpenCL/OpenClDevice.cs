@@ -33,6 +33,9 @@ public sealed partial class OpenClDevice : IDisposable
     private readonly object _gate = new();
     private long _allocations;
     private bool _disposed;
+    private OpenClFlashAttention? _flashAttention;
+    private OpenClPrFlashAttention? _prFlashAttention;
+    private OpenClRotaryEmbedding? _rotaryEmbedding;
 
     private unsafe OpenClDevice(CL api, ClDeviceInfo info)
     {
@@ -57,6 +60,15 @@ public sealed partial class OpenClDevice : IDisposable
         }
         _programs = new ProgramCache(api, context, device);
     }
+
+    /// <summary>Exact attention on this device: <c>device.FlashAttention.Forward</c>, as <c>FlashAttention.Forward</c> on the CPU.</summary>
+    public OpenClFlashAttention FlashAttention => _flashAttention ??= new OpenClFlashAttention(this);
+
+    /// <summary>PrFlashAttention on this device: <c>device.PrFlashAttention.Forward</c>, as <c>PrFlashAttention.Forward</c> on the CPU.</summary>
+    public OpenClPrFlashAttention PrFlashAttention => _prFlashAttention ??= new OpenClPrFlashAttention(this);
+
+    /// <summary>RoPE on this device: <c>device.RotaryEmbedding.Apply</c>, as <c>RotaryEmbedding.Apply</c> on the CPU.</summary>
+    public OpenClRotaryEmbedding RotaryEmbedding => _rotaryEmbedding ??= new OpenClRotaryEmbedding(this);
 
     /// <summary>
     /// Opens a device chosen by <paramref name="selector"/> (see <see cref="ClRuntime.Select"/>: an index,

@@ -62,7 +62,7 @@ public sealed class AttentionTests(ClFixture fixture)
         var expected = new float[shape.QueryElements];
         var actual = new float[shape.QueryElements];
         FlashAttention.Forward(q, k, v, expected, shape, options);
-        device.FlashAttention(q, k, v, actual, shape, options);
+        device.FlashAttention.Forward(q, k, v, actual, shape, options);
         double err = ClTestData.RelativeL2(actual, expected);
         Assert.True(err <= Tolerance, $"{shape} causal={causal} bias={bias} seed={seed}: relative error {err:E3} > {Tolerance:E0}");
         Assert.Equal("attention", device.LastProfile.Operation);
@@ -110,10 +110,10 @@ public sealed class AttentionTests(ClFixture fixture)
         var expected = new float[shape.QueryElements];
         var actual = new float[shape.QueryElements];
         FlashAttention.Forward(q, k, v, expected, shape, options);
-        device.FlashAttention(q, k, v, actual, shape, options);
+        device.FlashAttention.Forward(q, k, v, actual, shape, options);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
         // A different scale must change the result: the option really reaches the kernel.
-        device.FlashAttention(q, k, v, actual, shape, options with { Scale = 0.05f });
+        device.FlashAttention.Forward(q, k, v, actual, shape, options with { Scale = 0.05f });
         Assert.True(ClTestData.RelativeL2(actual, expected) > 1e-3);
     }
 
@@ -123,14 +123,14 @@ public sealed class AttentionTests(ClFixture fixture)
         OpenClDevice device = fixture.Require();
         var shape = new AttentionShape(1, 8, 2, 1, 4099, 128);
         Assert.True(device.PlanAttention(shape, 64).Splits > 1, "a decode call with 2 KV heads should split its keys");
-        var options = new AttentionOptions { Bias = PositionalBias.Alibi };
+        var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Alibi };
         float[] q = ClTestData.Gaussian(21, shape.QueryElements);
         float[] k = ClTestData.Gaussian(22, shape.KeyElements);
         float[] v = ClTestData.Gaussian(23, shape.KeyElements);
         var expected = new float[shape.QueryElements];
         var actual = new float[shape.QueryElements];
         FlashAttention.Forward(q, k, v, expected, shape, options);
-        device.FlashAttention(q, k, v, actual, shape, options);
+        device.FlashAttention.Forward(q, k, v, actual, shape, options);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
         Assert.Equal(2, device.LastProfile.Kernels);
         Assert.True(device.LastProfile.KernelMilliseconds > 0);
@@ -148,7 +148,7 @@ public sealed class AttentionTests(ClFixture fixture)
         var expected = new float[shape.QueryElements];
         FlashAttention.Forward(q, k, v, expected, shape, options);
         using ClTensor dq = device.Upload(q), dk = device.Upload(k), dv = device.Upload(v), dout = device.Allocate(shape.QueryElements);
-        device.FlashAttention(dq, dk, dv, dout, shape, options);
+        device.FlashAttention.Forward(dq, dk, dv, dout, shape, options);
         var actual = new float[shape.QueryElements];
         device.Download(dout, actual);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
@@ -167,7 +167,7 @@ public sealed class AttentionTests(ClFixture fixture)
         var expected = new float[shape.QueryElements];
         var actual = new float[shape.QueryElements];
         FlashAttention.Forward(q, k, v, expected, shape, options);
-        device.FlashAttention(q, k, v, actual, shape, options);
+        device.FlashAttention.Forward(q, k, v, actual, shape, options);
         int half = actual.Length / 2;
         Assert.All(actual[..half].Where((_, i) => i % 64 == 5), x => Assert.True(float.IsNaN(x)));
         Assert.All(actual[half..], x => Assert.True(float.IsFinite(x)));
@@ -196,7 +196,7 @@ public sealed class AttentionTests(ClFixture fixture)
         var v = new float[kn];
         var o = new float[qn];
         var cpu = Assert.ThrowsAny<ArgumentException>(() => FlashAttention.Forward(q, k, v, o, shape, options));
-        var cl = Assert.ThrowsAny<ArgumentException>(() => device.FlashAttention(q, k, v, o, shape, options));
+        var cl = Assert.ThrowsAny<ArgumentException>(() => device.FlashAttention.Forward(q, k, v, o, shape, options));
         Assert.Equal(cpu.Message, cl.Message);
     }
 
@@ -219,7 +219,7 @@ public sealed class AttentionTests(ClFixture fixture)
         foreach (var (v, options) in cases)
         {
             var cpu = Assert.ThrowsAny<ArgumentException>(() => FlashAttention.Forward(q, k, v, o, shape, options));
-            var cl = Assert.ThrowsAny<ArgumentException>(() => device.FlashAttention(q, k, v, o, shape, options));
+            var cl = Assert.ThrowsAny<ArgumentException>(() => device.FlashAttention.Forward(q, k, v, o, shape, options));
             Assert.Equal(cpu.Message, cl.Message);
         }
     }

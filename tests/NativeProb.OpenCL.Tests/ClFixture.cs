@@ -48,17 +48,8 @@ public static class ClTestData
 {
     public static int Seed { get; } = int.TryParse(Environment.GetEnvironmentVariable("NP_TEST_SEED"), out int s) ? s : 20241024;
 
-    public static float[] Gaussian(int seed, long length, double scale = 1.0)
-    {
-        var rng = new Random(seed);
-        var a = new float[length];
-        for (long i = 0; i < length; i++)
-        {
-            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-            a[i] = (float)(scale * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-        }
-        return a;
-    }
+    public static float[] Gaussian(int seed, long length, double scale = 1.0) =>
+        NativeProb.Diagnostics.AttentionInputs.Gaussian(seed, length, scale);
 
     /// <summary>||a - b|| / ||b|| in double, b the CPU result.</summary>
     public static double RelativeL2(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)

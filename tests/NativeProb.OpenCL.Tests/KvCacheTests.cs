@@ -55,7 +55,7 @@ public sealed class KvCacheTests(ClFixture fixture)
         var expected = new float[q.Length];
         var actual = new float[q.Length];
         cache.Attend(q, expected, h, 1);
-        device.KvAttention(cache, q, actual, h, 1);
+        device.Attend(cache, q, actual, h, 1);
         double err = ClTestData.RelativeL2(actual, expected);
         Assert.True(err <= Tolerance, $"{format} H={h} Hkv={hkv} len={length} D={d} chunks={cache.QuantizedChunks} residual={cache.ResidualTokens}: relative error {err:E3}");
         Assert.Equal("kv_attention", device.LastProfile.Operation);
@@ -78,7 +78,7 @@ public sealed class KvCacheTests(ClFixture fixture)
         var expected = new float[q.Length];
         var actual = new float[q.Length];
         cache.Attend(q, expected, h, nq, options);
-        device.KvAttention(cache, q, actual, h, nq, options);
+        device.Attend(cache, q, actual, h, nq, options);
         double err = ClTestData.RelativeL2(actual, expected);
         Assert.True(err <= Tolerance, $"{format} causal={causal} bias={bias}: relative error {err:E3}");
     }
@@ -88,15 +88,15 @@ public sealed class KvCacheTests(ClFixture fixture)
     {
         OpenClDevice device = fixture.Require();
         QuantizedKvCache cache = Fill("kivi2", 2, 64, 150, 31);
-        var options = new AttentionOptions { Bias = NativeProb.Positional.PositionalBias.HarmonicDistance, Slopes = [0.5f, 0.25f, 0.125f, 2f] };
+        var options = new AttentionOptions { Causal = true, Bias = NativeProb.Positional.PositionalBias.HarmonicDistance, Slopes = [0.5f, 0.25f, 0.125f, 2f] };
         float[] q = ClTestData.Gaussian(8, 4L * 64);
         var expected = new float[q.Length];
         var actual = new float[q.Length];
         cache.Attend(q, expected, 4, 1, options);
-        device.KvAttention(cache, q, actual, 4, 1, options);
+        device.Attend(cache, q, actual, 4, 1, options);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
         // The bias really reaches the kernel: without it the result moves.
-        device.KvAttention(cache, q, actual, 4, 1);
+        device.Attend(cache, q, actual, 4, 1);
         Assert.True(ClTestData.RelativeL2(actual, expected) > 1e-3);
     }
 
@@ -113,7 +113,7 @@ public sealed class KvCacheTests(ClFixture fixture)
         var expected = new float[q.Length];
         var actual = new float[q.Length];
         cache.Attend(q, expected, h, 1);
-        device.KvAttention(cache, q, actual, h, 1);
+        device.Attend(cache, q, actual, h, 1);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
     }
 
@@ -123,8 +123,8 @@ public sealed class KvCacheTests(ClFixture fixture)
         OpenClDevice device = fixture.Require();
         var fp16 = new QuantizedKvCache(1, 16, new KvCacheOptions { Arithmetic = KvArithmetic.Exact, Format = KvFormat.Fp16 });
         fp16.Append(new float[16], new float[16]);
-        Assert.Throws<NotSupportedException>(() => device.KvAttention(fp16, new float[16], new float[16], 1, 1));
+        Assert.Throws<NotSupportedException>(() => device.Attend(fp16, new float[16], new float[16], 1, 1));
         QuantizedKvCache saq = Fill("saq", 1, 32, 3, 5);
-        Assert.Throws<ArgumentException>(() => device.KvAttention(saq, new float[31], new float[32], 1, 1));
+        Assert.Throws<ArgumentException>(() => device.Attend(saq, new float[31], new float[32], 1, 1));
     }
 }

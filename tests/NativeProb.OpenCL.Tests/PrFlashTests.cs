@@ -41,7 +41,7 @@ public sealed class PrFlashTests(ClFixture fixture)
         var expected = new float[shape.QueryElements];
         var actual = new float[shape.QueryElements];
         PrFlashResult cpu = PrFlashAttention.Forward(q, k, v, expected, shape, options);
-        PrFlashResult cl = device.PrFlash(q, k, v, actual, shape, options);
+        PrFlashResult cl = device.PrFlashAttention.Forward(q, k, v, actual, shape, options);
         Assert.Equal(cpu.BlocksComputed, cl.BlocksComputed);
         Assert.Equal(cpu.BlocksDense, cl.BlocksDense);
         Assert.Equal(cpu.ExpectedBlocks, cl.ExpectedBlocks);
@@ -51,7 +51,7 @@ public sealed class PrFlashTests(ClFixture fixture)
         Assert.Equal("prflash", device.LastProfile.Operation);
 
         // Another seed keeps other blocks: the output moves away from this seed's CPU result.
-        device.PrFlash(q, k, v, actual, shape, options with { Seed = seed + 1000 });
+        device.PrFlashAttention.Forward(q, k, v, actual, shape, options with { Seed = seed + 1000 });
         Assert.True(ClTestData.RelativeL2(actual, expected) > 1e-3);
     }
 }

@@ -34,7 +34,7 @@ public sealed class RopeTests(ClFixture fixture)
         float[] expected = x.ToArray();
         float[] actual = x.ToArray();
         RotaryEmbedding.Apply(expected, sequences, seqLen, d, options);
-        device.ApplyRotaryEmbedding(actual, sequences, seqLen, d, options);
+        device.RotaryEmbedding.Apply(actual, sequences, seqLen, d, options);
         Assert.True(ClTestData.RelativeL2(actual, expected) <= 1e-5);
         for (int i = 0; i < x.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]),
@@ -55,7 +55,7 @@ public sealed class RopeTests(ClFixture fixture)
         float[] expected = x.ToArray();
         RotaryEmbedding.Apply(expected, 2, 65, 128, options);
         using ClTensor t = device.Upload(x);
-        device.ApplyRotaryEmbedding(t, 2, 65, 128, options);
+        device.RotaryEmbedding.Apply(t, 2, 65, 128, options);
         var actual = new float[x.Length];
         device.Download(t, actual);
         Assert.Equal(expected, actual);
@@ -76,7 +76,7 @@ public sealed class RopeTests(ClFixture fixture)
         foreach (var (seq, len, d, options, length) in bad)
         {
             var cpu = Assert.ThrowsAny<ArgumentException>(() => RotaryEmbedding.Apply(new float[length], seq, len, d, options));
-            var cl = Assert.ThrowsAny<ArgumentException>(() => device.ApplyRotaryEmbedding(new float[length], seq, len, d, options));
+            var cl = Assert.ThrowsAny<ArgumentException>(() => device.RotaryEmbedding.Apply(new float[length], seq, len, d, options));
             Assert.Equal(cpu.Message, cl.Message);
         }
     }

@@ -135,9 +135,9 @@ public sealed class RuntimeTests(ClFixture fixture)
         var shape = new AttentionShape(1, 2, 1, 5, 9, 64);
         float[] q = ClTestData.Gaussian(1, shape.QueryElements), kv = ClTestData.Gaussian(2, shape.KeyElements);
         var o = new float[shape.QueryElements];
-        device.FlashAttention(q, kv, kv, o, shape);
+        device.FlashAttention.Forward(q, kv, kv, o, shape);
         int builds = device.ProgramBuilds;
-        for (int i = 0; i < 5; i++) device.FlashAttention(q, kv, kv, o, shape);
+        for (int i = 0; i < 5; i++) device.FlashAttention.Forward(q, kv, kv, o, shape);
         Assert.Equal(builds, device.ProgramBuilds);
     }
 
@@ -146,18 +146,18 @@ public sealed class RuntimeTests(ClFixture fixture)
     {
         OpenClDevice device = fixture.Require();
         var shape = new AttentionShape(1, 8, 2, 1, 1000, 128);
-        var options = new AttentionOptions { Bias = PositionalBias.Alibi };
+        var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Alibi };
         float[] q = ClTestData.Gaussian(41, shape.QueryElements);
         float[] k = ClTestData.Gaussian(42, shape.KeyElements);
         float[] v = ClTestData.Gaussian(43, shape.KeyElements);
         var o = new float[shape.QueryElements];
-        device.FlashAttention(q, k, v, o, shape, options);
+        device.FlashAttention.Forward(q, k, v, o, shape, options);
         long after1 = device.BufferAllocations;
         long live = ClHandle.Live;
         for (int call = 1; call < 1000; call++)
         {
             q[call % q.Length] += 0.01f;
-            device.FlashAttention(q, k, v, o, shape, options);
+            device.FlashAttention.Forward(q, k, v, o, shape, options);
         }
         Assert.Equal(after1, device.BufferAllocations);
         Assert.Equal(live, ClHandle.Live);
@@ -180,7 +180,7 @@ public sealed class RuntimeTests(ClFixture fixture)
             device.Write(dk, keys.AsSpan(kh * capacity * d, prompt * d), (long)kh * capacity * d);
             device.Write(dv, values.AsSpan(kh * capacity * d, prompt * d), (long)kh * capacity * d);
         }
-        var options = new AttentionOptions { Bias = PositionalBias.Harmonic };
+        var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Harmonic };
         float[] q = ClTestData.Gaussian(53, h * d);
         long allocations = -1;
         var o = new float[h * d];
@@ -194,7 +194,7 @@ public sealed class RuntimeTests(ClFixture fixture)
                     device.Write(dv, values.AsSpan((int)at, d), at);
                 }
             device.Write(dq, q);
-            device.FlashAttention(dq, dk, dv, dout, new AttentionShape(1, h, hkv, 1, nk, d), options, keyCapacity: capacity);
+            device.FlashAttention.Forward(dq, dk, dv, dout, new AttentionShape(1, h, hkv, 1, nk, d), options, keyCapacity: capacity);
             if (nk == prompt) allocations = device.BufferAllocations;
         }
         Assert.Equal(allocations, device.BufferAllocations);

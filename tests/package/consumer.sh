@@ -22,6 +22,11 @@ cd "$work/app"
 # cache is never taken for the one just packed.
 export NUGET_PACKAGES="$work/packages"
 rm -rf "$NUGET_PACKAGES"
+# A project of its own: empty Directory.Build.props / Directory.Packages.props stop MSBuild from importing the
+# repository's (central versions, warnings as errors) when the work folder lies inside the checkout (build/),
+# so `dotnet add package` writes the version into app.csproj, not into the repository's files.
+echo '<Project />' > Directory.Build.props
+echo '<Project />' > Directory.Packages.props
 cat > app.csproj <<'XML'
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>

@@ -24,7 +24,7 @@ Console.WriteLine($"decode kv_len={nk} heads={h} kv_heads={hkv} dim={d} threads=
 float[] keys = Gaussian(1, (long)hkv * nk * d), values = Gaussian(2, (long)hkv * nk * d), q = Gaussian(3, (long)h * d);
 var shape = new AttentionShape(1, h, hkv, 1, nk, d);
 var reference = new float[q.Length];
-FlashAttention.Forward(q, keys, values, reference, shape, new AttentionOptions { MaxDegreeOfParallelism = threads });
+FlashAttention.Forward(q, keys, values, reference, shape, new AttentionOptions { Causal = true, MaxDegreeOfParallelism = threads });
 
 var runners = new List<(string Name, string Format, long Bytes, Action Step, Func<float[]> Output)>();
 var ggml = GgmlNative.Load();
@@ -38,7 +38,7 @@ foreach (KvFormat format in new[] { KvFormat.Fp16, KvFormat.Int8, KvFormat.Int4,
     var cache = new QuantizedKvCache(hkv, d, new KvCacheOptions { Format = format });
     cache.AppendBlock(keys, values, nk);
     var o = new float[q.Length];
-    var options = new AttentionOptions { MaxDegreeOfParallelism = threads };
+    var options = new AttentionOptions { Causal = true, MaxDegreeOfParallelism = threads };
     runners.Add(("nativeprob", format.Name(), cache.BytesUsed, () => cache.Attend(q, o, h, 1, options), () => { cache.Attend(q, o, h, 1, options); return o; }));
 }
 

@@ -33,8 +33,10 @@ public static unsafe class KvCacheExports
         int arithmetic = o->struct_size >= size ? o->arithmetic : 0;
         if (arithmetic is < 0 or > 2)
             throw new NpException(NpStatus.InvalidArgument, $"{name}->arithmetic is {arithmetic}; expected NP_KV_ARITHMETIC_AUTO (0), _EXACT (1) or _INTEGER (2).");
-        KvFormatInfo format = KvFormatTable.FromAbi(o->format)
-            ?? throw new NpException(NpStatus.InvalidArgument, $"{name}->format is {o->format}; expected an NP_KV_FORMAT_* value ({string.Join(", ", KvFormatTable.All.Select(f => f.AbiValue))}).");
+        // NP_KV_FORMAT_* values are the KvFormat values (the binding check compares the header with the enum).
+        var format = (KvFormat)o->format;
+        if (!Enum.IsDefined(format))
+            throw new NpException(NpStatus.InvalidArgument, $"{name}->format is {o->format}; expected an NP_KV_FORMAT_* value ({string.Join(", ", Enum.GetValues<KvFormat>().Select(f => (int)f))}).");
         if (o->kv_heads <= 0)
             throw new NpException(NpStatus.InvalidArgument, $"{name}->kv_heads is {o->kv_heads}; expected at least 1.");
         bool keysOnly = Check.Bool(o->keys_only_staircase, $"{name}->keys_only_staircase");
@@ -49,7 +51,7 @@ public static unsafe class KvCacheExports
         }
         var options = new KvCacheOptions
         {
-            Format = format.Format,
+            Format = format,
             ResidualLength = o->residual_length == 0 ? KvCacheOptions.DefaultResidualLength : o->residual_length,
             GroupSize = o->group_size == 0 ? KvCacheOptions.DefaultGroupSize : o->group_size,
             Ladder = ladder,

@@ -106,7 +106,7 @@ public static unsafe class OpenClExports
         catch (Exception e) { return NativeError.Capture(e); }
     }
 
-    /// <summary><c>np_status_t np_opencl_attention_forward(const np_opencl_device_t* device, const np_attention_options_t* options, const float* q, size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out, size_t out_count)</c>.</summary>
+    /// <summary><c>np_status_t np_opencl_attention_forward(np_opencl_device_t* device, const np_attention_options_t* options, const float* q, size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out, size_t out_count)</c>.</summary>
     [UnmanagedCallersOnly(EntryPoint = "np_opencl_attention_forward")]
     public static int np_opencl_attention_forward(nint device, np_attention_options_t* options, float* q, nuint q_count,
         float* k, nuint k_count, float* v, nuint v_count, float* @out, nuint out_count)
@@ -126,7 +126,7 @@ public static unsafe class OpenClExports
             Span<float> ks = Check.Buffer(k, k_count, s.KeyElements, "k", kDims, s.Batch, s.KvHeads, s.KeyLength, s.HeadDim);
             Span<float> vs = Check.Buffer(v, v_count, s.KeyElements, "v", kDims, s.Batch, s.KvHeads, s.KeyLength, s.HeadDim);
             Span<float> os = Check.Buffer(@out, out_count, s.QueryElements, "out", qDims, s.Batch, s.Heads, s.QueryLength, s.HeadDim);
-            d.FlashAttention(qs, ks, vs, os, s, call.Options);
+            d.FlashAttention.Forward(qs, ks, vs, os, s, call.Options);
             return 0;
         }
         catch (Exception e) { return NativeError.Capture(e); }

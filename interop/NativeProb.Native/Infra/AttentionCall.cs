@@ -29,7 +29,7 @@ internal sealed unsafe class AttentionCall
         Check.Options(o, o == null ? 0 : o->struct_size, size, size, name, nameof(np_attention_options_t));
         var shape = new AttentionShape(o->batch, o->heads, o->kv_heads, o->q_len, o->kv_len, o->head_dim);
         bool causal = Check.Bool(o->causal, $"{name}->causal");
-        try { FlashAttention.ValidateShape(shape, causal); }
+        try { NativeProb.Backends.BackendSupport.ValidateShape(shape, causal); }
         catch (ArgumentException e)
         {
             // The managed message names the AttentionShape property; say which C argument carries it.

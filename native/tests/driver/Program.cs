@@ -125,7 +125,7 @@ internal static class Program
         };
         var o = new float[shape.QueryElements];
         if (device is null) FlashAttention.Forward(q, k, v, o, shape, options);
-        else device.FlashAttention(q, k, v, o, shape, options);
+        else device.FlashAttention.Forward(q, k, v, o, shape, options);
         return o;
     }
 

@@ -57,7 +57,7 @@ internal static class BenchAttentionCommand
     internal static JsonArray Run(Settings set, IAnsiConsole console)
     {
         AttentionShape s = set.Shape;
-        FlashAttention.ValidateShape(s, set.Causal);
+        NativeProb.Backends.BackendSupport.ValidateShape(s, set.Causal);
         long kvBytes = 2 * s.KeyElements * sizeof(float);
         int copies = set.Cold ? BenchTiming.ColdRotation(kvBytes) : 1;
         double readGbps = 0, fmaGflops = 0;

@@ -19,7 +19,7 @@ internal static class BenchAttentionOpenCl
     internal static JsonArray Run(BenchAttentionCommand.Settings set, OpenClDevice device, IAnsiConsole console)
     {
         AttentionShape s = set.Shape;
-        FlashAttention.ValidateShape(s, set.Causal);
+        NativeProb.Backends.BackendSupport.ValidateShape(s, set.Causal);
         long kvBytes = 2 * s.KeyElements * sizeof(float);
         int copies = set.Cold ? BenchTiming.ColdRotation(kvBytes) : 1;
         copies = (int)Math.Max(1, Math.Min(copies, device.Info.GlobalMemoryBytes / 2 / Math.Max(1, kvBytes)));
@@ -60,12 +60,12 @@ internal static class BenchAttentionOpenCl
                 double ms = BenchTiming.MedianMs(i =>
                 {
                     var (k, v) = caches[i % copies];
-                    device.FlashAttention(dq, k, v, dout, s, options);
+                    device.FlashAttention.Forward(dq, k, v, dout, s, options);
                     kernelMs.Add(device.LastProfile.KernelMilliseconds);
                 }, warmup: Math.Max(2, Math.Min(copies, 8)), reps: set.Reps);
                 kernelMs.Sort();
                 double kms = kernelMs[kernelMs.Count / 2];
-                device.FlashAttention(dq, caches[0].K, caches[0].V, dout, s, options);
+                device.FlashAttention.Forward(dq, caches[0].K, caches[0].V, dout, s, options);
                 device.Download(dout, o);
                 double relError = ReferenceAttention.SampledRelativeError(q, k0, v0, o, s, options);
                 double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;

@@ -92,7 +92,7 @@ internal static class BenchKvCommand
 
     internal static JsonArray Run(Settings s, IAnsiConsole console)
     {
-        FlashAttention.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
+        NativeProb.Backends.BackendSupport.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
         float[] keys = [], values = [], q = [], reference = [];
         double[] refProbs = [];
         double readGbps = 0, fmaGflops = 0;
@@ -124,7 +124,7 @@ internal static class BenchKvCommand
         void Attend(QuantizedKvCache cache, CpuPath path, float[] o)
         {
             if (s.Device is null) cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
-            else s.Device.KvAttention(cache, q, o, s.Heads, 1);
+            else s.Device.Attend(cache, q, o, s.Heads, 1);
         }
         KvFormat[] formats = s.Device is null ? s.Formats : s.Formats.Where(f => f.IsGrouped()).ToArray();
         if (formats.Length < s.Formats.Length)

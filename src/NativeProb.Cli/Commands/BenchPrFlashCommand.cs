@@ -108,9 +108,9 @@ internal static class BenchPrFlashCommand
     {
         AttentionShape s = set.Shape;
         set.Options.Validate();
-        FlashAttention.ValidateShape(s, causal: true);
+        NativeProb.Backends.BackendSupport.ValidateShape(s, causal: true);
         float[] q = [], k = [], v = [], exact = [];
-        var attentionBase = new AttentionOptions { Bias = AttentionInputs.BiasFor(set.Data), MaxDegreeOfParallelism = set.Threads };
+        var attentionBase = new AttentionOptions { Causal = true, Bias = AttentionInputs.BiasFor(set.Data), MaxDegreeOfParallelism = set.Threads };
         console.Status().Start($"preparing {set.Data} inputs", _ =>
         {
             (q, k, v) = AttentionInputs.Create(set.Data, s, set.DataSeed);
@@ -126,9 +126,9 @@ internal static class BenchPrFlashCommand
             string label = cl is null ? path.ToString() : "opencl";
             AttentionOptions attention = attentionBase with { Path = path };
             PrFlashOptions[] variants = (cl is null ? set.Layouts : [PrFlashLayout.Auto]).Select(l => set.Options with { Layout = l, Attention = attention }).ToArray();
-            void Dense() { if (cl is null) FlashAttention.Forward(q, k, v, exact, s, attention); else cl.FlashAttention(q, k, v, exact, s, attention); }
+            void Dense() { if (cl is null) FlashAttention.Forward(q, k, v, exact, s, attention); else cl.FlashAttention.Forward(q, k, v, exact, s, attention); }
             var outputs = variants.Select(_ => new float[s.QueryElements]).ToArray();
-            PrFlashResult Sparse(int i) => cl is null ? PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]) : cl.PrFlash(q, k, v, outputs[i], s, variants[i]);
+            PrFlashResult Sparse(int i) => cl is null ? PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]) : cl.PrFlashAttention.Forward(q, k, v, outputs[i], s, variants[i]);
             var runs = new PrFlashResult[variants.Length];
             var times = variants.Select(_ => new List<double>()).ToArray();
             var cpuTimes = variants.Select(_ => new List<double>()).ToArray();

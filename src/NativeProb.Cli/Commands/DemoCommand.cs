@@ -21,7 +21,7 @@ internal static class DemoCommand
     {
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<int>("--seed") { Description = "Seed for the random inputs.", DefaultValueFactory = _ => 42 };
-        var data = new Option<string?>("--data") { Description = "Folder with corpora (default: ./data, then ../shared/data)." };
+        var data = new Option<string?>("--data") { Description = "Folder with corpora (default: ./data, then the shared data folder beside the repository)." };
         var command = new Command("demo", "A short tour of what NativeProb does, checked against float64 references, with speed.") { threads, seed, data };
         command.SetAction(parse =>
         {

@@ -29,7 +29,7 @@ internal sealed class AttentionDemo : IDemoSection
                 var o = new float[q.Length];
                 foreach (string name in PositionalBias.Names)
                 {
-                    var options = new AttentionOptions { Bias = PositionalBias.Parse(name), MaxDegreeOfParallelism = context.Threads };
+                    var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Parse(name), MaxDegreeOfParallelism = context.Threads };
                     double ms = BenchTiming.MedianMs(_ => FlashAttention.Forward(q, k, v, o, shape, options), warmup: 2, reps: mode == "decode" ? 15 : 5);
                     double err = ReferenceAttention.SampledRelativeError(q, k, v, o, shape, options, rows: 24);
                     bool pass = err <= Tolerance;

@@ -32,12 +32,12 @@ internal sealed class KvCacheDemo : IDemoSection
             var cache = new QuantizedKvCache(4, 128, new KvCacheOptions { Format = format });
             cache.AppendBlock(keys, values, 2048);
             var o = new float[q.Length];
-            cache.Attend(q, o, 16, 4, new AttentionOptions { MaxDegreeOfParallelism = context.Threads });
+            cache.Attend(q, o, 16, 4, new AttentionOptions { Causal = true, MaxDegreeOfParallelism = context.Threads });
             var k = new float[keys.Length];
             var v = new float[values.Length];
             cache.Dequantize(0, 2048, k, v);
             var exact = new float[q.Length];
-            FlashAttention.Forward(q, k, v, exact, shape, new AttentionOptions { MaxDegreeOfParallelism = context.Threads });
+            FlashAttention.Forward(q, k, v, exact, shape, new AttentionOptions { Causal = true, MaxDegreeOfParallelism = context.Threads });
             double err = BenchKvCommand.RelativeError(o, exact);
             bool pass = err <= 1e-5;
             ok &= pass;

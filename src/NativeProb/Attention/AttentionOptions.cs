@@ -7,8 +7,12 @@ namespace NativeProb.Attention;
 /// <summary>Options of <see cref="FlashAttention"/>.</summary>
 public sealed record AttentionOptions
 {
-    /// <summary>Whether query i sees only keys <c>0 ..= Nk - Nq + i</c> (default true).</summary>
-    public bool Causal { get; init; } = true;
+    /// <summary>
+    /// Whether query i sees only keys <c>0 ..= Nk - Nq + i</c>. Default false (every query sees every key), the same
+    /// default as the C ABI's zero-initialized <c>np_attention_options_t.causal</c>; set it for decoder attention.
+    /// <see cref="PrFlashOptions.Attention"/> is causal by default, since PrFlash is defined for causal attention only.
+    /// </summary>
+    public bool Causal { get; init; }
 
     /// <summary>Softmax scale; null means <c>1 / sqrt(D)</c>. Must be finite.</summary>
     public float? Scale { get; init; }
@@ -25,7 +29,7 @@ public sealed record AttentionOptions
     /// <summary>The CPU path; null uses <see cref="CpuPaths.Best"/>.</summary>
     public CpuPath? Path { get; init; }
 
-    /// <summary>The default options: causal, 1/sqrt(D), no bias, all cores, best path.</summary>
+    /// <summary>The default options: not causal, 1/sqrt(D), no bias, all cores, best path (what a zero-initialized C options struct means).</summary>
     public static AttentionOptions Default { get; } = new();
 
     internal int ResolveThreads() =>

@@ -94,9 +94,12 @@ public sealed record PrFlashOptions
 
     /// <summary>
     /// Scale, bias (ALiBi / harmonic), slopes, threads and CPU path, as for <see cref="FlashAttention"/>.
-    /// <see cref="AttentionOptions.Causal"/> must be true: block distance is defined for causal attention.
+    /// <see cref="AttentionOptions.Causal"/> must be true: block distance is defined for causal attention. Default:
+    /// <see cref="AttentionOptions.Default"/> with Causal set.
     /// </summary>
-    public AttentionOptions Attention { get; init; } = AttentionOptions.Default;
+    public AttentionOptions Attention { get; init; } = CausalAttention;
+
+    private static readonly AttentionOptions CausalAttention = new() { Causal = true };
 
     /// <summary>The default options: harmonic c = 1, window 1, sink on, b = 64, Renormalize, seed 0.</summary>
     public static PrFlashOptions Default { get; } = new();

@@ -179,7 +179,7 @@ public sealed unsafe class QuantizedKvCache
     /// <param name="output">O <c>[H, Nq, D]</c>; must not overlap the queries.</param>
     /// <param name="heads">H, a multiple of Hkv.</param>
     /// <param name="queryLength">Nq, at least 1 (at most Length when causal).</param>
-    /// <param name="options">Options; null for causal, 1/sqrt(D), no bias.</param>
+    /// <param name="options">Options; null for <see cref="AttentionOptions.Default"/> (not causal, 1/sqrt(D), no bias).</param>
     /// <remarks>The key arithmetic is <see cref="KvCacheOptions.Arithmetic"/> resolved for the path (<see cref="ArithmeticOn"/>).</remarks>
     /// <exception cref="ArgumentException">A shape or option is invalid, or the cache is empty.</exception>
     /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>

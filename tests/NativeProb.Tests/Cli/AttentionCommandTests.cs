@@ -28,7 +28,7 @@ public class AttentionCommandTests : IDisposable
         var (oShape, o) = NpyFile.Read(P("o.npy"));
         Assert.Equal([4, 5, 32], oShape);
         var expected = new float[q.Length];
-        FlashAttention.Forward(q, k, v, expected, shape, new AttentionOptions { Bias = PositionalBias.Alibi });
+        FlashAttention.Forward(q, k, v, expected, shape, new AttentionOptions { Causal = true, Bias = PositionalBias.Alibi });
         Assert.Equal(expected, o);
     }
 

@@ -130,7 +130,7 @@ public class FlashAttentionTests
         foreach (int threads in new[] { 1, 2, 3 })
         {
             var o = new float[q.Length];
-            FlashAttention.Forward(q, k, v, o, shape, new AttentionOptions { Scale = 0.3f, Path = path, MaxDegreeOfParallelism = threads });
+            FlashAttention.Forward(q, k, v, o, shape, new AttentionOptions { Causal = true, Scale = 0.3f, Path = path, MaxDegreeOfParallelism = threads });
             Assert.True(RefAttention.RelativeL2(o, reference) <= Tolerance, $"{path} threads={threads}");
         }
     }
@@ -146,7 +146,7 @@ public class FlashAttentionTests
         float[] q = TestData.Gaussian(4, shape.QueryElements), k = TestData.Gaussian(5, shape.KeyElements), v = TestData.Gaussian(6, shape.KeyElements);
         double[] reference = RefAttention.Forward(q, k, v, 1, 4, 1, 1, 5000, 128, true, 1 / Math.Sqrt(128), RefAttention.Slopes.Geometric);
         var o = new float[q.Length];
-        FlashAttention.Forward(q, k, v, o, shape, new AttentionOptions { Path = path, MaxDegreeOfParallelism = 4, Bias = PositionalBias.Alibi });
+        FlashAttention.Forward(q, k, v, o, shape, new AttentionOptions { Causal = true, Path = path, MaxDegreeOfParallelism = 4, Bias = PositionalBias.Alibi });
         Assert.True(RefAttention.RelativeL2(o, reference) <= Tolerance);
     }
 
@@ -159,7 +159,7 @@ public class FlashAttentionTests
         float[] q = TestData.Gaussian(7, shape.QueryElements), k = TestData.Gaussian(8, shape.KeyElements), v = TestData.Gaussian(9, shape.KeyElements);
         v[(4 + 3) * 8] = float.NaN; // KV head 1, key 3: visible to query 3 of head 1 only
         var o = new float[q.Length];
-        FlashAttention.Forward(q, k, v, o, shape);
+        FlashAttention.Forward(q, k, v, o, shape, new AttentionOptions { Causal = true });
         for (int i = 0; i < 4 * 8; i++) Assert.True(float.IsFinite(o[i]), $"head 0 element {i}");
         Assert.True(float.IsNaN(o[(4 + 3) * 8]));
     }
@@ -178,7 +178,7 @@ public class FlashAttentionTests
         var k = new float[shape.KeyElements];
         var v = new float[shape.KeyElements];
         var o = new float[shape.QueryElements];
-        var options = new AttentionOptions();
+        var options = new AttentionOptions { Causal = true };
         string expectedParam = "shape";
         string mention = "";
         switch (which)

@@ -33,7 +33,7 @@ public class GuardedAttentionTests
         using var go = new GuardedBuffer(q.Length);
         foreach (PositionalBias bias in new[] { PositionalBias.None, PositionalBias.Harmonic })
         {
-            FlashAttention.Forward(gq.Span, gk.Span, gv.Span, go.Span, shape, new AttentionOptions { Path = path, Bias = bias, MaxDegreeOfParallelism = 2 });
+            FlashAttention.Forward(gq.Span, gk.Span, gv.Span, go.Span, shape, new AttentionOptions { Causal = true, Path = path, Bias = bias, MaxDegreeOfParallelism = 2 });
             double[] reference = RefAttention.Forward(q, k, v, 1, 6, 3, nq, nk, d, true, 1 / Math.Sqrt(d),
                 bias.IsNone ? RefAttention.Slopes.None : RefAttention.Slopes.Harmonic, RefAttention.Distance.Harmonic);
             Assert.True(RefAttention.RelativeL2(go.Span, reference) <= 1e-5, $"{path} {bias.Name}");

@@ -64,7 +64,7 @@ internal static class EmbeddingTestData
         return a;
     }
 
-    /// <summary>The shared data folder beside the repository (../shared/data), or null.</summary>
+    /// <summary>The shared data folder beside the repository, or null.</summary>
     public static string? SharedData(string name)
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)

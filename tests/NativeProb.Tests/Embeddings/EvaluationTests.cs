@@ -127,13 +127,13 @@ public class EvaluationTests
     public void TheSharedQuestionsWordsFileParsesIntoFourteenSections()
     {
         string? path = EmbeddingTestData.SharedData("questions-words.txt");
-        Skip.If(path is null, "../shared/data/questions-words.txt is not present beside the repository");
+        Skip.If(path is null, "questions-words.txt is not present in the shared data folder beside the repository");
         var q = AnalogyEvaluation.ReadQuestions(path!);
         Assert.Equal(19544, q.Count);
         Assert.Equal(14, q.Select(x => x.Section).Distinct().Count());
         Assert.Equal(new AnalogyQuestion("capital-common-countries", "Athens", "Greece", "Baghdad", "Iraq", 2), q[0]);
         string? ws = EmbeddingTestData.SharedData("wordsim353.tsv");
-        Skip.If(ws is null, "../shared/data/wordsim353.tsv is not present");
+        Skip.If(ws is null, "wordsim353.tsv is not present in the shared data folder");
         Assert.Equal(353, SimilarityEvaluation.ReadPairs(ws!).Count);
     }
 }

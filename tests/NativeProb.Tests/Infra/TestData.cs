@@ -17,15 +17,6 @@ public static class TestData
         Skip.IfNot(CpuPaths.IsAvailable(path), $"CpuPath {path} is not hardware accelerated in this process (available: {string.Join(", ", CpuPaths.Available)}).");
 
     /// <summary>Normally distributed floats (Box–Muller) from a seeded generator.</summary>
-    public static float[] Gaussian(int seed, long length, double scale = 1.0)
-    {
-        var rng = new Random(seed);
-        var a = new float[length];
-        for (long i = 0; i < length; i++)
-        {
-            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-            a[i] = (float)(scale * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-        }
-        return a;
-    }
+    public static float[] Gaussian(int seed, long length, double scale = 1.0) =>
+        NativeProb.Diagnostics.AttentionInputs.Gaussian(seed, length, scale);
 }

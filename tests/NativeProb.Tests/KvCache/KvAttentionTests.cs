@@ -90,7 +90,7 @@ public class KvAttentionTests
                 foreach (int threads in new[] { 1, 2, 5 })
                 {
                     float[] q = TestData.Gaussian(TestData.Seed + threads, (long)h * 3 * d);
-                    Check(cache, q, h, 3, new AttentionOptions { Path = path, MaxDegreeOfParallelism = threads, Bias = PositionalBias.Alibi },
+                    Check(cache, q, h, 3, new AttentionOptions { Causal = true, Path = path, MaxDegreeOfParallelism = threads, Bias = PositionalBias.Alibi },
                         $"{path} {format} d{d} threads={threads} alibi", RefAttention.Slopes.Geometric);
                 }
             }
@@ -117,7 +117,7 @@ public class KvAttentionTests
                 foreach (int nq in new[] { 1, 9 })
                 {
                     float[] q = TestData.Gaussian(TestData.Seed + g + nq, (long)h * nq * d);
-                    Check(cache, q, h, nq, new AttentionOptions { Path = path, MaxDegreeOfParallelism = 2 }, $"{path} {format} G={g} nq={nq}");
+                    Check(cache, q, h, nq, new AttentionOptions { Causal = true, Path = path, MaxDegreeOfParallelism = 2 }, $"{path} {format} G={g} nq={nq}");
                 }
             }
     }
@@ -147,7 +147,7 @@ public class KvAttentionTests
             float[] q = TestData.Gaussian(TestData.Seed + 7, (long)h * d);
             float max = q.Max(MathF.Abs);
             for (int i = 0; i < q.Length; i++) q[i] *= magnitude / max;
-            var options = new AttentionOptions { Path = path, Scale = 1f, MaxDegreeOfParallelism = 1 };
+            var options = new AttentionOptions { Causal = true, Path = path, Scale = 1f, MaxDegreeOfParallelism = 1 };
             Check(cache, q, h, 1, options, $"{path} fp16 |q|max={magnitude}");
         }
     }

@@ -56,7 +56,7 @@ public class KvIntegerArithmeticTests
                 Assert.Equal(KvArithmetic.Integer, cache.ArithmeticOn(path));
                 float[] q = TestData.Gaussian(seed + 2, (long)h * nq * d);
                 var o = new float[q.Length];
-                cache.Attend(q, o, h, nq, new AttentionOptions { Path = path, Scale = 1f / 16, MaxDegreeOfParallelism = 2 });
+                cache.Attend(q, o, h, nq, new AttentionOptions { Causal = true, Path = path, Scale = 1f / 16, MaxDegreeOfParallelism = 2 });
                 double[] reference = Reference(cache, q, h, nq, 1f / 16);
                 double err = RefAttention.RelativeL2(o, reference);
                 Assert.True(err <= Tolerance, $"{path} {config} h{h}/{hkv} {mode}: relative L2 error {err:E3} > {Tolerance:E0} (seed {TestData.Seed})");

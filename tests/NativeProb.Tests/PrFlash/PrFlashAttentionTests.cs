@@ -38,7 +38,7 @@ public class PrFlashAttentionTests
             Estimator = estimator,
             Layout = layout,
             Seed = seed,
-            Attention = new AttentionOptions { Bias = PositionalBias.Parse(Bias), Path = path },
+            Attention = new AttentionOptions { Causal = true, Bias = PositionalBias.Parse(Bias), Path = path },
         };
     }
 
@@ -163,7 +163,7 @@ public class PrFlashAttentionTests
         TestData.RequirePath(path);
         Case c = Lookup(name);
         var (q, k, v) = Inputs(c);
-        var attention = new AttentionOptions { Bias = PositionalBias.Parse(c.Bias), Path = path };
+        var attention = new AttentionOptions { Causal = true, Bias = PositionalBias.Parse(c.Bias), Path = path };
         var dense = new float[q.Length];
         FlashAttention.Forward(q, k, v, dense, c.Shape, attention);
         var denseRef = dense.Select(x => (double)x).ToArray();
@@ -201,7 +201,7 @@ public class PrFlashAttentionTests
                 var options = new PrFlashOptions
                 {
                     BlockSize = 32, Seed = 1234, Layout = layout,
-                    Attention = new AttentionOptions { Path = path, MaxDegreeOfParallelism = threads, Bias = PositionalBias.Alibi },
+                    Attention = new AttentionOptions { Causal = true, Path = path, MaxDegreeOfParallelism = threads, Bias = PositionalBias.Alibi },
                 };
                 var o = new float[q.Length];
                 PrFlashResult r = PrFlashAttention.Forward(q, k, v, o, shape, options);
@@ -221,7 +221,7 @@ public class PrFlashAttentionTests
         const int n = 420, h = 4, hkv = 2, d = 32;
         var whole = new AttentionShape(1, h, hkv, n, n, d);
         float[] q = TestData.Gaussian(21, whole.QueryElements), k = TestData.Gaussian(22, whole.KeyElements), v = TestData.Gaussian(23, whole.KeyElements);
-        var options = new PrFlashOptions { BlockSize = 32, Seed = 5, Window = 0, Attention = new AttentionOptions { Path = path } };
+        var options = new PrFlashOptions { BlockSize = 32, Seed = 5, Window = 0, Attention = new AttentionOptions { Causal = true, Path = path } };
         var full = new float[q.Length];
         PrFlashAttention.Forward(q, k, v, full, whole, options);
         foreach (var (start, end) in new[] { (0, 100), (100, 419), (419, 420) })
@@ -269,7 +269,7 @@ public class PrFlashAttentionTests
         // The benchmark's acceptance case (H = 8, D = 128, local data, default options) at a quarter of its length.
         var shape = new AttentionShape(1, 8, 8, 4096, 4096, 128);
         var (q, k, v) = NativeProb.Diagnostics.AttentionInputs.Create("local", shape, 2024);
-        var attention = new AttentionOptions { Bias = NativeProb.Diagnostics.AttentionInputs.LocalBias };
+        var attention = new AttentionOptions { Causal = true, Bias = NativeProb.Diagnostics.AttentionInputs.LocalBias };
         var exact = new float[q.Length];
         FlashAttention.Forward(q, k, v, exact, shape, attention);
         var sparse = new float[q.Length];

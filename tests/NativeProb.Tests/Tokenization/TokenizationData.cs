@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 namespace NativeProb.Tests.Tokenization;
 
-/// <summary>Finds the shared corpus: ../shared/data/sotu.txt beside the repository root (the folder holding NativeProb.sln).</summary>
+/// <summary>Finds the shared corpus: sotu.txt in the shared data folder beside the repository root (the folder holding NativeProb.sln).</summary>
 internal static class TokenizationData
 {
     private static readonly Lazy<string> Sotu = new(FindSotu);

@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 // Generates the expected ids the Hugging Face compatibility tests compare with, using Hugging Face
 // tokenizers itself (npm tokenizers 0.23.2). Run after fetch-tokenizers.sh:
-//   node generate-expected.mjs CACHE ../../../../../../shared/data/sotu.txt [--train-unigram]
+//   node generate-expected.mjs CACHE PATH/TO/sotu.txt [--train-unigram]
 // For every tokenizer and every line of sotu.txt and multilingual.json it writes one row of
 // expected-NAME.tsv.gz: corpus, line, then for the ids without and with special tokens their count and
 // a hash (the first 16 hex digits of SHA-256 over the ids as little-endian int32), then the hash of

@@ -9,7 +9,7 @@ namespace NativeProb.Diagnostics;
 /// mass spread over every key) and <c>local</c> (RoPE-rotated Q and K that share a direction per KV head, scored with
 /// an ALiBi bias, so most attention mass sits near the diagonal, as in trained language models).
 /// </summary>
-public static class AttentionInputs
+internal static class AttentionInputs
 {
     /// <summary>The names accepted by <see cref="Create"/>.</summary>
     public static IReadOnlyList<string> Names { get; } = ["gaussian", "local"];

@@ -7,7 +7,7 @@ using NativeProb.Cpu;
 namespace NativeProb.Diagnostics;
 
 /// <summary>What this process runs on: CPU features, the chosen <see cref="CpuPath"/>, caches and threads.</summary>
-public static class MachineInfo
+internal static class MachineInfo
 {
     /// <summary>The CPU model name, from /proc/cpuinfo where available.</summary>
     public static string CpuModel { get; } = ReadCpuModel();

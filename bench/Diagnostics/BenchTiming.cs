@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace NativeProb.Diagnostics;
 
 /// <summary>Timing helpers for the <c>nativeprob bench</c> suites (benchmarks, never unit tests).</summary>
-public static class BenchTiming
+internal static class BenchTiming
 {
     /// <summary>Runs <paramref name="action"/> <paramref name="warmup"/> times untimed, then returns the
     /// median of <paramref name="reps"/> timed runs in milliseconds. The argument is the run index.</summary>
@@ -36,7 +36,7 @@ public static class BenchTiming
 }
 
 /// <summary>A large buffer read once to evict the caches between timed calls (an alternative to rotation).</summary>
-public sealed unsafe class CacheFlusher : IDisposable
+internal sealed unsafe class CacheFlusher : IDisposable
 {
     private readonly float* _buffer;
     private readonly long _floats;

@@ -7,7 +7,7 @@ namespace NativeProb.Diagnostics;
 /// Float64 attention for a sample of output rows, used by the CLI to report <c>rel_error</c>. Naive on
 /// purpose (full score row, ordinary softmax), and independent of the SIMD kernels.
 /// </summary>
-public static class ReferenceAttention
+internal static class ReferenceAttention
 {
     /// <summary>One output row: batch b, query head h, query i.</summary>
     public static double[] Row(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, AttentionShape s,

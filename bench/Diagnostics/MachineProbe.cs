@@ -4,15 +4,13 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-using NativeProb.Cpu.Simd;
-
 namespace NativeProb.Diagnostics;
 
 /// <summary>
 /// Measures the machine's own limits in the same run as a benchmark: streaming read bandwidth over a
 /// buffer much larger than the last-level cache, and the fp32 FMA peak, both with all worker threads.
 /// </summary>
-public static class MachineProbe
+internal static class MachineProbe
 {
     /// <summary>Streaming read bandwidth in GB/s (10^9 bytes), the best of several passes.</summary>
     /// <param name="threads">Reader threads.</param>
@@ -101,10 +99,10 @@ public static class MachineProbe
     }
 
     private static float FmaLoop(long iterations) =>
-        Vector512.IsHardwareAccelerated ? FmaLoop<Simd512, Vector512<float>>(iterations) : FmaLoop<Simd256, Vector256<float>>(iterations);
+        Vector512.IsHardwareAccelerated ? FmaLoop<Lanes512, Vector512<float>>(iterations) : FmaLoop<Lanes256, Vector256<float>>(iterations);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float FmaLoop<TOps, TVec>(long iterations) where TOps : struct, ISimd<TVec> where TVec : struct
+    private static float FmaLoop<TOps, TVec>(long iterations) where TOps : struct, IFmaLanes<TVec> where TVec : struct
     {
         // Twelve independent accumulators cover FMA latency x throughput on current x86 cores.
         TVec m = TOps.Splat(0.9999f), c = TOps.Splat(1e-6f);
@@ -117,6 +115,31 @@ public static class MachineProbe
             a9 = TOps.Fma(a9, m, c); a10 = TOps.Fma(a10, m, c); a11 = TOps.Fma(a11, m, c);
         }
         TVec sum = TOps.Add(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)), TOps.Add(TOps.Add(a4, a5), TOps.Add(a6, a7)));
-        return TOps.SumAcross(TOps.Add(sum, TOps.Add(TOps.Add(a8, a9), TOps.Add(a10, a11))));
+        return TOps.Sum(TOps.Add(sum, TOps.Add(TOps.Add(a8, a9), TOps.Add(a10, a11))));
+    }
+
+    /// <summary>The four vector operations the FMA loop needs, at one width.</summary>
+    private interface IFmaLanes<TVec> where TVec : struct
+    {
+        static abstract TVec Splat(float x);
+        static abstract TVec Fma(TVec a, TVec b, TVec c);
+        static abstract TVec Add(TVec a, TVec b);
+        static abstract float Sum(TVec a);
+    }
+
+    private readonly struct Lanes512 : IFmaLanes<Vector512<float>>
+    {
+        public static Vector512<float> Splat(float x) => Vector512.Create(x);
+        public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+        public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+        public static float Sum(Vector512<float> a) => Vector512.Sum(a);
+    }
+
+    private readonly struct Lanes256 : IFmaLanes<Vector256<float>>
+    {
+        public static Vector256<float> Splat(float x) => Vector256.Create(x);
+        public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+        public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+        public static float Sum(Vector256<float> a) => Vector256.Sum(a);
     }
 }
