@@ -28,7 +28,7 @@ internal static class KvCommand
         var k = new Option<string>("--k") { Required = true, Description = "Keys .npy, [batch, Hkv, Nk, D] or [Hkv, Nk, D] (after RoPE)." };
         var v = new Option<string>("--v") { Required = true, Description = "Values .npy, shaped like the keys." };
         var output = new Option<string>("--out") { Required = true, Description = "Output .npy (written atomically), shaped like the queries." };
-        var causal = new Option<string>("--causal") { DefaultValueFactory = _ => "true", Description = "true | false (queries are the last Nq positions)." };
+        var causal = new Option<string>("--causal") { DefaultValueFactory = _ => "false", Description = "true | false (default false, as AttentionOptions.Causal and the C ABI; queries are the last Nq positions)." };
         var bias = new Option<string>("--bias") { DefaultValueFactory = _ => "none", Description = string.Join("|", PositionalBias.Names) };
         var scale = new Option<float?>("--scale") { Description = "Softmax scale (default 1/sqrt(D))." };
         var path = CliParsing.PathOption();

@@ -23,7 +23,7 @@ public class AttentionCommandTests : IDisposable
         NpyFile.Write(P("q.npy"), [4, 5, 32], q);
         NpyFile.Write(P("k.npy"), [2, 9, 32], k);
         NpyFile.Write(P("v.npy"), [2, 9, 32], v);
-        int rc = CommandRegistry.Root().Parse(["attention", "--q", P("q.npy"), "--k", P("k.npy"), "--v", P("v.npy"), "--out", P("o.npy"), "--bias", "alibi"]).Invoke();
+        int rc = CommandRegistry.Root().Parse(["attention", "--q", P("q.npy"), "--k", P("k.npy"), "--v", P("v.npy"), "--out", P("o.npy"), "--bias", "alibi", "--causal", "true"]).Invoke();
         Assert.Equal(0, rc);
         var (oShape, o) = NpyFile.Read(P("o.npy"));
         Assert.Equal([4, 5, 32], oShape);
