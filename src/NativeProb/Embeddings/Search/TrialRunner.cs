@@ -125,7 +125,10 @@ public sealed class TrialRunner : IDisposable
                 _cache[c.Key] = new TrialOutcome(c, score, (double?)o["seconds"] ?? 0, true);
                 Resumed++;
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException)
+            // Any malformed line is skipped, never fatal: ArgumentException covers a repeated property name
+            // (found by the trial-log fuzz target), OverflowException a number out of int range.
+            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException
+                                          or ArgumentException or OverflowException)
             {
                 SkippedLogLines++;
             }

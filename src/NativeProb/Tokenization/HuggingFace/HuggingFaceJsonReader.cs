@@ -9,6 +9,13 @@ internal static class HuggingFaceJsonReader
 {
     public static HuggingFaceTokenizer Read(ReadOnlySpan<byte> utf8Json, string source)
     {
+        JsonText.CheckUtf8(utf8Json, source);
+        try { return ReadDocument(utf8Json, source); }
+        catch (Exception e) when (JsonText.IsConversionError(e)) { throw new JsonAt(default, "$", source).Bad(JsonText.ConversionMessage(e), e); }
+    }
+
+    private static HuggingFaceTokenizer ReadDocument(ReadOnlySpan<byte> utf8Json, string source)
+    {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 256 }); }
         catch (JsonException e) { throw new JsonAt(default, "$", source).Bad($"is not valid JSON ({e.Message})", e); }

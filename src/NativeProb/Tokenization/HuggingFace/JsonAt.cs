@@ -56,7 +56,7 @@ internal readonly struct JsonAt(JsonElement element, string path, string source)
         throw Bad(IsNull ? "is missing" : "must be an integer");
     }
 
-    public double Double() => Element.ValueKind == JsonValueKind.Number ? Element.GetDouble() : throw Bad("must be a number");
+    public double Double() => Element.ValueKind == JsonValueKind.Number && Element.TryGetDouble(out double v) && double.IsFinite(v) ? v : throw Bad("must be a finite number");
 
     /// <summary>The <c>type</c> of a component object.</summary>
     public string Type() => RequireObject().Child("type").String();
