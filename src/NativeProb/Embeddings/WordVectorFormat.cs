@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using NativeProb.Errors;
+using NativeProb.IO;
 
 namespace NativeProb.Embeddings;
 
@@ -23,8 +24,8 @@ public enum WordVectorFileFormat
 /// <c>KeyedVectors.load_word2vec_format</c> reads both).</summary>
 public static class WordVectorFormat
 {
-    /// <summary>Writes <paramref name="vectors"/> to <paramref name="path"/>: to a temporary file first,
-    /// renamed over the target only when complete.</summary>
+    /// <summary>Writes <paramref name="vectors"/> to <paramref name="path"/>: to a temporary file first, flushed to
+    /// disk and renamed over the target only when complete, so a killed writer leaves the old file or none.</summary>
     /// <param name="vectors">The vectors.</param>
     /// <param name="path">The output file.</param>
     /// <param name="format">Text or Binary (Auto means Text).</param>
@@ -34,29 +35,16 @@ public static class WordVectorFormat
     {
         ArgumentNullException.ThrowIfNull(vectors);
         ArgumentNullException.ThrowIfNull(path);
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        string tmp = full + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                if (format == WordVectorFileFormat.Binary) WriteBinary(vectors, stream);
-                else WriteText(vectors, stream);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
+            if (format == WordVectorFileFormat.Binary) WriteBinary(vectors, stream);
+            else WriteText(vectors, stream);
+        });
     }
 
     private static void WriteText(WordVectors v, Stream stream)
     {
-        using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16) { NewLine = "\n" };
+        using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
         w.Write(v.Count.ToString(CultureInfo.InvariantCulture));
         w.Write(' ');
         w.Write(v.Dimension.ToString(CultureInfo.InvariantCulture));

@@ -76,7 +76,8 @@ public static class NpyFile
     private static NpException Bad(string path, string where, string what) =>
         new(NpStatus.InvalidArgument, $"{path}: {where}: {what}.");
 
-    /// <summary>Writes a float32 C-order array (version 1.0), to a temporary file renamed when complete.</summary>
+    /// <summary>Writes a float32 C-order array (version 1.0), to a temporary file flushed to disk and renamed when
+    /// complete (<see cref="AtomicFile"/>).</summary>
     /// <param name="path">The destination.</param>
     /// <param name="shape">The shape; its product must equal the data length.</param>
     /// <param name="data">The values.</param>
@@ -95,19 +96,17 @@ public static class NpyFile
         int total = 10 + header.Length + 1;
         int pad = (64 - total % 64) % 64;
         header = header + new string(' ', pad) + "\n";
-        string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp-" + Environment.ProcessId;
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream))
+        byte[] body = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data).ToArray();
+        AtomicFile.Write(path, stream =>
         {
+            using var writer = new BinaryWriter(stream, Encoding.ASCII, leaveOpen: true);
             writer.Write(Magic);
             writer.Write((byte)1);
             writer.Write((byte)0);
             writer.Write((ushort)header.Length);
             writer.Write(Encoding.ASCII.GetBytes(header));
-            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
-        }
-        File.Move(tmp, full, overwrite: true);
+            writer.Write(body);
+        });
     }
 
     private static string Field(string header, string key, string path)

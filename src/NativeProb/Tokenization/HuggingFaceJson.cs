@@ -4,6 +4,8 @@ using System.Text.Json;
 using NativeProb.Errors;
 using NativeProb.Tokenization.HuggingFace;
 
+using NativeProb.IO;
+
 namespace NativeProb.Tokenization;
 
 /// <summary>

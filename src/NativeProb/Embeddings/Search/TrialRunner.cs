@@ -82,6 +82,9 @@ public sealed class TrialRunner : IDisposable
             // Appending whole lines, flushed per trial: an interruption loses at most the line being written,
             // which the next resume skips.
             _log = new StreamWriter(new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read)) { NewLine = "\n", AutoFlush = true };
+            // A torn last line (the writer killed mid-line) is ended first, so that the next entry starts a line
+            // of its own instead of being glued to the fragment and lost at the next resume.
+            if (EndsMidLine(full)) _log.Write('\n');
             LogPath = full;
         }
     }
@@ -110,6 +113,14 @@ public sealed class TrialRunner : IDisposable
 
     /// <summary>The objective.</summary>
     public ITrialObjective Objective => _objective;
+
+    private static bool EndsMidLine(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (f.Length == 0) return false;
+        f.Seek(-1, SeekOrigin.End);
+        return f.ReadByte() != '\n';
+    }
 
     private void Resume(string path)
     {
