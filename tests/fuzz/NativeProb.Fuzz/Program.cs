@@ -3,6 +3,7 @@
 //   NativeProb.Fuzz list
 //   NativeProb.Fuzz run TARGET SECONDS [--seed N] [--regressions DIR] [--keep-going] [--timeout S]
 //   NativeProb.Fuzz replay TARGET|all [--regressions ROOT]
+//   NativeProb.Fuzz crash WORKLOAD KILLS [--seed N] [--cli NativeProb.Cli.dll]   (w2v-train, tokenizer-train, w2v-search, kv-attend)
 //   NativeProb.Fuzz minimize TARGET FILE...   (shrinks kept inputs that still break the contract)
 // Exit codes: 0 no violation, 1 a violation (kept under the regression folder), 2 usage, 3 a timeout.
 using NativeProb.Fuzz;
@@ -54,6 +55,12 @@ switch (args.FirstOrDefault())
         foreach (string n in args[1] == "all" ? names : [args[1]])
             failed += Fuzzer.Replay(Make(n), Path.Combine(regressions, n), timeout);
         return failed == 0 ? 0 : 1;
+    }
+    case "crash" when args.Length >= 3:
+    {
+        int seed = int.Parse(Option("--seed", "1"), System.Globalization.CultureInfo.InvariantCulture);
+        string cli = Option("--cli", Path.Combine(repoRoot, "src", "NativeProb.Cli", "bin", "Release", "net10.0", "NativeProb.Cli.dll"));
+        return CrashHarness.Run(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), seed, cli);
     }
     case "minimize" when args.Length >= 3:
         return Fuzzer.MinimizeFiles(Make(args[1]), args.Skip(2).Where(a => !a.StartsWith("--", StringComparison.Ordinal)), timeout);

@@ -39,7 +39,8 @@ internal sealed class SeedData
         return new SeedData(corpus, words, Directory.Exists(cache) ? cache : null);
     }
 
-    private static string? FindCorpus()
+    /// <summary>Up to <paramref name="chars"/> characters of the shared corpus, or null without it.</summary>
+    public static string? FindCorpus(int chars = 40_000)
     {
         string? dir = AppContext.BaseDirectory;
         while (dir is not null && !File.Exists(Path.Combine(dir, "NativeProb.sln"))) dir = Path.GetDirectoryName(dir);
@@ -47,7 +48,7 @@ internal sealed class SeedData
         string path = Path.Combine(dir, "..", "shared", "data", "sotu.txt");
         if (!File.Exists(path)) return null;
         using var reader = new StreamReader(path, Encoding.UTF8);
-        var buffer = new char[40_000];
+        var buffer = new char[chars];
         int n = reader.ReadBlock(buffer, 0, buffer.Length);
         return new string(buffer, 0, n);
     }
