@@ -61,10 +61,25 @@ internal static class CrashHarness
             else before = File.Exists(w.Output) ? File.ReadAllBytes(w.Output) : null;
             if (w.Log is not null) logLines = CompleteLines(w.Log);
 
-            // Uniform over the uninterrupted run's length (a resumed search has less left to do: over 60% of it).
-            double at = rng.NextDouble() * full * (w.Log is null ? 1.1 : 0.6);
+            // Odd runs: a SIGKILL at a uniform moment of the uninterrupted run's length (a resumed search has less
+            // left to do: over 60% of it). Even runs: the moment the run starts writing (a file in the output folder
+            // appears or changes), plus 0-5 ms, which is where a non-atomic write would be caught half done.
             using Process p = Start(cliDll, w.Args, workDir);
-            bool exited = p.WaitForExit(TimeSpan.FromSeconds(at));
+            double at;
+            bool exited;
+            if (i % 2 == 1)
+            {
+                at = rng.NextDouble() * full * (w.Log is null ? 1.1 : 0.6);
+                exited = p.WaitForExit(TimeSpan.FromSeconds(at));
+            }
+            else
+            {
+                var start = Stopwatch.StartNew();
+                var snapshot = Snapshot(workDir);
+                while (!p.HasExited && Snapshot(workDir).SequenceEqual(snapshot)) Thread.Sleep(1);
+                exited = p.WaitForExit(TimeSpan.FromMilliseconds(rng.Next(6)));
+                at = start.Elapsed.TotalSeconds;
+            }
             if (!exited)
             {
                 p.Kill(); // SIGKILL on Unix
@@ -180,6 +195,22 @@ internal static class CrashHarness
         string ka = (string)a["best"]!, kb = (string)b["best"]!;
         double sa = (double)a["best_score"]!, sb = (double)b["best_score"]!;
         return ka == kb && sa == sb ? null : $"the resumed search ended with {ka} = {sa}, the uninterrupted one with {kb} = {sb}";
+    }
+
+    /// <summary>Names, sizes and write times of the files in a folder.</summary>
+    private static List<(string, long, DateTime)> Snapshot(string dir)
+    {
+        var list = new List<(string, long, DateTime)>();
+        foreach (string f in Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal))
+        {
+            try
+            {
+                var i = new FileInfo(f);
+                list.Add((f, i.Length, i.LastWriteTimeUtc));
+            }
+            catch (IOException) { list.Add((f, -1, default)); } // renamed or deleted while looking
+        }
+        return list;
     }
 
     private static List<string> CompleteLines(string log)
