@@ -131,4 +131,13 @@ public class FuzzFindingsTests
         var e = Assert.Throws<NpException>(() => tok.EncodeToIds("abz"));
         Assert.Contains("'z'", e.Message);
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("YQ== 0\nYg== 1\n")]
+    public void ATiktokenTableWithoutEverySingleByteIsRejected(string table)
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(() => BpeTokenizer.LoadTiktoken(new StringReader(table)));
+        Assert.Contains("has no rank", e.Message);
+    }
 }

@@ -19,8 +19,10 @@ var targets = new Func<FuzzTarget>[]
     () => new TrialLogTarget(),
     () => new CliArgsTarget(),
     () => new AbiOptionsTarget(),
+    () => new VocabularyTarget(tiktoken: true),
+    () => new VocabularyTarget(tiktoken: false),
 };
-string[] names = ["npy", "w2v-text", "w2v-binary", "tokenizer-bpe", "tokenizer-wordpiece", "tokenizer-unigram", "trial-log", "cli-args", "abi-options"];
+string[] names = ["npy", "w2v-text", "w2v-binary", "tokenizer-bpe", "tokenizer-wordpiece", "tokenizer-unigram", "trial-log", "cli-args", "abi-options", "tiktoken", "bert-vocab"];
 
 string Option(string name, string fallback)
 {
