@@ -97,6 +97,7 @@ public class FuzzFindingsTests
     [InlineData("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"\"]}," + Tail + "}", "merges[0]")]
     [InlineData("{\"added_tokens\":[{\"id\":1e12,\"content\":\"x\"}],\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"a\",\"vocab\":{\"a\":0}}," + Tail + "}", "$")]
     [InlineData("{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"a\",\"vocab\":{\"\\ud800\":0}}," + Tail + "}", "$")]
+    [InlineData("{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"a\",\"vocab\":{\"a\":0}},\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\"}},{\"Sequence\":{}}],\"special_tokens\":{\"<s>\":{\"ids\":[-1]}}}}", "is id -1")]
     public void TokenizerJsonDefectsAreNpExceptionsNamingTheFile(string json, string where)
     {
         using var dir = new TempDir();
