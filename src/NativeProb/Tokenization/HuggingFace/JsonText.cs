@@ -20,9 +20,12 @@ internal static class JsonText
     }
 
     /// <summary>A conversion failure raised inside System.Text.Json while reading a value.</summary>
+    /// <remarks>System.Text.Json marks the exceptions its throw helpers raise with the Source "System.Text.Json.Rethrowable";
+    /// the stack trace alone is not enough, since the JIT may inline its frames away (seen in CI).</remarks>
     public static bool IsConversionError(Exception e) =>
         e is FormatException or InvalidOperationException
-        && (e.StackTrace ?? "").TrimStart().StartsWith("at System.Text.Json.", StringComparison.Ordinal);
+        && (e.Source is "System.Text.Json.Rethrowable" or "System.Text.Json"
+            || (e.StackTrace ?? "").TrimStart().StartsWith("at System.Text.Json.", StringComparison.Ordinal));
 
     public static string ConversionMessage(Exception e) => $"has a value that cannot be read ({e.Message})";
 }
