@@ -127,4 +127,14 @@ public class EdgeNumberTests
             Assert.True(Reference.RefAttention.RelativeL2(o, reference) < 1e-5, $"D = {dim}");
         }
     }
+
+    [Fact]
+    public void AnEmptyCallWithABiasOverHugeHeadCountsAllocatesNothingLarge()
+    {
+        // batch 0 and 2^27 heads with ALiBi: nothing to compute, so no 2^27 slopes either (found by fuzzing).
+        var shape = new AttentionShape(0, 1 << 27, 1, 4, 8, 16);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        FlashAttention.Forward([], [], [], [], shape, new AttentionOptions { Bias = NativeProb.Positional.PositionalBias.Alibi });
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "allocated more than 1 MB");
+    }
 }
