@@ -3,18 +3,14 @@ using System.Text.Json;
 
 namespace NativeProb.Cli;
 
-/// <summary>Writes JSON reports atomically: to a temporary file first, renamed when complete.</summary>
+/// <summary>Writes JSON reports atomically (<see cref="NativeProb.IO.AtomicFile"/>: a temporary file flushed to
+/// disk, then renamed).</summary>
 internal static class JsonOut
 {
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 
     public static void Write(string path, JsonNode node)
     {
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        string tmp = full + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, node.ToJsonString(Options));
-        File.Move(tmp, full, overwrite: true);
+        NativeProb.IO.AtomicFile.WriteAllText(path, node.ToJsonString(Options));
     }
 }

@@ -281,9 +281,7 @@ internal static class Word2VecReport
         plot.XLabel("trainings (distinct configurations)");
         plot.YLabel($"best {objective} score");
         plot.ShowLegend();
-        string tmpPng = png + ".tmp-" + Environment.ProcessId + ".png";
-        plot.SavePng(tmpPng, 900, 560);
-        File.Move(tmpPng, png, overwrite: true);
+        NativeProb.IO.AtomicFile.Write(png, tmp => plot.SavePng(tmp, 900, 560));
         var sb = new StringBuilder();
         sb.AppendLine("# word2vec hyperparameter search").AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"- corpus: `{corpus}`");
@@ -299,9 +297,7 @@ internal static class Word2VecReport
         sb.AppendLine().AppendLine("![best score against trainings](best-vs-trainings.png)").AppendLine();
         sb.AppendLine("Trainings count distinct configurations a strategy asked for; configurations shared between strategies are trained once (cached), but count against each strategy's budget.");
         string md = Path.Combine(dir, "report.md");
-        string tmp = md + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, sb.ToString());
-        File.Move(tmp, md, overwrite: true);
+        NativeProb.IO.AtomicFile.WriteAllText(md, sb.ToString());
         return md;
     }
 }

@@ -62,7 +62,11 @@ public static class FlashAttention
         ThrowHelper.CheckLength(nameof(output), output.Length, shape.QueryElements, qShape);
         if (output.Overlaps(q) || output.Overlaps(k) || output.Overlaps(v))
             throw new ArgumentException("output must not overlap q, k or v.", nameof(output));
-        return AttentionSettings.Resolve(options, shape.Heads, shape.HeadDim, shape.KeyLength);
+        // An empty call (batch 0 or no query) computes nothing, and every caller returns before reading the
+        // slopes: a bias resolves them for one head, not for each of what may be 2^27 heads (found by fuzzing the
+        // C ABI: 512 MB allocated for a call with no data). Slopes the caller passes are checked as always.
+        int heads = shape.QueryElements == 0 && options.Slopes is null ? Math.Min(shape.Heads, 1) : shape.Heads;
+        return AttentionSettings.Resolve(options, heads, shape.HeadDim, shape.KeyLength);
     }
 
     internal static void ValidateShape(AttentionShape shape, bool causal)

@@ -43,7 +43,7 @@ public static class AnalogyEvaluation
     /// <param name="path">The file.</param>
     /// <returns>The questions in file order.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="FormatException">A line is neither a header, a comment, blank, nor four words (names the line),
+    /// <exception cref="NpException">A line is neither a header, a comment, blank, nor four words (names the line),
     /// or the file holds no question.</exception>
     public static IReadOnlyList<AnalogyQuestion> ReadQuestions(string path)
     {
@@ -59,14 +59,14 @@ public static class AnalogyEvaluation
             if (s.StartsWith(':'))
             {
                 section = s[1..].Trim();
-                if (section.Length == 0) throw new FormatException($"{full}:{line}: a section header needs a name after ':'.");
+                if (section.Length == 0) throw new NpException(NpStatus.InvalidArgument, $"{full}:{line}: a section header needs a name after ':'.");
                 continue;
             }
             string[] w = s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (w.Length != 4) throw new FormatException($"{full}:{line}: expected four words 'a b c d', got {w.Length}: '{Short(s)}'.");
+            if (w.Length != 4) throw new NpException(NpStatus.InvalidArgument, $"{full}:{line}: expected four words 'a b c d', got {w.Length}: '{Short(s)}'.");
             list.Add(new AnalogyQuestion(section, w[0], w[1], w[2], w[3], line));
         }
-        if (list.Count == 0) throw new FormatException($"{full}: no analogy question found (expected ': section' headers and 'a b c d' lines).");
+        if (list.Count == 0) throw new NpException(NpStatus.InvalidArgument, $"{full}: no analogy question found (expected ': section' headers and 'a b c d' lines).");
         return list;
     }
 
@@ -78,7 +78,7 @@ public static class AnalogyEvaluation
     /// <param name="ignoreCase">Match words ignoring case (the most frequent spelling wins), as gensim does by default.</param>
     /// <param name="threads">Worker threads.</param>
     /// <returns>Per-section and total results.</returns>
-    /// <exception cref="FormatException">The file is malformed or empty.</exception>
+    /// <exception cref="NpException">The file is malformed or empty.</exception>
     /// <exception cref="NpException">No question has all four words in the vocabulary.</exception>
     public static AnalogyResult Evaluate(WordVectors vectors, string path, bool ignoreCase = true, int threads = 0)
     {

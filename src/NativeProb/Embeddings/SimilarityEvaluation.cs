@@ -33,7 +33,7 @@ public static class SimilarityEvaluation
     /// <param name="path">The file.</param>
     /// <returns>The pairs in file order.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="FormatException">A line is not 'word word number' (names the line), or the file has no pair.</exception>
+    /// <exception cref="NpException">A line is not 'word word number' (names the line), or the file has no pair.</exception>
     public static IReadOnlyList<WordPair> ReadPairs(string path)
     {
         string full = EvalFiles.CheckExists(path, "word-similarity");
@@ -46,10 +46,10 @@ public static class SimilarityEvaluation
             if (s.Length == 0 || s.StartsWith('#')) continue;
             string[] f = s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (f.Length != 3 || !double.TryParse(f[2], NumberStyles.Float, CultureInfo.InvariantCulture, out double score) || !double.IsFinite(score))
-                throw new FormatException($"{full}:{line}: expected 'word1 word2 score', got '{(s.Length > 60 ? s[..60] + "..." : s)}'.");
+                throw new NpException(NpStatus.InvalidArgument, $"{full}:{line}: expected 'word1 word2 score', got '{(s.Length > 60 ? s[..60] + "..." : s)}'.");
             list.Add(new WordPair(f[0], f[1], score, line));
         }
-        if (list.Count == 0) throw new FormatException($"{full}: no word pair found (expected 'word1 word2 score' lines).");
+        if (list.Count == 0) throw new NpException(NpStatus.InvalidArgument, $"{full}: no word pair found (expected 'word1 word2 score' lines).");
         return list;
     }
 
@@ -58,7 +58,7 @@ public static class SimilarityEvaluation
     /// <param name="path">A word-pair file.</param>
     /// <param name="ignoreCase">Match words ignoring case (the most frequent spelling wins).</param>
     /// <returns>Spearman, Pearson and the pair counts.</returns>
-    /// <exception cref="FormatException">The file is malformed or empty.</exception>
+    /// <exception cref="NpException">The file is malformed or empty.</exception>
     /// <exception cref="NpException">Fewer than two pairs have both words in the vocabulary.</exception>
     public static SimilarityResult Evaluate(WordVectors vectors, string path, bool ignoreCase = true)
     {

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using NativeProb.Errors;
+using NativeProb.IO;
 
 namespace NativeProb.Embeddings;
 
@@ -23,8 +24,8 @@ public enum WordVectorFileFormat
 /// <c>KeyedVectors.load_word2vec_format</c> reads both).</summary>
 public static class WordVectorFormat
 {
-    /// <summary>Writes <paramref name="vectors"/> to <paramref name="path"/>: to a temporary file first,
-    /// renamed over the target only when complete.</summary>
+    /// <summary>Writes <paramref name="vectors"/> to <paramref name="path"/>: to a temporary file first, flushed to
+    /// disk and renamed over the target only when complete, so a killed writer leaves the old file or none.</summary>
     /// <param name="vectors">The vectors.</param>
     /// <param name="path">The output file.</param>
     /// <param name="format">Text or Binary (Auto means Text).</param>
@@ -34,29 +35,16 @@ public static class WordVectorFormat
     {
         ArgumentNullException.ThrowIfNull(vectors);
         ArgumentNullException.ThrowIfNull(path);
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        string tmp = full + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                if (format == WordVectorFileFormat.Binary) WriteBinary(vectors, stream);
-                else WriteText(vectors, stream);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
+            if (format == WordVectorFileFormat.Binary) WriteBinary(vectors, stream);
+            else WriteText(vectors, stream);
+        });
     }
 
     private static void WriteText(WordVectors v, Stream stream)
     {
-        using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16) { NewLine = "\n" };
+        using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
         w.Write(v.Count.ToString(CultureInfo.InvariantCulture));
         w.Write(' ');
         w.Write(v.Dimension.ToString(CultureInfo.InvariantCulture));
@@ -97,7 +85,7 @@ public static class WordVectorFormat
     /// <param name="format">The format, or Auto to detect it.</param>
     /// <returns>The vectors, in file order.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="FormatException">The header is not <c>count dimension</c>, a row is short or long, a
+    /// <exception cref="NpException">The header is not <c>count dimension</c>, a row is short or long, a
     /// number does not parse, a word repeats, or the file ends early; the message names the file and line.</exception>
     public static WordVectors Load(string path, WordVectorFileFormat format = WordVectorFileFormat.Auto)
     {
@@ -112,11 +100,27 @@ public static class WordVectorFormat
             || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int count)
             || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int dim)
             || count < 1 || dim < 1)
-            throw new FormatException($"{full}:1: the header must be '<count> <dimension>' (two positive integers); got '{Truncate(headerText)}'.");
+            throw new NpException(NpStatus.InvalidArgument, $"{full}:1: the header must be '<count> <dimension>' (two positive integers); got '{Truncate(headerText)}'.");
         if (format == WordVectorFileFormat.Auto) format = LooksLikeText(bytes, headerEnd + 1, dim) ? WordVectorFileFormat.Text : WordVectorFileFormat.Binary;
+        // The smallest row: a one-byte word and, per value, a space and a digit (text) or four bytes after
+        // the word's space (binary; the newline is optional). A header announcing more rows than the file
+        // can hold (10^9 words, say) is rejected here, before the arrays are allocated. A count slightly
+        // too large (within 64 KB of rows) is left to the row reader, whose message names the line.
+        long minRow = format == WordVectorFileFormat.Binary ? 2 + 4L * dim : 1 + 2L * dim;
+        long rest = bytes.Length - (headerEnd + 1);
+        if (count > (rest + 1 + (64 << 10)) / minRow)
+            throw new NpException(NpStatus.InvalidArgument, $"{full}:1: the header announces {count} rows of {dim} values, more than the {rest} bytes after it can hold.");
         return format == WordVectorFileFormat.Binary
             ? ReadBinary(full, bytes, headerEnd + 1, count, dim)
             : ReadText(full, bytes, headerEnd + 1, count, dim);
+    }
+
+    /// <summary>A word the formats can store: no whitespace of any kind (a tab or a no-break space splits
+    /// nothing when reading, but WordVectors refuses it).</summary>
+    private static void CheckWord(string file, int line, string w)
+    {
+        if (w.Any(char.IsWhiteSpace))
+            throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: word '{Truncate(w)}' contains whitespace other than the separating space.");
     }
 
     private static string Truncate(string s) => s.Length > 60 ? s[..60] + "..." : s;
@@ -157,7 +161,7 @@ public static class WordVectorFormat
             line++;
             if (content.IsWhiteSpace()) continue;
             if (row == count)
-                throw new FormatException($"{file}:{line}: more rows than the header's count of {count}.");
+                throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: more rows than the header's count of {count}.");
             int fields = 0;
             foreach (Range r in content.Split(' '))
             {
@@ -166,22 +170,23 @@ public static class WordVectorFormat
                 if (fields == 0)
                 {
                     string w = f.ToString();
-                    if (!seen.TryAdd(w, line)) throw new FormatException($"{file}:{line}: word '{w}' repeats (first on line {seen[w]}).");
+                    CheckWord(file, line, w);
+                    if (!seen.TryAdd(w, line)) throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: word '{w}' repeats (first on line {seen[w]}).");
                     words[row] = w;
                 }
                 else if (fields <= dim)
                 {
                     if (!float.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out values[(long)row * dim + fields - 1]))
-                        throw new FormatException($"{file}:{line}: value {fields} ('{Truncate(f.ToString())}') is not a number.");
+                        throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: value {fields} ('{Truncate(f.ToString())}') is not a number.");
                 }
                 fields++;
             }
             if (fields != dim + 1)
-                throw new FormatException($"{file}:{line}: expected a word and {dim} values, got {Math.Max(0, fields - 1)} value(s) for '{words[row]}'.");
+                throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: expected a word and {dim} values, got {Math.Max(0, fields - 1)} value(s) for '{words[row]}'.");
             row++;
         }
         if (row != count)
-            throw new FormatException($"{file}:{line}: the header promises {count} rows but the file ends after {row}.");
+            throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: the header promises {count} rows but the file ends after {row}.");
         return new WordVectors(words, dim, values);
     }
 
@@ -198,14 +203,15 @@ public static class WordVectorFormat
             int space = pos;
             while (space < bytes.Length && bytes[space] != ' ' && space - pos <= 4096) space++;
             if (space >= bytes.Length || bytes[space] != ' ')
-                throw new FormatException($"{file}:{line}: entry {row + 1} of {count}: no word terminated by a space (file ends or word too long).");
+                throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: entry {row + 1} of {count}: no word terminated by a space (file ends or word too long).");
             string w = Encoding.UTF8.GetString(bytes, pos, space - pos);
-            if (w.Length == 0) throw new FormatException($"{file}:{line}: entry {row + 1} of {count} has an empty word.");
-            if (!seen.TryAdd(w, line)) throw new FormatException($"{file}:{line}: word '{w}' repeats (first in entry on line {seen[w]}).");
+            if (w.Length == 0) throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: entry {row + 1} of {count} has an empty word.");
+            CheckWord(file, line, w);
+            if (!seen.TryAdd(w, line)) throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: word '{w}' repeats (first in entry on line {seen[w]}).");
             words[row] = w;
             pos = space + 1;
-            if (bytes.Length - pos < dim * 4)
-                throw new FormatException($"{file}:{line}: entry {row + 1} of {count} ('{w}') is short: {bytes.Length - pos} bytes left, expected {dim * 4} ({dim} float32 values).");
+            if (bytes.Length - pos < dim * 4L)
+                throw new NpException(NpStatus.InvalidArgument, $"{file}:{line}: entry {row + 1} of {count} ('{w}') is short: {bytes.Length - pos} bytes left, expected {dim * 4L} ({dim} float32 values).");
             for (int j = 0; j < dim; j++)
                 values[(long)row * dim + j] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(pos + 4 * j, 4));
             pos += dim * 4;

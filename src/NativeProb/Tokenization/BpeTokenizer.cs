@@ -125,6 +125,13 @@ public sealed class BpeTokenizer : SubwordTokenizer
             }
         for (int i = 0; i < count; i++)
             if (vocab[i] is null) ThrowHelper.Argument(nameof(ranks), $"no token has rank {i}.");
+        // Every byte needs a rank of its own, or EncodeUtf8 could not encode some input (found by fuzzing: an
+        // empty table loaded and encoded everything to nothing).
+        var single = new bool[256];
+        foreach (var (bytes, _) in sorted)
+            if (bytes.Length == 1) single[bytes[0]] = true;
+        int missing = Array.IndexOf(single, false);
+        if (missing >= 0) ThrowHelper.Argument(nameof(ranks), $"byte 0x{missing:X2} has no rank; a byte-level table needs all 256 single bytes.");
 
         // Recover the merge of each multi-byte token by running BPE over its bytes with the merges so far.
         var rankOf = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -2,6 +2,9 @@
 using System.Text;
 using System.Text.Json;
 using NativeProb.Errors;
+using NativeProb.Tokenization.HuggingFace;
+
+using NativeProb.IO;
 
 namespace NativeProb.Tokenization;
 
@@ -213,6 +216,13 @@ public static class HuggingFaceJson
     /// <exception cref="NpException">Malformed or unsupported content; the message names the JSON path.</exception>
     public static SubwordTokenizer Parse(ReadOnlySpan<byte> utf8Json, string source = "tokenizer.json")
     {
+        JsonText.CheckUtf8(utf8Json, source);
+        try { return ParseDocument(utf8Json, source); }
+        catch (Exception e) when (JsonText.IsConversionError(e)) { throw Bad(source, "$", JsonText.ConversionMessage(e), e); }
+    }
+
+    private static SubwordTokenizer ParseDocument(ReadOnlySpan<byte> utf8Json, string source)
+    {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { AllowTrailingCommas = true }); }
         catch (JsonException e) { throw Bad(source, "$", $"is not valid JSON ({e.Message})", e); }
@@ -230,7 +240,7 @@ public static class HuggingFaceJson
                 {
                     RejectFlag(model, "byte_fallback", source);
                     RejectFlag(model, "ignore_merges", source);
-                    if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() != 0)
+                    if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && Number(dropout, "$.model.dropout", source) != 0)
                         throw Bad(source, "$.model.dropout", "is not supported (BPE dropout; only null or 0)");
                     var vocab = ReadVocabObject(model, source, added);
                     var merges = ReadMerges(model, source);
@@ -244,7 +254,7 @@ public static class HuggingFaceJson
                     var vocab = ReadVocabObject(model, source, added);
                     string unk = OptionalString(model, "unk_token", "$.model", source) ?? "[UNK]";
                     string prefix = OptionalString(model, "continuing_subword_prefix", "$.model", source) ?? "##";
-                    int maxChars = model.TryGetProperty("max_input_chars_per_word", out var m) && m.ValueKind == JsonValueKind.Number ? m.GetInt32() : 100;
+                    int maxChars = model.TryGetProperty("max_input_chars_per_word", out var m) && m.ValueKind == JsonValueKind.Number ? Int(m, "$.model.max_input_chars_per_word", source) : 100;
                     return Wrap(source, "$.model", () => new WordPieceTokenizer(vocab, pre, unk, prefix, maxChars, SpecialsOf(added)));
                 }
                 case "Unigram":
@@ -258,11 +268,11 @@ public static class HuggingFaceJson
                         string at = $"$.model.vocab[{i}]";
                         if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != 2 || e[0].ValueKind != JsonValueKind.String || e[1].ValueKind != JsonValueKind.Number)
                             throw Bad(source, at, "must be a [piece, log-probability] pair");
-                        pieces.Add((e[0].GetString()!, e[1].GetDouble()));
+                        pieces.Add((e[0].GetString()!, Number(e[1], at + "[1]", source)));
                         i++;
                     }
-                    int unkId = model.TryGetProperty("unk_id", out var u) && u.ValueKind == JsonValueKind.Number ? u.GetInt32() : -1;
-                    int k = model.TryGetProperty("nativeprob_max_pieces", out var kp) && kp.ValueKind == JsonValueKind.Number ? kp.GetInt32() : 0;
+                    int unkId = model.TryGetProperty("unk_id", out var u) && u.ValueKind == JsonValueKind.Number ? Int(u, "$.model.unk_id", source) : -1;
+                    int k = model.TryGetProperty("nativeprob_max_pieces", out var kp) && kp.ValueKind == JsonValueKind.Number ? Int(kp, "$.model.nativeprob_max_pieces", source) : 0;
                     return Wrap(source, "$.model", () => new SweTokenizer(pieces, pre, unkId, k, SpecialsOf(added)));
                 }
                 default:
@@ -303,6 +313,12 @@ public static class HuggingFaceJson
         _ => k.ToString().ToLowerInvariant(),
     };
 
+    private static int Int(JsonElement e, string path, string source) =>
+        e.TryGetInt32(out int v) ? v : throw Bad(source, path, "must be an integer in the 32-bit range");
+
+    private static double Number(JsonElement e, string path, string source) =>
+        e.TryGetDouble(out double v) && double.IsFinite(v) ? v : throw Bad(source, path, "must be a finite number");
+
     private static string? OptionalString(JsonElement obj, string name, string path, string source)
     {
         if (!obj.TryGetProperty(name, out JsonElement e) || e.ValueKind == JsonValueKind.Null) return null;
@@ -320,7 +336,7 @@ public static class HuggingFaceJson
         {
             string at = $"$.added_tokens[{i++}]";
             if (t.ValueKind != JsonValueKind.Object) throw Bad(source, at, "must be an object");
-            int id = Required(t, "id", at, source, JsonValueKind.Number).GetInt32();
+            int id = Int(Required(t, "id", at, source, JsonValueKind.Number), at + ".id", source);
             string content = Required(t, "content", at, source, JsonValueKind.String).GetString()!;
             bool special = !t.TryGetProperty("special", out var s) || s.ValueKind != JsonValueKind.False;
             list.Add((id, content, special));

@@ -2,6 +2,8 @@
 using System.Text;
 using NativeProb.Errors;
 
+using NativeProb.IO;
+
 namespace NativeProb.Tokenization;
 
 /// <summary>

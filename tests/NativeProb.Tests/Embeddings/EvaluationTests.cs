@@ -74,9 +74,9 @@ public class EvaluationTests
     {
         using var dir = new TempDir();
         var v = new WordVectors(["a", "b"], 1, new[] { 1f, 2f });
-        var e1 = Assert.Throws<FormatException>(() => AnalogyEvaluation.Evaluate(v, dir.Write("empty.txt", ": only-a-header\n\n")));
+        var e1 = Assert.Throws<NpException>(() => AnalogyEvaluation.Evaluate(v, dir.Write("empty.txt", ": only-a-header\n\n")));
         Assert.Contains("no analogy question", e1.Message);
-        var e2 = Assert.Throws<FormatException>(() => AnalogyEvaluation.Evaluate(v, dir.Write("three.txt", ": s\na b c d\na b c\n")));
+        var e2 = Assert.Throws<NpException>(() => AnalogyEvaluation.Evaluate(v, dir.Write("three.txt", ": s\na b c d\na b c\n")));
         Assert.Contains("three.txt:3:", e2.Message);
         var e3 = Assert.Throws<NpException>(() => AnalogyEvaluation.Evaluate(v, dir.Write("oov.txt", ": s\nx y z w\n")));
         Assert.Contains("none of its 1 questions", e3.Message);
@@ -118,8 +118,8 @@ public class EvaluationTests
     {
         using var dir = new TempDir();
         var v = Circle(("e", 0), ("n", 90));
-        Assert.Contains("no word pair", Assert.Throws<FormatException>(() => SimilarityEvaluation.Evaluate(v, dir.Write("e.tsv", "# nothing\n"))).Message);
-        Assert.Contains("bad.tsv:2:", Assert.Throws<FormatException>(() => SimilarityEvaluation.Evaluate(v, dir.Write("bad.tsv", "e n 3\ne n high\n"))).Message);
+        Assert.Contains("no word pair", Assert.Throws<NpException>(() => SimilarityEvaluation.Evaluate(v, dir.Write("e.tsv", "# nothing\n"))).Message);
+        Assert.Contains("bad.tsv:2:", Assert.Throws<NpException>(() => SimilarityEvaluation.Evaluate(v, dir.Write("bad.tsv", "e n 3\ne n high\n"))).Message);
         Assert.Contains("only 1 of its 2 pairs", Assert.Throws<NpException>(() => SimilarityEvaluation.Evaluate(v, dir.Write("oov.tsv", "e n 3\ne x 2\n"))).Message);
     }
 

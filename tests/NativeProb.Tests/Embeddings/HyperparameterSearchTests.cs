@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using NativeProb.Errors;
 using System.Collections.Concurrent;
 using NativeProb.Embeddings;
 using NativeProb.Embeddings.Search;
@@ -157,7 +158,7 @@ public class HyperparameterSearchTests
         var s = HyperparameterSearch.Run(space, SearchStrategy.Random, 2, simRunner, 3);
         Assert.True(s.BestScore > 0.5, $"Spearman {s.BestScore}");
         Assert.NotEqual(sim.Fingerprint, new Word2VecObjective(corpus, SearchObjective.Similarity, new Word2VecOptions { Threads = 1, Seed = 2 }, pairs).Fingerprint);
-        Assert.Throws<FormatException>(() => new Word2VecObjective(corpus, SearchObjective.Analogy, evaluationFile: dir.Write("none.txt", ": empty\n")));
+        Assert.Throws<NpException>(() => new Word2VecObjective(corpus, SearchObjective.Analogy, evaluationFile: dir.Write("none.txt", ": empty\n")));
         Assert.Throws<ArgumentException>(() => new Word2VecObjective(corpus, SearchObjective.Similarity));
     }
 }

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using NativeProb.Errors;
 using NativeProb.Embeddings;
 
 namespace NativeProb.Tests.Embeddings;
@@ -80,7 +81,7 @@ public class WordVectorFormatTests
     {
         using var dir = new TempDir();
         string p = dir.Write("bad.txt", content);
-        var e = Assert.Throws<FormatException>(() => WordVectorFormat.Load(p, WordVectorFileFormat.Text));
+        var e = Assert.Throws<NpException>(() => WordVectorFormat.Load(p, WordVectorFileFormat.Text));
         Assert.Contains("bad.txt" + (where.StartsWith(':') ? where : ""), e.Message);
         Assert.Contains(where.TrimStart(':').TrimEnd(':'), e.Message);
         Assert.Contains(what, e.Message);
@@ -92,7 +93,7 @@ public class WordVectorFormatTests
         using var dir = new TempDir();
         byte[] bytes = [.. "2 2\na "u8, .. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(2f), (byte)'\n', .. "b "u8, .. BitConverter.GetBytes(3f)];
         File.WriteAllBytes(dir.File("short.bin"), bytes);
-        var e = Assert.Throws<FormatException>(() => WordVectorFormat.Load(dir.File("short.bin"), WordVectorFileFormat.Binary));
+        var e = Assert.Throws<NpException>(() => WordVectorFormat.Load(dir.File("short.bin"), WordVectorFileFormat.Binary));
         Assert.Contains("short.bin:3:", e.Message);
         Assert.Contains("entry 2 of 2", e.Message);
         Assert.Contains("is short", e.Message);
@@ -125,7 +126,7 @@ public class WordVectorFormatDetectionTests
     {
         using var dir = new TempDir();
         string p = dir.Write("short.txt", "2 3\na 1 2 3\nb 1 2\n");
-        var e = Assert.Throws<FormatException>(() => WordVectorFormat.Load(p));
+        var e = Assert.Throws<NpException>(() => WordVectorFormat.Load(p));
         Assert.Contains("short.txt:3:", e.Message);
         Assert.Contains("got 2 value", e.Message);
     }

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using NativeProb.Errors;
 using NativeProb.IO;
 
 namespace NativeProb.Tests.IO;
@@ -32,7 +33,7 @@ public class NpyFileTests
             byte[] bytes = File.ReadAllBytes(path);
             string text = System.Text.Encoding.Latin1.GetString(bytes).Replace("<f4", "<f8");
             File.WriteAllBytes(path, System.Text.Encoding.Latin1.GetBytes(text));
-            var e = Assert.Throws<InvalidDataException>(() => NpyFile.Read(path));
+            var e = Assert.Throws<NpException>(() => NpyFile.Read(path));
             Assert.Contains(path, e.Message);
             Assert.Contains("<f8", e.Message);
         }
@@ -48,7 +49,7 @@ public class NpyFileTests
             NpyFile.Write(path, [4, 4], new float[16]);
             byte[] bytes = File.ReadAllBytes(path);
             File.WriteAllBytes(path, bytes[..^8]);
-            Assert.Contains("ends after 14 of 16", Assert.Throws<InvalidDataException>(() => NpyFile.Read(path)).Message);
+            Assert.Contains("more elements than the 14 the file holds", Assert.Throws<NpException>(() => NpyFile.Read(path)).Message);
             Assert.Throws<FileNotFoundException>(() => NpyFile.Read(path + ".missing"));
         }
         finally { File.Delete(path); }

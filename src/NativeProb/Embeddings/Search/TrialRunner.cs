@@ -82,6 +82,9 @@ public sealed class TrialRunner : IDisposable
             // Appending whole lines, flushed per trial: an interruption loses at most the line being written,
             // which the next resume skips.
             _log = new StreamWriter(new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read)) { NewLine = "\n", AutoFlush = true };
+            // A torn last line (the writer killed mid-line) is ended first, so that the next entry starts a line
+            // of its own instead of being glued to the fragment and lost at the next resume.
+            if (EndsMidLine(full)) _log.Write('\n');
             LogPath = full;
         }
     }
@@ -111,6 +114,14 @@ public sealed class TrialRunner : IDisposable
     /// <summary>The objective.</summary>
     public ITrialObjective Objective => _objective;
 
+    private static bool EndsMidLine(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (f.Length == 0) return false;
+        f.Seek(-1, SeekOrigin.End);
+        return f.ReadByte() != '\n';
+    }
+
     private void Resume(string path)
     {
         foreach (string line in File.ReadLines(path))
@@ -125,7 +136,10 @@ public sealed class TrialRunner : IDisposable
                 _cache[c.Key] = new TrialOutcome(c, score, (double?)o["seconds"] ?? 0, true);
                 Resumed++;
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException)
+            // Any malformed line is skipped, never fatal: ArgumentException covers a repeated property name
+            // (found by the trial-log fuzz target), OverflowException a number out of int range.
+            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException
+                                          or ArgumentException or OverflowException)
             {
                 SkippedLogLines++;
             }

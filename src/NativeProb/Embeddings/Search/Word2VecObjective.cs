@@ -42,7 +42,7 @@ public sealed class Word2VecObjective : ITrialObjective, IDisposable
     /// <param name="evaluationFile">The questions-words file (Analogy) or word-pair file (Similarity); unused for HeldOut.</param>
     /// <param name="heldOutEvery">HeldOut: every k-th line (k at least 2) is held out.</param>
     /// <exception cref="ArgumentException">The evaluation file is missing for Analogy or Similarity.</exception>
-    /// <exception cref="FormatException">The evaluation file is malformed or has no question.</exception>
+    /// <exception cref="NativeProb.Errors.NpException">The evaluation file is malformed or has no question.</exception>
     /// <exception cref="NpException">HeldOut: the corpus has fewer than 2 lines.</exception>
     public Word2VecObjective(TextCorpus corpus, SearchObjective kind, Word2VecOptions? baseOptions = null, string? evaluationFile = null, int heldOutEvery = 10)
     {

@@ -9,6 +9,13 @@ internal static class HuggingFaceJsonReader
 {
     public static HuggingFaceTokenizer Read(ReadOnlySpan<byte> utf8Json, string source)
     {
+        JsonText.CheckUtf8(utf8Json, source);
+        try { return ReadDocument(utf8Json, source); }
+        catch (Exception e) when (JsonText.IsConversionError(e)) { throw new JsonAt(default, "$", source).Bad(JsonText.ConversionMessage(e), e); }
+    }
+
+    private static HuggingFaceTokenizer ReadDocument(ReadOnlySpan<byte> utf8Json, string source)
+    {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 256 }); }
         catch (JsonException e) { throw new JsonAt(default, "$", source).Bad($"is not valid JSON ({e.Message})", e); }
@@ -162,7 +169,7 @@ internal static class HuggingFaceJsonReader
                 return p.Child("processors").Items().Select(x => ReadPostProcessor(x, tokenIds)).Aggregate(PostProcessor.None, (a, b) => a.Then(b));
             case "BertProcessing":
             case "RobertaProcessing":
-                return new PostProcessor([ReadPairId(p.Child("cls"))], [ReadPairId(p.Child("sep"))]);
+                return new PostProcessor([ReadPairId(p.Child("cls"), tokenIds)], [ReadPairId(p.Child("sep"), tokenIds)]);
             case "TemplateProcessing":
             {
                 var specials = p.Child("special_tokens");
@@ -179,7 +186,7 @@ internal static class HuggingFaceJsonReader
                     JsonAt entry = specials.Child(name);
                     List<int> ids = entry.IsNull
                         ? tokenIds.TryGetValue(name, out int id) ? [id] : throw st.Child("id").Bad($"names '{name}', which is neither in $.post_processor.special_tokens nor a token")
-                        : entry.Child("ids").Items().Select(x => x.Int()).ToList();
+                        : entry.Child("ids").Items().Select(x => KnownId(x, tokenIds)).ToList();
                     (seenSequence ? after : before).AddRange(ids);
                 }
                 return new PostProcessor([.. before], [.. after]);
@@ -189,11 +196,20 @@ internal static class HuggingFaceJsonReader
         }
     }
 
-    private static int ReadPairId(JsonAt pair)
+    private static int ReadPairId(JsonAt pair, Dictionary<string, int> tokenIds)
     {
         var items = pair.Items().ToList();
         if (items.Count != 2) throw pair.Bad("must be a [token, id] pair");
-        return items[1].Int();
+        return KnownId(items[1], tokenIds);
+    }
+
+    /// <summary>An id the post-processor adds must be one a token has (found by fuzzing: an id of -1 was added
+    /// to every encoding).</summary>
+    private static int KnownId(JsonAt at, Dictionary<string, int> tokenIds)
+    {
+        int id = at.Int();
+        if (id < 0 || !tokenIds.ContainsValue(id)) throw at.Bad($"is id {id}, which no token of the vocabulary or added tokens has");
+        return id;
     }
 
     private static Decoder ReadDecoder(JsonAt d)

@@ -70,6 +70,10 @@ internal static class HuggingFaceModelReader
             pairs.Add((p.Name, id));
             max = Math.Max(max, id);
         }
+        // Ids may leave gaps, but not so many that the table dwarfs the file: an id of 2^31 - 1 in a vocabulary
+        // of ten entries is rejected instead of allocated.
+        if (max >= 4L * pairs.Count + 65536)
+            throw new JsonAt(default, v.Path, v.Source).Bad($"has {pairs.Count} entries but ids up to {max}; ids must stay below 4 x entries + 65536");
         var table = new string[max + 1];
         foreach (var (token, id) in pairs)
         {
@@ -87,7 +91,7 @@ internal static class HuggingFaceModelReader
             if (e.Element.ValueKind == JsonValueKind.String)
             {
                 string s = e.Element.GetString()!;
-                int sp = s.IndexOf(' ', 1);
+                int sp = s.Length < 2 ? -1 : s.IndexOf(' ', 1); // an empty merge string has no separator
                 if (sp <= 0 || sp == s.Length - 1) throw e.Bad($"must be \"left right\", not \"{s}\"");
                 merges.Add((s[..sp], s[(sp + 1)..]));
             }

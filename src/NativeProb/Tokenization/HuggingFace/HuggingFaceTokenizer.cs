@@ -1,6 +1,8 @@
 // NativeProb — MIT License.
 using System.Text.Json;
 
+using NativeProb.IO;
+
 namespace NativeProb.Tokenization.HuggingFace;
 
 /// <summary>

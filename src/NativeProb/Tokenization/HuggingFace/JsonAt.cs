@@ -13,7 +13,10 @@ internal readonly struct JsonAt(JsonElement element, string path, string source)
 
     public NpException Bad(string what, Exception? inner = null) => new(NpStatus.InvalidArgument, $"{Source}: {Path} {what}.", inner);
 
-    public JsonAt Child(string name) => new(Element.TryGetProperty(name, out JsonElement e) ? e : default, $"{Path}.{name}", Source);
+    // Only an object has children: asking a string, an array or a missing element gives a missing child (whose
+    // use names the path), not System.Text.Json's InvalidOperationException (found by fuzzing).
+    public JsonAt Child(string name) =>
+        new(Element.ValueKind == JsonValueKind.Object && Element.TryGetProperty(name, out JsonElement e) ? e : default, $"{Path}.{name}", Source);
 
     public JsonAt Item(int i) => new(Element[i], $"{Path}[{i}]", Source);
 
@@ -56,7 +59,7 @@ internal readonly struct JsonAt(JsonElement element, string path, string source)
         throw Bad(IsNull ? "is missing" : "must be an integer");
     }
 
-    public double Double() => Element.ValueKind == JsonValueKind.Number ? Element.GetDouble() : throw Bad("must be a number");
+    public double Double() => Element.ValueKind == JsonValueKind.Number && Element.TryGetDouble(out double v) && double.IsFinite(v) ? v : throw Bad("must be a finite number");
 
     /// <summary>The <c>type</c> of a component object.</summary>
     public string Type() => RequireObject().Child("type").String();

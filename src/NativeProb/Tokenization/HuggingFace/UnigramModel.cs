@@ -93,7 +93,9 @@ internal sealed class UnigramModel : TokenModel
             var (s, e, _) = spans[i];
             if (Lookup.TryGetValue(piece.AsSpan(s, e - s), out int pid)) { output.Add(new ModelToken(pid, s, e)); continue; }
             if (_byteFallback && AddBytes(piece, s, e, output)) continue;
-            if (_unkId < 0) throw new InvalidOperationException("Unigram: an unknown piece was found but the model has no unk_id.");
+            if (_unkId < 0)
+                throw new NativeProb.Errors.NpException(NativeProb.Errors.NpStatus.InvalidArgument,
+                    $"Unigram: the text has a piece ('{piece[s..e]}' at {s}) that is not in the vocabulary, and the model has no unk_id to encode it.");
             output.Add(new ModelToken(_unkId, s, e));
         }
     }

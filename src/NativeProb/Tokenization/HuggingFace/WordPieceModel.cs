@@ -43,7 +43,9 @@ internal sealed class WordPieceModel(string[] idToToken, string unk, string pref
         }
         if (!bad) return;
         output.RemoveRange(before, output.Count - before);
-        if (_unkId < 0) throw new InvalidOperationException($"WordPiece: the unknown token '{unk}' is not in the vocabulary.");
+        if (_unkId < 0)
+            throw new NativeProb.Errors.NpException(NativeProb.Errors.NpStatus.InvalidArgument,
+                $"WordPiece: the text has a word ('{piece}') this vocabulary cannot spell, and the unknown token '{unk}' is not in the vocabulary.");
         output.Add(new ModelToken(_unkId, 0, piece.Length));
     }
 
