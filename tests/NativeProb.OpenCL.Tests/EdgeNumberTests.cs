@@ -13,7 +13,7 @@ public sealed class EdgeNumberTests(ClFixture fixture)
     {
         OpenClDevice device = fixture.Require();
         var o = new float[shape.QueryElements];
-        device.FlashAttention(q, k, v, o, shape, new AttentionOptions { Causal = causal, Scale = scale });
+        device.FlashAttention.Forward(q, k, v, o, shape, new AttentionOptions { Causal = causal, Scale = scale });
         return o;
     }
 

@@ -11,11 +11,16 @@ namespace NativeProb.IO;
 /// complete new one. Temporary files are named <c>target.tmp-PID-RANDOM</c>; a successful write also removes
 /// those that writers killed before their rename left behind (their process no longer runs).
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/> atomically.</summary>
+    /// <param name="path">The target file; its folder is created if missing.</param>
+    /// <param name="text">The whole content.</param>
     public static void WriteAllText(string path, string text) => Write(path, tmp => File.WriteAllText(tmp, text));
 
     /// <summary>Writes through a stream that is flushed to disk before the rename.</summary>
+    /// <param name="path">The target file; its folder is created if missing.</param>
+    /// <param name="write">Writes the whole content to the stream (not kept after the call).</param>
     public static void Write(string path, Action<Stream> write) =>
         Write(path, tmp =>
         {
@@ -25,6 +30,8 @@ internal static class AtomicFile
         });
 
     /// <summary>Calls <paramref name="writeTemporary"/> with the temporary path, flushes it to disk and renames it.</summary>
+    /// <param name="path">The target file; its folder is created if missing.</param>
+    /// <param name="writeTemporary">Creates the temporary file at the path it is given.</param>
     public static void Write(string path, Action<string> writeTemporary)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
