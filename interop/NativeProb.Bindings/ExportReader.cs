@@ -51,6 +51,9 @@ internal static class ExportReader
         // NP_KV_FORMAT_*: the C values are the values of the library's KvFormat enum, which the C ABI casts to.
         foreach (KvFormat f in Enum.GetValues<KvFormat>())
             model.Constants["NP_KV_FORMAT_" + f.ToString().ToUpperInvariant()] = (int)f;
+        // NP_KV_ARITHMETIC_*: likewise the values of KvArithmetic.
+        foreach (KvArithmetic a in Enum.GetValues<KvArithmetic>())
+            model.Constants["NP_KV_ARITHMETIC_" + a.ToString().ToUpperInvariant()] = (int)a;
         return model;
     }
 

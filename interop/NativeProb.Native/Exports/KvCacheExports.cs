@@ -31,7 +31,7 @@ public static unsafe class KvCacheExports
         uint size = (uint)sizeof(np_kv_cache_options_t);
         Check.Options(o, o == null ? 0 : o->struct_size, np_kv_cache_options_t.SizeV05, size, name, nameof(np_kv_cache_options_t));
         int arithmetic = o->struct_size >= size ? o->arithmetic : 0;
-        if (arithmetic is < 0 or > 2)
+        if (arithmetic is < (int)KvArithmetic.Auto or > (int)KvArithmetic.Integer)
             throw new NpException(NpStatus.InvalidArgument, $"{name}->arithmetic is {arithmetic}; expected NP_KV_ARITHMETIC_AUTO (0), _EXACT (1) or _INTEGER (2).");
         // NP_KV_FORMAT_* values are the KvFormat values (the binding check compares the header with the enum).
         var format = (KvFormat)o->format;
