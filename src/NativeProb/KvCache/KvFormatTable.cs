@@ -17,7 +17,7 @@ internal sealed record KvFormatInfo(
     float ValueLimit,
     int ChannelBlock,
     bool Grouped,
-    Func<int, int, KvCacheOptions, KvStore> CreateStore)
+    Func<IKvMemory, int, int, KvCacheOptions, int, KvStore> CreateStore)
 {
     /// <summary>The bit ladder below the fp32 residual of a grouped format: KIVI-B's one level, SAQ's ladder.</summary>
     public int[] Levels(KvCacheOptions options) => Format == KvFormat.Saq ? options.Ladder.ToArray() : Grouped ? [CodeBits] : [];
@@ -37,10 +37,10 @@ internal static class KvFormatTable
 
     public static readonly KvFormatInfo[] All =
     [
-        new(KvFormat.Fp32, "fp32", 0, 32, float.MaxValue, 16, false, (h, d, o) => new Fp32Store(h, d)),
-        new(KvFormat.Fp16, "fp16", 1, 16, HalfLimit, 16, false, (h, d, o) => new TokenStore(TokenEncoding.Fp16, h, d)),
-        new(KvFormat.Int8, "int8", 2, 8, HalfLimit, 32, false, (h, d, o) => new TokenStore(TokenEncoding.Int8, h, d)),
-        new(KvFormat.Int4, "int4", 3, 4, HalfLimit, 32, false, (h, d, o) => new TokenStore(TokenEncoding.Int4, h, d)),
+        new(KvFormat.Fp32, "fp32", 0, 32, float.MaxValue, 16, false, (m, h, d, o, p) => new Fp32Store(m, h, d, p)),
+        new(KvFormat.Fp16, "fp16", 1, 16, HalfLimit, 16, false, (m, h, d, o, p) => new TokenStore(TokenEncoding.Fp16, m, h, d, p)),
+        new(KvFormat.Int8, "int8", 2, 8, HalfLimit, 32, false, (m, h, d, o, p) => new TokenStore(TokenEncoding.Int8, m, h, d, p)),
+        new(KvFormat.Int4, "int4", 3, 4, HalfLimit, 32, false, (m, h, d, o, p) => new TokenStore(TokenEncoding.Int4, m, h, d, p)),
         new(KvFormat.Kivi2, "kivi2", 4, 2, GroupedLimit, 16, true, Grouped(KvFormat.Kivi2)),
         new(KvFormat.Kivi4, "kivi4", 5, 4, GroupedLimit, 16, true, Grouped(KvFormat.Kivi4)),
         new(KvFormat.Kivi8, "kivi8", 6, 8, GroupedLimit, 16, true, Grouped(KvFormat.Kivi8)),
@@ -59,6 +59,6 @@ internal static class KvFormatTable
     /// <summary>The entry named <paramref name="name"/> (case-insensitive), or null.</summary>
     public static KvFormatInfo? FromName(string name) => Array.Find(All, f => string.Equals(f.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
 
-    private static Func<int, int, KvCacheOptions, KvStore> Grouped(KvFormat format) => (h, d, o) =>
-        new GroupedStore(h, d, o.ResidualLength, o.GroupSize, Of(format).Levels(o), o.ValueStaircase);
+    private static Func<IKvMemory, int, int, KvCacheOptions, int, KvStore> Grouped(KvFormat format) => (m, h, d, o, p) =>
+        new GroupedStore(m, h, d, o.ResidualLength, o.GroupSize, Of(format).Levels(o), o.ValueStaircase);
 }

@@ -1,5 +1,4 @@
 // NativeProb — MIT License.
-using System.Numerics;
 using NativeProb.Attention;
 using NativeProb.Cpu;
 using NativeProb.Cpu.KvCache;
@@ -41,7 +40,7 @@ public sealed unsafe class QuantizedKvCache
         KvHeads = kvHeads;
         HeadDim = headDim;
         KvFormatInfo info = KvFormatTable.Of(options.Format);
-        _store = info.CreateStore(kvHeads, headDim, options);
+        _store = info.CreateStore(HeapMemory.Instance, kvHeads, headDim, options, PagedTokenStore.DefaultPageTokens);
         _limit = info.ValueLimit;
     }
 
@@ -104,43 +103,11 @@ public sealed unsafe class QuantizedKvCache
     /// <exception cref="ArgumentException">As for <see cref="Append"/>; the cache is left unchanged.</exception>
     public void AppendBlock(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
     {
-        if (tokens < 0) throw new ArgumentException($"tokens must be non-negative; got {tokens}.", nameof(tokens));
-        long expected = (long)KvHeads * tokens * HeadDim;
-        string shape = $"kv_heads*tokens*dim = {KvHeads}*{tokens}*{HeadDim} = {expected}";
-        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
-        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
-        if ((long)Length + tokens > int.MaxValue / 2) throw new ArgumentException($"The cache would exceed {int.MaxValue / 2} tokens.", nameof(tokens));
-        CheckData(keys, tokens, nameof(keys));
-        CheckData(values, tokens, nameof(values));
+        KvInputs.CheckBlock(KvHeads, HeadDim, Length, _limit, Format, keys, values, tokens);
         if (tokens == 0) return;
         fixed (float* k = keys)
         fixed (float* v = values)
             _store.Append(_path, k, v, tokens);
-    }
-
-    private void CheckData(ReadOnlySpan<float> data, int tokens, string name)
-    {
-        // |x| <= limit is false for NaN and for infinities, so one comparison checks everything.
-        var limit = Vector<float>.One * _limit;
-        int n = data.Length - data.Length % Vector<float>.Count;
-        bool clean = true;
-        for (int i = 0; i < n && clean; i += Vector<float>.Count)
-            clean = Vector.LessThanOrEqualAll(Vector.Abs(new Vector<float>(data.Slice(i, Vector<float>.Count))), limit);
-        if (clean)
-        {
-            for (int i = n; i < data.Length && clean; i++) clean = MathF.Abs(data[i]) <= _limit;
-            if (clean) return;
-        }
-        for (int i = 0; i < data.Length; i++)
-        {
-            float x = data[i];
-            if (float.IsFinite(x) && MathF.Abs(x) <= _limit) continue;
-            int c = i % HeadDim, t = i / HeadDim % tokens, h = i / HeadDim / tokens;
-            string why = float.IsFinite(x)
-                ? $"exceeds the {Format.Name()} limit of {_limit} (scales and mins are stored as fp16)"
-                : "is not finite; the cache accepts finite numbers only";
-            throw new ArgumentException($"{name}[head {h}, token {t}, channel {c}] = {x} {why}. Nothing was appended.", name);
-        }
     }
 
     /// <summary>Removes every token; the options stay.</summary>
@@ -157,15 +124,7 @@ public sealed unsafe class QuantizedKvCache
     /// <exception cref="ArgumentException">The range is outside the cache or a destination has the wrong length.</exception>
     public void Dequantize(int start, int count, Span<float> keys, Span<float> values)
     {
-        if (start < 0 || count < 0 || (long)start + count > Length)
-            throw new ArgumentException($"Range [{start}, {(long)start + count}) is outside the cache of {Length} tokens.", nameof(start));
-        long expected = (long)KvHeads * count * HeadDim;
-        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected kv_heads*count*dim = {expected}.", nameof(keys));
-        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected kv_heads*count*dim = {expected}.", nameof(values));
-        if (count == 0) return;
-        fixed (float* k = keys)
-        fixed (float* v = values)
-            _store.Dequantize(_path, start, count, k, v);
+        KvInputs.Dequantize(_store, _path, start, count, keys, values);
     }
 
     /// <summary>
@@ -186,15 +145,7 @@ public sealed unsafe class QuantizedKvCache
     public void Attend(ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions? options = null)
     {
         options ??= AttentionOptions.Default;
-        if (Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(queries));
-        if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
-        var shape = new AttentionShape(1, heads, KvHeads, queryLength, Length, HeadDim);
-        FlashAttention.ValidateShape(shape, options.Causal);
-        long expected = shape.QueryElements;
-        string text = $"heads*q_len*dim = {heads}*{queryLength}*{HeadDim} = {expected}";
-        if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
-        if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
-        if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+        AttentionShape shape = KvInputs.CheckAttend(KvHeads, HeadDim, Length, queries, output, heads, queryLength, options.Causal);
         AttentionSettings settings = AttentionSettings.Resolve(options, heads, HeadDim, Length);
         CpuPath path = options.Path ?? _path;
         CpuPaths.EnsureAvailable(path, nameof(options));

@@ -4,60 +4,50 @@ using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Cpu.KvCache;
 
-/// <summary>The fp32 cache: keys and values as row-major fp32 per KV head (the exact kernel's layout).</summary>
-internal sealed unsafe class Fp32Store : KvStore
+/// <summary>The fp32 cache: per page and KV head, keys then values as row-major fp32 (the exact kernel's layout).</summary>
+internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDim, int pageTokens) : PagedTokenStore(memory, kvHeads, headDim, pageTokens)
 {
-    private readonly PinnedBytes[] _keys, _values;
+    private long RowsBytes => (long)PageTokens * HeadDim * sizeof(float);
 
-    public Fp32Store(int kvHeads, int headDim) : base(kvHeads, headDim)
-    {
-        _keys = new PinnedBytes[kvHeads];
-        _values = new PinnedBytes[kvHeads];
-        Reset();
-    }
+    protected override long HeadBytes => 2 * RowsBytes;
 
     public override long Bytes => 2L * KvHeads * Length * HeadDim * sizeof(float);
 
-    public override void Append(CpuPath path, float* keys, float* values, int n)
-    {
-        int d = HeadDim;
-        long rowBytes = d * sizeof(float);
-        for (int h = 0; h < KvHeads; h++)
-        {
-            _keys[h].Ensure((Length + n) * rowBytes);
-            _values[h].Ensure((Length + n) * rowBytes);
-            Buffer.MemoryCopy(keys + (long)h * n * d, _keys[h].Pointer + Length * rowBytes, n * rowBytes, n * rowBytes);
-            Buffer.MemoryCopy(values + (long)h * n * d, _values[h].Pointer + Length * rowBytes, n * rowBytes, n * rowBytes);
-        }
-        Length += n;
-    }
+    protected override PagedTokenStore CreateEmpty() => new Fp32Store(Memory, KvHeads, HeadDim, PageTokens);
 
-    public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
+    protected override void WriteSegment(CpuPath path, byte* page, int local, float* keys, float* values, int n, int j, int count)
     {
         int d = HeadDim;
         long bytes = (long)count * d * sizeof(float);
         for (int h = 0; h < KvHeads; h++)
         {
-            Buffer.MemoryCopy((float*)_keys[h].Pointer + (long)start * d, keys + (long)h * count * d, bytes, bytes);
-            Buffer.MemoryCopy((float*)_values[h].Pointer + (long)start * d, values + (long)h * count * d, bytes, bytes);
+            byte* head = page + h * HeadBytes;
+            Buffer.MemoryCopy(keys + ((long)h * n + j) * d, (float*)head + (long)local * d, bytes, bytes);
+            Buffer.MemoryCopy(values + ((long)h * n + j) * d, (float*)(head + RowsBytes) + (long)local * d, bytes, bytes);
         }
     }
 
-    public override void Reset()
+    public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
     {
-        for (int h = 0; h < KvHeads; h++) { _keys[h] = new PinnedBytes(); _values[h] = new PinnedBytes(); }
-        Length = 0;
+        int d = HeadDim;
+        for (int h = 0; h < KvHeads; h++)
+            for (int j = 0; j < count; j++)
+            {
+                long bytes = d * sizeof(float);
+                Buffer.MemoryCopy(KeyRow(h, start + j), keys + ((long)h * count + j) * d, bytes, bytes);
+                Buffer.MemoryCopy(ValueRow(h, start + j), values + ((long)h * count + j) * d, bytes, bytes);
+            }
     }
-
-    public override void Runs(List<(int Start, int Count)> runs) => AddRuns(runs, 0, Length);
 
     public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
 
     private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
-        TileKernels.ScoresRowMajor<TOps, TVec>(tile, Row(_keys, head, start), count, Row(_values, head, start));
+        TileKernels.ScoresRowMajor<TOps, TVec>(tile, KeyRow(head, start), count, ValueRow(head, start));
 
     private void Values<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
-        TileKernels.AccumulateValues<TOps, TVec>(tile, Row(_values, head, start));
+        TileKernels.AccumulateValues<TOps, TVec>(tile, ValueRow(head, start));
 
-    private float* Row(PinnedBytes[] rows, int head, int start) => (float*)rows[head].Pointer + (long)start * HeadDim;
+    private float* KeyRow(int head, int token) => (float*)HeadBase(head, token) + (long)(token % PageTokens) * HeadDim;
+
+    private float* ValueRow(int head, int token) => (float*)(HeadBase(head, token) + RowsBytes) + (long)(token % PageTokens) * HeadDim;
 }

@@ -20,21 +20,33 @@ namespace NativeProb.Cpu.KvCache;
 /// </remarks>
 internal sealed unsafe class GroupedStore : KvStore
 {
+    /// <summary>
+    /// A quantized chunk: one block holding key codes, key scales, key mins, value codes, value scales and value
+    /// mins, each starting on 64 bytes. Never written after it is made, so forks share it; a step down the ladder
+    /// makes a new chunk.
+    /// </summary>
     private sealed class Chunk
     {
-        public int Age, KeyBits, ValueBits;
-        public PinnedBytes KeyCodes = null!, KeyScales = null!, KeyMins = null!;
-        public PinnedBytes ValueCodes = null!, ValueScales = null!, ValueMins = null!;
+        public required int KeyBits, ValueBits;
+        public required KvBlock Block;
+        public long KeyScalesAt, KeyMinsAt, ValueCodesAt, ValueScalesAt, ValueMinsAt;
+        public byte* KeyCodes => Block.Pointer;
+        public byte* KeyScales => Block.Pointer + KeyScalesAt;
+        public byte* KeyMins => Block.Pointer + KeyMinsAt;
+        public byte* ValueCodes => Block.Pointer + ValueCodesAt;
+        public byte* ValueScales => Block.Pointer + ValueScalesAt;
+        public byte* ValueMins => Block.Pointer + ValueMinsAt;
     }
 
     private readonly int _s, _g, _groupsPerChunk, _valueGroups;
     private readonly int[] _levels;
     private readonly bool _valueStaircase;
     private readonly List<Chunk> _chunks = [];
-    private readonly PinnedBytes _residualKeys, _residualValues;
+    /// <summary>The fp32 residual: keys <c>[Hkv][S][D]</c> then values likewise; rented at the first append.</summary>
+    private KvBlock? _residualBlock;
     private int _residual;
 
-    public GroupedStore(int kvHeads, int headDim, int residual, int groupSize, int[] levels, bool valueStaircase) : base(kvHeads, headDim)
+    public GroupedStore(IKvMemory memory, int kvHeads, int headDim, int residual, int groupSize, int[] levels, bool valueStaircase) : base(memory, kvHeads, headDim)
     {
         _s = residual;
         _g = groupSize;
@@ -42,9 +54,42 @@ internal sealed unsafe class GroupedStore : KvStore
         _valueGroups = headDim / groupSize;
         _levels = levels;
         _valueStaircase = valueStaircase;
-        _residualKeys = PinnedBytes.Of((long)kvHeads * residual * headDim * sizeof(float));
-        _residualValues = PinnedBytes.Of((long)kvHeads * residual * headDim * sizeof(float));
     }
+
+    private long ResidualHalfBytes => (long)KvHeads * _s * HeadDim * sizeof(float);
+
+    private long ResidualBlockBytes => 2 * ResidualHalfBytes;
+
+    private long MetaBytes => (long)ChunkCodes / _g * 2;
+
+    private static long Align(long bytes) => (bytes + 63) & ~63L;
+
+    /// <summary>Bytes of a chunk block at these widths.</summary>
+    private long ChunkBlockBytes(int keyBits, int valueBits) =>
+        Align(GroupQuantizer.StreamBytes(ChunkCodes, keyBits)) + Align(GroupQuantizer.StreamBytes(ChunkCodes, valueBits)) + 4 * Align(MetaBytes);
+
+    /// <summary>The widths of a chunk at a rung of the ladder (0 = newest).</summary>
+    private (int Key, int Value) BitsAt(int rung)
+    {
+        int bits = _levels[Math.Min(rung, _levels.Length - 1)];
+        return (bits, _valueStaircase ? bits : _levels[0]);
+    }
+
+    private Chunk NewChunk(int keyBits, int valueBits)
+    {
+        long keyCodes = Align(GroupQuantizer.StreamBytes(ChunkCodes, keyBits)), meta = Align(MetaBytes);
+        var chunk = new Chunk { KeyBits = keyBits, ValueBits = valueBits, Block = Memory.Rent(ChunkBlockBytes(keyBits, valueBits)) };
+        chunk.KeyScalesAt = keyCodes;
+        chunk.KeyMinsAt = keyCodes + meta;
+        chunk.ValueCodesAt = keyCodes + 2 * meta;
+        chunk.ValueScalesAt = chunk.ValueCodesAt + Align(GroupQuantizer.StreamBytes(ChunkCodes, valueBits));
+        chunk.ValueMinsAt = chunk.ValueScalesAt + meta;
+        return chunk;
+    }
+
+    private float* ResidualKeysPointer => (float*)_residualBlock!.Pointer;
+
+    private float* ResidualValuesPointer => (float*)(_residualBlock!.Pointer + ResidualHalfBytes);
 
     /// <summary>Codes per chunk stream (keys or values).</summary>
     private int ChunkCodes => KvHeads * _s * HeadDim;
@@ -72,20 +117,20 @@ internal sealed unsafe class GroupedStore : KvStore
         {
             KeyBits = c.KeyBits,
             ValueBits = c.ValueBits,
-            KeyCodes = new(c.KeyCodes.Pointer, keyCodes),
-            KeyScales = new(c.KeyScales.Pointer, meta),
-            KeyMins = new(c.KeyMins.Pointer, meta),
-            ValueCodes = new(c.ValueCodes.Pointer, valueCodes),
-            ValueScales = new(c.ValueScales.Pointer, meta),
-            ValueMins = new(c.ValueMins.Pointer, meta),
+            KeyCodes = new(c.KeyCodes, keyCodes),
+            KeyScales = new(c.KeyScales, meta),
+            KeyMins = new(c.KeyMins, meta),
+            ValueCodes = new(c.ValueCodes, valueCodes),
+            ValueScales = new(c.ValueScales, meta),
+            ValueMins = new(c.ValueMins, meta),
         };
     }
 
     /// <summary>The fp32 residual keys, <c>[Hkv][S][D]</c> (the first <see cref="ResidualTokens"/> tokens of each head are used).</summary>
-    public ReadOnlySpan<float> ResidualKeys => new((float*)_residualKeys.Pointer, KvHeads * _s * HeadDim);
+    public ReadOnlySpan<float> ResidualKeys => _residualBlock == null ? default : new(ResidualKeysPointer, KvHeads * _s * HeadDim);
 
     /// <summary>The fp32 residual values, like <see cref="ResidualKeys"/>.</summary>
-    public ReadOnlySpan<float> ResidualValues => new((float*)_residualValues.Pointer, KvHeads * _s * HeadDim);
+    public ReadOnlySpan<float> ResidualValues => _residualBlock == null ? default : new(ResidualValuesPointer, KvHeads * _s * HeadDim);
 
     /// <summary>The stored key code of (head, token, channel) in a quantized chunk, with its group's scale and min.</summary>
     public (int Code, float Scale, float Min) KeyCodeAt(int head, int token, int channel)
@@ -93,8 +138,8 @@ internal sealed unsafe class GroupedStore : KvStore
         int rel = token % _s, u = rel % _g, d = HeadDim;
         Chunk chunk = _chunks[token / _s];
         long grp = (long)head * _groupsPerChunk + rel / _g;
-        int code = GroupQuantizer.CodeAt(chunk.KeyCodes.Pointer, ChunkCodes, chunk.KeyBits, checked((int)(grp * d * _g + (u >> 4) * 16 * d + channel * 16 + (u & 15))));
-        return (code, HalfBits.ToFloat(((ushort*)chunk.KeyScales.Pointer)[grp * d + channel]), HalfBits.ToFloat(((ushort*)chunk.KeyMins.Pointer)[grp * d + channel]));
+        int code = GroupQuantizer.CodeAt(chunk.KeyCodes, ChunkCodes, chunk.KeyBits, checked((int)(grp * d * _g + (u >> 4) * 16 * d + channel * 16 + (u & 15))));
+        return (code, HalfBits.ToFloat(((ushort*)chunk.KeyScales)[grp * d + channel]), HalfBits.ToFloat(((ushort*)chunk.KeyMins)[grp * d + channel]));
     }
 
     /// <summary>Key and value bit widths of chunk i (0 = oldest).</summary>
@@ -112,15 +157,83 @@ internal sealed unsafe class GroupedStore : KvStore
         }
     }
 
+    public override int Blocks => _chunks.Count + (_residualBlock == null ? 0 : 1);
+
+    public override IEnumerable<long> BlockSizes
+    {
+        get
+        {
+            var sizes = new SortedSet<long> { ResidualBlockBytes };
+            for (int rung = 0; rung < _levels.Length; rung++) sizes.Add(ChunkBlockBytes(BitsAt(rung).Key, BitsAt(rung).Value));
+            return sizes;
+        }
+    }
+
     public override void Reset()
     {
+        foreach (Chunk c in _chunks) Memory.Release(c.Block);
         _chunks.Clear();
+        if (_residualBlock != null) Memory.Release(_residualBlock);
+        _residualBlock = null;
         _residual = 0;
         Length = 0;
     }
 
+    public override KvStore Fork()
+    {
+        var child = new GroupedStore(Memory, KvHeads, HeadDim, _s, _g, _levels, _valueStaircase);
+        foreach (Chunk c in _chunks)
+        {
+            KvBlocks.Share(c.Block);
+            child._chunks.Add(c);
+        }
+        if (_residualBlock != null) child._residualBlock = KvBlocks.Share(_residualBlock);
+        child._residual = _residual;
+        child.Length = Length;
+        return child;
+    }
+
+    /// <summary>Only the fp32 residual can be dropped: quantized tokens (and the ladder steps their flush made) cannot be restored.</summary>
+    public override int TruncatableTokens => _residual;
+
+    public override void Truncate(int n)
+    {
+        _residual -= n;
+        Length -= n;
+    }
+
+    public override void PlanAppend(int n, KvPlan plan)
+    {
+        if (n == 0) return;
+        if (_residualBlock == null) plan.Rent(ResidualBlockBytes);
+        else if (_residualBlock.Shared) plan.Rent(ResidualBlockBytes);
+        // Chunks by rung (0 = newest) and whether this store alone holds them; each flush steps every chunk above the last rung down.
+        var chunks = new List<(int Rung, bool Owned)>();
+        for (int i = 0; i < _chunks.Count; i++) chunks.Add((_chunks.Count - 1 - i, !_chunks[i].Block.Shared));
+        for (long flushes = ((long)_residual + n) / _s; flushes > 0; flushes--)
+        {
+            for (int i = 0; i < chunks.Count; i++)
+            {
+                (int rung, bool owned) = chunks[i];
+                if (rung < _levels.Length - 1)
+                {
+                    (int kb, int vb) = BitsAt(rung + 1);
+                    plan.Rent(ChunkBlockBytes(kb, vb));
+                    if (owned) plan.Events.Add(-ChunkBlockBytes(BitsAt(rung).Key, BitsAt(rung).Value));
+                    owned = true;
+                }
+                chunks[i] = (rung + 1, owned);
+            }
+            plan.Rent(ChunkBlockBytes(BitsAt(0).Key, BitsAt(0).Value));
+            chunks.Add((0, true));
+        }
+    }
+
     public override void Append(CpuPath path, float* keys, float* values, int n)
     {
+        if (n == 0) return;
+        if (_residualBlock == null) _residualBlock = Memory.Rent(ResidualBlockBytes);
+        else _residualBlock = KvBlocks.Own(Memory, _residualBlock, ResidualBlockBytes);
         int d = HeadDim;
         int j = 0;
         while (j < n)
@@ -129,8 +242,8 @@ internal sealed unsafe class GroupedStore : KvStore
             for (int h = 0; h < KvHeads; h++)
             {
                 long bytes = (long)take * d * sizeof(float);
-                Buffer.MemoryCopy(keys + ((long)h * n + j) * d, (float*)_residualKeys.Pointer + ((long)h * _s + _residual) * d, bytes, bytes);
-                Buffer.MemoryCopy(values + ((long)h * n + j) * d, (float*)_residualValues.Pointer + ((long)h * _s + _residual) * d, bytes, bytes);
+                Buffer.MemoryCopy(keys + ((long)h * n + j) * d, ResidualKeysPointer + ((long)h * _s + _residual) * d, bytes, bytes);
+                Buffer.MemoryCopy(values + ((long)h * n + j) * d, ResidualValuesPointer + ((long)h * _s + _residual) * d, bytes, bytes);
             }
             _residual += take;
             Length += take;
@@ -146,36 +259,16 @@ internal sealed unsafe class GroupedStore : KvStore
         float* transposed = (float*)NativeMemory.Alloc((nuint)n * sizeof(float));
         try
         {
-            // Older chunks first: each one not yet at the last level moves one step down the ladder.
-            foreach (Chunk c in _chunks)
+            // Older chunks first: each one above the last rung moves one step down the ladder, into a new chunk.
+            for (int i = 0; i < _chunks.Count; i++)
             {
-                if (c.Age < _levels.Length - 1)
-                {
-                    int next = _levels[c.Age + 1];
-                    c.KeyCodes = Requantize(path, c.KeyCodes, c.KeyScales, c.KeyBits, next, scratch);
-                    c.KeyBits = next;
-                    if (_valueStaircase)
-                    {
-                        c.ValueCodes = Requantize(path, c.ValueCodes, c.ValueScales, c.ValueBits, next, scratch);
-                        c.ValueBits = next;
-                    }
-                }
-                c.Age++;
+                int rung = _chunks.Count - 1 - i;
+                if (rung < _levels.Length - 1) _chunks[i] = StepDown(path, _chunks[i], BitsAt(rung + 1), scratch);
             }
-            int bits = _levels[0];
-            var chunk = new Chunk
-            {
-                KeyBits = bits,
-                ValueBits = bits,
-                KeyCodes = PinnedBytes.Of(GroupQuantizer.StreamBytes(n, bits)),
-                KeyScales = PinnedBytes.Of((long)n / _g * 2),
-                KeyMins = PinnedBytes.Of((long)n / _g * 2),
-                ValueCodes = PinnedBytes.Of(GroupQuantizer.StreamBytes(n, bits)),
-                ValueScales = PinnedBytes.Of((long)n / _g * 2),
-                ValueMins = PinnedBytes.Of((long)n / _g * 2),
-            };
+            (int bits, int valueBits) = BitsAt(0);
+            Chunk chunk = NewChunk(bits, valueBits);
             // Keys per channel: reorder [head][token][channel] to [head][group][channel][token].
-            float* rk = (float*)_residualKeys.Pointer;
+            float* rk = ResidualKeysPointer;
             for (int h = 0; h < KvHeads; h++)
                 for (int gi = 0; gi < _groupsPerChunk; gi++)
                 {
@@ -186,19 +279,19 @@ internal sealed unsafe class GroupedStore : KvStore
                 }
             // Quantize per channel over groups of G tokens, then store the codes as 16-token blocks
             // [group][block][channel][16] so the score kernel walks units with pointer increments.
-            GroupQuantizer.QuantizeCodes(path, transposed, n, _g, bits, scratch, (ushort*)chunk.KeyScales.Pointer, (ushort*)chunk.KeyMins.Pointer);
+            GroupQuantizer.QuantizeCodes(path, transposed, n, _g, bits, scratch, (ushort*)chunk.KeyScales, (ushort*)chunk.KeyMins);
             byte* blocked = (byte*)transposed;
             for (long grp = 0; grp < (long)KvHeads * _groupsPerChunk; grp++)
                 for (int c = 0; c < d; c++)
                     for (int u = 0; u < _g; u++)
                         blocked[grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)] = scratch[(grp * d + c) * _g + u];
-            GroupQuantizer.Pack(path, blocked, n, bits, chunk.KeyCodes.Pointer);
+            GroupQuantizer.Pack(path, blocked, n, bits, chunk.KeyCodes);
             // Values per token over groups of G channels; their scales and mins are kept per group over tokens,
             // [head][group][S], so the value kernel's weights are computed with tokens in lanes.
             ushort* tokenMajor = (ushort*)transposed;
-            GroupQuantizer.Quantize(path, (float*)_residualValues.Pointer, n, _g, bits, chunk.ValueCodes.Pointer, tokenMajor, tokenMajor + n / _g, scratch);
-            ToGroupMajor(tokenMajor, (ushort*)chunk.ValueScales.Pointer);
-            ToGroupMajor(tokenMajor + n / _g, (ushort*)chunk.ValueMins.Pointer);
+            GroupQuantizer.Quantize(path, ResidualValuesPointer, n, _g, bits, chunk.ValueCodes, tokenMajor, tokenMajor + n / _g, scratch);
+            ToGroupMajor(tokenMajor, (ushort*)chunk.ValueScales);
+            ToGroupMajor(tokenMajor + n / _g, (ushort*)chunk.ValueMins);
             _chunks.Add(chunk);
             _residual = 0;
         }
@@ -227,11 +320,25 @@ internal sealed unsafe class GroupedStore : KvStore
                     dst[((long)h * _s + t) * _valueGroups + g] = src[((long)h * _valueGroups + g) * _s + t];
     }
 
-    private PinnedBytes Requantize(CpuPath path, PinnedBytes codes, PinnedBytes scales, int from, int to, byte* scratch)
+    /// <summary>A copy of <paramref name="from"/> at the widths <paramref name="to"/> by the integer code rescale; <paramref name="from"/> is released.</summary>
+    private Chunk StepDown(CpuPath path, Chunk from, (int Key, int Value) to, byte* scratch)
     {
         int n = ChunkCodes;
-        PinnedBytes next = PinnedBytes.Of(GroupQuantizer.StreamBytes(n, to));
-        GroupQuantizer.Rescale(path, codes.Pointer, n, _g, from, to, next.Pointer, (ushort*)scales.Pointer, scratch);
+        Chunk next = NewChunk(to.Key, to.Value);
+        long meta = MetaBytes;
+        Buffer.MemoryCopy(from.KeyScales, next.KeyScales, meta, meta);
+        Buffer.MemoryCopy(from.KeyMins, next.KeyMins, meta, meta);
+        Buffer.MemoryCopy(from.ValueScales, next.ValueScales, meta, meta);
+        Buffer.MemoryCopy(from.ValueMins, next.ValueMins, meta, meta);
+        GroupQuantizer.Rescale(path, from.KeyCodes, n, _g, from.KeyBits, to.Key, next.KeyCodes, (ushort*)next.KeyScales, scratch);
+        if (to.Value != from.ValueBits)
+            GroupQuantizer.Rescale(path, from.ValueCodes, n, _g, from.ValueBits, to.Value, next.ValueCodes, (ushort*)next.ValueScales, scratch);
+        else
+        {
+            long bytes = GroupQuantizer.StreamBytes(n, from.ValueBits);
+            Buffer.MemoryCopy(from.ValueCodes, next.ValueCodes, bytes, bytes);
+        }
+        Memory.Release(from.Block);
         return next;
     }
 
@@ -253,14 +360,14 @@ internal sealed unsafe class GroupedStore : KvStore
                             long src = ((long)h * _s + t - c0) * d, dst = ((long)h * count + t - start) * d;
                             for (int c = 0; c < d; c++)
                             {
-                                keys[dst + c] = ((float*)_residualKeys.Pointer)[src + c];
-                                values[dst + c] = ((float*)_residualValues.Pointer)[src + c];
+                                keys[dst + c] = ResidualKeysPointer[src + c];
+                                values[dst + c] = ResidualValuesPointer[src + c];
                             }
                         }
                     continue;
                 }
                 Chunk chunk = _chunks[ci];
-                ushort* ks = (ushort*)chunk.KeyScales.Pointer, km = (ushort*)chunk.KeyMins.Pointer;
+                ushort* ks = (ushort*)chunk.KeyScales, km = (ushort*)chunk.KeyMins;
                 for (int h = 0; h < KvHeads; h++)
                     for (int t = a; t < b; t++)
                     {
@@ -269,16 +376,16 @@ internal sealed unsafe class GroupedStore : KvStore
                         float* dst = keys + ((long)h * count + t - start) * d;
                         for (int c = 0; c < d; c++)
                         {
-                            int code = GroupQuantizer.CodeAt(chunk.KeyCodes.Pointer, n, chunk.KeyBits, (int)(grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)));
+                            int code = GroupQuantizer.CodeAt(chunk.KeyCodes, n, chunk.KeyBits, (int)(grp * d * _g + (u >> 4) * 16 * d + c * 16 + (u & 15)));
                             dst[c] = MathF.FusedMultiplyAdd(code, HalfBits.ToFloat(ks[grp * d + c]), HalfBits.ToFloat(km[grp * d + c]));
                         }
                     }
                 ushort* meta = (ushort*)NativeMemory.Alloc((nuint)(2 * n / _g * sizeof(ushort)));
                 try
                 {
-                    ToTokenMajor((ushort*)chunk.ValueScales.Pointer, meta);
-                    ToTokenMajor((ushort*)chunk.ValueMins.Pointer, meta + n / _g);
-                    GroupQuantizer.Dequantize(path, chunk.ValueCodes.Pointer, n, _g, chunk.ValueBits, meta, meta + n / _g, buffer);
+                    ToTokenMajor((ushort*)chunk.ValueScales, meta);
+                    ToTokenMajor((ushort*)chunk.ValueMins, meta + n / _g);
+                    GroupQuantizer.Dequantize(path, chunk.ValueCodes, n, _g, chunk.ValueBits, meta, meta + n / _g, buffer);
                 }
                 finally
                 {
@@ -317,7 +424,7 @@ internal sealed unsafe class GroupedStore : KvStore
         int ci = start / _s;
         if (ci >= _chunks.Count)
         {
-            TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(_residualKeys, head, start), count, ResidualRow(_residualValues, head, start));
+            TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(ResidualKeysPointer, head, start), count, ResidualRow(ResidualValuesPointer, head, start));
             return;
         }
         Chunk chunk = _chunks[ci];
@@ -327,18 +434,18 @@ internal sealed unsafe class GroupedStore : KvStore
         {
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
             long group = (long)head * _groupsPerChunk + gi;
-            CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
-                (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
+            CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales + group * d,
+                (ushort*)chunk.KeyMins + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
             IntegerKeys.QuantizeRows(path, scratch.Qs, rowsPadded, d, qmax, IntegerKeys.Center(chunk.KeyBits), scratch.QueryCodes, scratch.QueryScales, scratch.Bias);
             int bits = chunk.KeyBits;
             long blockBytes = 2L * d * bits;
             byte* blocks;
             if (bits is 2 or 4 or 8)
-                blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, bits) + (a - gs) / 16 * blockBytes;
+                blocks = chunk.KeyCodes + GroupQuantizer.StreamBytes(group * d * _g, bits) + (a - gs) / 16 * blockBytes;
             else
             {
                 int units = (b - a + 15) / 16;
-                GroupQuantizer.UnpackRange(chunk.KeyCodes.Pointer, ChunkCodes, bits, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
+                GroupQuantizer.UnpackRange(chunk.KeyCodes, ChunkCodes, bits, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
                 blocks = scratch.Codes;
                 bits = 8;
                 blockBytes = 16L * d;
@@ -353,7 +460,7 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         int ci = start / _s;
         if (ci < _chunks.Count) ChunkScores<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
-        else TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(_residualKeys, head, start), count, ResidualRow(_residualValues, head, start));
+        else TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(ResidualKeysPointer, head, start), count, ResidualRow(ResidualValuesPointer, head, start));
     }
 
     private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
@@ -361,11 +468,11 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         int ci = start / _s;
         if (ci < _chunks.Count) ChunkValues<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
-        else TileKernels.AccumulateValues<TOps, TVec>(tile, ResidualRow(_residualValues, head, start));
+        else TileKernels.AccumulateValues<TOps, TVec>(tile, ResidualRow(ResidualValuesPointer, head, start));
     }
 
     /// <summary>Residual token start (in the last, partial chunk) of KV head <paramref name="head"/>, row-major fp32.</summary>
-    private float* ResidualRow(PinnedBytes rows, int head, int start) => (float*)rows.Pointer + ((long)head * _s + start % _s) * HeadDim;
+    private float* ResidualRow(float* rows, int head, int start) => rows + ((long)head * _s + start % _s) * HeadDim;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChunkScores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int ci, int rel, int count)
@@ -380,19 +487,19 @@ internal sealed unsafe class GroupedStore : KvStore
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
             long group = (long)head * _groupsPerChunk + gi;
             // Fold the group's per-channel scale into the queries and its mins into one offset per row.
-            CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales.Pointer + group * d,
-                (ushort*)chunk.KeyMins.Pointer + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
+            CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales + group * d,
+                (ushort*)chunk.KeyMins + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
             if (chunk.KeyBits == 3)
             {
                 // Two bit planes: unpack the run's units to one code per byte, then walk them as whole elements.
                 int units = (b - a + 15) / 16;
-                GroupQuantizer.UnpackRange(chunk.KeyCodes.Pointer, ChunkCodes, 3, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
+                GroupQuantizer.UnpackRange(chunk.KeyCodes, ChunkCodes, 3, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
                 CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, scratch.Codes, 16L * d, 8, 16, 1, b - a, a - rel, ref pf);
             }
             else
             {
                 long blockBytes = 2L * d * chunk.KeyBits;
-                byte* blocks = chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
+                byte* blocks = chunk.KeyCodes + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
                 switch (chunk.KeyBits)
                 {
                     case 4: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
@@ -421,9 +528,9 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         int d = HeadDim, groups = (count + _g - 1) / _g;
         long firstGroup = (long)head * _groupsPerChunk + rel / _g;
-        Prefetch.RangeL2((float*)((ushort*)chunk.KeyScales.Pointer + firstGroup * d), groups * d / 2);
-        Prefetch.RangeL2((float*)((ushort*)chunk.KeyMins.Pointer + firstGroup * d), groups * d / 2);
-        return new PrefetchCursor(chunk.KeyCodes.Pointer + GroupQuantizer.StreamBytes(firstGroup * d * _g, chunk.KeyBits),
+        Prefetch.RangeL2((float*)((ushort*)chunk.KeyScales + firstGroup * d), groups * d / 2);
+        Prefetch.RangeL2((float*)((ushort*)chunk.KeyMins + firstGroup * d), groups * d / 2);
+        return new PrefetchCursor(chunk.KeyCodes + GroupQuantizer.StreamBytes(firstGroup * d * _g, chunk.KeyBits),
             GroupQuantizer.StreamBytes((long)count * d, chunk.KeyBits));
     }
 
@@ -433,11 +540,11 @@ internal sealed unsafe class GroupedStore : KvStore
         for (int g = 0; g < _valueGroups; g++)
         {
             long src = ((long)head * _valueGroups + g) * _s + rel;
-            Prefetch.RangeL2((float*)((ushort*)chunk.ValueScales.Pointer + src), count / 2);
-            Prefetch.RangeL2((float*)((ushort*)chunk.ValueMins.Pointer + src), count / 2);
+            Prefetch.RangeL2((float*)((ushort*)chunk.ValueScales + src), count / 2);
+            Prefetch.RangeL2((float*)((ushort*)chunk.ValueMins + src), count / 2);
         }
         long valueRow = (long)HeadDim * chunk.ValueBits / 8;
-        return new PrefetchCursor(chunk.ValueCodes.Pointer + ((long)head * _s + rel) * valueRow, count * valueRow);
+        return new PrefetchCursor(chunk.ValueCodes + ((long)head * _s + rel) * valueRow, count * valueRow);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -449,26 +556,26 @@ internal sealed unsafe class GroupedStore : KvStore
         // Weights from this run's scales and mins: per group, count tokens from token rel.
         long first = (long)head * _valueGroups * _s + rel;
         bool twoBit = bits == 2 && TOps.Count == 16 && HeadDim % 64 == 0;
-        CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales.Pointer + first, (ushort*)chunk.ValueMins.Pointer + first, 0f,
+        CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales + first, (ushort*)chunk.ValueMins + first, 0f,
             _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum, twoBit ? scratch.PwTwin : null);
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
         if (twoBit)
         {
             // 2-bit rows on 16-lane vectors: a whole super-block per pass (the tail of SAQ and KIVI-2).
-            CodeKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+            CodeKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes,
                 (long)head * _s + rel, ref pf);
         }
         else if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
-            CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes.Pointer,
+            CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes,
                 (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
         }
         else
         {
             // 3-bit codes, or rows that do not start on a super-block: unpack the run's rows to one code per byte.
             long firstCode = ((long)head * _s + rel) * HeadDim;
-            GroupQuantizer.UnpackRange(chunk.ValueCodes.Pointer, ChunkCodes, bits, firstCode, (long)count * HeadDim, scratch.Codes);
+            GroupQuantizer.UnpackRange(chunk.ValueCodes, ChunkCodes, bits, firstCode, (long)count * HeadDim, scratch.Codes);
             CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Pw, scratch.OffsetSum, _g, scratch.Codes, 0, 8, HeadDim, ref pf);
         }
         pf.Drain();

@@ -15,13 +15,12 @@ internal enum TokenEncoding { Fp16, Int8, Int4 }
 /// Keys are laid out in 16-token tiles (<c>[D][16]</c> per tile) so the score kernel has tokens in lanes;
 /// values are rows of D per token.
 /// </summary>
-internal sealed unsafe class TokenStore : KvStore
+internal sealed unsafe class TokenStore : PagedTokenStore
 {
     private readonly TokenEncoding _encoding;
     private readonly int _tileBytes, _rowBytes, _blocks;
-    private readonly PinnedBytes[] _keyTiles, _valueRows, _valueScales;
 
-    public TokenStore(TokenEncoding encoding, int kvHeads, int headDim) : base(kvHeads, headDim)
+    public TokenStore(TokenEncoding encoding, IKvMemory memory, int kvHeads, int headDim, int pageTokens) : base(memory, kvHeads, headDim, pageTokens)
     {
         _encoding = encoding;
         _blocks = headDim / 32;
@@ -31,21 +30,16 @@ internal sealed unsafe class TokenStore : KvStore
             TokenEncoding.Int8 => (headDim * 16 + _blocks * 32, headDim),
             _ => (headDim * 8 + _blocks * 32, headDim / 2),
         };
-        _keyTiles = new PinnedBytes[kvHeads];
-        _valueRows = new PinnedBytes[kvHeads];
-        _valueScales = new PinnedBytes[kvHeads];
-        Reset();
     }
 
     private int ScaleBytesPerToken => _encoding == TokenEncoding.Fp16 ? 0 : _blocks * 2;
 
+    /// <summary>Per page and KV head: key tiles <c>[P/16]</c>, value rows <c>[P]</c>, value scales <c>[P/64][block][64]</c>.</summary>
+    protected override long HeadBytes => (long)PageTokens / 16 * _tileBytes + (long)PageTokens * (_rowBytes + ScaleBytesPerToken);
+
     public override long Bytes => (long)KvHeads * Length * 2 * (_rowBytes + ScaleBytesPerToken);
 
-    public override void Reset()
-    {
-        for (int h = 0; h < KvHeads; h++) { _keyTiles[h] = new PinnedBytes(); _valueRows[h] = new PinnedBytes(); _valueScales[h] = new PinnedBytes(); }
-        Length = 0;
-    }
+    protected override PagedTokenStore CreateEmpty() => new TokenStore(_encoding, Memory, KvHeads, HeadDim, PageTokens);
 
     private int QMax => _encoding == TokenEncoding.Int8 ? 127 : 7;
 
@@ -61,22 +55,17 @@ internal sealed unsafe class TokenStore : KvStore
             codes[i] = d == 0f ? 0 : (int)Math.Clamp(MathF.Floor(x[i] / d + 0.5f), -qmax, qmax);
     }
 
-    public override void Append(CpuPath path, float* keys, float* values, int n)
+    protected override void WriteSegment(CpuPath path, byte* page, int local, float* keys, float* values, int n, int first, int count)
     {
         int d = HeadDim;
         int* codes = stackalloc int[32];
         for (int h = 0; h < KvHeads; h++)
         {
-            long tiles = (Length + n + 15) / 16;
-            _keyTiles[h].Ensure(tiles * _tileBytes);
-            _valueRows[h].Ensure((long)(Length + n) * _rowBytes);
-            // Value scales in 64-token tiles [tile][block][64], so a run's scales of one block are contiguous.
-            _valueScales[h].Ensure((Length + n + 63) / 64 * 64L * ScaleBytesPerToken);
-            for (int j = 0; j < n; j++)
+            for (int j = first; j < first + count; j++)
             {
                 float* k = keys + ((long)h * n + j) * d;
                 float* v = values + ((long)h * n + j) * d;
-                Locate(h, Length + j, out byte* tile, out int slot, out byte* row, out ushort* vScales);
+                Locate(page + h * HeadBytes, local + j - first, out byte* tile, out int slot, out byte* row, out ushort* vScales);
                 switch (_encoding)
                 {
                     case TokenEncoding.Fp16:
@@ -112,19 +101,22 @@ internal sealed unsafe class TokenStore : KvStore
                 }
             }
         }
-        Length += n;
     }
 
     /// <summary>
     /// Where token t of KV head h lives: its key tile and lane in it, its value row, and its first value scale
     /// (value scales are <c>[64-token tile][block][64]</c>, so a block's scales step by 64).
     /// </summary>
-    private void Locate(int h, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales)
+    private void Locate(int h, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales) =>
+        Locate(HeadBase(h, t), t % PageTokens, out tile, out slot, out row, out valueScales);
+
+    /// <summary>Token t of a page's KV head whose bytes start at <paramref name="head"/>.</summary>
+    private void Locate(byte* head, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales)
     {
-        tile = _keyTiles[h].Pointer + (long)(t >> 4) * _tileBytes;
+        tile = head + (long)(t >> 4) * _tileBytes;
         slot = t & 15;
-        row = _valueRows[h].Pointer + (long)t * _rowBytes;
-        valueScales = (ushort*)_valueScales[h].Pointer + (long)(t >> 6) * _blocks * 64 + (t & 63);
+        row = head + (long)PageTokens / 16 * _tileBytes + (long)t * _rowBytes;
+        valueScales = (ushort*)(head + (long)PageTokens / 16 * _tileBytes + (long)PageTokens * _rowBytes) + (long)(t >> 6) * _blocks * 64 + (t & 63);
     }
 
     public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
@@ -160,8 +152,6 @@ internal sealed unsafe class TokenStore : KvStore
                 }
             }
     }
-
-    public override void Runs(List<(int Start, int Count)> runs) => AddRuns(runs, 0, Length);
 
     /// <summary>fp16 keys are read as 2^-112 times their value when the queries can carry 2^112 (|q| up to 2^14).</summary>
     private const float FoldLimit = 16384f;
@@ -199,10 +189,10 @@ internal sealed unsafe class TokenStore : KvStore
     private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
-        byte* tiles = _keyTiles[head].Pointer + (long)(start >> 4) * _tileBytes;
+        Locate(head, start, out byte* tiles, out _, out _, out _);
         int d = HeadDim;
         // Request the key tiles of a run ahead while this run's keys are scored (a line per kernel step).
-        var pf = new PrefetchCursor(_keyTiles[head].Pointer + (long)(AheadStart(start) >> 4) * _tileBytes, RunAhead(start, out int next) ? (long)((next + 15) >> 4) * _tileBytes : 0);
+        var pf = RunAhead(start, out int next) ? new PrefetchCursor(AheadTile(head, start), (long)((next + 15) >> 4) * _tileBytes) : default;
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
@@ -224,6 +214,12 @@ internal sealed unsafe class TokenStore : KvStore
     /// <summary>How many runs ahead the kernels request lines (two measured 1-3% faster than one at 32k tokens).</summary>
     private const int AheadRuns = 2;
 
+    private byte* AheadTile(int head, int start)
+    {
+        Locate(head, AheadStart(start), out byte* tile, out _, out _, out _);
+        return tile;
+    }
+
     private static int AheadStart(int start) => start + AheadRuns * AttentionTile.BlockKeys;
 
     /// <summary>Whether the run <see cref="AheadRuns"/> after the one at start exists, and how many keys it has.</summary>
@@ -237,10 +233,16 @@ internal sealed unsafe class TokenStore : KvStore
     private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
-        byte* rows = _valueRows[head].Pointer + (long)start * _rowBytes;
+        Locate(head, start, out _, out _, out byte* rows, out ushort* firstScale);
         // Request the value rows (and block scales) of a run ahead while this run's values accumulate.
         bool more = RunAhead(start, out int next);
-        var pf = new PrefetchCursor(_valueRows[head].Pointer + (long)AheadStart(start) * _rowBytes, more ? (long)next * _rowBytes : 0);
+        ushort* aheadScales = null;
+        var pf = default(PrefetchCursor);
+        if (more)
+        {
+            Locate(head, AheadStart(start), out _, out _, out byte* aheadRows, out aheadScales);
+            pf = new PrefetchCursor(aheadRows, (long)next * _rowBytes);
+        }
         if (_encoding == TokenEncoding.Fp16)
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
@@ -250,8 +252,8 @@ internal sealed unsafe class TokenStore : KvStore
         else
         {
             // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
-            ushort* runScales = (ushort*)_valueScales[head].Pointer + (long)(start >> 6) * _blocks * 64;
-            if (more) Prefetch.RangeL2((float*)(runScales + AheadRuns * _blocks * 64), _blocks * 32);
+            ushort* runScales = firstScale;
+            if (more) Prefetch.RangeL2((float*)aheadScales, _blocks * 32);
             // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
             CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
                 count, _blocks, scratch.Pw, scratch.OffsetSum);

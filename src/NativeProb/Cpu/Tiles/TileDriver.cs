@@ -42,6 +42,44 @@ internal static unsafe class TileDriver
         }
     }
 
+    /// <summary>
+    /// Runs the items of several calls at once (a ragged batch: one call and one source per sequence, the item's
+    /// <see cref="TileItem.Tag"/> naming its call); call i's key ranges are cut into <paramref name="splits"/>[i] parts.
+    /// </summary>
+    public static void RunRagged<TSource, TScratch>(AttentionCall[] calls, TSource[] sources, int[] splits, TileItem[] items, int threads)
+        where TSource : struct, ITileSource<TScratch> where TScratch : IDisposable
+    {
+        if (calls.Length == 0) return;
+        var partial = new IntPtr[calls.Length];
+        try
+        {
+            for (int i = 0; i < calls.Length; i++)
+            {
+                AttentionShape s = calls[i].Shape;
+                partial[i] = (IntPtr)SplitMerge.Allocate((long)s.Heads * s.QueryLength, splits[i], s.HeadDim);
+            }
+            ParallelWorkers.Run(items.Length, threads, calls[0].Shape.HeadDim, sources[0].CreateScratch, (tile, scratch, index) =>
+            {
+                TileItem it = items[index];
+                int b = it.Tag;
+                LoadRows(calls[b], it, tile);
+                sources[b].Walk(it, tile, scratch);
+                if (splits[b] == 1) TileKernels.Normalize(tile);
+                else SplitMerge.Store(tile, calls[b].O, (float*)partial[b], it.Split, splits[b]);
+            });
+            for (int i = 0; i < calls.Length; i++)
+                if (partial[i] != IntPtr.Zero)
+                {
+                    AttentionShape s = calls[i].Shape;
+                    SplitMerge.Merge(calls[i].O, (long)s.Heads * s.QueryLength, s.HeadDim, (float*)partial[i], splits[i]);
+                }
+        }
+        finally
+        {
+            foreach (IntPtr p in partial) SplitMerge.Free((float*)p);
+        }
+    }
+
     /// <summary>Points the tile's rows at their queries and outputs, with positions and slopes, and loads the queries scaled.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadRows(in AttentionCall c, in TileItem it, AttentionTile tile)

@@ -1,0 +1,81 @@
+// NativeProb — MIT License.
+using System.Numerics;
+using NativeProb.Attention;
+using NativeProb.Cpu;
+using NativeProb.Cpu.KvCache;
+
+namespace NativeProb.KvCache;
+
+/// <summary>The argument checks of appends and attention, shared by <see cref="QuantizedKvCache"/> and <see cref="KvPagePool"/>.</summary>
+internal static unsafe class KvInputs
+{
+    /// <summary>Checks a range and its destinations, then writes the store's tokens start .. start + count, <c>[Hkv, count, D]</c> each.</summary>
+    /// <exception cref="ArgumentException">The range is outside the store or a destination has the wrong length.</exception>
+    public static void Dequantize(KvStore store, CpuPath path, int start, int count, Span<float> keys, Span<float> values)
+    {
+        if (start < 0 || count < 0 || (long)start + count > store.Length)
+            throw new ArgumentException($"Range [{start}, {(long)start + count}) is outside the cache of {store.Length} tokens.", nameof(start));
+        long expected = (long)store.KvHeads * count * store.HeadDim;
+        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected kv_heads*count*dim = {expected}.", nameof(keys));
+        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected kv_heads*count*dim = {expected}.", nameof(values));
+        if (count == 0) return;
+        fixed (float* k = keys)
+        fixed (float* v = values)
+            store.Dequantize(path, start, count, k, v);
+    }
+
+    /// <summary>Checks a block of <paramref name="tokens"/> tokens for a cache of <paramref name="length"/> tokens.</summary>
+    /// <exception cref="ArgumentException">A length is wrong, or an element is not finite or exceeds the format's limit.</exception>
+    public static void CheckBlock(int kvHeads, int headDim, int length, float limit, KvFormat format, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
+    {
+        if (tokens < 0) throw new ArgumentException($"tokens must be non-negative; got {tokens}.", nameof(tokens));
+        long expected = (long)kvHeads * tokens * headDim;
+        string shape = $"kv_heads*tokens*dim = {kvHeads}*{tokens}*{headDim} = {expected}";
+        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
+        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
+        if ((long)length + tokens > int.MaxValue / 2) throw new ArgumentException($"The cache would exceed {int.MaxValue / 2} tokens.", nameof(tokens));
+        CheckData(keys, tokens, headDim, limit, format, nameof(keys));
+        CheckData(values, tokens, headDim, limit, format, nameof(values));
+    }
+
+    private static void CheckData(ReadOnlySpan<float> data, int tokens, int headDim, float limit, KvFormat format, string name)
+    {
+        // |x| <= limit is false for NaN and for infinities, so one comparison checks everything.
+        var bound = Vector<float>.One * limit;
+        int n = data.Length - data.Length % Vector<float>.Count;
+        bool clean = true;
+        for (int i = 0; i < n && clean; i += Vector<float>.Count)
+            clean = Vector.LessThanOrEqualAll(Vector.Abs(new Vector<float>(data.Slice(i, Vector<float>.Count))), bound);
+        if (clean)
+        {
+            for (int i = n; i < data.Length && clean; i++) clean = MathF.Abs(data[i]) <= limit;
+            if (clean) return;
+        }
+        for (int i = 0; i < data.Length; i++)
+        {
+            float x = data[i];
+            if (float.IsFinite(x) && MathF.Abs(x) <= limit) continue;
+            int c = i % headDim, t = i / headDim % tokens, h = i / headDim / tokens;
+            string why = float.IsFinite(x)
+                ? $"exceeds the {format.Name()} limit of {limit} (scales and mins are stored as fp16)"
+                : "is not finite; the cache accepts finite numbers only";
+            throw new ArgumentException($"{name}[head {h}, token {t}, channel {c}] = {x} {why}. Nothing was appended.", name);
+        }
+    }
+
+    /// <summary>Checks one attention call on a cache of <paramref name="length"/> tokens and returns its shape.</summary>
+    /// <exception cref="ArgumentException">A shape is invalid, a length is wrong, or the cache is empty.</exception>
+    public static AttentionShape CheckAttend(int kvHeads, int headDim, int length, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, bool causal)
+    {
+        if (length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(queries));
+        if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
+        var shape = new AttentionShape(1, heads, kvHeads, queryLength, length, headDim);
+        FlashAttention.ValidateShape(shape, causal);
+        long expected = shape.QueryElements;
+        string text = $"heads*q_len*dim = {heads}*{queryLength}*{headDim} = {expected}";
+        if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
+        if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
+        if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+        return shape;
+    }
+}
