@@ -108,21 +108,21 @@ public class KvPagePoolTests
         Assert.Equal(parent.Pages, child.Pages);
         Assert.Equal(prompt, child.Length);
 
-        // The child diverges with tokens of its own: 30 (inside the residual / page), then 150 (across a flush).
+        // The child diverges with tokens of its own: 10 (inside the shared partial page), then 170 (across a flush).
         (float[] ck, float[] cv) = Tokens(TestData.Seed + 9, hkv, 180, d);
         var childCache = new QuantizedKvCache(hkv, d, Options(format));
         childCache.AppendBlock(KvAttentionTests.Slice(k, hkv, prompt + 200, d, 0, prompt), KvAttentionTests.Slice(v, hkv, prompt + 200, d, 0, prompt), prompt);
         var parentCache = new QuantizedKvCache(hkv, d, Options(format));
         parentCache.AppendBlock(KvAttentionTests.Slice(k, hkv, prompt + 200, d, 0, prompt), KvAttentionTests.Slice(v, hkv, prompt + 200, d, 0, prompt), prompt);
-        child.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 0, 30), KvAttentionTests.Slice(cv, hkv, 180, d, 0, 30), 30);
-        childCache.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 0, 30), KvAttentionTests.Slice(cv, hkv, 180, d, 0, 30), 30);
-        // The shared partial page (the residual of KIVI / SAQ) is copied: one page.
+        child.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 0, 10), KvAttentionTests.Slice(cv, hkv, 180, d, 0, 10), 10);
+        childCache.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 0, 10), KvAttentionTests.Slice(cv, hkv, 180, d, 0, 10), 10);
+        // The shared partial page (a residual page of KIVI / SAQ) is copied: one page.
         Assert.Equal(pagesBefore + 1, pool.Stats().Pages);
         // The parent goes on too, across a flush, then the child across one.
         parent.AppendBlock(KvAttentionTests.Slice(k, hkv, prompt + 200, d, prompt, 200), KvAttentionTests.Slice(v, hkv, prompt + 200, d, prompt, 200), 200);
         parentCache.AppendBlock(KvAttentionTests.Slice(k, hkv, prompt + 200, d, prompt, 200), KvAttentionTests.Slice(v, hkv, prompt + 200, d, prompt, 200), 200);
-        child.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 30, 150), KvAttentionTests.Slice(cv, hkv, 180, d, 30, 150), 150);
-        childCache.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 30, 150), KvAttentionTests.Slice(cv, hkv, 180, d, 30, 150), 150);
+        child.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 10, 170), KvAttentionTests.Slice(cv, hkv, 180, d, 10, 170), 170);
+        childCache.AppendBlock(KvAttentionTests.Slice(ck, hkv, 180, d, 10, 170), KvAttentionTests.Slice(cv, hkv, 180, d, 10, 170), 170);
         KvSequence grandchild = child.Fork();
         CheckBatch(pool, [parent, child, grandchild], [parentCache, childCache, childCache], h, [1, 1, 1], new AttentionOptions(), $"{format} forks");
         Assert.Equal(childCache.BytesUsed, child.BytesUsed);

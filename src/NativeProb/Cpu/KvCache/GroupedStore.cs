@@ -42,8 +42,12 @@ internal sealed unsafe class GroupedStore : KvStore
     private readonly int[] _levels;
     private readonly bool _valueStaircase;
     private readonly List<Chunk> _chunks = [];
-    /// <summary>The fp32 residual: keys <c>[Hkv][S][D]</c> then values likewise; rented at the first append.</summary>
-    private KvBlock? _residualBlock;
+    /// <summary>
+    /// The fp32 residual in pages of R tokens (R = gcd(S, 32)), each keys <c>[Hkv][R][D]</c> then values likewise,
+    /// rented as tokens arrive and returned at each flush: a sequence holds fp32 rows for about the tokens it has.
+    /// </summary>
+    private readonly List<KvBlock> _residualPages = [];
+    private readonly int _r;
     private int _residual;
 
     public GroupedStore(IKvMemory memory, int kvHeads, int headDim, int residual, int groupSize, int[] levels, bool valueStaircase) : base(memory, kvHeads, headDim)
@@ -54,11 +58,19 @@ internal sealed unsafe class GroupedStore : KvStore
         _valueGroups = headDim / groupSize;
         _levels = levels;
         _valueStaircase = valueStaircase;
+        _r = (int)System.Numerics.BigInteger.GreatestCommonDivisor(residual, 32);
     }
 
-    private long ResidualHalfBytes => (long)KvHeads * _s * HeadDim * sizeof(float);
+    private long ResidualHalfBytes => (long)KvHeads * _r * HeadDim * sizeof(float);
 
-    private long ResidualBlockBytes => 2 * ResidualHalfBytes;
+    private long ResidualPageBytes => 2 * ResidualHalfBytes;
+
+    /// <summary>The fp32 key (or value) row of residual token <paramref name="token"/> (any position in the last, partial chunk) of a KV head.</summary>
+    private float* ResidualRow(bool value, int head, int token)
+    {
+        int local = token % _s;
+        return (float*)(_residualPages[local / _r].Pointer + (value ? ResidualHalfBytes : 0)) + ((long)head * _r + local % _r) * HeadDim;
+    }
 
     private long MetaBytes => (long)ChunkCodes / _g * 2;
 
@@ -86,10 +98,6 @@ internal sealed unsafe class GroupedStore : KvStore
         chunk.ValueMinsAt = chunk.ValueScalesAt + meta;
         return chunk;
     }
-
-    private float* ResidualKeysPointer => (float*)_residualBlock!.Pointer;
-
-    private float* ResidualValuesPointer => (float*)(_residualBlock!.Pointer + ResidualHalfBytes);
 
     /// <summary>Codes per chunk stream (keys or values).</summary>
     private int ChunkCodes => KvHeads * _s * HeadDim;
@@ -127,10 +135,20 @@ internal sealed unsafe class GroupedStore : KvStore
     }
 
     /// <summary>The fp32 residual keys, <c>[Hkv][S][D]</c> (the first <see cref="ResidualTokens"/> tokens of each head are used).</summary>
-    public ReadOnlySpan<float> ResidualKeys => _residualBlock == null ? default : new(ResidualKeysPointer, KvHeads * _s * HeadDim);
+    public ReadOnlySpan<float> ResidualKeys => GatherResidual(false);
 
     /// <summary>The fp32 residual values, like <see cref="ResidualKeys"/>.</summary>
-    public ReadOnlySpan<float> ResidualValues => _residualBlock == null ? default : new(ResidualValuesPointer, KvHeads * _s * HeadDim);
+    public ReadOnlySpan<float> ResidualValues => GatherResidual(true);
+
+    /// <summary>A copy of the residual keys or values as <c>[Hkv][S][D]</c> (rows past the residual are zero).</summary>
+    private float[] GatherResidual(bool value)
+    {
+        var rows = new float[KvHeads * _s * HeadDim];
+        for (int h = 0; h < KvHeads; h++)
+            for (int t = 0; t < _residual; t++)
+                new ReadOnlySpan<float>(ResidualRow(value, h, t), HeadDim).CopyTo(rows.AsSpan((h * _s + t) * HeadDim, HeadDim));
+        return rows;
+    }
 
     /// <summary>The stored key code of (head, token, channel) in a quantized chunk, with its group's scale and min.</summary>
     public (int Code, float Scale, float Min) KeyCodeAt(int head, int token, int channel)
@@ -157,13 +175,13 @@ internal sealed unsafe class GroupedStore : KvStore
         }
     }
 
-    public override int Blocks => _chunks.Count + (_residualBlock == null ? 0 : 1);
+    public override int Blocks => _chunks.Count + _residualPages.Count;
 
     public override IEnumerable<long> BlockSizes
     {
         get
         {
-            var sizes = new SortedSet<long> { ResidualBlockBytes };
+            var sizes = new SortedSet<long> { ResidualPageBytes };
             for (int rung = 0; rung < _levels.Length; rung++) sizes.Add(ChunkBlockBytes(BitsAt(rung).Key, BitsAt(rung).Value));
             return sizes;
         }
@@ -173,8 +191,7 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         foreach (Chunk c in _chunks) Memory.Release(c.Block);
         _chunks.Clear();
-        if (_residualBlock != null) Memory.Release(_residualBlock);
-        _residualBlock = null;
+        ReleaseResidual(0);
         _residual = 0;
         Length = 0;
     }
@@ -187,7 +204,7 @@ internal sealed unsafe class GroupedStore : KvStore
             KvBlocks.Share(c.Block);
             child._chunks.Add(c);
         }
-        if (_residualBlock != null) child._residualBlock = KvBlocks.Share(_residualBlock);
+        foreach (KvBlock page in _residualPages) child._residualPages.Add(KvBlocks.Share(page));
         child._residual = _residual;
         child.Length = Length;
         return child;
@@ -200,18 +217,36 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         _residual -= n;
         Length -= n;
+        ReleaseResidual((_residual + _r - 1) / _r);
+    }
+
+    /// <summary>Returns the residual pages from index <paramref name="keep"/> on.</summary>
+    private void ReleaseResidual(int keep)
+    {
+        for (int i = _residualPages.Count - 1; i >= keep; i--)
+        {
+            Memory.Release(_residualPages[i]);
+            _residualPages.RemoveAt(i);
+        }
     }
 
     public override void PlanAppend(int n, KvPlan plan)
     {
-        if (n == 0) return;
-        if (_residualBlock == null) plan.Rent(ResidualBlockBytes);
-        else if (_residualBlock.Shared) plan.Rent(ResidualBlockBytes);
-        // Chunks by rung (0 = newest) and whether this store alone holds them; each flush steps every chunk above the last rung down.
+        // Residual pages by whether this store alone holds them; chunks by rung (0 = newest) and the same.
+        var pages = _residualPages.Select(p => !p.Shared).ToList();
         var chunks = new List<(int Rung, bool Owned)>();
         for (int i = 0; i < _chunks.Count; i++) chunks.Add((_chunks.Count - 1 - i, !_chunks[i].Block.Shared));
-        for (long flushes = ((long)_residual + n) / _s; flushes > 0; flushes--)
+        int r = _residual;
+        for (long left = n; left > 0;)
         {
+            int take = (int)Math.Min(_s - r, left);
+            // The partial page is copied when shared; then a page per R tokens.
+            if (r % _r != 0 && !pages[^1]) { plan.Rent(ResidualPageBytes); pages[^1] = true; }
+            for (int p = (r + _r - 1) / _r; p < (r + take + _r - 1) / _r; p++) { plan.Rent(ResidualPageBytes); pages.Add(true); }
+            r += take;
+            left -= take;
+            if (r < _s) break;
+            // A flush: every chunk above the last rung steps down into a new chunk, a new chunk is made, the residual pages return.
             for (int i = 0; i < chunks.Count; i++)
             {
                 (int rung, bool owned) = chunks[i];
@@ -226,24 +261,29 @@ internal sealed unsafe class GroupedStore : KvStore
             }
             plan.Rent(ChunkBlockBytes(BitsAt(0).Key, BitsAt(0).Value));
             chunks.Add((0, true));
+            foreach (bool owned in pages)
+                if (owned) plan.Events.Add(-ResidualPageBytes);
+            pages.Clear();
+            r = 0;
         }
     }
 
     public override void Append(CpuPath path, float* keys, float* values, int n)
     {
-        if (n == 0) return;
-        if (_residualBlock == null) _residualBlock = Memory.Rent(ResidualBlockBytes);
-        else _residualBlock = KvBlocks.Own(Memory, _residualBlock, ResidualBlockBytes);
         int d = HeadDim;
         int j = 0;
         while (j < n)
         {
-            int take = Math.Min(_s - _residual, n - j);
+            // At most to the end of the residual page that the next token goes to.
+            int take = Math.Min(_r - _residual % _r, n - j);
+            int page = _residual / _r;
+            if (page == _residualPages.Count) _residualPages.Add(Memory.Rent(ResidualPageBytes));
+            else _residualPages[page] = KvBlocks.Own(Memory, _residualPages[page], ResidualPageBytes);
             for (int h = 0; h < KvHeads; h++)
             {
                 long bytes = (long)take * d * sizeof(float);
-                Buffer.MemoryCopy(keys + ((long)h * n + j) * d, ResidualKeysPointer + ((long)h * _s + _residual) * d, bytes, bytes);
-                Buffer.MemoryCopy(values + ((long)h * n + j) * d, ResidualValuesPointer + ((long)h * _s + _residual) * d, bytes, bytes);
+                Buffer.MemoryCopy(keys + ((long)h * n + j) * d, ResidualRow(false, h, _residual), bytes, bytes);
+                Buffer.MemoryCopy(values + ((long)h * n + j) * d, ResidualRow(true, h, _residual), bytes, bytes);
             }
             _residual += take;
             Length += take;
@@ -257,6 +297,7 @@ internal sealed unsafe class GroupedStore : KvStore
         int n = ChunkCodes, d = HeadDim;
         byte* scratch = (byte*)NativeMemory.Alloc((nuint)n);
         float* transposed = (float*)NativeMemory.Alloc((nuint)n * sizeof(float));
+        float* valueRows = (float*)NativeMemory.Alloc((nuint)n * sizeof(float));
         try
         {
             // Older chunks first: each one above the last rung moves one step down the ladder, into a new chunk.
@@ -268,14 +309,15 @@ internal sealed unsafe class GroupedStore : KvStore
             (int bits, int valueBits) = BitsAt(0);
             Chunk chunk = NewChunk(bits, valueBits);
             // Keys per channel: reorder [head][token][channel] to [head][group][channel][token].
-            float* rk = ResidualKeysPointer;
             for (int h = 0; h < KvHeads; h++)
                 for (int gi = 0; gi < _groupsPerChunk; gi++)
                 {
                     float* dst = transposed + ((long)h * _groupsPerChunk + gi) * d * _g;
-                    float* src = rk + ((long)h * _s + gi * _g) * d;
                     for (int t = 0; t < _g; t++)
-                        for (int c = 0; c < d; c++) dst[c * _g + t] = src[t * d + c];
+                    {
+                        float* src = ResidualRow(false, h, gi * _g + t);
+                        for (int c = 0; c < d; c++) dst[c * _g + t] = src[c];
+                    }
                 }
             // Quantize per channel over groups of G tokens, then store the codes as 16-token blocks
             // [group][block][channel][16] so the score kernel walks units with pointer increments.
@@ -289,16 +331,21 @@ internal sealed unsafe class GroupedStore : KvStore
             // Values per token over groups of G channels; their scales and mins are kept per group over tokens,
             // [head][group][S], so the value kernel's weights are computed with tokens in lanes.
             ushort* tokenMajor = (ushort*)transposed;
-            GroupQuantizer.Quantize(path, ResidualValuesPointer, n, _g, bits, chunk.ValueCodes, tokenMajor, tokenMajor + n / _g, scratch);
+            for (int h = 0; h < KvHeads; h++)
+                for (int t = 0; t < _s; t++)
+                    new ReadOnlySpan<float>(ResidualRow(true, h, t), d).CopyTo(new Span<float>(valueRows + ((long)h * _s + t) * d, d));
+            GroupQuantizer.Quantize(path, valueRows, n, _g, bits, chunk.ValueCodes, tokenMajor, tokenMajor + n / _g, scratch);
             ToGroupMajor(tokenMajor, (ushort*)chunk.ValueScales);
             ToGroupMajor(tokenMajor + n / _g, (ushort*)chunk.ValueMins);
             _chunks.Add(chunk);
             _residual = 0;
+            ReleaseResidual(0);
         }
         finally
         {
             NativeMemory.Free(scratch);
             NativeMemory.Free(transposed);
+            NativeMemory.Free(valueRows);
         }
     }
 
@@ -357,11 +404,12 @@ internal sealed unsafe class GroupedStore : KvStore
                     for (int h = 0; h < KvHeads; h++)
                         for (int t = a; t < b; t++)
                         {
-                            long src = ((long)h * _s + t - c0) * d, dst = ((long)h * count + t - start) * d;
+                            long dst = ((long)h * count + t - start) * d;
+                            float* kr = ResidualRow(false, h, t), vr = ResidualRow(true, h, t);
                             for (int c = 0; c < d; c++)
                             {
-                                keys[dst + c] = ResidualKeysPointer[src + c];
-                                values[dst + c] = ResidualValuesPointer[src + c];
+                                keys[dst + c] = kr[c];
+                                values[dst + c] = vr[c];
                             }
                         }
                     continue;
@@ -405,7 +453,8 @@ internal sealed unsafe class GroupedStore : KvStore
     public override void Runs(List<(int Start, int Count)> runs)
     {
         for (int ci = 0; ci < _chunks.Count; ci++) AddRuns(runs, ci * _s, ci * _s + _s);
-        AddRuns(runs, _chunks.Count * _s, Length);
+        // The residual in runs of at most R, so no run crosses a residual page.
+        for (int t = _chunks.Count * _s; t < Length; t += _r) runs.Add((t, Math.Min(_r, Length - t)));
     }
 
     public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => integer
@@ -424,7 +473,7 @@ internal sealed unsafe class GroupedStore : KvStore
         int ci = start / _s;
         if (ci >= _chunks.Count)
         {
-            TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(ResidualKeysPointer, head, start), count, ResidualRow(ResidualValuesPointer, head, start));
+            TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(false, head, start), count, ResidualRow(true, head, start));
             return;
         }
         Chunk chunk = _chunks[ci];
@@ -460,7 +509,7 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         int ci = start / _s;
         if (ci < _chunks.Count) ChunkScores<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
-        else TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(ResidualKeysPointer, head, start), count, ResidualRow(ResidualValuesPointer, head, start));
+        else TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(false, head, start), count, ResidualRow(true, head, start));
     }
 
     private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
@@ -468,11 +517,9 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         int ci = start / _s;
         if (ci < _chunks.Count) ChunkValues<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
-        else TileKernels.AccumulateValues<TOps, TVec>(tile, ResidualRow(ResidualValuesPointer, head, start));
+        else TileKernels.AccumulateValues<TOps, TVec>(tile, ResidualRow(true, head, start));
     }
 
-    /// <summary>Residual token start (in the last, partial chunk) of KV head <paramref name="head"/>, row-major fp32.</summary>
-    private float* ResidualRow(float* rows, int head, int start) => rows + ((long)head * _s + start % _s) * HeadDim;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChunkScores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int ci, int rel, int count)
