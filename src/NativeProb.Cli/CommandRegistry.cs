@@ -32,6 +32,7 @@ internal static class CommandRegistry
     {
         yield return BenchAttentionCommand.Create();
         yield return BenchKvCommand.Create();
+        yield return BenchPoolCommand.Create();
         yield return BenchPrFlashCommand.Create();
     }
 }

@@ -1,0 +1,353 @@
+// NativeProb — MIT License.
+using System.Diagnostics;
+using NativeProb.KvCache;
+
+namespace NativeProb.Cli.Commands;
+
+/// <summary>
+/// <c>nativeprob bench pool</c>: how many sequences of a length mix a <see cref="KvPagePool"/> of a fixed budget
+/// holds in each KV format, and the time of one decode step over a batch of them with the ragged batched
+/// <see cref="KvPagePool.Attend"/> against one <see cref="KvSequence.Attend"/> call per sequence, cold cache, with
+/// the KV bytes read per second against the read bandwidth probed in the same run.
+/// </summary>
+internal static class BenchPoolCommand
+{
+    /// <summary>Tokens of the seeded random keys and values that filling cycles through.</summary>
+    internal const int SourceTokens = 4096;
+
+    /// <summary>Tokens per <see cref="KvSequence.AppendBlock"/> when filling (a multiple of every S in use by default).</summary>
+    internal const int BlockTokens = 512;
+
+    public static Command Create()
+    {
+        var budget = new Option<int>("--budget-mib") { DefaultValueFactory = _ => 1024, Description = "The pool's memory budget in MiB (one pool per format)." };
+        var formats = new Option<string>("--formats") { DefaultValueFactory = _ => "fp16,int8,kivi2,saq", Description = "Comma list of " + string.Join("|", KvFormats.Names) + " (default options: SAQ S=128, G=32, ladder 8,4,2)." };
+        var batch = new Option<string>("--batch") { DefaultValueFactory = _ => "1,8,32,64", Description = "Comma list of batch sizes: the first B fitted sequences attend in one decode step." };
+        var lengths = new Option<string>("--lengths")
+        {
+            DefaultValueFactory = _ => "zipf",
+            Description = $"Sequence lengths: zipf (seeded; a truncated power law p(L) ∝ L^-a on [{PoolLengths.ZipfMin}, {PoolLengths.ZipfMax}] tokens " +
+                $"with a solved numerically for a mean of {PoolLengths.ZipfMean:F0}: a = {PoolLengths.ZipfExponent:F4}) | fixed:N (every sequence N tokens).",
+        };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 32, Description = "Query heads H." };
+        var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 8, Description = "Key/value heads Hkv." };
+        var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128, Description = "Head dimension D." };
+        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 9, Description = "Timed decode steps per row, batched and separate interleaved (medians reported)." };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42, Description = "Seed of the lengths, keys, values and queries." };
+        var path = CliParsing.PathOption();
+        var threads = CliParsing.ThreadCountsOption();
+        var json = CliParsing.JsonOption();
+        var command = new Command("pool", "Benchmark the paged KV pool: sequences a budget holds per format, batched decode against one call per sequence.")
+        {
+            budget, formats, batch, lengths, heads, kvHeads, dim, reps, seed, path, threads, json,
+        };
+        command.SetAction(parse => CliParsing.Guard(() =>
+        {
+            var set = new Settings(parse.GetValue(budget), ParseFormats(parse.GetValue(formats)), ParseBatches(parse.GetValue(batch)),
+                PoolLengths.Parse(parse.GetValue(lengths)), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
+                CliParsing.Paths(parse.GetValue(path)), CliParsing.ThreadCounts(parse.GetValue(threads)!), parse.GetValue(reps), parse.GetValue(seed));
+            JsonArray results = Run(set, AnsiConsole.Console);
+            if (parse.GetValue(json) is { } file) JsonOut.Write(file, results);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The benchmark's settings; every (format, path, thread count, batch) is a row.</summary>
+    internal sealed record Settings(int BudgetMib, KvFormat[] Formats, int[] Batches, PoolLengths Lengths, int Heads, int KvHeads, int Dim,
+        CpuPath[] Paths, int[] Threads, int Reps, int Seed)
+    {
+        public long BudgetBytes => BudgetMib * 1048576L;
+    }
+
+    internal static KvFormat[] ParseFormats(string? text)
+    {
+        string[] names = CliParsing.List(text);
+        if (names.Length == 0) throw new ArgumentException("--formats lists no format.");
+        return names.Select(n => KvFormats.Names.Contains(n, StringComparer.OrdinalIgnoreCase) ? KvFormats.Parse(n)
+            : throw new ArgumentException($"--formats: unknown KV format '{n}'; expected one of {string.Join(", ", KvFormats.Names)}.")).Distinct().ToArray();
+    }
+
+    internal static int[] ParseBatches(string? text)
+    {
+        string[] items = CliParsing.List(text);
+        if (items.Length == 0) throw new ArgumentException("--batch lists no batch size.");
+        return items.Select(x => int.TryParse(x, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 1 << 20
+            ? n : throw new ArgumentException($"--batch takes positive batch sizes (1..{1 << 20}), comma-separated; got '{x}'.")).ToArray();
+    }
+
+    /// <summary>Checks the shape and budget options before anything is measured; messages name the option.</summary>
+    internal static void Validate(Settings s)
+    {
+        if (s.BudgetMib <= 0) throw new ArgumentException($"--budget-mib must be positive; got {s.BudgetMib}.");
+        if (s.KvHeads <= 0) throw new ArgumentException($"--kv-heads must be positive; got {s.KvHeads}.");
+        if (s.Heads <= 0 || s.Heads % s.KvHeads != 0) throw new ArgumentException($"--heads must be a positive multiple of --kv-heads ({s.KvHeads}); got {s.Heads}.");
+        if (s.Reps <= 0) throw new ArgumentException($"--reps must be positive; got {s.Reps}.");
+        foreach (KvFormat f in s.Formats)
+        {
+            try
+            {
+                new KvCacheOptions { Format = f }.Validate(s.Dim);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"--dim {s.Dim} does not fit {f.Name()}: {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>A pool of the budget in one format; a budget the arena cannot be cut from is an error naming <c>--budget-mib</c>.</summary>
+    private static KvPagePool NewPool(Settings s, KvFormat format)
+    {
+        try
+        {
+            return new KvPagePool(s.KvHeads, s.Dim, s.BudgetBytes, new KvCacheOptions { Format = format, Path = s.Paths[0] });
+        }
+        catch (NpException e) when (e.Status == NpStatus.InvalidArgument)
+        {
+            throw new ArgumentException($"--budget-mib {s.BudgetMib} is too small for a {format.Name()} pool: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The seeded keys and values filling cycles through: <see cref="SourceTokens"/> tokens as blocks of
+    /// <see cref="BlockTokens"/>, each block laid out <c>[Hkv, BlockTokens, D]</c> as <see cref="KvSequence.AppendBlock"/> takes it.
+    /// Drawing fresh random numbers for every token would make filling a 1 GiB pool take far longer than its appends.
+    /// </summary>
+    internal sealed class Source
+    {
+        public Source(Settings s)
+        {
+            int blockElements = s.KvHeads * BlockTokens * s.Dim;
+            Keys = new float[SourceTokens / BlockTokens][];
+            Values = new float[Keys.Length][];
+            for (int b = 0; b < Keys.Length; b++)
+            {
+                Keys[b] = BenchKvCommand.Gaussian(s.Seed * 31 + 2 * b + 1, blockElements);
+                Values[b] = BenchKvCommand.Gaussian(s.Seed * 31 + 2 * b + 2, blockElements);
+            }
+            KvHeads = s.KvHeads;
+            Dim = s.Dim;
+            _partK = new float[blockElements];
+            _partV = new float[blockElements];
+        }
+
+        public float[][] Keys { get; }
+        public float[][] Values { get; }
+        public int KvHeads { get; }
+        public int Dim { get; }
+        private readonly float[] _partK, _partV;
+
+        /// <summary>Appends <paramref name="tokens"/> tokens to a sequence, block by block, starting at block <paramref name="first"/> of the cycle.</summary>
+        public void Fill(KvSequence sequence, int tokens, int first)
+        {
+            for (int done = 0, b = first; done < tokens; b++)
+            {
+                int n = Math.Min(BlockTokens, tokens - done);
+                float[] k = Keys[b % Keys.Length], v = Values[b % Values.Length];
+                if (n == BlockTokens)
+                {
+                    sequence.AppendBlock(k, v, n);
+                }
+                else
+                {
+                    // The first n tokens of every head, made contiguous: [Hkv, n, D].
+                    for (int h = 0; h < KvHeads; h++)
+                    {
+                        Array.Copy(k, (long)h * BlockTokens * Dim, _partK, (long)h * n * Dim, (long)n * Dim);
+                        Array.Copy(v, (long)h * BlockTokens * Dim, _partV, (long)h * n * Dim, (long)n * Dim);
+                    }
+                    int len = KvHeads * n * Dim;
+                    sequence.AppendBlock(_partK.AsSpan(0, len), _partV.AsSpan(0, len), n);
+                }
+                done += n;
+            }
+        }
+    }
+
+    /// <summary>What filling one pool gave: the complete sequences in order and their stats.</summary>
+    internal sealed record Filled(List<KvSequence> Sequences, int[] Lengths, KvPoolStats Stats, double Seconds);
+
+    /// <summary>
+    /// Adds sequences of the drawn lengths in order, each prefilled block by block, until the budget refuses one
+    /// (that partial sequence is freed); the sequences before it are the ones that fit.
+    /// </summary>
+    internal static Filled Fill(KvPagePool pool, Settings s, Source source, Action<int, long>? progress = null, int limit = int.MaxValue)
+    {
+        var sw = Stopwatch.StartNew();
+        var fitted = new List<KvSequence>();
+        var lengths = new List<int>();
+        long tokens = 0;
+        foreach (int length in s.Lengths.Draw(s.Seed))
+        {
+            if (fitted.Count >= limit) break;
+            KvSequence seq = pool.Add();
+            try
+            {
+                source.Fill(seq, length, fitted.Count);
+            }
+            catch (NpException e) when (e.Status == NpStatus.OutOfMemory)
+            {
+                seq.Free();
+                break;
+            }
+            fitted.Add(seq);
+            lengths.Add(length);
+            tokens += length;
+            if (fitted.Count % 8 == 0) progress?.Invoke(fitted.Count, tokens);
+        }
+        return new Filled(fitted, lengths.ToArray(), pool.Stats(), sw.Elapsed.TotalSeconds);
+    }
+
+    private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength, double Ms, double SeparateMs);
+
+    internal static JsonArray Run(Settings s, IAnsiConsole console)
+    {
+        Validate(s);
+        var source = new Source(s);
+        // Every format must hold one complete sequence of the first drawn length before anything is measured.
+        foreach (KvFormat format in s.Formats)
+        {
+            using KvPagePool pool = NewPool(s, format);
+            if (Fill(pool, s, source, limit: 1).Sequences.Count == 0)
+                throw new ArgumentException($"--budget-mib {s.BudgetMib} holds no complete {format.Name()} sequence of {s.Lengths.Draw(s.Seed).First()} tokens " +
+                    $"(--lengths {s.Lengths.Text}, {s.KvHeads} KV heads of dimension {s.Dim}); raise the budget or shorten the sequences.");
+        }
+
+        var readGbps = new Dictionary<int, double>();
+        console.Status().Start("probing the read bandwidth", _ =>
+        {
+            foreach (int t in s.Threads) readGbps[t] = MachineProbe.ReadBandwidthGBps(t);
+        });
+        int maxBatch = s.Batches.Max();
+        float[] queries = BenchKvCommand.Gaussian(s.Seed + 7, (long)maxBatch * s.Heads * s.Dim);
+        float[] output = new float[queries.Length];
+        var rows = new List<Row>();
+        using var flusher = new CacheFlusher();
+        foreach (KvFormat format in s.Formats)
+        {
+            using KvPagePool pool = NewPool(s, format);
+            Filled filled = null!;
+            console.Status().Start($"{format.Name()}: filling the {s.BudgetMib} MiB pool", ctx =>
+                filled = Fill(pool, s, source, (n, tokens) => ctx.Status($"{format.Name()}: filling the {s.BudgetMib} MiB pool: {n} sequences, {tokens} tokens")));
+            foreach (int threads in s.Threads)
+            foreach (CpuPath path in s.Paths)
+            foreach (int batch in s.Batches)
+            {
+                var options = new AttentionOptions { Path = path, MaxDegreeOfParallelism = threads };
+                List<KvSequence> seqs = filled.Sequences.Take(batch).ToList();
+                int elements = seqs.Count * s.Heads * s.Dim, per = s.Heads * s.Dim;
+                var q = queries.AsMemory(0, elements);
+                var o = output.AsMemory(0, elements);
+                var batched = new List<double>();
+                var separate = new List<double>();
+                console.Status().Start($"{format.Name()} batch {seqs.Count} {path} {threads} threads: timing {s.Reps} decode steps, batched and separate interleaved, cold cache", _ =>
+                {
+                    void Batched() => pool.Attend(seqs, q.Span, o.Span, s.Heads, default, options);
+                    void Separate()
+                    {
+                        for (int b = 0; b < seqs.Count; b++)
+                            seqs[b].Attend(q.Span.Slice(b * per, per), o.Span.Slice(b * per, per), s.Heads, 1, options);
+                    }
+                    double Time(Action step)
+                    {
+                        flusher.Flush();
+                        long t0 = Stopwatch.GetTimestamp();
+                        step();
+                        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    }
+                    // One untimed step of each first; then alternate which goes first, so that drift hits both alike.
+                    for (int rep = -1; rep < s.Reps; rep++)
+                    {
+                        double tb, ts;
+                        if ((rep & 1) == 0) { tb = Time(Batched); ts = Time(Separate); }
+                        else { ts = Time(Separate); tb = Time(Batched); }
+                        if (rep < 0) continue;
+                        batched.Add(tb);
+                        separate.Add(ts);
+                    }
+                });
+                rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
+                    Median(batched), Median(separate)));
+            }
+            foreach (KvSequence seq in filled.Sequences) seq.Free();
+        }
+        // The bandwidth probed again after the timing; the best reading is kept (other load only lowers it).
+        foreach (int t in s.Threads) readGbps[t] = Math.Max(readGbps[t], MachineProbe.ReadBandwidthGBps(t));
+
+        var results = new JsonArray();
+        // Path and thread count get columns of their own only when more than one was asked for (else they are in the title).
+        bool pathColumn = s.Paths.Length > 1, threadColumn = s.Threads.Length > 1;
+        var table = new Table();
+        table.AddColumn("format");
+        if (pathColumn) table.AddColumn("path");
+        if (threadColumn) table.AddColumn("threads");
+        table.AddColumns("batch", "fit", "bits", "mean len", "KV MiB", "batched ms", "separate ms", "speed-up", "KV GB/s", "vs read", "fill s");
+        foreach (Row r in rows)
+        {
+            double gbps = r.KvBytes / (r.Ms * 1e-3) / 1e9;
+            double ratio = gbps / readGbps[r.Threads];
+            double speedup = r.SeparateMs / r.Ms;
+            var obj = new JsonObject
+            {
+                ["kv_format"] = r.Format.Name(),
+                ["path"] = r.Path.ToString().ToLowerInvariant(),
+                ["threads"] = r.Threads,
+                ["batch"] = r.Batch,
+                ["batch_used"] = r.Used,
+                ["sequences_fit"] = r.Fill.Sequences.Count,
+                ["tokens_fit"] = r.Fill.Stats.Tokens,
+                ["bits_per_element"] = Math.Round(r.Fill.Stats.BitsPerElement, 4),
+                ["pool_used_bytes"] = r.Fill.Stats.UsedBytes,
+                ["budget_mib"] = s.BudgetMib,
+                ["lengths"] = s.Lengths.Text,
+                ["mean_length"] = Math.Round(r.MeanLength, 1),
+                ["heads"] = s.Heads,
+                ["kv_heads"] = s.KvHeads,
+                ["dim"] = s.Dim,
+                ["kv_bytes"] = r.KvBytes,
+                ["median_ms"] = Math.Round(r.Ms, 4),
+                ["separate_ms"] = Math.Round(r.SeparateMs, 4),
+                ["speedup_vs_separate"] = Math.Round(speedup, 3),
+                ["kv_gbps"] = Math.Round(gbps, 3),
+                ["machine_read_gbps"] = Math.Round(readGbps[r.Threads], 3),
+                ["ratio_to_limit"] = Math.Round(ratio, 4),
+                ["fill_seconds"] = Math.Round(r.Fill.Seconds, 3),
+                ["cpu_model"] = MachineInfo.CpuModel,
+                ["cold"] = true,
+                ["reps"] = s.Reps,
+                ["seed"] = s.Seed,
+            };
+            if (s.Lengths.IsZipf) obj["zipf_exponent"] = Math.Round(PoolLengths.ZipfExponent, 6);
+            if (r.Used < r.Batch) obj["note"] = $"only {r.Used} sequences fit; the batch uses all of them";
+            results.Add(obj);
+            var cells = new List<string> { r.Format.Name() };
+            if (pathColumn) cells.Add(r.Path.ToString());
+            if (threadColumn) cells.Add(r.Threads.ToString(CultureInfo.InvariantCulture));
+            cells.AddRange([
+                r.Used < r.Batch ? $"{r.Used} of {r.Batch}*" : r.Batch.ToString(CultureInfo.InvariantCulture),
+                r.Fill.Sequences.Count.ToString(CultureInfo.InvariantCulture), F(r.Fill.Stats.BitsPerElement, 2), F(r.MeanLength, 0), F(r.KvBytes / 1048576.0, 1),
+                F(r.Ms, 2), F(r.SeparateMs, 2), F(speedup, 2) + "x", F(gbps, 1), F(ratio, 2), F(r.Fill.Seconds, 1)]);
+            table.AddRow(cells.ToArray());
+        }
+        string lengthText = s.Lengths.IsZipf
+            ? $"zipf (p(L) ∝ L^-{PoolLengths.ZipfExponent:F3} on [{PoolLengths.ZipfMin}, {PoolLengths.ZipfMax}], mean {PoolLengths.ZipfMean:F0}, seed {s.Seed})"
+            : s.Lengths.Text;
+        console.MarkupLine(Markup.Escape($"KV pool budget={s.BudgetMib} MiB lengths={lengthText} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}") +
+            (pathColumn ? "" : $" path={s.Paths[0]}") + (threadColumn ? "" : $" threads={s.Threads[0]}") + "; " +
+            $"machine read {string.Join(", ", s.Threads.Select(t => $"{readGbps[t].ToString("F1", CultureInfo.InvariantCulture)} GB/s ({t} threads)"))}; " +
+            "one decode step, cold cache (flushed before each step); separate = one call per sequence");
+        console.Write(table);
+        if (rows.Any(r => r.Used < r.Batch))
+            console.MarkupLine("* fewer sequences fit than the batch asks for: the batch is all of them.");
+        return results;
+    }
+
+    private static double Median(List<double> times)
+    {
+        double[] sorted = times.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+    }
+
+    private static string F(double x, int digits) => double.IsFinite(x) ? x.ToString("F" + digits, CultureInfo.InvariantCulture) : "-";
+}

@@ -1,0 +1,168 @@
+// NativeProb — MIT License.
+using System.Text.Json.Nodes;
+using NativeProb.Cli;
+using NativeProb.Cli.Commands;
+using NativeProb.Cpu;
+using NativeProb.Errors;
+using NativeProb.KvCache;
+
+namespace NativeProb.Tests.Cli;
+
+/// <summary><c>nativeprob bench pool</c> on tiny settings, its option errors, and its zipf length sampler.</summary>
+public class BenchPoolCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("np-pool-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static readonly string[] Tiny = ["bench", "pool", "--budget-mib", "8", "--heads", "4", "--kv-heads", "2", "--dim", "64", "--reps", "2", "--threads", "1"];
+
+    private static int Invoke(params string[] args) => CommandRegistry.Root().Parse(args).Invoke();
+
+    /// <summary><see cref="Tiny"/> with options set or replaced (an option given twice is a parse error).</summary>
+    private static string[] With(params (string Option, string Value)[] options)
+    {
+        var args = new List<string>(Tiny);
+        foreach (var (option, value) in options)
+        {
+            int at = args.IndexOf(option);
+            if (at >= 0) args[at + 1] = value;
+            else args.AddRange([option, value]);
+        }
+        return [.. args];
+    }
+
+    /// <summary>
+    /// One run over fp16 and SAQ: a row per (format, batch) with every field, consistent with each other; SAQ holds
+    /// more sequences than fp16 in the same budget. (At 2000 tokens SAQ's chunks dominate; at a few hundred tokens its
+    /// fp32 residual page of S = 128 tokens per sequence costs as much as fp16 does.)
+    /// </summary>
+    [Fact]
+    public void WritesOneRowPerFormatAndBatchWithEveryFieldAndSaqFitsMoreThanFp16()
+    {
+        Assert.Equal(0, Invoke(With(("--formats", "fp16,saq"), ("--lengths", "fixed:2000"), ("--batch", "1,4,100"), ("--json", P("pool.json")))));
+        var rows = JsonNode.Parse(File.ReadAllText(P("pool.json")))!.AsArray();
+        Assert.Equal(["fp16/1", "fp16/4", "fp16/100", "saq/1", "saq/4", "saq/100"], rows.Select(r => $"{r!["kv_format"]}/{r["batch"]}"));
+        string[] fields = ["kv_format", "batch", "sequences_fit", "bits_per_element", "median_ms", "kv_gbps", "ratio_to_limit", "speedup_vs_separate",
+            "cpu_model", "threads", "budget_mib", "lengths", "mean_length", "separate_ms", "fill_seconds"];
+        foreach (JsonNode r in rows.Select(x => x!))
+        {
+            foreach (string f in fields) Assert.True(r[f] is not null, $"{r["kv_format"]}/{r["batch"]}: no {f}");
+            Assert.Equal(8, r["budget_mib"]!.GetValue<int>());
+            Assert.Equal("fixed:2000", r["lengths"]!.GetValue<string>());
+            Assert.Equal(2000.0, r["mean_length"]!.GetValue<double>());
+            Assert.Equal(1, r["threads"]!.GetValue<int>());
+            int batch = r["batch"]!.GetValue<int>(), fit = r["sequences_fit"]!.GetValue<int>(), used = r["batch_used"]!.GetValue<int>();
+            Assert.Equal(Math.Min(batch, fit), used);
+            Assert.Equal(used < batch, r["note"] is not null);
+            double ms = r["median_ms"]!.GetValue<double>(), sep = r["separate_ms"]!.GetValue<double>();
+            Assert.True(ms > 0 && sep > 0);
+            Near(sep / ms, r["speedup_vs_separate"]!.GetValue<double>(), "speedup_vs_separate");
+            Near(r["kv_bytes"]!.GetValue<long>() / (ms * 1e-3) / 1e9, r["kv_gbps"]!.GetValue<double>(), "kv_gbps");
+            Near(r["kv_gbps"]!.GetValue<double>() / r["machine_read_gbps"]!.GetValue<double>(), r["ratio_to_limit"]!.GetValue<double>(), "ratio_to_limit");
+        }
+        int fp16 = rows[0]!["sequences_fit"]!.GetValue<int>(), saq = rows[3]!["sequences_fit"]!.GetValue<int>();
+        Assert.InRange(fp16, 1, 99);                              // the 100-batch row is one that did not fit
+        Assert.True(saq > fp16, $"saq fits {saq} sequences, fp16 {fp16}");
+        Assert.Equal(16.0, rows[0]!["bits_per_element"]!.GetValue<double>());
+        Assert.InRange(rows[3]!["bits_per_element"]!.GetValue<double>(), 2.0, 8.0);
+        // fp16 of 2000 tokens, 2 KV heads of 64: 2·2·64·2 bytes a token, so an 8 MiB budget holds at most 16 of them.
+        Assert.InRange(fp16, 1, 16);
+    }
+
+    /// <summary>Filling stops at the first sequence the budget refuses and frees it: the pool then holds exactly the fitted ones.</summary>
+    [Fact]
+    public void FillStopsAtTheFirstRefusedSequenceAndFreesIt()
+    {
+        var s = new BenchPoolCommand.Settings(BudgetMib: 4, Formats: [KvFormat.Int8], Batches: [1], Lengths: PoolLengths.Parse("zipf"),
+            Heads: 4, KvHeads: 2, Dim: 64, Paths: [CpuPaths.Best], Threads: [1], Reps: 1, Seed: 3);
+        using var pool = new KvPagePool(s.KvHeads, s.Dim, s.BudgetBytes, new KvCacheOptions { Format = KvFormat.Int8 });
+        var filled = BenchPoolCommand.Fill(pool, s, new BenchPoolCommand.Source(s));
+        int n = filled.Sequences.Count;
+        Assert.True(n > 0);
+        Assert.Equal(s.Lengths.Draw(s.Seed).Take(n), filled.Lengths);
+        Assert.Equal(filled.Lengths, filled.Sequences.Select(x => x.Length));
+        Assert.Equal(n, pool.Stats().Sequences);
+        Assert.Equal(filled.Lengths.Sum(x => (long)x), pool.Stats().Tokens);
+        // The next drawn sequence does not fit in what is left.
+        int next = s.Lengths.Draw(s.Seed).ElementAt(n);
+        KvSequence extra = pool.Add();
+        var e = Assert.Throws<NpException>(() => new BenchPoolCommand.Source(s).Fill(extra, next, n));
+        Assert.Equal(NpStatus.OutOfMemory, e.Status);
+    }
+
+    [Theory]
+    [InlineData("--formats", "fp16,fp12", "--formats")]
+    [InlineData("--formats", " ", "--formats")]
+    [InlineData("--batch", "1,0", "--batch")]
+    [InlineData("--batch", "4,-4", "--batch")]
+    [InlineData("--batch", "x", "--batch")]
+    [InlineData("--lengths", "fixed:", "--lengths")]
+    [InlineData("--lengths", "fixed:0", "--lengths")]
+    [InlineData("--lengths", "fixed:abc", "--lengths")]
+    [InlineData("--lengths", "uniform", "--lengths")]
+    [InlineData("--budget-mib", "0", "--budget-mib")]
+    [InlineData("--heads", "3", "--heads")]
+    [InlineData("--dim", "40", "--dim")]
+    public void BadOptionsAreExitCode2AndNameTheOption(string option, string value, string named)
+    {
+        var (rc, text) = Captured(() => Invoke(With(("--lengths", "fixed:300"), ("--json", P("x.json")), (option, value))));
+        Assert.Equal(2, rc);
+        Assert.Contains(named, text);
+        Assert.False(File.Exists(P("x.json")));
+    }
+
+    [Fact]
+    public void ABudgetTooSmallForOneSequenceIsAnErrorNamingTheBudget()
+    {
+        var (rc, text) = Captured(() => Invoke(With(("--budget-mib", "1"), ("--lengths", "fixed:32768"), ("--formats", "saq"), ("--json", P("x.json")))));
+        Assert.Equal(2, rc);
+        Assert.Contains("--budget-mib", text);
+        Assert.False(File.Exists(P("x.json")));
+        var e = Assert.Throws<ArgumentException>(() => BenchPoolCommand.Run(new BenchPoolCommand.Settings(1, [KvFormat.Fp32], [1], PoolLengths.Parse("fixed:100000"),
+            4, 2, 64, [CpuPaths.Best], [1], 1, 1), Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) })));
+        Assert.Contains("--budget-mib", e.Message);
+    }
+
+    [Fact]
+    public void ZipfLengthsAreBoundedSeededAndAverage4096()
+    {
+        double a = PoolLengths.ZipfExponent;
+        Assert.InRange(a, 1.0, 1.5);
+        Assert.Equal(4096, PoolLengths.Mean(a, 128, 32768), 3);
+        var lengths = PoolLengths.Parse("zipf");
+        int[] draws = lengths.Draw(7).Take(200_000).ToArray();
+        Assert.All(draws, l => Assert.InRange(l, 128, 32768));
+        double mean = draws.Average();
+        Assert.True(Math.Abs(mean - 4096) < 0.03 * 4096, $"mean {mean}");
+        Assert.Contains(draws, l => l < 256);
+        Assert.Contains(draws, l => l > 30000);
+        Assert.Equal(draws.Take(1000), lengths.Draw(7).Take(1000));
+        Assert.NotEqual(draws.Take(1000), lengths.Draw(8).Take(1000));
+        Assert.All(PoolLengths.Parse(" Fixed:300 ").Draw(1).Take(10), l => Assert.Equal(300, l));
+    }
+
+    private static void Near(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(actual - expected) <= 0.02 * Math.Abs(expected) + 1e-3, $"{what}: expected {expected}, got {actual}");
+
+    /// <summary>Runs a command with Spectre's console writing to a string (the command's guard prints errors there).</summary>
+    private static (int Rc, string Text) Captured(Func<int> run)
+    {
+        // The console is global: other test classes running meanwhile may print here too (none reads its output back).
+        var writer = new StringWriter();
+        Spectre.Console.IAnsiConsole saved = Spectre.Console.AnsiConsole.Console;
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(writer) });
+        console.Profile.Width = 1000;   // no wrapping inside an option's name
+        Spectre.Console.AnsiConsole.Console = console;
+        try
+        {
+            return (run(), writer.ToString());
+        }
+        finally
+        {
+            Spectre.Console.AnsiConsole.Console = saved;
+        }
+    }
+}
