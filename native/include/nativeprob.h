@@ -548,7 +548,7 @@ typedef struct np_kv_pool np_kv_pool_t;
 /** A sequence of a KV pool (opaque). */
 typedef struct np_kv_seq np_kv_seq_t;
 
-/** The accounting of a pool at one moment (np_kv_pool_stats()). */
+/** The accounting of a pool at one moment (np_kv_pool_stats()). \since 0.7 */
 typedef struct np_kv_pool_stats_t {
     uint32_t struct_size;     /**< In: sizeof(np_kv_pool_stats_t). Out: the size filled. */
     int32_t sequences;        /**< Out: live sequences. */
