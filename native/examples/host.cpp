@@ -5,6 +5,8 @@
 // twice concurrently on one plan and both results must be identical. The same steps also run over an
 // SAQ cache the library owns (np::kv_cache): the context appended as one block, then one token per step,
 // each step attended by two threads at once on the cache; it prints the distance from the exact result.
+// Last, the same tokens in a KV pool (np::kv_pool): one sequence and three forks sharing its pages, attended
+// in one batched call, each equal to the SAQ cache's result.
 #include <nativeprob.hpp>
 
 #include <cmath>
@@ -104,6 +106,48 @@ int main() {
         if (saq.length() != context + steps || !(saq_diff < 0.1f) || !(saq.bits_per_element() < 8.0)) {
             std::fprintf(stderr, "the SAQ cache decode loop is off\n");
             return 1;
+        }
+
+        // The same tokens in a KV pool with the cache's options: one sequence, three forks (no memory rented),
+        // one batched attention over the four; each must equal the cache's result.
+        {
+            const int len = context + steps;
+            std::vector<float> kb(static_cast<size_t>(kv_heads) * len * dim), vb(kb.size());
+            for (int h = 0; h < kv_heads; ++h)
+                for (int j = 0; j < len; ++j) {
+                    std::memcpy(&kb[(static_cast<size_t>(h) * len + j) * dim], &k_rows[j][h * dim], sizeof(float) * dim);
+                    std::memcpy(&vb[(static_cast<size_t>(h) * len + j) * dim], &v_rows[j][h * dim], sizeof(float) * dim);
+                }
+            np::kv_pool pool(co, int64_t{16} << 20);
+            np::kv_sequence first = pool.add();
+            first.append(kb, vb, len);
+            const np::kv_pool_stats one = pool.stats();
+            std::vector<np::kv_sequence> forks;
+            for (int i = 0; i < 3; ++i) forks.push_back(first.fork());
+            const np::kv_pool_stats four = pool.stats();
+            std::vector<np_kv_seq_t*> handles{first.get(), forks[0].get(), forks[1].get(), forks[2].get()};
+            std::vector<float> q(heads * dim);
+            for (int h = 0; h < heads; ++h)
+                for (int d = 0; d < dim; ++d) q[h * dim + d] = token(len - 1, h, d, 0.1f);
+            rope.position_offset = len - 1;
+            np::rope_apply(rope, q, heads, 1, dim);
+            std::vector<float> qs, out(handles.size() * q.size()), ref(q.size());
+            for (size_t b = 0; b < handles.size(); ++b) qs.insert(qs.end(), q.begin(), q.end());
+            np::attention_options ao; // shape fields 0: the pool, heads and the sequences give the shape
+            ao.causal = 1; ao.bias = NP_BIAS_HARMONIC_DISTANCE;
+            pool.attend(handles, qs, {}, heads, ao, out);
+            np::attention_options co1 = ao;
+            co1.batch = 1; co1.heads = heads; co1.kv_heads = kv_heads; co1.head_dim = dim; co1.q_len = 1;
+            saq.attend(co1, q, ref);
+            float pool_diff = 0.0f;
+            for (size_t i = 0; i < out.size(); ++i) pool_diff = std::fmax(pool_diff, std::fabs(out[i] - ref[i % ref.size()]));
+            std::printf("KV pool: %d sequences, %lld tokens in %lld bytes of pages (one sequence: %lld); max |pool - cache| = %.3g\n",
+                        four.sequences, static_cast<long long>(four.tokens), static_cast<long long>(four.used_bytes),
+                        static_cast<long long>(one.used_bytes), pool_diff);
+            if (four.used_bytes != one.used_bytes || four.tokens != 4 * len || !(pool_diff <= 1e-5f) || forks[2].length() != len) {
+                std::fprintf(stderr, "the KV pool is off\n");
+                return 1;
+            }
         }
 
         // A failing call throws np::error with the status and the message.

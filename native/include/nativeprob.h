@@ -9,6 +9,9 @@
  * - positional: RoPE in place (half-split and interleaved pairs), ALiBi and harmonic slopes;
  * - kvcache: quantized KV caches (fp32, fp16, int8, int4, KIVI, staircase SAQ) with append, attention on
  *   the stored codes, and their length, bytes and bits per element;
+ * - kvpool: a paged KV-cache pool for serving many sequences in one fixed memory budget (any kvcache
+ *   format): sequences added, appended to, forked with shared pages (copy-on-write), truncated and freed,
+ *   ragged batched attention over any set of them in one call, and the pool's memory accounting;
  * - prflash: PrFlash probabilistic block-sparse attention and its block counts;
  * - opencl: OpenCL device enumeration, names and kinds, and exact attention on a device;
  * - tokenizer: Hugging Face tokenizer.json loading, encoding and decoding.
@@ -56,8 +59,10 @@
  *   handle as `const` does not change what the handle holds (a tokenizer may fill its own thread-safe
  *   word cache), so several threads may share the handle. A function that takes a handle as non-const
  *   changes it: destroy / close and np_kv_cache_append must not run concurrently with any other use of
- *   that handle; np_opencl_attention_forward serializes its calls on one device itself. Each
- *   function's "Thread safety" line says which case it is.
+ *   that handle; np_opencl_attention_forward serializes its calls on one device itself. A KV pool and
+ *   its sequences are the exception: every call on them takes the pool's lock, so all of them, destroy
+ *   and free included, may run concurrently from any threads. Each function's "Thread safety" line
+ *   says which case it is.
  * - Versioning: NP_ABI_VERSION_MAJOR changes only on a breaking change; NP_ABI_VERSION_MINOR on
  *   additions. Existing functions never change; new behaviour comes as new functions (np_x_v2).
  */
@@ -96,7 +101,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 6
+#define NP_ABI_VERSION_MINOR 7
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -493,6 +498,224 @@ NP_NODISCARD NP_API np_status_t np_kv_cache_bits_per_element(const np_kv_cache_t
  * \since 0.2
  */
 NP_NODISCARD NP_API np_status_t np_kv_cache_destroy(np_kv_cache_t* cache);
+
+/** @} */
+
+/** \defgroup kvpool KV pool
+ *  A paged KV cache for many sequences of one attention layer inside a fixed memory budget, for serving:
+ *  one arena is allocated when the pool is created, and each sequence is a table of pages in it. A
+ *  sequence stores its tokens exactly as an np_kv_cache_t with the same options does, so attention on a
+ *  sequence gives the cache's result on the same tokens (within float rounding: 1e-5).
+ *
+ *  Memory rules:
+ *  - The pool never allocates after np_kv_pool_create(): appends rent pages from the arena and
+ *    np_kv_seq_free(), np_kv_seq_truncate() and np_kv_pool_destroy() return them at once.
+ *  - np_kv_seq_fork() rents nothing: the child shares every page of its parent, the partial last page
+ *    included. Pages are reference-counted and copied on write: whichever sequence first appends to a
+ *    shared page copies it then (KIVI/SAQ: a staircase step of a shared chunk makes a new chunk), so the
+ *    other sequences never see the change.
+ *  - When the budget cannot hold an append, np_kv_seq_append() returns NP_ERR_OUT_OF_MEMORY and changes
+ *    nothing (the need is computed before any page is rented); free or truncate sequences, then retry.
+ *  - fp32, fp16, int8 and int4 pages hold page_tokens tokens of every KV head. KIVI and SAQ pages are
+ *    their quantized chunks of residual_length tokens (S), plus one fp32 residual page per sequence
+ *    holding the newest length mod S tokens; np_kv_seq_truncate() can drop only those (quantized chunks,
+ *    and the ladder steps their quantization made, cannot be undone).
+ *
+ *  Thread rules: every call on a pool and on its sequences takes the pool's lock, so any thread may call
+ *  any of these functions at any time, also on the same handles and also np_kv_seq_free() and
+ *  np_kv_pool_destroy() (a call that comes after them gets NP_ERR_INVALID_HANDLE). Calls on one pool run
+ *  one at a time; np_kv_pool_attend() runs its own worker threads inside the call (options->threads). For
+ *  parallel work on independent sequences, use one batched np_kv_pool_attend() or several pools.
+ *
+ *  Handles: np_kv_pool_destroy() frees every sequence of the pool, and every np_kv_seq_t of the pool
+ *  becomes invalid (NP_ERR_INVALID_HANDLE, as after np_kv_seq_free()). A sequence handle passed with
+ *  another pool is rejected with NP_ERR_INVALID_HANDLE.
+ *
+ *  A decode loop (one layer; see native/examples/serve.c and docs/c-host-guide.md):
+ *
+ *    np_kv_pool_create(&options, budget_bytes, 0, &pool);
+ *    np_kv_seq_add(pool, &seq[0]);  np_kv_seq_append(seq[0], prompt_k, n, prompt_v, n, prompt_len);
+ *    for (i = 1; i < B; ++i) np_kv_seq_fork(seq[0], &seq[i]);     // shares the prompt's pages
+ *    for each step:
+ *        for (i = 0; i < B; ++i) np_kv_seq_append(seq[i], k[i], kn, v[i], kn, 1);
+ *        np_kv_pool_attend(pool, seq, B, q, B * H * D, NULL, H, &attention, out, B * H * D);
+ *    np_kv_pool_destroy(pool);                                      // frees every sequence
+ *  @{ */
+
+/** A KV pool: the arena and its sequences (opaque). */
+typedef struct np_kv_pool np_kv_pool_t;
+
+/** A sequence of a KV pool (opaque). */
+typedef struct np_kv_seq np_kv_seq_t;
+
+/** The accounting of a pool at one moment (np_kv_pool_stats()). \since 0.7 */
+typedef struct np_kv_pool_stats_t {
+    uint32_t struct_size;     /**< In: sizeof(np_kv_pool_stats_t). Out: the size filled. */
+    int32_t sequences;        /**< Out: live sequences. */
+    int64_t budget_bytes;     /**< Out: the budget the pool was created with. */
+    int64_t capacity_bytes;   /**< Out: bytes of the arena (whole slabs of pages, at most the budget). */
+    int64_t used_bytes;       /**< Out: bytes of the pages in use (a shared page once). */
+    int64_t free_bytes;       /**< Out: capacity_bytes - used_bytes. */
+    int64_t pages;            /**< Out: pages in use (a shared page once). */
+    int64_t tokens;           /**< Out: tokens over all sequences (a shared token once per sequence). */
+    int64_t stored_bytes;     /**< Out: bytes of the stored tokens over all sequences, as np_kv_cache_bytes()
+                                   counts them (a shared token once per sequence). */
+    double bits_per_element;  /**< Out: bits per stored key or value element over all sequences, metadata
+                                   and residuals included (0 when the pool holds no token). */
+} np_kv_pool_stats_t;
+
+/**
+ * \brief Creates a pool and allocates its arena.
+ * \param[in]  options      Not NULL; as for np_kv_cache_create(): the format, kv_heads, head_dim and the
+ *                          format's options of every sequence. Copied.
+ * \param[in]  budget_bytes The most bytes the arena may take, > 0; it takes whole slabs of a few pages
+ *                          each (np_kv_pool_stats_t::capacity_bytes), so it must hold at least one page.
+ * \param[in]  page_tokens  Tokens per page of fp32, fp16, int8 and int4: a positive multiple of 64 up to
+ *                          2^20, or 0 for 128. KIVI and SAQ pages are chunks of options->residual_length
+ *                          tokens (page_tokens is checked but not used).
+ * \param[out] pool         Not NULL. Receives the new pool, or NULL on failure. Owned by the caller:
+ *                          destroy with np_kv_pool_destroy().
+ * \return NP_OK; NP_ERR_INVALID_ARGUMENT (NULL, struct_size, a dimension or option, budget_bytes or
+ *         page_tokens out of range, a budget below one page); NP_ERR_UNSUPPORTED (cpu_path not
+ *         accelerated here); NP_ERR_OUT_OF_MEMORY (the arena could not be allocated).
+ * \par Thread safety: any thread.
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_pool_create(const np_kv_cache_options_t* options, int64_t budget_bytes,
+                                                  int32_t page_tokens, np_kv_pool_t** pool);
+
+/**
+ * \brief The pool's accounting now: bytes, pages, sequences and tokens.
+ * \param[in]     pool  A live pool.
+ * \param[in,out] stats Not NULL. The caller sets stats->struct_size = sizeof(np_kv_pool_stats_t); the
+ *                      library fills every field. Caller-owned.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (NULL, or a wrong struct_size).
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_pool_stats(const np_kv_pool_t* pool, np_kv_pool_stats_t* stats);
+
+/**
+ * \brief Adds an empty sequence to a pool (it holds no page until its first append).
+ * \param[in,out] pool A live pool.
+ * \param[out]    seq  Not NULL. Receives the new sequence, or NULL on failure. Owned by the caller: free
+ *                     with np_kv_seq_free(), or let np_kv_pool_destroy() free it.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (seq NULL).
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_seq_add(np_kv_pool_t* pool, np_kv_seq_t** seq);
+
+/**
+ * \brief Appends tokens to a sequence: one (decode, tokens = 1) or a block (prefill), as np_kv_cache_append().
+ * \param[in,out] seq          A live sequence.
+ * \param[in]     keys         [kv_heads, tokens, head_dim] (after RoPE); NULL only when tokens = 0.
+ *                             Caller-owned; not kept.
+ * \param[in]     keys_count   Capacity of keys in floats (>= kv_heads*tokens*head_dim).
+ * \param[in]     values       Shaped like keys. Caller-owned; not kept.
+ * \param[in]     values_count Capacity of values in floats.
+ * \param[in]     tokens       Tokens in the block, >= 0 (0 does nothing).
+ * \return NP_OK; NP_ERR_INVALID_HANDLE (NULL, freed, or its pool destroyed); NP_ERR_INVALID_ARGUMENT (as
+ *         for np_kv_cache_append()); NP_ERR_BUFFER_TOO_SMALL; NP_ERR_OUT_OF_MEMORY (the pool's budget
+ *         cannot hold the pages the block needs). On failure the sequence and the pool are unchanged.
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_seq_append(np_kv_seq_t* seq, const float* keys, size_t keys_count,
+                                                 const float* values, size_t values_count, int32_t tokens);
+
+/**
+ * \brief A new sequence of the same pool holding the same tokens as `seq`, sharing all its pages: no
+ *        memory is rented (copy-on-write, see \ref kvpool). Both sequences then go their own ways.
+ * \param[in]  seq   A live sequence; its tokens are not changed.
+ * \param[out] child Not NULL. Receives the new sequence, or NULL on failure. Owned by the caller: free
+ *                   with np_kv_seq_free(), or let np_kv_pool_destroy() free it.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (child NULL).
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_seq_fork(const np_kv_seq_t* seq, np_kv_seq_t** child);
+
+/**
+ * \brief Drops the newest `tokens` tokens of a sequence (speculative decoding: reject drafted tokens);
+ *        pages it no longer uses return to the pool at once.
+ * \param[in,out] seq    A live sequence.
+ * \param[in]     tokens Tokens to drop: 0 .. the length for fp32, fp16, int8 and int4; for KIVI and SAQ at
+ *                       most those still in the fp32 residual (length mod residual_length).
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (tokens out of range: the message says
+ *         how many can be dropped). On failure nothing is dropped.
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_seq_truncate(np_kv_seq_t* seq, int32_t tokens);
+
+/**
+ * \brief Tokens a sequence holds.
+ * \param[in]  seq    A live sequence.
+ * \param[out] length Not NULL. Receives the count.
+ * \return NP_OK, NP_ERR_INVALID_HANDLE or NP_ERR_INVALID_ARGUMENT.
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_seq_length(const np_kv_seq_t* seq, int32_t* length);
+
+/**
+ * \brief Frees a sequence: its pages (those no other sequence shares) return to the pool at once. Every
+ *        copy of the handle becomes invalid (NP_ERR_INVALID_HANDLE).
+ * \param[in] seq The sequence, or NULL (a no-op). Ownership returns to the library.
+ * \return NP_OK, or NP_ERR_INVALID_HANDLE for a freed sequence or one whose pool was destroyed.
+ * \par Thread safety: any thread (takes the pool's lock).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_seq_free(np_kv_seq_t* seq);
+
+/**
+ * \brief Ragged batched attention: for each sequence b, its q_lens[b] queries per head attend over its
+ *        stored tokens (query i at position length_b - q_lens[b] + i), all sequences in one schedule over
+ *        the workers. Decode: q_lens NULL (one query each); chunked prefill: append the chunk, then
+ *        attend with its queries.
+ * \param[in]  pool            A live pool.
+ * \param[in]  sequences       sequences_count live, non-empty sequences of this pool (one may appear
+ *                             more than once); NULL only when sequences_count is 0. The array is read
+ *                             during the call only, and the sequences are only read (the element type
+ *                             is not const so that a plain np_kv_seq_t* array converts in C).
+ * \param[in]  sequences_count The number of sequences B (0 does nothing).
+ * \param[in]  q               Queries (after RoPE): per sequence in order, [heads, q_lens[b], head_dim],
+ *                             back to back. Caller-owned.
+ * \param[in]  q_count         Capacity of q in floats (>= heads * sum(q_lens) * head_dim).
+ * \param[in]  q_lens          B query counts, each >= 1 (causal: at most the sequence's length), or NULL
+ *                             for one query per sequence. Read during the call only.
+ * \param[in]  heads           Query heads H, a positive multiple of the pool's kv_heads.
+ * \param[in]  options         Not NULL; options->struct_size = sizeof(np_attention_options_t). causal,
+ *                             bias, harmonic_base, scale, threads, cpu_path and slopes as for
+ *                             np_attention_forward() (cpu_path 0 uses the pool's path). The shape fields
+ *                             may be 0; otherwise batch must equal sequences_count, heads heads, kv_heads
+ *                             and head_dim the pool's, q_len 1 with q_lens NULL, and kv_len must be 0.
+ *                             Read during the call only.
+ * \param[out] out             Output, laid out like q; must not overlap it. Caller-owned.
+ * \param[in]  out_count       Capacity of out in floats.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE (the pool, or sequences[b] NULL, freed, stale, or of another
+ *         pool: the message names sequences[b]); NP_ERR_INVALID_ARGUMENT (NULL, struct_size, heads, a
+ *         shape field, q_lens[b] < 1, an empty sequence, overlap); NP_ERR_BUFFER_TOO_SMALL;
+ *         NP_ERR_UNSUPPORTED (cpu_path).
+ * \par Thread safety: any thread (takes the pool's lock for the whole call; its workers run inside it).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_pool_attend(const np_kv_pool_t* pool, np_kv_seq_t* const* sequences,
+                                                  size_t sequences_count, const float* q, size_t q_count,
+                                                  const int32_t* q_lens, int32_t heads,
+                                                  const np_attention_options_t* options, float* out,
+                                                  size_t out_count);
+
+/**
+ * \brief Destroys a pool: frees its arena and every sequence in it. Every copy of the pool handle and
+ *        every handle of its sequences become invalid (NP_ERR_INVALID_HANDLE).
+ * \param[in] pool The pool, or NULL (a no-op). Ownership returns to the library.
+ * \return NP_OK, or NP_ERR_INVALID_HANDLE for a stale or already destroyed pool.
+ * \par Thread safety: any thread (takes the pool's lock; calls that come later get NP_ERR_INVALID_HANDLE).
+ * \since 0.7
+ */
+NP_NODISCARD NP_API np_status_t np_kv_pool_destroy(np_kv_pool_t* pool);
 
 /** @} */
 

@@ -219,6 +219,121 @@ private:
     np_kv_cache_t* cache_ = nullptr;
 };
 
+/// np_kv_pool_stats_t with struct_size set and every other field zero.
+struct kv_pool_stats : np_kv_pool_stats_t {
+    kv_pool_stats() noexcept : np_kv_pool_stats_t{} { struct_size = sizeof(np_kv_pool_stats_t); }
+};
+
+class kv_pool;
+
+/// An np_kv_seq_t owned by this object (move-only); its destructor frees the sequence. Made by
+/// kv_pool::add() or fork(). Every call takes the pool's lock, so any thread may use it. It may outlive its
+/// pool: destroying the pool frees the sequence, and the destructor then has nothing left to do.
+class kv_sequence {
+public:
+    kv_sequence(kv_sequence&& other) noexcept : seq_(std::exchange(other.seq_, nullptr)) {}
+    kv_sequence& operator=(kv_sequence&& other) noexcept {
+        if (this != &other) {
+            reset();
+            seq_ = std::exchange(other.seq_, nullptr);
+        }
+        return *this;
+    }
+    kv_sequence(const kv_sequence&) = delete;
+    kv_sequence& operator=(const kv_sequence&) = delete;
+    ~kv_sequence() { reset(); }
+
+    /// Appends `tokens` tokens: keys and values are [kv_heads, tokens, head_dim]. Throws np::error with
+    /// NP_ERR_OUT_OF_MEMORY when the pool's budget cannot hold them (nothing is appended then).
+    void append(span<const float> keys, span<const float> values, int32_t tokens = 1) {
+        check(np_kv_seq_append(seq_, keys.data(), keys.size(), values.data(), values.size(), tokens));
+    }
+
+    /// np_kv_seq_fork: a new sequence sharing this one's pages (copy-on-write; no memory is rented).
+    kv_sequence fork() const {
+        np_kv_seq_t* child = nullptr;
+        check(np_kv_seq_fork(seq_, &child));
+        return kv_sequence(child);
+    }
+
+    /// np_kv_seq_truncate: drops the newest `tokens` tokens (KIVI/SAQ: at most those in the fp32 residual).
+    void truncate(int32_t tokens) { check(np_kv_seq_truncate(seq_, tokens)); }
+
+    int32_t length() const {
+        int32_t n = 0;
+        check(np_kv_seq_length(seq_, &n));
+        return n;
+    }
+
+    /// The handle, for kv_pool::attend (valid while this object owns it).
+    np_kv_seq_t* get() const noexcept { return seq_; }
+
+private:
+    friend class kv_pool;
+    explicit kv_sequence(np_kv_seq_t* seq) noexcept : seq_(seq) {}
+    void reset() noexcept {
+        // NP_ERR_INVALID_HANDLE here means the pool was destroyed first, which freed the sequence already.
+        if (seq_ != nullptr) (void)np_kv_seq_free(seq_);
+        seq_ = nullptr;
+    }
+    np_kv_seq_t* seq_ = nullptr;
+};
+
+/// An np_kv_pool_t owned by this object (move-only); its destructor destroys the pool and every sequence in
+/// it. Every call takes the pool's lock, so any thread may use it.
+class kv_pool {
+public:
+    /// np_kv_pool_create: options as for np::kv_cache (format, kv_heads, head_dim, ...), the arena's budget
+    /// in bytes, and tokens per page of the per-token formats (0 for 128).
+    kv_pool(const np_kv_cache_options_t& options, int64_t budget_bytes, int32_t page_tokens = 0) {
+        check(np_kv_pool_create(&options, budget_bytes, page_tokens, &pool_));
+    }
+    kv_pool(kv_pool&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+    kv_pool& operator=(kv_pool&& other) noexcept {
+        if (this != &other) {
+            reset();
+            pool_ = std::exchange(other.pool_, nullptr);
+        }
+        return *this;
+    }
+    kv_pool(const kv_pool&) = delete;
+    kv_pool& operator=(const kv_pool&) = delete;
+    ~kv_pool() { reset(); }
+
+    /// np_kv_seq_add: a new empty sequence.
+    kv_sequence add() {
+        np_kv_seq_t* seq = nullptr;
+        check(np_kv_seq_add(pool_, &seq));
+        return kv_sequence(seq);
+    }
+
+    /// np_kv_pool_stats.
+    kv_pool_stats stats() const {
+        kv_pool_stats s;
+        check(np_kv_pool_stats(pool_, &s));
+        return s;
+    }
+
+    /// np_kv_pool_attend: q and out are, per sequence, [heads, q_lens[b], head_dim] back to back; an empty
+    /// q_lens means one query per sequence. `sequences` holds kv_sequence::get() handles of this pool.
+    void attend(span<np_kv_seq_t* const> sequences, span<const float> q, span<const int32_t> q_lens, int32_t heads,
+                const np_attention_options_t& options, span<float> out) const {
+        if (q_lens.size() != 0 && q_lens.size() != sequences.size())
+            throw error(NP_ERR_INVALID_ARGUMENT, "q_lens must be empty or hold one count per sequence");
+        check(np_kv_pool_attend(pool_, sequences.data(), sequences.size(), q.data(), q.size(),
+                                q_lens.size() == 0 ? nullptr : q_lens.data(), heads, &options, out.data(), out.size()));
+    }
+
+    const np_kv_pool_t* get() const noexcept { return pool_; }
+
+private:
+    void reset() noexcept {
+        if (pool_ != nullptr) (void)np_kv_pool_destroy(pool_);
+        pool_ = nullptr;
+    }
+    np_kv_pool_t* pool_ = nullptr;
+};
+
 /// The number of OpenCL devices (0 when no OpenCL platform is installed).
 inline int32_t opencl_device_count() {
     int32_t n = 0;

@@ -66,6 +66,29 @@
     X(np_status_t, np_kv_cache_bits_per_element, (const np_kv_cache_t* cache, double* bits),               \
       (cache, bits), NP_ERR_UNSUPPORTED)                                                                    \
     X(np_status_t, np_kv_cache_destroy, (np_kv_cache_t * cache), (cache), NP_ERR_UNSUPPORTED)               \
+    X(np_status_t, np_kv_pool_create,                                                                       \
+      (const np_kv_cache_options_t* options, int64_t budget_bytes, int32_t page_tokens, np_kv_pool_t** pool), \
+      (options, budget_bytes, page_tokens, pool), NP_ERR_UNSUPPORTED)                                       \
+    X(np_status_t, np_kv_pool_stats, (const np_kv_pool_t* pool, np_kv_pool_stats_t* stats), (pool, stats), \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_kv_seq_add, (np_kv_pool_t * pool, np_kv_seq_t * *seq), (pool, seq), NP_ERR_UNSUPPORTED) \
+    X(np_status_t, np_kv_seq_append,                                                                        \
+      (np_kv_seq_t * seq, const float* keys, size_t keys_count, const float* values, size_t values_count,   \
+       int32_t tokens),                                                                                     \
+      (seq, keys, keys_count, values, values_count, tokens), NP_ERR_UNSUPPORTED)                            \
+    X(np_status_t, np_kv_seq_fork, (const np_kv_seq_t* seq, np_kv_seq_t** child), (seq, child),             \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_kv_seq_truncate, (np_kv_seq_t * seq, int32_t tokens), (seq, tokens), NP_ERR_UNSUPPORTED) \
+    X(np_status_t, np_kv_seq_length, (const np_kv_seq_t* seq, int32_t* length), (seq, length),              \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_kv_seq_free, (np_kv_seq_t * seq), (seq), NP_ERR_UNSUPPORTED)                          \
+    X(np_status_t, np_kv_pool_attend,                                                                       \
+      (const np_kv_pool_t* pool, np_kv_seq_t* const* sequences, size_t sequences_count, const float* q,     \
+       size_t q_count, const int32_t* q_lens, int32_t heads, const np_attention_options_t* options,         \
+       float* out, size_t out_count),                                                                       \
+      (pool, sequences, sequences_count, q, q_count, q_lens, heads, options, out, out_count),               \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_kv_pool_destroy, (np_kv_pool_t * pool), (pool), NP_ERR_UNSUPPORTED)                   \
     X(np_status_t, np_prflash_forward,                                                                      \
       (const np_attention_options_t* attention, const np_prflash_options_t* options, const float* q,        \
        size_t q_count, const float* k, size_t k_count, const float* v, size_t v_count, float* out,          \

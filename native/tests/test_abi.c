@@ -2,7 +2,9 @@
  *
  * test_abi: every export of nativeprob.h with valid arguments, compared to the last bit with the managed
  * API on the same CPU path (reference arrays written by NativeProb.AbiDriver from cases.txt), and with
- * NULL pointers, wrong struct_size, short buffers, bad shapes, stale and double-destroyed handles.
+ * NULL pointers, wrong struct_size, short buffers, bad shapes, stale and double-destroyed handles. The KV pool
+ * is compared with np_kv_cache on the same tokens (within 1e-5: ragged batches, forks, truncation), filled to
+ * NP_ERR_OUT_OF_MEMORY, and given freed, stale, foreign and wrong-kind handles.
  *
  *   test_abi <cases.txt> <refdir>
  *
@@ -700,6 +702,462 @@ static void test_kv_cache_errors(void) {
     EXPECT_OK(np_kv_cache_destroy(reused));
 }
 
+/* ---- The KV pool (np_kv_pool_*, np_kv_seq_*) -------------------------------------------------------- */
+
+enum { PH = 4, PHKV = 2, PD = 32, PMAX = 128 };
+
+/* A pool sequence and, on the host, every token it holds (token-major rows [PHKV][PD]). */
+typedef struct {
+    np_kv_seq_t* seq;
+    int32_t len;
+    float k[PMAX * PHKV * PD], v[PMAX * PHKV * PD];
+} pool_seq_t;
+
+static np_kv_cache_options_t pool_kv_options(int32_t format) {
+    np_kv_cache_options_t o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.format = format; o.kv_heads = PHKV; o.head_dim = PD;
+    if (format >= NP_KV_FORMAT_KIVI2) { o.residual_length = 32; o.group_size = 16; }
+    return o;
+}
+
+/* Appends `tokens` random tokens as one block ([PHKV, tokens, PD]) and records them. */
+static void pool_append(pool_seq_t* s, np_rng_t* rng, int32_t tokens) {
+    size_t n = (size_t)PHKV * tokens * PD;
+    float* k = np_rng_floats(rng, n);
+    float* v = np_rng_floats(rng, n);
+    np_status_t st = np_kv_seq_append(s->seq, k, n, v, n, tokens);
+    EXPECT_OK(st);
+    if (st == NP_OK && s->len + tokens <= PMAX) {
+        for (int32_t h = 0; h < PHKV; ++h)
+            for (int32_t t = 0; t < tokens; ++t) {
+                memcpy(&s->k[((size_t)(s->len + t) * PHKV + h) * PD], &k[((size_t)h * tokens + t) * PD], PD * sizeof(float));
+                memcpy(&s->v[((size_t)(s->len + t) * PHKV + h) * PD], &v[((size_t)h * tokens + t) * PD], PD * sizeof(float));
+            }
+        s->len += tokens;
+    }
+    free(k); free(v);
+}
+
+static pool_seq_t* pool_fork(const pool_seq_t* parent) {
+    pool_seq_t* c = (pool_seq_t*)malloc(sizeof *c);
+    memcpy(c, parent, sizeof *c);
+    c->seq = NULL;
+    EXPECT_OK(np_kv_seq_fork(parent->seq, &c->seq));
+    return c;
+}
+
+/* A cache holding the same tokens as `s`, appended as one block. */
+static np_kv_cache_t* pool_mirror(const np_kv_cache_options_t* o, const pool_seq_t* s) {
+    np_kv_cache_t* cache = NULL;
+    EXPECT_OK(np_kv_cache_create(o, &cache));
+    size_t n = (size_t)PHKV * s->len * PD;
+    float* k = (float*)malloc(sizeof(float) * (n ? n : 1));
+    float* v = (float*)malloc(sizeof(float) * (n ? n : 1));
+    for (int32_t h = 0; h < PHKV; ++h)
+        for (int32_t t = 0; t < s->len; ++t) {
+            memcpy(&k[((size_t)h * s->len + t) * PD], &s->k[((size_t)t * PHKV + h) * PD], PD * sizeof(float));
+            memcpy(&v[((size_t)h * s->len + t) * PD], &s->v[((size_t)t * PHKV + h) * PD], PD * sizeof(float));
+        }
+    EXPECT_OK(np_kv_cache_append(cache, k, n, v, n, s->len));
+    free(k); free(v);
+    return cache;
+}
+
+/* One np_kv_pool_attend over `list` (q_lens or NULL), each segment compared with np_kv_cache_attend on a cache
+ * holding the same tokens: within 1e-5. */
+static void pool_compare(np_kv_pool_t* pool, pool_seq_t** list, int n, const int32_t* q_lens, const np_kv_cache_options_t* o,
+                         const char* what, np_rng_t* rng) {
+    size_t total = 0;
+    for (int b = 0; b < n; ++b) total += (size_t)PH * (q_lens ? q_lens[b] : 1) * PD;
+    float* q = np_rng_floats(rng, total);
+    float* out = (float*)malloc(sizeof(float) * total);
+    float* ref = (float*)malloc(sizeof(float) * total);
+    np_kv_seq_t* handles[8];
+    for (int b = 0; b < n; ++b) handles[b] = list[b]->seq;
+    np_attention_options_t a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.causal = 1;
+    a.threads = 2;
+    EXPECT_OK(np_kv_pool_attend(pool, handles, (size_t)n, q, total, q_lens, PH, &a, out, total));
+    size_t at = 0;
+    for (int b = 0; b < n; ++b) {
+        int32_t ql = q_lens ? q_lens[b] : 1;
+        size_t count = (size_t)PH * ql * PD;
+        np_kv_cache_t* cache = pool_mirror(o, list[b]);
+        np_attention_options_t ca = kv_attend_options(PH, PHKV, PD, ql, 1);
+        EXPECT_OK(np_kv_cache_attend(cache, &ca, q + at, count, ref + at, count));
+        double worst = 0.0;
+        for (size_t i = at; i < at + count; ++i) {
+            double d = fabs((double)out[i] - (double)ref[i]);
+            if (!(d <= worst)) worst = d; /* NaN too */
+        }
+        CHECK_MSG(worst <= 1e-5, "np_kv_pool_attend format %d, %s, sequence %d (length %d, %d queries): max |pool - cache| = %.3g",
+                  (int)o->format, what, b, (int)list[b]->len, (int)ql, worst);
+        int32_t length = -1;
+        EXPECT_OK(np_kv_seq_length(list[b]->seq, &length));
+        CHECK(length == list[b]->len);
+        EXPECT_OK(np_kv_cache_destroy(cache));
+        at += count;
+    }
+    free(q); free(out); free(ref);
+}
+
+static np_kv_pool_stats_t pool_stats(const np_kv_pool_t* pool) {
+    np_kv_pool_stats_t s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    EXPECT_OK(np_kv_pool_stats(pool, &s));
+    return s;
+}
+
+/* The pool against per-sequence caches: ragged batches, forks (copy-on-write), truncation, stats. */
+static void run_pool_format(int32_t format) {
+    np_kv_cache_options_t o = pool_kv_options(format);
+    int grouped = format >= NP_KV_FORMAT_KIVI2;
+    np_kv_pool_t* pool = NULL;
+    EXPECT_OK(np_kv_pool_create(&o, 8 << 20, 64, &pool));
+    if (pool == NULL) return;
+    np_rng_t rng = {1000 + (uint64_t)format};
+    pool_seq_t* a = (pool_seq_t*)calloc(1, sizeof *a);
+    EXPECT_OK(np_kv_seq_add(pool, &a->seq));
+    pool_append(a, &rng, 50);
+    /* b shares a's 50 tokens; then both go on with tokens of their own. */
+    pool_seq_t* b = pool_fork(a);
+    np_kv_pool_stats_t before = pool_stats(pool);
+    for (int t = 0; t < 20; ++t) pool_append(a, &rng, 1);
+    pool_append(b, &rng, 5);
+    for (int t = 0; t < 8; ++t) pool_append(b, &rng, 1);
+    pool_seq_t* c = (pool_seq_t*)calloc(1, sizeof *c);
+    EXPECT_OK(np_kv_seq_add(pool, &c->seq));
+    pool_append(c, &rng, 3);
+    CHECK(before.sequences == 2 && before.tokens == 100);
+
+    pool_seq_t* ragged[4] = {a, b, c, a};
+    int32_t q_lens[4] = {1, 4, 3, 2};
+    pool_compare(pool, ragged, 4, q_lens, &o, "ragged", &rng);
+    pool_compare(pool, ragged, 3, NULL, &o, "decode (q_lens NULL)", &rng);
+
+    np_kv_pool_stats_t s = pool_stats(pool);
+    CHECK(s.struct_size == sizeof s);
+    CHECK(s.sequences == 3 && s.tokens == a->len + b->len + c->len);
+    CHECK(s.budget_bytes == 8 << 20 && s.capacity_bytes <= s.budget_bytes && s.capacity_bytes > 0);
+    CHECK(s.used_bytes > 0 && s.free_bytes == s.capacity_bytes - s.used_bytes && s.pages > 0);
+    int64_t stored = 0;
+    pool_seq_t* all[3] = {a, b, c};
+    for (int i = 0; i < 3; ++i) {
+        np_kv_cache_t* m = pool_mirror(&o, all[i]);
+        int64_t bytes = 0;
+        EXPECT_OK(np_kv_cache_bytes(m, &bytes));
+        stored += bytes;
+        EXPECT_OK(np_kv_cache_destroy(m));
+    }
+    CHECK_MSG(s.stored_bytes == stored, "format %d: stats stored_bytes %lld, the caches' bytes %lld", (int)format,
+              (long long)s.stored_bytes, (long long)stored);
+    CHECK(s.bits_per_element > 0.0 && s.bits_per_element <= 32.0 + 1e-9);
+
+    /* Truncate: any count for per-token formats; KIVI/SAQ only what is still in the fp32 residual (70 mod 32 = 6). */
+    int32_t length = -1;
+    if (grouped) {
+        EXPECT_FAIL(np_kv_seq_truncate(a->seq, 9), NP_ERR_INVALID_ARGUMENT, "full precision");
+        EXPECT_OK(np_kv_seq_length(a->seq, &length));
+        CHECK(length == 70);
+        EXPECT_OK(np_kv_seq_truncate(a->seq, 4));
+        a->len -= 4;
+    } else {
+        EXPECT_OK(np_kv_seq_truncate(a->seq, 9));
+        a->len -= 9;
+    }
+    EXPECT_FAIL(np_kv_seq_truncate(a->seq, a->len + 1), NP_ERR_INVALID_ARGUMENT, "tokens");
+    EXPECT_FAIL(np_kv_seq_truncate(a->seq, -1), NP_ERR_INVALID_ARGUMENT, "tokens");
+    EXPECT_OK(np_kv_seq_truncate(a->seq, 0));
+    /* A fork of the truncated sequence; appends to the child must not show in the parent (copy-on-write). */
+    pool_seq_t* d = pool_fork(a);
+    s = pool_stats(pool);
+    for (int t = 0; t < 30; ++t) pool_append(d, &rng, 1);
+    pool_append(a, &rng, 2);
+    pool_seq_t* after[4] = {a, d, b, c};
+    int32_t lens2[4] = {2, 1, 1, 3};
+    pool_compare(pool, after, 4, lens2, &o, "after truncate and fork", &rng);
+
+    /* Freeing returns every page. */
+    pool_seq_t* seqs[4] = {a, b, c, d};
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_OK(np_kv_seq_free(seqs[i]->seq));
+        free(seqs[i]);
+    }
+    s = pool_stats(pool);
+    CHECK(s.sequences == 0 && s.tokens == 0 && s.used_bytes == 0 && s.pages == 0 && s.bits_per_element == 0.0);
+    EXPECT_OK(np_kv_pool_destroy(pool));
+}
+
+/* Fork rents nothing; an append the budget cannot hold fails with NP_ERR_OUT_OF_MEMORY and changes nothing. */
+static void test_pool_memory(void) {
+    np_kv_cache_options_t o = pool_kv_options(NP_KV_FORMAT_FP32);
+    np_kv_pool_t* pool = NULL;
+    EXPECT_OK(np_kv_pool_create(&o, 256 * 1024, 64, &pool));
+    if (pool == NULL) return;
+    np_rng_t rng = {77};
+    pool_seq_t* a = (pool_seq_t*)calloc(1, sizeof *a);
+    EXPECT_OK(np_kv_seq_add(pool, &a->seq));
+    np_kv_pool_stats_t empty = pool_stats(pool);
+    CHECK(empty.used_bytes == 0 && empty.sequences == 1); /* an empty sequence holds no page */
+    pool_append(a, &rng, 40);
+    np_kv_pool_stats_t s0 = pool_stats(pool);
+    pool_seq_t* b = pool_fork(a);
+    np_kv_pool_stats_t s1 = pool_stats(pool);
+    CHECK_MSG(s1.used_bytes == s0.used_bytes && s1.pages == s0.pages, "a fork rented memory: %lld -> %lld bytes",
+              (long long)s0.used_bytes, (long long)s1.used_bytes);
+    CHECK(s1.sequences == 2 && s1.tokens == 80);
+    /* The first write to the shared partial page copies it. */
+    pool_append(b, &rng, 1);
+    np_kv_pool_stats_t s2 = pool_stats(pool);
+    CHECK(s2.used_bytes > s1.used_bytes && s2.pages == s1.pages + 1);
+
+    /* Fill the budget with blocks of 64 tokens until an append fails. */
+    size_t n = (size_t)PHKV * 64 * PD;
+    float* k = np_rng_floats(&rng, n);
+    float* v = np_rng_floats(&rng, n);
+    np_kv_seq_t* filler = NULL;
+    EXPECT_OK(np_kv_seq_add(pool, &filler));
+    np_status_t st = NP_OK;
+    int blocks = 0;
+    while (blocks < 1000 && (st = np_kv_seq_append(filler, k, n, v, n, 64)) == NP_OK) ++blocks;
+    CHECK_MSG(st == NP_ERR_OUT_OF_MEMORY, "appending to a full pool gave %s", np_status_string(st));
+    char msg[512];
+    CHECK(strstr(last_error(msg, sizeof msg), "budget") != NULL);
+    CHECK(blocks > 0);
+    np_kv_pool_stats_t full = pool_stats(pool);
+    int32_t length = -1;
+    EXPECT_FAIL(np_kv_seq_append(filler, k, n, v, n, 64), NP_ERR_OUT_OF_MEMORY, "budget");
+    EXPECT_FAIL(np_kv_seq_append(b->seq, k, n, v, n, 64), NP_ERR_OUT_OF_MEMORY, "budget");
+    EXPECT_OK(np_kv_seq_length(filler, &length));
+    CHECK(length == blocks * 64);
+    EXPECT_OK(np_kv_seq_length(b->seq, &length));
+    CHECK(length == 41 && b->len == 41);
+    np_kv_pool_stats_t still = pool_stats(pool);
+    CHECK(memcmp(&full, &still, sizeof full) == 0);
+    /* The sequences are whole: attention still equals the caches'. */
+    pool_seq_t* list[2] = {a, b};
+    pool_compare(pool, list, 2, NULL, &o, "after exhaustion", &rng);
+    /* Freeing makes room again. */
+    EXPECT_OK(np_kv_seq_free(filler));
+    EXPECT_OK(np_kv_seq_append(b->seq, k, n, v, n, 64));
+    free(k); free(v);
+    EXPECT_OK(np_kv_seq_free(a->seq));
+    EXPECT_OK(np_kv_seq_free(b->seq));
+    free(a); free(b);
+    EXPECT_OK(np_kv_pool_destroy(pool));
+}
+
+static void test_pool_errors(void) {
+    np_kv_cache_options_t o = pool_kv_options(NP_KV_FORMAT_INT8);
+    np_kv_pool_t* pool = (np_kv_pool_t*)(uintptr_t)1;
+    /* create: NULLs, struct_size, budget, page_tokens, options. */
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 0, NULL), NP_ERR_INVALID_ARGUMENT, "pool");
+    EXPECT_FAIL(np_kv_pool_create(NULL, 1 << 20, 0, &pool), NP_ERR_INVALID_ARGUMENT, "options");
+    CHECK(pool == NULL);
+    EXPECT_FAIL(np_kv_pool_create(&o, 0, 0, &pool), NP_ERR_INVALID_ARGUMENT, "budget_bytes");
+    EXPECT_FAIL(np_kv_pool_create(&o, -5, 0, &pool), NP_ERR_INVALID_ARGUMENT, "budget_bytes");
+    EXPECT_FAIL(np_kv_pool_create(&o, 100, 0, &pool), NP_ERR_INVALID_ARGUMENT, "budget_bytes");
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 5, &pool), NP_ERR_INVALID_ARGUMENT, "page_tokens");
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, -64, &pool), NP_ERR_INVALID_ARGUMENT, "page_tokens");
+    CHECK(pool == NULL);
+    o.struct_size = 4;
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 0, &pool), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    o = pool_kv_options(NP_KV_FORMAT_INT8);
+    o.format = 42;
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 0, &pool), NP_ERR_INVALID_ARGUMENT, "format");
+    o = pool_kv_options(NP_KV_FORMAT_INT8);
+    o.head_dim = 48;
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 0, &pool), NP_ERR_INVALID_ARGUMENT, "options");
+    o = pool_kv_options(NP_KV_FORMAT_INT8);
+    o.kv_heads = 0;
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 0, &pool), NP_ERR_INVALID_ARGUMENT, "kv_heads");
+    o = pool_kv_options(NP_KV_FORMAT_INT8);
+    o.cpu_path = 9;
+    EXPECT_FAIL(np_kv_pool_create(&o, 1 << 20, 0, &pool), NP_ERR_INVALID_ARGUMENT, "cpu_path");
+    o = pool_kv_options(NP_KV_FORMAT_INT8);
+    CHECK(pool == NULL);
+    EXPECT_OK(np_kv_pool_create(&o, 1 << 20, 0, &pool));
+    np_kv_pool_t* other = NULL;
+    EXPECT_OK(np_kv_pool_create(&o, 1 << 20, 128, &other));
+
+    /* stats. */
+    np_kv_pool_stats_t s;
+    memset(&s, 0, sizeof s);
+    EXPECT_FAIL(np_kv_pool_stats(pool, NULL), NP_ERR_INVALID_ARGUMENT, "stats");
+    EXPECT_FAIL(np_kv_pool_stats(pool, &s), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    s.struct_size = sizeof s + 8;
+    EXPECT_FAIL(np_kv_pool_stats(pool, &s), NP_ERR_INVALID_ARGUMENT, "struct_size");
+    s.struct_size = sizeof s;
+    EXPECT_FAIL(np_kv_pool_stats(NULL, &s), NP_ERR_INVALID_HANDLE, "pool");
+
+    /* add, append, fork, length. */
+    np_kv_seq_t* seq = NULL;
+    EXPECT_FAIL(np_kv_seq_add(pool, NULL), NP_ERR_INVALID_ARGUMENT, "seq");
+    EXPECT_FAIL(np_kv_seq_add(NULL, &seq), NP_ERR_INVALID_HANDLE, "pool");
+    CHECK(seq == NULL);
+    EXPECT_OK(np_kv_seq_add(pool, &seq));
+    np_kv_seq_t* empty = NULL;
+    EXPECT_OK(np_kv_seq_add(pool, &empty));
+    enum { T = 3, KN = PHKV * T * PD, QN = PH * 2 * PD };
+    float k[KN], v[KN], q[2 * QN], out[2 * QN];
+    for (int i = 0; i < KN; ++i) { k[i] = (float)(i % 7) * 0.1f; v[i] = (float)(i % 5) * 0.2f; }
+    for (int i = 0; i < 2 * QN; ++i) q[i] = (float)(i % 11) * 0.05f;
+    EXPECT_FAIL(np_kv_seq_append(seq, NULL, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "keys");
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN, NULL, KN, T), NP_ERR_INVALID_ARGUMENT, "values");
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN - 1, v, KN, T), NP_ERR_BUFFER_TOO_SMALL, "keys_count");
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN, v, 2, T), NP_ERR_BUFFER_TOO_SMALL, "values_count");
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN, v, KN, -1), NP_ERR_INVALID_ARGUMENT, "tokens");
+    k[3] = NAN;
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "keys[");
+    k[3] = 1e6f;
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN, v, KN, T), NP_ERR_INVALID_ARGUMENT, "limit");
+    k[3] = 0.25f;
+    int32_t length = -1;
+    EXPECT_OK(np_kv_seq_length(seq, &length));
+    CHECK(length == 0);
+    EXPECT_OK(np_kv_seq_append(seq, NULL, 0, NULL, 0, 0));
+    EXPECT_OK(np_kv_seq_append(seq, k, KN + 4, v, KN, T));
+    EXPECT_FAIL(np_kv_seq_length(seq, NULL), NP_ERR_INVALID_ARGUMENT, "length");
+    EXPECT_FAIL(np_kv_seq_length(NULL, &length), NP_ERR_INVALID_HANDLE, "seq");
+    np_kv_seq_t* child = (np_kv_seq_t*)(uintptr_t)1;
+    EXPECT_FAIL(np_kv_seq_fork(seq, NULL), NP_ERR_INVALID_ARGUMENT, "child");
+    EXPECT_FAIL(np_kv_seq_fork(NULL, &child), NP_ERR_INVALID_HANDLE, "seq");
+    CHECK(child == NULL);
+    EXPECT_FAIL(np_kv_seq_truncate(NULL, 1), NP_ERR_INVALID_HANDLE, "seq");
+    EXPECT_FAIL(np_kv_seq_append(NULL, k, KN, v, KN, T), NP_ERR_INVALID_HANDLE, "seq");
+
+    /* attend: valid, then each argument wrong. */
+    np_attention_options_t a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.causal = 1;
+    np_kv_seq_t* two[2] = {seq, seq};
+    int32_t lens[2] = {2, 1};
+    const size_t need = (size_t)PH * 3 * PD;
+    EXPECT_OK(np_kv_pool_attend(pool, two, 2, q, need, lens, PH, &a, out, need));
+    EXPECT_OK(np_kv_pool_attend(pool, NULL, 0, NULL, 0, NULL, PH, &a, NULL, 0)); /* nothing to do */
+    EXPECT_FAIL(np_kv_pool_attend(NULL, two, 2, q, need, lens, PH, &a, out, need), NP_ERR_INVALID_HANDLE, "pool");
+    EXPECT_FAIL(np_kv_pool_attend(pool, NULL, 2, q, need, lens, PH, &a, out, need), NP_ERR_INVALID_ARGUMENT, "sequences");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, NULL, need, lens, PH, &a, out, need), NP_ERR_INVALID_ARGUMENT, "q");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, lens, PH, NULL, out, need), NP_ERR_INVALID_ARGUMENT, "options");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, lens, PH, &a, NULL, need), NP_ERR_INVALID_ARGUMENT, "out");
+    for (size_t i = 0; i < need; ++i) out[i] = -3.0f;
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need - 1, lens, PH, &a, out, need), NP_ERR_BUFFER_TOO_SMALL, "q_count");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, lens, PH, &a, out, need - PD), NP_ERR_BUFFER_TOO_SMALL, "out_count");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, NULL, PH, &a, out, 2), NP_ERR_BUFFER_TOO_SMALL, "out_count");
+    CHECK(out[0] == -3.0f && out[need - 1] == -3.0f);
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, lens, 3, &a, out, need), NP_ERR_INVALID_ARGUMENT, "heads");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, lens, 0, &a, out, need), NP_ERR_INVALID_ARGUMENT, "heads");
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, 2 * QN, lens, PH, &a, q + 8, need), NP_ERR_INVALID_ARGUMENT, "overlap");
+    int32_t bad_lens[2] = {2, 0};
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, bad_lens, PH, &a, out, need), NP_ERR_INVALID_ARGUMENT, "q_lens[1]");
+    int32_t long_lens[1] = {T + 1}; /* causal: more queries than the sequence has tokens */
+    EXPECT_FAIL(np_kv_pool_attend(pool, two, 1, q, 2 * QN, long_lens, PH, &a, out, 2 * QN), NP_ERR_INVALID_ARGUMENT, "Causal");
+#define BAD_POOL_ATTEND(field, value, needle)                                                               \
+    do {                                                                                                    \
+        np_attention_options_t b_ = a;                                                                      \
+        b_.field = value;                                                                                   \
+        EXPECT_FAIL(np_kv_pool_attend(pool, two, 2, q, need, lens, PH, &b_, out, need), NP_ERR_INVALID_ARGUMENT, needle); \
+    } while (0)
+    BAD_POOL_ATTEND(struct_size, 0, "struct_size");
+    BAD_POOL_ATTEND(struct_size, sizeof a + 4, "struct_size");
+    BAD_POOL_ATTEND(batch, 1, "batch");
+    BAD_POOL_ATTEND(heads, 8, "heads");
+    BAD_POOL_ATTEND(kv_heads, 1, "kv_heads");
+    BAD_POOL_ATTEND(head_dim, 64, "head_dim");
+    BAD_POOL_ATTEND(q_len, 2, "q_len");
+    BAD_POOL_ATTEND(kv_len, 3, "kv_len");
+    BAD_POOL_ATTEND(causal, 2, "causal");
+    BAD_POOL_ATTEND(scale, NAN, "scale");
+    BAD_POOL_ATTEND(bias, 11, "bias");
+    BAD_POOL_ATTEND(cpu_path, 12, "cpu_path");
+#undef BAD_POOL_ATTEND
+    /* Shape fields that agree are accepted. */
+    np_attention_options_t full = a;
+    full.batch = 2; full.heads = PH; full.kv_heads = PHKV; full.head_dim = PD;
+    EXPECT_OK(np_kv_pool_attend(pool, two, 2, q, need, lens, PH, &full, out, need));
+    full.q_len = 1;
+    EXPECT_OK(np_kv_pool_attend(pool, two, 2, q, need, NULL, PH, &full, out, need));
+    /* An empty sequence, a NULL and a made-up handle in the array, a pool passed as a sequence. */
+    np_kv_seq_t* with_empty[2] = {seq, empty};
+    EXPECT_FAIL(np_kv_pool_attend(pool, with_empty, 2, q, need, NULL, PH, &a, out, need), NP_ERR_INVALID_ARGUMENT, "sequences[1]");
+    np_kv_seq_t* with_null[2] = {NULL, seq};
+    EXPECT_FAIL(np_kv_pool_attend(pool, with_null, 2, q, need, NULL, PH, &a, out, need), NP_ERR_INVALID_HANDLE, "sequences[0]");
+    np_kv_seq_t* made_up[2] = {seq, (np_kv_seq_t*)(uintptr_t)0x5300000100000007ull};
+    EXPECT_FAIL(np_kv_pool_attend(pool, made_up, 2, q, need, NULL, PH, &a, out, need), NP_ERR_INVALID_HANDLE, "sequences[1]");
+    np_kv_seq_t* wrong_kind[1] = {(np_kv_seq_t*)pool};
+    EXPECT_FAIL(np_kv_pool_attend(pool, wrong_kind, 1, q, need, NULL, PH, &a, out, need), NP_ERR_INVALID_HANDLE, "np_kv_seq_t");
+
+    /* A sequence of another pool is rejected by attend. */
+    np_kv_seq_t* foreign = NULL;
+    EXPECT_OK(np_kv_seq_add(other, &foreign));
+    EXPECT_OK(np_kv_seq_append(foreign, k, KN, v, KN, T));
+    np_kv_seq_t* mixed[2] = {seq, foreign};
+    EXPECT_FAIL(np_kv_pool_attend(pool, mixed, 2, q, need, NULL, PH, &a, out, need), NP_ERR_INVALID_HANDLE, "another pool");
+    np_kv_seq_t* own_other[1] = {foreign};
+    EXPECT_OK(np_kv_pool_attend(other, own_other, 1, q, QN / 2, NULL, PH, &a, out, QN / 2));
+
+    /* Handle kinds: a sequence is not a pool or a cache, a pool not a sequence. */
+    EXPECT_FAIL(np_kv_pool_stats((const np_kv_pool_t*)seq, &s), NP_ERR_INVALID_HANDLE, "np_kv_pool_t");
+    EXPECT_FAIL(np_kv_seq_length((const np_kv_seq_t*)pool, &length), NP_ERR_INVALID_HANDLE, "np_kv_seq_t");
+    EXPECT_FAIL(np_kv_cache_length((const np_kv_cache_t*)seq, &length), NP_ERR_INVALID_HANDLE, "np_kv_cache_t");
+    EXPECT_FAIL(np_kv_pool_destroy((np_kv_pool_t*)seq), NP_ERR_INVALID_HANDLE, "np_kv_pool_t");
+    EXPECT_FAIL(np_kv_seq_free((np_kv_seq_t*)pool), NP_ERR_INVALID_HANDLE, "np_kv_seq_t");
+
+    /* Freed sequences: every call rejects the handle; a double free too; free(NULL) is a no-op. */
+    np_kv_seq_t* forked = NULL;
+    EXPECT_OK(np_kv_seq_fork(seq, &forked));
+    EXPECT_OK(np_kv_seq_free(forked));
+    EXPECT_FAIL(np_kv_seq_length(forked, &length), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_append(forked, k, KN, v, KN, T), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_fork(forked, &child), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_truncate(forked, 1), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_free(forked), NP_ERR_INVALID_HANDLE, "stale");
+    np_kv_seq_t* with_freed[2] = {seq, forked};
+    EXPECT_FAIL(np_kv_pool_attend(pool, with_freed, 2, q, need, NULL, PH, &a, out, need), NP_ERR_INVALID_HANDLE, "sequences[1]");
+    EXPECT_OK(np_kv_seq_free(NULL));
+    /* The freed slot is reused by the next sequence; the old handle stays dead. */
+    np_kv_seq_t* reused = NULL;
+    EXPECT_OK(np_kv_seq_add(pool, &reused));
+    CHECK(reused != forked);
+    EXPECT_FAIL(np_kv_seq_length(forked, &length), NP_ERR_INVALID_HANDLE, "stale");
+    s.struct_size = sizeof s;
+    EXPECT_OK(np_kv_pool_stats(pool, &s));
+    CHECK(s.sequences == 3 && s.tokens == T);
+
+    /* Destroying a pool makes it and every sequence of it stale; the other pool is untouched. */
+    EXPECT_OK(np_kv_pool_destroy(pool));
+    EXPECT_FAIL(np_kv_pool_stats(pool, &s), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_add(pool, &child), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_pool_attend(pool, own_other, 1, q, QN / 2, NULL, PH, &a, out, QN / 2), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_length(seq, &length), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_length(empty, &length), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_append(seq, k, KN, v, KN, T), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_fork(reused, &child), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_truncate(seq, 1), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_seq_free(seq), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_FAIL(np_kv_pool_destroy(pool), NP_ERR_INVALID_HANDLE, "stale");
+    EXPECT_OK(np_kv_pool_destroy(NULL));
+    EXPECT_OK(np_kv_seq_length(foreign, &length));
+    CHECK(length == T);
+    EXPECT_OK(np_kv_pool_attend(other, own_other, 1, q, QN / 2, NULL, PH, &a, out, QN / 2));
+    EXPECT_OK(np_kv_pool_destroy(other));
+    EXPECT_FAIL(np_kv_seq_length(foreign, &length), NP_ERR_INVALID_HANDLE, "stale");
+}
+
+static void test_kv_pool(void) {
+    const int32_t formats[] = {NP_KV_FORMAT_FP32, NP_KV_FORMAT_FP16, NP_KV_FORMAT_INT8, NP_KV_FORMAT_INT4,
+                               NP_KV_FORMAT_KIVI4, NP_KV_FORMAT_SAQ};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; ++i) run_pool_format(formats[i]);
+    test_pool_memory();
+    test_pool_errors();
+}
+
 int main(int argc, char** argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s <cases.txt> <refdir>\n", argv[0]);
@@ -722,5 +1180,6 @@ int main(int argc, char** argv) {
     test_positional_errors();
     test_kv_cache_errors();
     test_prflash_errors();
+    test_kv_pool();
     return np_test_summary("test_abi");
 }

@@ -28,6 +28,21 @@ public static unsafe class KvCacheExports
 
     private static QuantizedKvCache Create(np_kv_cache_options_t* o, string name)
     {
+        KvCacheOptions options = ReadOptions(o, name);
+        try { return new QuantizedKvCache(o->kv_heads, o->head_dim, options); }
+        catch (ArgumentException e)
+        {
+            throw new NpException(NpStatus.InvalidArgument, $"{name} (np_kv_cache_options_t): {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Checks <paramref name="o"/> (its struct_size, format, arithmetic, kv_heads, booleans, ladder and cpu_path)
+    /// and translates it; the dimensions and the rest are checked by the managed constructor that takes it.
+    /// Shared by np_kv_cache_create and np_kv_pool_create.
+    /// </summary>
+    internal static KvCacheOptions ReadOptions(np_kv_cache_options_t* o, string name)
+    {
         uint size = (uint)sizeof(np_kv_cache_options_t);
         Check.Options(o, o == null ? 0 : o->struct_size, np_kv_cache_options_t.SizeV05, size, name, nameof(np_kv_cache_options_t));
         int arithmetic = o->struct_size >= size ? o->arithmetic : 0;
@@ -49,7 +64,7 @@ public static unsafe class KvCacheExports
                 throw new NpException(NpStatus.InvalidArgument, $"{name}->ladder_count is {o->ladder_count}; expected 1..5.");
             ladder = new ReadOnlySpan<int>(o->ladder, o->ladder_count).ToArray();
         }
-        var options = new KvCacheOptions
+        return new KvCacheOptions
         {
             Format = format,
             ResidualLength = o->residual_length == 0 ? KvCacheOptions.DefaultResidualLength : o->residual_length,
@@ -59,11 +74,6 @@ public static unsafe class KvCacheExports
             Path = Check.Path(o->cpu_path, $"{name}->cpu_path"),
             Arithmetic = (KvArithmetic)arithmetic,
         };
-        try { return new QuantizedKvCache(o->kv_heads, o->head_dim, options); }
-        catch (ArgumentException e)
-        {
-            throw new NpException(NpStatus.InvalidArgument, $"{name} (np_kv_cache_options_t): {e.Message}", e);
-        }
     }
 
     /// <summary><c>np_status_t np_kv_cache_append(np_kv_cache_t* cache, const float* keys, size_t keys_count, const float* values, size_t values_count, int32_t tokens)</c>.</summary>

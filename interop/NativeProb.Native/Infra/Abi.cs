@@ -7,7 +7,7 @@ namespace NativeProb.Native.Infra;
 internal static class Abi
 {
     public const uint VersionMajor = 0;
-    public const uint VersionMinor = 6;
+    public const uint VersionMinor = 7;
     public const uint Version = (VersionMajor << 16) | VersionMinor;
 
     public const int CpuPathAuto = 0, CpuPathScalar = 1, CpuPathV128 = 2, CpuPathV256 = 3, CpuPathV512 = 4;
@@ -26,6 +26,8 @@ internal static class Abi
     public const byte TagKvCache = 0x4B;
     public const byte TagOpenClDevice = 0x43;
     public const byte TagTokenizer = 0x54;
+    public const byte TagKvPool = 0x50;
+    public const byte TagKvSequence = 0x53;
 
     /// <summary>The instruction set this library was compiled for (NpIsa at publish time).</summary>
 #if NP_ISA_V4
