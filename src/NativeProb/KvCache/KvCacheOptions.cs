@@ -50,8 +50,6 @@ public sealed record KvCacheOptions
     /// <summary>The CPU path of appends (quantization) and attention; null uses <see cref="CpuPaths.Best"/>.</summary>
     public CpuPath? Path { get; init; }
 
-    /// <summary>The bit levels below the residual: the ladder for SAQ, (B) for KIVI-B, empty otherwise.</summary>
-
     /// <summary>Checks the options against a head dimension.</summary>
     /// <param name="headDim">D.</param>
     /// <exception cref="ArgumentException">An option does not fit; the message names it.</exception>

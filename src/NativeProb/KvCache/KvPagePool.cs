@@ -16,8 +16,8 @@ namespace NativeProb.KvCache;
 /// <remarks>
 /// <para>Pages: per-token formats (fp32, fp16, int8, int4) hold <see cref="PageTokens"/> tokens of every KV head per
 /// page; KIVI and SAQ hold one quantized chunk of S tokens per page (its size follows the chunk's rung of the
-/// ladder) plus one fp32 residual page per sequence. The arena is cut into equal slabs, each serving one page size
-/// at a time; a slab whose pages are all free returns to every size at once.</para>
+/// ladder) and the fp32 residual in pages of gcd(S, 32) tokens, which return at each flush. The arena is cut into
+/// equal slabs, each serving one page size at a time; a slab whose pages are all free returns to every size at once.</para>
 /// <para>When the budget cannot hold an append, <see cref="KvSequence.Append"/> throws an <see cref="NpException"/>
 /// with <see cref="NpStatus.OutOfMemory"/> before it changes anything. Forks rent nothing (the partial last page is
 /// shared too and copied by whichever sequence writes it first).</para>
