@@ -508,8 +508,9 @@ NP_NODISCARD NP_API np_status_t np_kv_cache_destroy(np_kv_cache_t* cache);
  *  sequence gives the cache's result on the same tokens (within float rounding: 1e-5).
  *
  *  Memory rules:
- *  - The pool never allocates after np_kv_pool_create(): appends rent pages from the arena and
- *    np_kv_seq_free(), np_kv_seq_truncate() and np_kv_pool_destroy() return them at once.
+ *  - The pool's KV memory never grows after np_kv_pool_create(): appends rent pages from the arena and
+ *    np_kv_seq_free(), np_kv_seq_truncate() and np_kv_pool_destroy() return them at once (bookkeeping
+ *    and a quantizing flush's scratch are small allocations outside the budget).
  *  - np_kv_seq_fork() rents nothing: the child shares every page of its parent, the partial last page
  *    included. Pages are reference-counted and copied on write: whichever sequence first appends to a
  *    shared page copies it then (KIVI/SAQ: a staircase step of a shared chunk makes a new chunk), so the
@@ -517,9 +518,10 @@ NP_NODISCARD NP_API np_status_t np_kv_cache_destroy(np_kv_cache_t* cache);
  *  - When the budget cannot hold an append, np_kv_seq_append() returns NP_ERR_OUT_OF_MEMORY and changes
  *    nothing (the need is computed before any page is rented); free or truncate sequences, then retry.
  *  - fp32, fp16, int8 and int4 pages hold page_tokens tokens of every KV head. KIVI and SAQ pages are
- *    their quantized chunks of residual_length tokens (S), plus one fp32 residual page per sequence
- *    holding the newest length mod S tokens; np_kv_seq_truncate() can drop only those (quantized chunks,
- *    and the ladder steps their quantization made, cannot be undone).
+ *    their quantized chunks of residual_length tokens (S, sized by the chunk's rung of the ladder), and
+ *    the newest length mod S tokens stay fp32 in pages of gcd(S, 32) tokens that return at each flush;
+ *    np_kv_seq_truncate() can drop only those fp32 tokens (quantized chunks, and the ladder steps their
+ *    quantization made, cannot be undone).
  *
  *  Thread rules: every call on a pool and on its sequences takes the pool's lock, so any thread may call
  *  any of these functions at any time, also on the same handles and also np_kv_seq_free() and
