@@ -70,6 +70,35 @@ public class KvPagePoolTests
         }
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(TestData.AllPaths), MemberType = typeof(TestData))]
+    public void BatchedAttentionWithIntegerKeyArithmeticEqualsEachCache(CpuPath path)
+    {
+        TestData.RequirePath(path);
+        const int h = 8, hkv = 2, d = 64;
+        int[] lengths = [70, 300, 1000];
+        foreach (KvFormat format in new[] { KvFormat.Kivi4, KvFormat.Saq })
+        {
+            KvCacheOptions options = Options(format, path) with { Arithmetic = KvArithmetic.Integer };
+            using var pool = new KvPagePool(hkv, d, 64L << 20, options);
+            Assert.Equal(KvArithmetic.Integer, pool.Arithmetic);
+            var sequences = new List<KvSequence>();
+            var caches = new List<QuantizedKvCache>();
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                (float[] k, float[] v) = Tokens(TestData.Seed + 7 * i, hkv, lengths[i], d);
+                KvSequence s = pool.Add();
+                s.AppendBlock(k, v, lengths[i]);
+                var cache = new QuantizedKvCache(hkv, d, options);
+                cache.AppendBlock(k, v, lengths[i]);
+                sequences.Add(s);
+                caches.Add(cache);
+            }
+            CheckBatch(pool, sequences, caches, h, [1, 1, 1], new AttentionOptions { Path = path }, $"{path} {format} integer decode");
+            CheckBatch(pool, sequences, caches, h, [5, 17, 9], new AttentionOptions { Path = path, Causal = true }, $"{path} {format} integer prefill");
+        }
+    }
+
     /// <summary>Attends the batch in one call and compares every sequence's rows with its cache's own call.</summary>
     private static void CheckBatch(KvPagePool pool, IReadOnlyList<KvSequence> sequences, IReadOnlyList<QuantizedKvCache> caches, int h, int[] nq, AttentionOptions options, string what)
     {
