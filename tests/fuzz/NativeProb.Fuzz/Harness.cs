@@ -192,14 +192,21 @@ internal static class Fuzzer
 
         var pcg = new PCG((uint)StableHash(target.Name), seed);
         var size = new Size(0);
+        // With coverage: every other plan mutates entries of the corpus (the seeds and the inputs that reached new edges).
+        Coverage.Collect();
+        var corpus = new List<byte[]>(seeds);
+        var view = new CorpusView(corpus, seeds.Count);
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             ulong state = pcg.State;
             Plan plan = plans.Generate(pcg, null!, out size);
-            byte[] input = Mutations.Apply(plan, seeds, dictionary);
+            bool fromCorpus = Coverage.Enabled && (execs & 1) == 1 && corpus.Count > seeds.Count;
+            if (fromCorpus) view.Offset = (int)(state % (ulong)corpus.Count);
+            byte[] input = Mutations.Apply(plan, fromCorpus ? view : seeds, dictionary);
             Verdict v = harness.Check(input);
             execs++;
             Count(outcomes, v.Outcome);
+            if (Coverage.Collect() && corpus.Count < 100_000) corpus.Add(input);
             if (v.Violation is null) continue;
             found++;
             byte[] smallest = Minimize(harness, Shrink(harness, plans, seeds, dictionary, pcg.ToString(state), input), v.Violation);
@@ -267,7 +274,7 @@ internal static class Fuzzer
         long ok = outcomes.Where(kv => kv.Key.StartsWith("ok", StringComparison.Ordinal)).Sum(kv => kv.Value);
         long rejected = outcomes.Where(kv => kv.Key.StartsWith("rejected", StringComparison.Ordinal)).Sum(kv => kv.Value);
         Console.WriteLine($"fuzz {target.Name}: {execs} execs in {s:F1} s ({execs / Math.Max(s, 1e-9):F0}/s); accepted {ok}, rejected {rejected}, " +
-                          $"violations {found}; {outcomes.Count} distinct outcomes");
+                          $"violations {found}; {outcomes.Count} distinct outcomes" + (Coverage.Enabled ? $"; {Coverage.Edges} edges (map slots) reached" : ""));
         if (Environment.GetEnvironmentVariable("NP_FUZZ_OUTCOMES") == "1")
             foreach (var kv in outcomes.OrderByDescending(kv => kv.Value)) Console.WriteLine($"  {kv.Value,8}  {kv.Key}");
         return found == 0 ? 0 : 1;

@@ -1,7 +1,8 @@
 // NativeProb — MIT License.
 // The fuzzing driver (tests/fuzz/run.sh wraps it):
 //   NativeProb.Fuzz list
-//   NativeProb.Fuzz run TARGET SECONDS [--seed N] [--regressions DIR] [--keep-going] [--timeout S]
+//   NativeProb.Fuzz run TARGET SECONDS [--seed N] [--regressions DIR] [--keep-going] [--timeout S] [--coverage]
+//   NativeProb.Fuzz instrument FOLDER   (SharpFuzz edge instrumentation of the NativeProb assemblies in a copy of this folder)
 //   NativeProb.Fuzz replay TARGET|all [--regressions ROOT]
 //   NativeProb.Fuzz crash WORKLOAD KILLS [--seed N] [--cli NativeProb.Cli.dll]   (w2v-train, tokenizer-train, w2v-search, kv-attend)
 //   NativeProb.Fuzz minimize TARGET FILE...   (shrinks kept inputs that still break the contract)
@@ -44,8 +45,11 @@ switch (args.FirstOrDefault())
     case "list":
         foreach (string n in names) Console.WriteLine($"{n}: {Make(n).Checks}");
         return 0;
+    case "instrument" when args.Length >= 2:
+        return Coverage.Instrument(args[1]) > 0 ? 0 : 1;
     case "run" when args.Length >= 3:
     {
+        if (args.Contains("--coverage")) Coverage.Enable();
         FuzzTarget t = Make(args[1]);
         double seconds = double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
         ulong seed = ulong.Parse(Option("--seed", "1"), System.Globalization.CultureInfo.InvariantCulture);

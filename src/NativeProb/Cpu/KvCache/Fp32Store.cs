@@ -41,8 +41,13 @@ internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDi
 
     public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
 
-    private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
-        TileKernels.ScoresRowMajor<TOps, TVec>(tile, KeyRow(head, start), count, ValueRow(head, start));
+    /// <summary>The run's scores; the kernel's prefetches follow into the next run's rows, which may sit in another page.</summary>
+    private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int next = start + count;
+        TileKernels.ScoresRowMajor<TOps, TVec>(tile, KeyRow(head, start), count, ValueRow(head, start),
+            next < Length ? KeyRow(head, next) : null, next < Length ? ValueRow(head, next) : null);
+    }
 
     private void Values<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
         TileKernels.AccumulateValues<TOps, TVec>(tile, ValueRow(head, start));

@@ -473,7 +473,7 @@ internal sealed unsafe class GroupedStore : KvStore
         int ci = start / _s;
         if (ci >= _chunks.Count)
         {
-            TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(false, head, start), count, ResidualRow(true, head, start));
+            ResidualScores<TOps, TVec>(tile, head, start, count);
             return;
         }
         Chunk chunk = _chunks[ci];
@@ -509,7 +509,7 @@ internal sealed unsafe class GroupedStore : KvStore
     {
         int ci = start / _s;
         if (ci < _chunks.Count) ChunkScores<TOps, TCodes, TVec>(tile, scratch, head, ci, start - ci * _s, count);
-        else TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(false, head, start), count, ResidualRow(true, head, start));
+        else ResidualScores<TOps, TVec>(tile, head, start, count);
     }
 
     private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
@@ -520,6 +520,14 @@ internal sealed unsafe class GroupedStore : KvStore
         else TileKernels.AccumulateValues<TOps, TVec>(tile, ResidualRow(true, head, start));
     }
 
+
+    /// <summary>Scores of a residual run; the kernel's prefetches follow into the next residual page.</summary>
+    private void ResidualScores<TOps, TVec>(AttentionTile tile, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int next = start + count;
+        TileKernels.ScoresRowMajor<TOps, TVec>(tile, ResidualRow(false, head, start), count, ResidualRow(true, head, start),
+            next < Length ? ResidualRow(false, head, next) : null, next < Length ? ResidualRow(true, head, next) : null);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ChunkScores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int ci, int rel, int count)

@@ -88,10 +88,12 @@ internal static unsafe class TileKernels
 
     /// <summary>
     /// S = Q K^T straight from row-major keys (decode: K is streamed once and never transposed). Four
-    /// query rows share each key load; each dot ends in one horizontal sum.
+    /// query rows share each key load; each dot ends in one horizontal sum. <paramref name="nextKeys"/> and
+    /// <paramref name="nextValues"/> are the rows of the run after this one, where the prefetches go once they pass
+    /// this run's end (null: right after this run's rows, for contiguous keys and values).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count, float* values)
+    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count, float* values, float* nextKeys = null, float* nextValues = null)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -99,14 +101,17 @@ internal static unsafe class TileKernels
         int dv = d / w * w;
         const int bk = AttentionTile.BlockKeys;
         int rows = tile.Rows;
+        if (nextKeys == null) nextKeys = keys + (long)count * d;
+        if (nextValues == null) nextValues = values + (long)count * d;
         for (int t = 0; t < count; t++)
         {
             float* k = keys + (long)t * d;
             // Decode streams K and V once from memory: fetch K rows well ahead and the next block's V
             // rows, into L2 (keeping L1 for the query rows and scores); a prefetch past the end of
             // the cache is a harmless hint, it never faults.
-            Prefetch.RangeL2(k + PrefetchRowsAhead * d, d);
-            Prefetch.RangeL2(values + (long)(t + PrefetchValueRowsAhead) * d, d);
+            int ka = t + PrefetchRowsAhead, va = t + PrefetchValueRowsAhead;
+            Prefetch.RangeL2(ka < count ? k + PrefetchRowsAhead * d : nextKeys + (long)(ka - count) * d, d);
+            Prefetch.RangeL2(va < count ? values + (long)va * d : nextValues + (long)(va - count) * d, d);
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
