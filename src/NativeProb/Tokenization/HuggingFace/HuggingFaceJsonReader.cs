@@ -44,7 +44,11 @@ internal static class HuggingFaceJsonReader
         {
             t.RequireObject();
             bool special = t.Child("special").Bool(false);
-            list.Add(new AddedTokenSpec(t.Child("id").Int(), t.Child("content").String(), special, t.Child("single_word").Bool(false),
+            // An id must be one an encoding can carry (found by coverage-guided fuzzing: an id of -2^31 was encoded).
+            JsonAt idAt = t.Child("id");
+            int id = idAt.Int();
+            if (id < 0) throw idAt.Bad($"is {id}; token ids are non-negative");
+            list.Add(new AddedTokenSpec(id, t.Child("content").String(), special, t.Child("single_word").Bool(false),
                 t.Child("lstrip").Bool(false), t.Child("rstrip").Bool(false), t.Child("normalized").Bool(!special)));
         }
         return list;
