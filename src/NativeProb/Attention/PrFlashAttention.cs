@@ -44,7 +44,9 @@ public static class PrFlashAttention
         AttentionSettings settings = FlashAttention.Validate(q, k, v, output, shape, attention);
         CpuPath path = attention.Path ?? CpuPaths.Best;
         CpuPaths.EnsureAvailable(path, nameof(options));
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        // An empty call only counts: no per-distance tables (found by the coverage-guided abi-options run: an empty
+        // call with 2^31 keys built 670 MB of them).
+        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables: shape.QueryElements != 0);
         long perCall = (long)shape.Batch * shape.Heads;
         long dense = perCall * planner.DensePerHead();
         double expected = perCall * planner.ExpectedPerHead();
@@ -97,6 +99,29 @@ public static class PrFlashAttention
             perCall * planner.DensePerHead(), perCall * planner.ExpectedPerHead());
     }
 
+    /// <summary>
+    /// The block counts of <see cref="Plan"/> without building the plan, in constant memory whatever the shape (a
+    /// plan holds every kept block of every head and query block, and its planner tables per block distance).
+    /// </summary>
+    /// <param name="shape">The shape of the call.</param>
+    /// <param name="options">Options; null for <see cref="PrFlashOptions.Default"/>.</param>
+    /// <returns>The counts <see cref="BlockPlan.BlocksComputed"/>, <see cref="BlockPlan.BlocksDense"/> and <see cref="BlockPlan.ExpectedBlocks"/> would give.</returns>
+    /// <exception cref="ArgumentException">The shape or an option is invalid.</exception>
+    public static PrFlashBlockCounts CountBlocks(AttentionShape shape, PrFlashOptions? options = null)
+    {
+        options ??= PrFlashOptions.Default;
+        options.Validate();
+        FlashAttention.ValidateShape(shape, causal: true);
+        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables: false);
+        int qbs = Math.Max(0, planner.QueryBlocks);
+        long perHeadSum = 0;
+        for (int h = 0; h < shape.Heads; h++)
+            for (int r = 0; r < qbs; r++)
+                perHeadSum += planner.Count(h, planner.FirstQueryBlock + r);
+        long perCall = (long)shape.Batch * shape.Heads;
+        return new PrFlashBlockCounts(shape.Batch * perHeadSum, perCall * planner.DensePerHead(), perCall * planner.ExpectedPerHead());
+    }
+
     /// <summary>The expected number of computed blocks over seeds (see <see cref="BlockPlan.ExpectedBlocks"/>).</summary>
     /// <param name="shape">The shape of the call.</param>
     /// <param name="options">Options; null for <see cref="PrFlashOptions.Default"/>.</param>
@@ -111,3 +136,9 @@ public static class PrFlashAttention
         return (double)shape.Batch * shape.Heads * planner.ExpectedPerHead();
     }
 }
+
+/// <summary>The block counts of a PrFlash call (<see cref="PrFlashAttention.CountBlocks"/>).</summary>
+/// <param name="Computed">Blocks the sampled plan computes, over batch and heads.</param>
+/// <param name="Dense">Blocks exact causal attention computes.</param>
+/// <param name="Expected">The expected number of computed blocks over seeds.</param>
+public readonly record struct PrFlashBlockCounts(long Computed, long Dense, double Expected);

@@ -89,6 +89,38 @@ public class PrFlashPlanTests
         Assert.True(expected < PrFlashAttention.Plan(shape, options).BlocksDense);
     }
 
+    [Theory]
+    [InlineData("harmonic", 1.0, 2, 8, 700, 900, 64)]
+    [InlineData("geometric", 0.5, 1, 4, 1000, 1000, 32)]
+    [InlineData("powerlaw", 1.5, 3, 2, 130, 4100, 128)]
+    public void CountBlocksEqualsThePlansCountsWithoutBuildingIt(string distribution, double value, int batch, int heads, int nq, int nk, int block)
+    {
+        PrFlashOptions options = distribution switch
+        {
+            "harmonic" => new PrFlashOptions { Distribution = BlockDistribution.Harmonic, C = value, BlockSize = block, Seed = 11 },
+            "geometric" => new PrFlashOptions { Distribution = BlockDistribution.Geometric, R = value, BlockSize = block, Seed = 12 },
+            _ => new PrFlashOptions { Distribution = BlockDistribution.PowerLaw, Alpha = value, BlockSize = block, Seed = 13 },
+        };
+        var shape = new AttentionShape(batch, heads, heads, nq, nk, 64);
+        BlockPlan plan = PrFlashAttention.Plan(shape, options);
+        PrFlashBlockCounts counts = PrFlashAttention.CountBlocks(shape, options);
+        Assert.Equal(plan.BlocksComputed, counts.Computed);
+        Assert.Equal(plan.BlocksDense, counts.Dense);
+        Assert.Equal(plan.ExpectedBlocks, counts.Expected);
+    }
+
+    [Fact]
+    public void CountBlocksOfALongShapeNeedsNoPlanSizedMemory()
+    {
+        // 2^20 queries and keys in blocks of 64: a plan would hold millions of block indices.
+        var shape = new AttentionShape(1, 8, 8, 1 << 20, 1 << 20, 64);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        PrFlashBlockCounts counts = PrFlashAttention.CountBlocks(shape, new PrFlashOptions { BlockSize = 64 });
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(counts.Computed > 0 && counts.Computed < counts.Dense);
+        Assert.True(allocated < 4L << 20, $"counting allocated {allocated} bytes");
+    }
+
     [Fact]
     public void ExpectedBlocksFollowsTheClosedFormForAWholePrefill()
     {

@@ -25,7 +25,15 @@ internal sealed class PrFlashPlanner
     /// <summary>Prefix sums of the effective keep probability without the sink, for cost estimates.</summary>
     private readonly double[] _prefix;
 
-    public PrFlashPlanner(PrFlashOptions options, int keyLength, int queryLength)
+    /// <summary>Null for a counting planner: p(delta) is then computed when asked, in constant memory.</summary>
+    private readonly PrFlashOptions? _options;
+
+    /// <summary>
+    /// A planner of the call's blocks. <paramref name="tables"/> false makes a counting planner: no per-distance
+    /// tables (whose size grows with the key length), for <see cref="Count"/>, <see cref="ExpectedPerHead"/> and
+    /// <see cref="DensePerHead"/> only.
+    /// </summary>
+    public PrFlashPlanner(PrFlashOptions options, int keyLength, int queryLength, bool tables = true)
     {
         BlockSize = options.BlockSize;
         _seed = options.Seed;
@@ -35,6 +43,13 @@ internal sealed class PrFlashPlanner
         FirstQueryBlock = queryLength == 0 ? 0 : (int)(firstPos / BlockSize);
         LastQueryBlock = queryLength == 0 ? -1 : (int)((keyLength - 1L) / BlockSize);
         int n = Math.Max(0, LastQueryBlock + 1);
+        if (!tables)
+        {
+            _options = options;
+            _p = _prefix = [];
+            LogWeight = [];
+            return;
+        }
         _p = new double[n];
         LogWeight = new float[n];
         _prefix = new double[n + 1];
@@ -74,9 +89,40 @@ internal sealed class PrFlashPlanner
     public double ExpectedPerHead()
     {
         double e = 0;
-        for (int qb = FirstQueryBlock; qb <= LastQueryBlock; qb++) e += ExpectedKept(qb);
+        if (_options is null)
+        {
+            for (int qb = FirstQueryBlock; qb <= LastQueryBlock; qb++) e += ExpectedKept(qb);
+            return e;
+        }
+        // The counting planner: the prefix sums as one running sum.
+        double prefix = 0;
+        for (int d = 0; d <= LastQueryBlock; d++)
+        {
+            double p = _options.Probability(d);
+            prefix += d <= _window ? 1.0 : p;
+            if (d < FirstQueryBlock) continue;
+            e += prefix + (_sink && d > _window ? 1.0 - p : 0);
+        }
         return e;
     }
+
+    /// <summary>How many key blocks <see cref="Fill"/> keeps for (head, query block), without writing them.</summary>
+    public int Count(int head, int queryBlock)
+    {
+        ulong row = RowKey(head, queryBlock);
+        int n = 0;
+        int farthestSampled = queryBlock - _window - 1;
+        for (int kb = 0; kb <= queryBlock; kb++)
+        {
+            if (kb > farthestSampled || (_sink && kb == 0)) { n++; continue; }
+            double p = ProbabilityAt(queryBlock - kb);
+            if (p >= 1.0 || ToUnit(Mix(row ^ ((ulong)(uint)kb + 1) * KeyMul)) < p) n++;
+        }
+        return n;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double ProbabilityAt(int delta) => _options is null ? _p[delta] : _options.Probability(delta);
 
     /// <summary>All causal blocks of one head: <c>sum_i (i + 1)</c> over the call's query blocks.</summary>
     public long DensePerHead()
