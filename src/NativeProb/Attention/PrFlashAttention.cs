@@ -82,7 +82,9 @@ public static class PrFlashAttention
         options ??= PrFlashOptions.Default;
         options.Validate();
         FlashAttention.ValidateShape(shape, causal: true);
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables: false);
+        CheckCountable(shape, planner, nameof(shape));
+        planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
         int qbs = Math.Max(0, planner.QueryBlocks);
         var offsets = new int[shape.Heads * qbs + 1];
         var scratch = new int[planner.LastQueryBlock + 1];
@@ -113,6 +115,7 @@ public static class PrFlashAttention
         options.Validate();
         FlashAttention.ValidateShape(shape, causal: true);
         var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables: false);
+        CheckCountable(shape, planner, nameof(shape));
         int qbs = Math.Max(0, planner.QueryBlocks);
         long perHeadSum = 0;
         for (int h = 0; h < shape.Heads; h++)
@@ -120,6 +123,21 @@ public static class PrFlashAttention
                 perHeadSum += planner.Count(h, planner.FirstQueryBlock + r);
         long perCall = (long)shape.Batch * shape.Heads;
         return new PrFlashBlockCounts(shape.Batch * perHeadSum, perCall * planner.DensePerHead(), perCall * planner.ExpectedPerHead());
+    }
+
+    /// <summary>The most (head, query block, key block) triples a plan or a count visits: about 2^31 draws, a few seconds.</summary>
+    public const long MaxPlannedBlocks = 1L << 31;
+
+    /// <summary>
+    /// Plans and counts draw every causal block of every head once (found by the coverage-guided abi-options run: 671M
+    /// heads over 2^30 keys never ended); a shape beyond <see cref="MaxPlannedBlocks"/> is refused with its numbers.
+    /// </summary>
+    private static void CheckCountable(AttentionShape shape, PrFlashPlanner planner, string name)
+    {
+        double visits = (double)shape.Heads * planner.DensePerHead();
+        if (visits > MaxPlannedBlocks)
+            throw new ArgumentException($"Planning this shape draws {visits:E3} blocks ({shape.Heads} heads x {planner.DensePerHead()} causal blocks per head), " +
+                $"more than {MaxPlannedBlocks}; ExpectedBlocks gives the expected count without drawing.", name);
     }
 
     /// <summary>The expected number of computed blocks over seeds (see <see cref="BlockPlan.ExpectedBlocks"/>).</summary>
