@@ -24,6 +24,25 @@ internal static unsafe class KvInputs
             store.Dequantize(path, start, count, k, v);
     }
 
+    /// <summary>
+    /// Checks one attention call on a store and runs it on <paramref name="options"/>' path (else
+    /// <paramref name="defaultPath"/>), with integer key dot products when <paramref name="arithmetic"/> resolves to them there.
+    /// </summary>
+    /// <exception cref="ArgumentException">A shape or option is invalid, or the store is empty.</exception>
+    /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
+    public static void Attend(KvStore store, CpuPath defaultPath, KvArithmetic arithmetic, KvFormat format, ReadOnlySpan<float> queries, Span<float> output,
+        int heads, int queryLength, AttentionOptions options)
+    {
+        AttentionShape shape = CheckAttend(store.KvHeads, store.HeadDim, store.Length, queries, output, heads, queryLength, options.Causal);
+        AttentionSettings settings = AttentionSettings.Resolve(options, heads, store.HeadDim, store.Length);
+        CpuPath path = options.Path ?? defaultPath;
+        CpuPaths.EnsureAvailable(path, nameof(options));
+        fixed (float* q = queries)
+        fixed (float* o = output)
+            StoreAttention.Run(path, store, settings.Call(shape, q, o), arithmetic.Resolve(format, path) == KvArithmetic.Integer);
+        GC.KeepAlive(settings);
+    }
+
     /// <summary>Checks a block of <paramref name="tokens"/> tokens for a cache of <paramref name="length"/> tokens.</summary>
     /// <exception cref="ArgumentException">A length is wrong, or an element is not finite or exceeds the format's limit.</exception>
     public static void CheckBlock(int kvHeads, int headDim, int length, float limit, KvFormat format, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)

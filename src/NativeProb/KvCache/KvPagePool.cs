@@ -200,7 +200,7 @@ public sealed unsafe class KvPagePool : IDisposable
                     calls[b] = settings[b].Call(shapes[b], q + offset, o + offset);
                     offset += shapes[b].QueryElements;
                 }
-                StoreAttention.RunBatch(path, stores, calls, Options.Arithmetic.Resolve(Format, path) == KvArithmetic.Integer, calls[0].Threads);
+                StoreAttention.RunBatch(path, stores, calls, Options.Arithmetic.Resolve(Format, path) == KvArithmetic.Integer);
             }
             GC.KeepAlive(settings);
         }
@@ -213,15 +213,7 @@ public sealed unsafe class KvPagePool : IDisposable
         lock (_gate)
         {
             CheckOpen();
-            KvStore store = CheckSequence(sequence, nameof(sequence)).Store;
-            AttentionShape shape = KvInputs.CheckAttend(KvHeads, HeadDim, store.Length, queries, output, heads, queryLength, options.Causal);
-            AttentionSettings settings = AttentionSettings.Resolve(options, heads, HeadDim, store.Length);
-            CpuPath path = options.Path ?? _path;
-            CpuPaths.EnsureAvailable(path, nameof(options));
-            fixed (float* q = queries)
-            fixed (float* o = output)
-                StoreAttention.Run(path, store, settings.Call(shape, q, o), Options.Arithmetic.Resolve(Format, path) == KvArithmetic.Integer);
-            GC.KeepAlive(settings);
+            KvInputs.Attend(CheckSequence(sequence, nameof(sequence)).Store, _path, Options.Arithmetic, Format, queries, output, heads, queryLength, options);
         }
     }
 

@@ -144,15 +144,7 @@ public sealed unsafe class QuantizedKvCache
     /// <exception cref="NotSupportedException">The requested CPU path is not available here.</exception>
     public void Attend(ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions? options = null)
     {
-        options ??= AttentionOptions.Default;
-        AttentionShape shape = KvInputs.CheckAttend(KvHeads, HeadDim, Length, queries, output, heads, queryLength, options.Causal);
-        AttentionSettings settings = AttentionSettings.Resolve(options, heads, HeadDim, Length);
-        CpuPath path = options.Path ?? _path;
-        CpuPaths.EnsureAvailable(path, nameof(options));
-        fixed (float* q = queries)
-        fixed (float* o = output)
-            StoreAttention.Run(path, _store, settings.Call(shape, q, o), ArithmeticOn(path) == KvArithmetic.Integer);
-        GC.KeepAlive(settings);
+        KvInputs.Attend(_store, _path, Options.Arithmetic, Format, queries, output, heads, queryLength, options ?? AttentionOptions.Default);
     }
 
     /// <summary>The arithmetic <see cref="Attend"/> uses on the cache's CPU path (<see cref="KvArithmetics.Resolve"/>).</summary>

@@ -27,9 +27,10 @@ internal static class StoreAttention
     /// that no item holds much more than the batch's work over twice the workers (one long and many short sequences
     /// keep every worker busy), and the items run longest first.
     /// </summary>
-    public static void RunBatch(CpuPath path, KvStore[] stores, AttentionCall[] calls, bool integer, int threads)
+    public static void RunBatch(CpuPath path, KvStore[] stores, AttentionCall[] calls, bool integer)
     {
-        var entry = new BatchEntry { Stores = stores, Calls = calls, Path = path, Integer = integer, Threads = threads };
+        // The calls come from one options object: they share the thread count.
+        var entry = new BatchEntry { Stores = stores, Calls = calls, Path = path, Integer = integer, Threads = calls.Length == 0 ? 1 : calls[0].Threads };
         WidthDispatch.Run<BatchEntry, long>(path, ref entry);
     }
 
