@@ -83,7 +83,7 @@ internal static class StoreAttention
                 foreach (TileItem it in TilePlan.Split(tiles[i], splits[i], 1))
                 {
                     TileItem tagged = it;
-                    tagged.Tag = i;
+                    tagged.Call = i;
                     items.Add(tagged);
                 }
             }

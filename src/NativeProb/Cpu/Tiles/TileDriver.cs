@@ -13,57 +13,36 @@ namespace NativeProb.Cpu.Tiles;
 /// </summary>
 internal static unsafe class TileDriver
 {
-    /// <summary>Runs the items; returns the sum of the counts of the items marked <see cref="TileItem.Counts"/>.</summary>
+    /// <summary>Runs the items of one call; returns the sum of the counts of the items marked <see cref="TileItem.Counts"/>.</summary>
     public static long Run<TSource, TScratch>(in AttentionCall call, TileItem[] items, int splits, TSource source)
-        where TSource : struct, ITileSource<TScratch> where TScratch : IDisposable
-    {
-        AttentionShape s = call.Shape;
-        long rows = (long)s.Batch * s.Heads * s.QueryLength;
-        float* partial = SplitMerge.Allocate(rows, splits, s.HeadDim);
-        try
-        {
-            AttentionCall c = call;
-            var total = new long[1];
-            ParallelWorkers.Run(items.Length, c.Threads, s.HeadDim, source.CreateScratch, (tile, scratch, index) =>
-            {
-                TileItem it = items[index];
-                LoadRows(c, it, tile);
-                long n = source.Walk(it, tile, scratch);
-                if (it.Counts) Interlocked.Add(ref total[0], n);
-                if (splits == 1) TileKernels.Normalize(tile);
-                else SplitMerge.Store(tile, c.O, partial, it.Split, splits);
-            });
-            if (partial != null) SplitMerge.Merge(call.O, rows, s.HeadDim, partial, splits);
-            return total[0];
-        }
-        finally
-        {
-            SplitMerge.Free(partial);
-        }
-    }
+        where TSource : struct, ITileSource<TScratch> where TScratch : IDisposable =>
+        RunRagged<TSource, TScratch>([call], [source], [splits], items, call.Threads);
 
     /// <summary>
     /// Runs the items of several calls at once (a ragged batch: one call and one source per sequence, the item's
-    /// <see cref="TileItem.Tag"/> naming its call); call i's key ranges are cut into <paramref name="splits"/>[i] parts.
+    /// <see cref="TileItem.Call"/> naming its call); call i's key ranges are cut into <paramref name="splits"/>[i] parts.
+    /// Returns the sum of the counts of the items marked <see cref="TileItem.Counts"/>.
     /// </summary>
-    public static void RunRagged<TSource, TScratch>(AttentionCall[] calls, TSource[] sources, int[] splits, TileItem[] items, int threads)
+    public static long RunRagged<TSource, TScratch>(AttentionCall[] calls, TSource[] sources, int[] splits, TileItem[] items, int threads)
         where TSource : struct, ITileSource<TScratch> where TScratch : IDisposable
     {
-        if (calls.Length == 0) return;
+        if (calls.Length == 0) return 0;
         var partial = new IntPtr[calls.Length];
         try
         {
             for (int i = 0; i < calls.Length; i++)
             {
                 AttentionShape s = calls[i].Shape;
-                partial[i] = (IntPtr)SplitMerge.Allocate((long)s.Heads * s.QueryLength, splits[i], s.HeadDim);
+                partial[i] = (IntPtr)SplitMerge.Allocate((long)s.Batch * s.Heads * s.QueryLength, splits[i], s.HeadDim);
             }
+            var total = new long[1];
             ParallelWorkers.Run(items.Length, threads, calls[0].Shape.HeadDim, sources[0].CreateScratch, (tile, scratch, index) =>
             {
                 TileItem it = items[index];
-                int b = it.Tag;
+                int b = it.Call;
                 LoadRows(calls[b], it, tile);
-                sources[b].Walk(it, tile, scratch);
+                long n = sources[b].Walk(it, tile, scratch);
+                if (it.Counts) Interlocked.Add(ref total[0], n);
                 if (splits[b] == 1) TileKernels.Normalize(tile);
                 else SplitMerge.Store(tile, calls[b].O, (float*)partial[b], it.Split, splits[b]);
             });
@@ -71,8 +50,9 @@ internal static unsafe class TileDriver
                 if (partial[i] != IntPtr.Zero)
                 {
                     AttentionShape s = calls[i].Shape;
-                    SplitMerge.Merge(calls[i].O, (long)s.Heads * s.QueryLength, s.HeadDim, (float*)partial[i], splits[i]);
+                    SplitMerge.Merge(calls[i].O, (long)s.Batch * s.Heads * s.QueryLength, s.HeadDim, (float*)partial[i], splits[i]);
                 }
+            return total[0];
         }
         finally
         {

@@ -14,6 +14,8 @@ internal struct TileItem
     public int Split, Splits;
     /// <summary>The key range [Begin, End), in the unit of the item's source (keys, runs of a store).</summary>
     public long Begin, End;
+    /// <summary>Which call of a ragged batch the item belongs to (<see cref="TileDriver.RunRagged{TSource, TScratch}"/>; 0 for one call).</summary>
+    public int Call;
     /// <summary>A source's own tag (PrFlash: the query block).</summary>
     public int Tag;
     /// <summary>Whether the source's count for this item adds to the call's total (PrFlash: once per query block).</summary>
