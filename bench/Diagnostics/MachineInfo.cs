@@ -43,9 +43,20 @@ internal static class MachineInfo
         try
         {
             if (File.Exists("/proc/cpuinfo"))
+            {
+                // The first processor's block; a virtual machine's model name is often only the brand ("AMD EPYC"),
+                // so the family and model numbers are added to tell microarchitectures apart.
+                var fields = new Dictionary<string, string>(StringComparer.Ordinal);
                 foreach (string line in File.ReadLines("/proc/cpuinfo"))
-                    if (line.StartsWith("model name", StringComparison.Ordinal))
-                        return line[(line.IndexOf(':') + 1)..].Trim();
+                {
+                    if (line.Length == 0) break;
+                    int colon = line.IndexOf(':');
+                    if (colon > 0) fields.TryAdd(line[..colon].Trim(), line[(colon + 1)..].Trim());
+                }
+                if (fields.TryGetValue("model name", out string? name))
+                    return fields.TryGetValue("cpu family", out string? family) && fields.TryGetValue("model", out string? model)
+                        ? $"{name} (family {family}, model {model})" : name;
+            }
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
