@@ -5,7 +5,8 @@ using NativeProb.Errors;
 namespace NativeProb.Cpu.KvCache;
 
 /// <summary>
-/// A pool's memory: one native allocation made up front, cut into equal slabs; a slab serves one block size
+/// A pool's memory: one native allocation made up front (on huge pages where the OS gives them, see
+/// <see cref="HugePages"/>), cut into equal slabs; a slab serves one block size
 /// (size class) at a time, cut into slots. A class takes a free slab when its slabs are full, and a slab whose
 /// slots are all free returns to the free slabs at once, so memory moves between classes (an SAQ sequence holds
 /// an fp32 residual, chunks at each rung of the ladder, and mostly tail chunks). Not thread-safe: the pool
@@ -48,7 +49,7 @@ internal sealed unsafe class KvArena : IKvMemory, IDisposable
         _classes = sizes.Select(b => new SizeClass { SlotBytes = Slot(b), SlotsPerSlab = (int)(_slabBytes / Slot(b)) }).ToArray();
         try
         {
-            _base = (byte*)NativeMemory.AlignedAlloc((nuint)(_slabBytes * _slabCount), 64);
+            _base = HugePages.Allocate(_slabBytes * _slabCount);
         }
         catch (OutOfMemoryException e)
         {
