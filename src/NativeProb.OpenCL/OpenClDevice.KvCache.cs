@@ -57,8 +57,8 @@ public sealed partial class OpenClDevice
     }
 
     /// <summary>
-    /// Split-K attention on a device-resident cache (kv_resident.cl): work-groups of 64 work-items, each a key range of one
-    /// KV head against up to 16 of the query rows that read it, then a log-sum-exp merge of the ranges.
+    /// Split-K attention on a device-resident cache (kv_resident.cl): work-groups, each a key range of one KV head against
+    /// up to 16 of the query rows that read it, then a log-sum-exp merge of the ranges.
     /// </summary>
     internal void AttendResident(OpenClKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions options)
     {
@@ -70,7 +70,10 @@ public sealed partial class OpenClDevice
         if (rowBlocks > int.MaxValue) throw new ArgumentException($"{rows} query rows per KV head are too many for one call.", nameof(queryLength));
         (int span, int splits) = KvSplits(nk, hkv * rowBlocks, cache.SpanOverride);
         long expected = shape.QueryElements;
-        string buildOptions = cache.BuildOptions(rowTile);
+        // CPU devices (PoCL) run a work-group's loops best as one work-item with 16-lane vectors; other devices share
+        // a group's 16-key blocks and 16-channel slices among 8 work-items (not yet tuned on a GPU).
+        int workItems = cache.WorkGroupOverride ?? (Info.Kind == ClDeviceKind.Cpu ? 1 : 8);
+        string buildOptions = cache.BuildOptions(rowTile, workItems);
         bool grouped = cache.Kind == 4;
         int s = grouped ? cache.Host.Options.ResidualLength : 1, g = grouped ? cache.Host.Options.GroupSize : 1;
 
@@ -85,12 +88,12 @@ public sealed partial class OpenClDevice
             int distances = (int)Math.Min(int.MaxValue, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)nk + 1));
             (nint bSlopes, nint bDist) = UploadBias(scoring.Slopes, options.Bias.Distance, distances, bq);
             nint kernel = Kernel(KvProgram, "kv_partial", buildOptions);
-            if (KernelWorkGroupLimit(kernel) < 64)
-                throw new NotSupportedException($"{Info.Name} cannot run the KV attention kernel's work-groups of 64 work-items.");
+            if (KernelWorkGroupLimit(kernel) < workItems)
+                throw new NotSupportedException($"{Info.Name} cannot run the KV attention kernel's work-groups of {workItems} work-items.");
             var (a0, a1, a2, a3) = cache.Buffers;
             SetArgs(kernel, a0, a1, a2, a3, bq, partAcc, partMl, bSlopes, bDist, heads, hkv, queryLength, nk, d, s, g, cache.DeviceChunks,
                 scoring.Scale, options.Causal ? 1 : 0, scoring.Slopes is null ? 0 : 1, span, splits);
-            Launch(kernel, [splits * 64L, hkv, rowBlocks], [64, 1, 1]);
+            Launch(kernel, [(long)splits * workItems, hkv, rowBlocks], [workItems, 1, 1]);
             nint merge = Kernel(KvProgram, "kv_merge", buildOptions);
             SetArgs(merge, partAcc, partMl, bo, d, splits, heads * queryLength);
             Launch(merge, [d, (long)heads * queryLength], []);

@@ -101,11 +101,14 @@ public sealed class OpenClKvCache : IDisposable
 
     internal (nint A0, nint A1, nint A2, nint A3) Buffers => (_a0.Value, _a1.Value, _a2.Value, _a3.Value);
 
-    /// <summary>The kernels' build options for work-groups of <paramref name="rows"/> query rows.</summary>
-    internal string BuildOptions(int rows)
+    /// <summary>Tests: work-items per work-group of the attention kernel, instead of the device's choice.</summary>
+    internal int? WorkGroupOverride { get; set; }
+
+    /// <summary>The kernels' build options for work-groups of <paramref name="workItems"/> work-items and <paramref name="rows"/> query rows.</summary>
+    internal string BuildOptions(int rows, int workItems)
     {
         int maxDim = HeadDim <= 128 ? 128 : (HeadDim + 127) / 128 * 128;
-        return $"-DFMT={Kind} -DROWS={rows} -DMAX_D={maxDim} -cl-fp32-correctly-rounded-divide-sqrt";
+        return $"-DFMT={Kind} -DROWS={rows} -DWG={workItems} -DMAX_D={maxDim} -cl-fp32-correctly-rounded-divide-sqrt";
     }
 
     /// <summary>Appends one token: <paramref name="key"/> and <paramref name="value"/> are <c>[Hkv, D]</c>.</summary>
@@ -239,7 +242,7 @@ public sealed class OpenClKvCache : IDisposable
             _a2.Ensure(bytes, bytes);
             _a3.Ensure(bytes, bytes);
         }
-        nint kernel = _device.Kernel("kv_resident", "kv_store", BuildOptions(1));
+        nint kernel = _device.Kernel("kv_resident", "kv_store", BuildOptions(1, 1));
         _device.SetArgs(kernel, bk, bv, _a0.Value, _a1.Value, _a2.Value, _a3.Value, KvHeads, HeadDim, m, first, s);
         _device.Launch(kernel, [(long)m * KvHeads], []);
     }
@@ -254,9 +257,10 @@ public sealed class OpenClKvCache : IDisposable
         _a1.Ensure(cap * codes, used * codes);
         if (Kind is 2 or 3)
         {
+            // 16 bytes of slack: the kernels read a half through vload_half4 (kv_resident.cl's h2f).
             long scales = (long)KvHeads * (HeadDim / 32) * 2;
-            _a2.Ensure(cap * scales, used * scales);
-            _a3.Ensure(cap * scales, used * scales);
+            _a2.Ensure(cap * scales + 16, used * scales);
+            _a3.Ensure(cap * scales + 16, used * scales);
         }
     }
 
@@ -286,6 +290,7 @@ public sealed class OpenClKvCache : IDisposable
                 parts[p] = total;
                 total += (sizes[p] + 15) & ~15;
             }
+            total += 16;   // slack after the last part: the kernels read a half through vload_half4 (kv_resident.cl's h2f)
             moved |= Reserve(total);
             byte[] staging = ArrayPool<byte>.Shared.Rent(total);
             try

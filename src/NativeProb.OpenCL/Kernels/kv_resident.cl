@@ -4,22 +4,26 @@
 // kernel that reads the cache where it lies, and a log-sum-exp merge of the splits' partial results.
 //
 // FMT (build option): 0 fp32, 1 fp16, 2 int8, 3 int4 (per-token formats), 4 KIVI / SAQ (grouped).
-// Per-token formats, for token t of KV head h (T64 = t / 64, L = t % 64):
-//   keys in 64-token tiles, channel-major inside a tile, so the 64 work-items of a group read 64 consecutive keys
-//   of one channel from consecutive addresses:
-//     fp32 / fp16 / int8: element ((T64 * Hkv + h) * D + c) * 64 + L;
-//     int4: byte ((T64 * Hkv + h) * D/2 + c/2) * 64 + L holds channels c (low nibble) and c + 1 (high), code + 8;
-//     int8 / int4 key scales (fp16): ((T64 * Hkv + h) * D/32 + c/32) * 64 + L.
-//   values as rows: element (t * Hkv + h) * D + c (int4: byte (t * Hkv + h) * D/2 + c/2, nibbles as for keys);
-//     value scales (t * Hkv + h) * D/32 + c/32.
+// Per-token formats, for token t of KV head h (K = key_tile(t, h) = ((t / 64) * Hkv + h) * 4 + (t / 16) % 4,
+// R = value_row(t, h) = ((t / 64) * Hkv + h) * 64 + t % 64, L = t % 16), so that a KV head's 64 tokens are contiguous:
+//   keys in 16-token tiles, channel-major inside a tile, so one 16-lane load reads a channel of 16 keys:
+//     fp32 / fp16 / int8: element (K * D + c) * 16 + L;
+//     int4: byte (K * D/2 + c/2) * 16 + L holds channels c (low nibble) and c + 1 (high), code + 8;
+//     int8 / int4 key scales (fp16): (K * D/32 + c/32) * 16 + L.
+//   values as rows: element R * D + c (int4: byte R * D/2 + c/2, nibbles as for keys); value scales R * D/32 + c/32.
 //   int8 / int4: symmetric blocks of 32 channels, d = amax / qmax rounded up to fp16 (vstore_half_rtp), code =
 //   clamp(floor(x / d + 1/2), -qmax, qmax), value = code * d; fp16: round to nearest even (vstore_half_rte). The
 //   program is built with -cl-fp32-correctly-rounded-divide-sqrt, so x / d is the CPU's quotient and the codes
-//   are the CPU's.
-// Grouped: every quantized chunk's six parts in `data` at the offsets of `meta` (8 ints per chunk: key bits,
+//   are the CPU's (src/NativeProb/Cpu/KvCache/TokenStore.cs).
+// Grouped: every quantized chunk's six parts in `data` (a0) at the offsets of `meta` (a1; 8 ints per chunk: key bits,
 //   value bits, offsets of key codes, key scales, key mins, value codes, value scales, value mins), in the byte
-//   layout the CPU stores (GroupedKvStorage, kv_attention.cl's header); the fp32 residual rows at
-//   (rel * Hkv + h) * D + c, rel = t % S, for the tokens after the last chunk.
+//   layout the CPU stores (src/NativeProb/Backends/GroupedKvStorage.cs): per chunk of S tokens and n = Hkv * S * D
+//   codes per stream, the key code of (h, token u of group gi, channel c) is element
+//   ((h * S/G + gi) * D * G) + (u / 16) * 16 * D + c * 16 + u % 16 with scale / min at [h][gi][c]; the value code of
+//   (h, token t, channel c) is element (h * S + t) * D + c with scale / min at [h][c / G][t]; codes are bit-packed in
+//   16-byte groups of 128 / B codes (code e in byte e % 16 of group e / (128 / B), at bit B * (e % (128 / B) / 16)),
+//   B = 3 as a 2-bit plane followed (at byte n / 4) by a 1-bit plane. The fp32 residual (rel = t % S) holds keys in
+//   16-token tiles (a2, as the per-token keys) and values as rows (a3).
 
 #ifndef FMT
 #define FMT 0
@@ -30,25 +34,8 @@
 #ifndef ROWS
 #define ROWS 1
 #endif
-#define WG 64
-#define CH ((MAX_D + WG - 1) / WG)
 
-// ---- reading one key or value element ----
-
-#if FMT == 4
-inline int plain_code(const __global uchar* stream, int bits, long e)
-{
-    const long sb = 128 / bits;
-    const uchar b = stream[(e / sb) * 16 + (e & 15)];
-    return (b >> (bits * (int)((e % sb) >> 4))) & ((1 << bits) - 1);
-}
-
-inline float code_at(const __global uchar* stream, long n, int bits, long e)
-{
-    if (bits == 3) return (float)(plain_code(stream, 2, e) | (plain_code(stream + n / 4, 1, e) << 2));
-    return (float)plain_code(stream, bits, e);
-}
-#endif
+// ---- the cache ----
 
 // a0..a3: fp32 / fp16: keys, values, -, -; int8 / int4: key codes, value codes, key scales, value scales;
 // grouped: chunk data, chunk meta, residual keys, residual values.
@@ -61,63 +48,16 @@ typedef struct
     int kv_heads, d, s_len, g_size, chunks;
 } cache_t;
 
-inline float key_at(const cache_t* k, int h, int t, int c)
-{
-    const long tile = ((long)(t >> 6) * k->kv_heads + h);
-    const int l = t & 63;
-#if FMT == 0
-    return ((const __global float*)k->a0)[(tile * k->d + c) * 64 + l];
-#elif FMT == 1
-    return vload_half((tile * k->d + c) * 64 + l, (const __global half*)k->a0);
-#elif FMT == 2
-    const float s = vload_half((tile * (k->d / 32) + c / 32) * 64 + l, (const __global half*)k->a2);
-    return (float)((const __global char*)k->a0)[(tile * k->d + c) * 64 + l] * s;
-#elif FMT == 3
-    const float s = vload_half((tile * (k->d / 32) + c / 32) * 64 + l, (const __global half*)k->a2);
-    const int code = (k->a0[(tile * (k->d / 2) + c / 2) * 64 + l] >> ((c & 1) * 4)) & 15;
-    return (float)(code - 8) * s;
-#else
-    const int ci = t / k->s_len, rel = t % k->s_len;
-    if (ci < k->chunks)
-    {
-        const __global int* cm = (const __global int*)k->a1 + 8 * ci;
-        const long n = (long)k->kv_heads * k->s_len * k->d;
-        const int gi = rel / k->g_size, u = rel % k->g_size;
-        const long grp = (long)h * (k->s_len / k->g_size) + gi;
-        const long e = grp * k->d * k->g_size + (long)(u >> 4) * 16 * k->d + (long)c * 16 + (u & 15);
-        return fma(code_at(k->a0 + cm[2], n, cm[0], e), vload_half(grp * k->d + c, (const __global half*)(k->a0 + cm[3])),
-            vload_half(grp * k->d + c, (const __global half*)(k->a0 + cm[4])));
-    }
-    return ((const __global float*)k->a2)[((long)rel * k->kv_heads + h) * k->d + c];
-#endif
-}
+/// One fp16 value as float. Read through vload_half4, which CPU devices convert with one instruction where the scalar
+/// vload_half takes a dozen; the three halves after it are read too, so every buffer of halves has 16 bytes of slack.
+inline float h2f(const __global half* p, long i) { return vload_half4(0, p + i).x; }
 
-inline float value_at(const cache_t* k, int h, int t, int c)
-{
-    const long row = (long)t * k->kv_heads + h;
-#if FMT == 0
-    return ((const __global float*)k->a1)[row * k->d + c];
-#elif FMT == 1
-    return vload_half(row * k->d + c, (const __global half*)k->a1);
-#elif FMT == 2
-    return (float)((const __global char*)k->a1)[row * k->d + c] * vload_half(row * (k->d / 32) + c / 32, (const __global half*)k->a3);
-#elif FMT == 3
-    const int code = (k->a1[row * (k->d / 2) + c / 2] >> ((c & 1) * 4)) & 15;
-    return (float)(code - 8) * vload_half(row * (k->d / 32) + c / 32, (const __global half*)k->a3);
-#else
-    const int ci = t / k->s_len, rel = t % k->s_len;
-    if (ci < k->chunks)
-    {
-        const __global int* cm = (const __global int*)k->a1 + 8 * ci;
-        const long n = (long)k->kv_heads * k->s_len * k->d;
-        const long e = ((long)h * k->s_len + rel) * k->d + c;
-        const long mi = ((long)h * (k->d / k->g_size) + c / k->g_size) * k->s_len + rel;
-        return fma(code_at(k->a0 + cm[5], n, cm[1], e), vload_half(mi, (const __global half*)(k->a0 + cm[6])),
-            vload_half(mi, (const __global half*)(k->a0 + cm[7])));
-    }
-    return ((const __global float*)k->a3)[((long)rel * k->kv_heads + h) * k->d + c];
-#endif
-}
+/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [t / 64][h][(t / 16) % 4], so a KV head's
+/// 64 keys of a kernel tile are contiguous.
+inline long key_tile(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 4 + ((t >> 4) & 3); }
+
+/// Per-token formats: the value row of token t of KV head h, rows [t / 64][h][t % 64] (a KV head's 64 values contiguous).
+inline long value_row(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 64 + (t & 63); }
 
 // ---- the store kernel: tokens [Hkv, m, D] (keys sk, values sv) become tokens base .. base + m - 1 ----
 
@@ -153,19 +93,19 @@ __kernel void kv_store(
     const __global float* k = sk + ((long)h * m + j) * d;
     const __global float* v = sv + ((long)h * m + j) * d;
     const int t = base + j;
-    const long tile = (long)(t >> 6) * kv_heads + h;
-    const int l = t & 63;
-    const long row = (long)t * kv_heads + h;
+    const long tile = key_tile(t, kv_heads, h);
+    const int l = t & 15;
+    const long row = value_row(t, kv_heads, h);
 #if FMT == 0
     for (int c = 0; c < d; c++)
     {
-        ((__global float*)a0)[(tile * d + c) * 64 + l] = k[c];
+        ((__global float*)a0)[(tile * d + c) * 16 + l] = k[c];
         ((__global float*)a1)[row * d + c] = v[c];
     }
 #elif FMT == 1
     for (int c = 0; c < d; c++)
     {
-        vstore_half_rte(k[c], (tile * d + c) * 64 + l, (__global half*)a0);
+        vstore_half_rte(k[c], (tile * d + c) * 16 + l, (__global half*)a0);
         vstore_half_rte(v[c], row * d + c, (__global half*)a1);
     }
 #elif FMT == 2 || FMT == 3
@@ -174,30 +114,32 @@ __kernel void kv_store(
         ushort kb, vb;
         const float kd = block_scale(k + b * 32, &kb);
         const float vd = block_scale(v + b * 32, &vb);
-        ((__global ushort*)a2)[(tile * (d / 32) + b) * 64 + l] = kb;
+        ((__global ushort*)a2)[(tile * (d / 32) + b) * 16 + l] = kb;
         ((__global ushort*)a3)[row * (d / 32) + b] = vb;
 #if FMT == 2
         for (int i = 0; i < 32; i++)
         {
             const int c = b * 32 + i;
-            ((__global char*)a0)[(tile * d + c) * 64 + l] = (char)block_code(k[c], kd);
+            ((__global char*)a0)[(tile * d + c) * 16 + l] = (char)block_code(k[c], kd);
             ((__global char*)a1)[row * d + c] = (char)block_code(v[c], vd);
         }
 #else
         for (int i = 0; i < 32; i += 2)
         {
             const int c = b * 32 + i;
-            a0[(tile * (d / 2) + c / 2) * 64 + l] = (uchar)((block_code(k[c], kd) + 8) | ((block_code(k[c + 1], kd) + 8) << 4));
+            a0[(tile * (d / 2) + c / 2) * 16 + l] = (uchar)((block_code(k[c], kd) + 8) | ((block_code(k[c + 1], kd) + 8) << 4));
             a1[row * (d / 2) + c / 2] = (uchar)((block_code(v[c], vd) + 8) | ((block_code(v[c + 1], vd) + 8) << 4));
         }
 #endif
     }
 #else
-    // Grouped: the fp32 residual row of token t (t counts within the residual here).
-    const long r = ((long)(t % s_len) * kv_heads + h) * d;
+    // Grouped: the fp32 residual of token t (t counts within the residual here); keys in 16-token tiles as above.
+    const int rel = t % s_len;
+    const long ktile = (long)(rel >> 4) * kv_heads + h;
+    const long r = ((long)rel * kv_heads + h) * d;
     for (int c = 0; c < d; c++)
     {
-        ((__global float*)a2)[r + c] = k[c];
+        ((__global float*)a2)[(ktile * d + c) * 16 + (rel & 15)] = k[c];
         ((__global float*)a3)[r + c] = v[c];
     }
 #endif
@@ -206,9 +148,160 @@ __kernel void kv_store(
 // ---- split-K attention ----
 // Work-group (split, KV head h, row block rb): keys [split * span, (split + 1) * span) of KV head h against ROWS of the
 // G * Nq query rows that read h (row r: head h * G + r / Nq, query r % Nq at position nk - nq + r % Nq). Per tile of 64
-// keys: work-item i scores key t0 + i against every row (the rows' queries in local memory), the rows' online softmax
-// is updated from the tile's scores, and work-item i accumulates channels i, i + 64, ... of every row. The partial
-// result of a row and split is its max m, sum l and unnormalized output acc, merged by kv_merge.
+// keys: each 16-key block is scored against every row with 16 keys in the lanes of a float16 (the rows' queries in local
+// memory), the rows' online softmax is updated from the tile's scores, and each 16-channel slice of the values is
+// accumulated into every row with 16 channels in the lanes. The WG work-items of a group share the blocks, the rows
+// and the slices. The partial result of a row and split is its max m, sum l and unnormalized output acc, merged by
+// kv_merge.
+
+#ifndef WG
+#define WG 1
+#endif
+#define TILE 64
+#define NB (TILE / 16)
+#define SLICES (MAX_D / 16)
+#define SL ((SLICES + WG - 1) / WG)
+// The loops over a work-group's rows are unrolled, so each row's accumulator stays in a register.
+
+#if FMT == 4
+/// 16 consecutive codes e .. e + 15 (e a multiple of 16) of a packed stream: one 16-byte load, one shift.
+inline uchar16 plain16(const __global uchar* stream, int bits, long e)
+{
+    const int lp = bits == 1 ? 3 : bits == 2 ? 2 : bits == 4 ? 1 : 0;   // log2(codes of 16 per byte group)
+    const long g = e >> 4;
+    const uchar16 b = vload16(0, stream + (g >> lp) * 16);
+    return (b >> (uchar16)(uchar)(bits * (int)(g & ((1 << lp) - 1)))) & (uchar16)(uchar)((1 << bits) - 1);
+}
+
+inline float16 codes16(const __global uchar* stream, long n, int bits, long e)
+{
+    if (bits == 3) return convert_float16(plain16(stream, 2, e) | (plain16(stream + n / 4, 1, e) << (uchar16)(uchar)2));
+    return convert_float16(plain16(stream, bits, e));
+}
+#endif
+
+/// Scores of the 16 keys tb .. tb + 15 of KV head h against every row: s[r] += q_r . k (lanes = keys).
+inline void score_block(const cache_t* k, int h, int tb, __local const float* qs, float16* out)
+{
+    float16 s[ROWS];
+    _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
+    const int d = k->d;
+    const long tile = key_tile(tb, k->kv_heads, h);
+#if FMT == 0
+    const __global float* base = (const __global float*)k->a0 + tile * d * 16;
+    for (int c = 0; c < d; c++)
+    {
+        const float16 kv = vload16(c, base);
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
+    }
+#elif FMT == 1
+    const __global half* base = (const __global half*)k->a0 + tile * d * 16;
+    for (int c = 0; c < d; c++)
+    {
+        const float16 kv = vload_half16(c, base);
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
+    }
+#elif FMT == 2
+    const __global char* base = (const __global char*)k->a0 + tile * d * 16;
+    for (int b = 0; b < d / 32; b++)
+    {
+        const float16 scale = vload_half16(tile * (d / 32) + b, (const __global half*)k->a2);
+        for (int c = b * 32; c < b * 32 + 32; c++)
+        {
+            const float16 kv = convert_float16(vload16(c, base)) * scale;
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
+        }
+    }
+#elif FMT == 3
+    const __global uchar* base = k->a0 + tile * (d / 2) * 16;
+    for (int b = 0; b < d / 32; b++)
+    {
+        const float16 scale = vload_half16(tile * (d / 32) + b, (const __global half*)k->a2);
+        for (int cc = b * 16; cc < b * 16 + 16; cc++)
+        {
+            const uchar16 pair = vload16(cc, base);
+            const float16 lo = (convert_float16(pair & (uchar16)(uchar)15) - 8.0f) * scale;
+            const float16 hi = (convert_float16(pair >> (uchar16)(uchar)4) - 8.0f) * scale;
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++)
+                s[r] = fma((float16)qs[r * MAX_D + 2 * cc + 1], hi, fma((float16)qs[r * MAX_D + 2 * cc], lo, s[r]));
+        }
+    }
+#else
+    const int ci = tb / k->s_len, rel = tb % k->s_len;
+    if (ci < k->chunks)
+    {
+        const __global int* cm = (const __global int*)k->a1 + 8 * ci;
+        const long n = (long)k->kv_heads * k->s_len * d;
+        const int g = k->g_size;
+        const long grp = (long)h * (k->s_len / g) + rel / g;
+        const long e0 = grp * d * g + (long)((rel % g) >> 4) * 16 * d;
+        const __global uchar* codes = k->a0 + cm[2];
+        const __global half* scales = (const __global half*)(k->a0 + cm[3]);
+        const __global half* mins = (const __global half*)(k->a0 + cm[4]);
+        const int bits = cm[0];
+        for (int c = 0; c < d; c++)
+        {
+            const float16 kv = fma(codes16(codes, n, bits, e0 + (long)c * 16), (float16)h2f(scales, grp * d + c), (float16)h2f(mins, grp * d + c));
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
+        }
+    }
+    else
+    {
+        const __global float* base = (const __global float*)k->a2 + ((long)(rel >> 4) * k->kv_heads + h) * d * 16;
+        for (int c = 0; c < d; c++)
+        {
+            const float16 kv = vload16(c, base);
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
+        }
+    }
+#endif
+    _Pragma("unroll") for (int r = 0; r < ROWS; r++) out[r] = s[r];
+}
+
+/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t of KV head h.
+inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
+{
+    const int d = k->d;
+#if FMT == 0
+    return vload16(0, (const __global float*)k->a1 + row * d + c0);
+#elif FMT == 1
+    return vload_half16(0, (const __global half*)k->a1 + row * d + c0);
+#elif FMT == 2
+    return convert_float16(vload16(0, (const __global char*)k->a1 + row * d + c0)) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+#elif FMT == 3
+    const uchar8 b = vload8(0, k->a1 + row * (d / 2) + c0 / 2);
+    const uchar16 codes = shuffle2(b & (uchar8)(uchar)15, b >> (uchar8)(uchar)4, (uchar16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+    return (convert_float16(codes) - 8.0f) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+#else
+    const int ci = t / k->s_len, rel = t % k->s_len;
+    if (ci < k->chunks)
+    {
+        const __global int* cm = (const __global int*)k->a1 + 8 * ci;
+        const long n = (long)k->kv_heads * k->s_len * d;
+        const long e = ((long)h * k->s_len + rel) * d + c0;
+        const long mi = ((long)h * (d / k->g_size) + c0 / k->g_size) * k->s_len + rel;
+        return fma(codes16(k->a0 + cm[5], n, cm[1], e), (float16)h2f((const __global half*)(k->a0 + cm[6]), mi),
+            (float16)h2f((const __global half*)(k->a0 + cm[7]), mi));
+    }
+    return vload16(0, (const __global float*)k->a3 + ((long)rel * k->kv_heads + h) * d + c0);
+#endif
+}
+
+inline float max16(float16 v)
+{
+    const float8 a = fmax(v.lo, v.hi);
+    const float4 b = fmax(a.lo, a.hi);
+    const float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+
+inline float sum16(float16 v)
+{
+    const float8 a = v.lo + v.hi;
+    const float4 b = a.lo + a.hi;
+    const float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void kv_partial(
@@ -223,7 +316,7 @@ void kv_partial(
     const float scale, const int causal, const int has_bias, const int span, const int splits)
 {
     __local float qs[ROWS * MAX_D];
-    __local float sc[ROWS * WG];
+    __local float sc[ROWS * TILE];
     __local float ml[ROWS], ll[ROWS], corr[ROWS];
 
     const int lid = (int)get_local_id(0);
@@ -236,7 +329,7 @@ void kv_partial(
     int orow[ROWS], pos[ROWS];
     float slope[ROWS];
     int maxpos = 0;
-    for (int r = 0; r < ROWS; r++)
+    _Pragma("unroll") for (int r = 0; r < ROWS; r++)
     {
         const int rr = r0 + min(r, nrows - 1);
         const int head = h * group + rr / nq, i = rr % nq;
@@ -250,70 +343,68 @@ void kv_partial(
         const int r = e / MAX_D, c = e % MAX_D;
         qs[e] = (r < nrows && c < d) ? q[(long)orow[r] * d + c] * scale : 0.0f;
     }
-    if (lid < ROWS) { ml[lid] = -INFINITY; ll[lid] = 0.0f; }
-    float acc[ROWS * CH];
-    for (int e = 0; e < ROWS * CH; e++) acc[e] = 0.0f;
+    for (int r = lid; r < ROWS; r += WG) { ml[r] = -INFINITY; ll[r] = 0.0f; corr[r] = 1.0f; }
+    float16 acc[ROWS * SL];
+    for (int e = 0; e < ROWS * SL; e++) acc[e] = (float16)0.0f;
     barrier(CLK_LOCAL_MEM_FENCE);
 
     const int k0 = split * span;
     const int k1 = min(min(nk, k0 + span), causal ? maxpos + 1 : nk);
-    for (int t0 = k0; t0 < k1; t0 += WG)
+    for (int t0 = k0; t0 < k1; t0 += TILE)
     {
-        const int t = t0 + lid;
-        float s[ROWS];
-        for (int r = 0; r < ROWS; r++) s[r] = 0.0f;
-        if (t < k1)
+        for (int b = lid; b < NB; b += WG)
         {
-            for (int c = 0; c < d; c++)
+            const int tb = t0 + 16 * b;
+            float16 s[ROWS];
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
+            if (tb < k1) score_block(&cache, h, tb, qs, s);
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++)
             {
-                const float kv = key_at(&cache, h, t, c);
-                for (int r = 0; r < ROWS; r++) s[r] = fma(qs[r * MAX_D + c], kv, s[r]);
-            }
-        }
-        for (int r = 0; r < ROWS; r++)
-        {
-            const bool seen = t < k1 && (!causal || t <= pos[r]);
-            float x = -INFINITY;
-            if (seen) x = has_bias ? s[r] - slope[r] * dist[pos[r] >= t ? pos[r] - t : t - pos[r]] : s[r];
-            sc[r * WG + lid] = x;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < nrows)
-        {
-            float mt = -INFINITY;
-            for (int j = 0; j < WG; j++) mt = fmax(mt, sc[lid * WG + j]);
-            const float mold = ml[lid], mnew = fmax(mold, mt);
-            float cr = 1.0f, sum = 0.0f;
-            if (mnew != -INFINITY)
-            {
-                cr = exp(mold - mnew);
-                for (int j = 0; j < WG; j++)
+                __local float* x = sc + r * TILE + 16 * b;
+                vstore16(s[r], 0, x);
+                for (int i = 0; i < 16; i++)
                 {
-                    const float p = exp(sc[lid * WG + j] - mnew);
-                    sc[lid * WG + j] = p;
-                    sum += p;
+                    const int t = tb + i;
+                    const bool seen = t < k1 && (!causal || t <= pos[r]);
+                    x[i] = !seen ? -INFINITY : has_bias ? x[i] - slope[r] * dist[pos[r] >= t ? pos[r] - t : t - pos[r]] : x[i];
                 }
             }
-            else
-            {
-                for (int j = 0; j < WG; j++) sc[lid * WG + j] = 0.0f;
-            }
-            ll[lid] = fma(ll[lid], cr, sum);
-            ml[lid] = mnew;
-            corr[lid] = cr;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        const int count = min(WG, k1 - t0);
-        for (int ci = 0; ci < CH; ci++)
+        for (int r = lid; r < nrows; r += WG)
         {
-            const int c = lid + ci * WG;
-            if (c >= d) break;
-            for (int r = 0; r < ROWS; r++) acc[r * CH + ci] *= corr[r < nrows ? r : 0];
+            __local float* x = sc + r * TILE;
+            float mt = -INFINITY;
+            for (int j = 0; j < NB; j++) mt = fmax(mt, max16(vload16(j, x)));
+            const float mold = ml[r], mnew = fmax(mold, mt);
+            float cr = 1.0f, sum = 0.0f;
+            for (int j = 0; j < NB; j++)
+            {
+                const float16 p = mnew == -INFINITY ? (float16)0.0f : exp(vload16(j, x) - mnew);
+                vstore16(p, j, x);
+                sum += sum16(p);
+            }
+            if (mnew != -INFINITY) cr = exp(mold - mnew);
+            ll[r] = fma(ll[r], cr, sum);
+            ml[r] = mnew;
+            corr[r] = cr;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int count = min(TILE, k1 - t0);
+        for (int si = 0; si < SL; si++)
+        {
+            const int c0 = (lid + si * WG) * 16;
+            if (c0 >= d) break;
+            // The slice's accumulators in registers for the tile.
+            const long row0 = value_row(t0, kv_heads, h);   // t0 is a multiple of 64: token t0 + j is row row0 + j
+            float16 a[ROWS];
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = acc[r * SL + si] * corr[r];
             for (int j = 0; j < count; j++)
             {
-                const float vv = value_at(&cache, h, t0 + j, c);
-                for (int r = 0; r < ROWS; r++) acc[r * CH + ci] = fma(sc[r * WG + j], vv, acc[r * CH + ci]);
+                const float16 vv = value16(&cache, h, t0 + j, row0 + j, c0);
+                _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
             }
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si] = a[r];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
@@ -321,10 +412,10 @@ void kv_partial(
     for (int r = 0; r < nrows; r++)
     {
         const long p = (long)orow[r] * splits + split;
-        for (int ci = 0; ci < CH; ci++)
+        for (int si = 0; si < SL; si++)
         {
-            const int c = lid + ci * WG;
-            if (c < d) part_acc[p * d + c] = acc[r * CH + ci];
+            const int c0 = (lid + si * WG) * 16;
+            if (c0 < d) vstore16(acc[r * SL + si], 0, part_acc + p * d + c0);
         }
         if (lid == 0) { part_ml[2 * p] = ml[r]; part_ml[2 * p + 1] = ll[r]; }
     }
