@@ -10,7 +10,8 @@
 //     fp32 / fp16 / int8: element (K * D + c) * 16 + L;
 //     int4: byte (K * D/2 + c/2) * 16 + L holds channels c (low nibble) and c + 1 (high), code + 8;
 //     int8 / int4 key scales (fp16): (K * D/32 + c/32) * 16 + L.
-//   values as rows: element R * D + c (int4: byte R * D/2 + c/2, nibbles as for keys); value scales R * D/32 + c/32.
+//   values as rows: element R * D + c (int4: byte R * D/2 + c0/2 + i of the 16-channel group c0 holds channels c0 + i,
+//     low nibble, and c0 + 8 + i, high); value scales R * D/32 + c/32.
 //   int8 / int4: symmetric blocks of 32 channels, d = amax / qmax rounded up to fp16 (vstore_half_rtp), code =
 //   clamp(floor(x / d + 1/2), -qmax, qmax), value = code * d; fp16: round to nearest even (vstore_half_rte). The
 //   program is built with -cl-fp32-correctly-rounded-divide-sqrt, so x / d is the CPU's quotient and the codes
@@ -128,7 +129,9 @@ __kernel void kv_store(
         {
             const int c = b * 32 + i;
             a0[(tile * (d / 2) + c / 2) * 16 + l] = (uchar)((block_code(k[c], kd) + 8) | ((block_code(k[c + 1], kd) + 8) << 4));
-            a1[row * (d / 2) + c / 2] = (uchar)((block_code(v[c], vd) + 8) | ((block_code(v[c + 1], vd) + 8) << 4));
+            // Values: byte c0/2 + i of a 16-channel group c0 holds channels c0 + i (low nibble) and c0 + 8 + i (high).
+            const int c0 = c & ~15, i0 = (c & 15) / 2;
+            a1[row * (d / 2) + c0 / 2 + i0] = (uchar)((block_code(v[c0 + i0], vd) + 8) | ((block_code(v[c0 + 8 + i0], vd) + 8) << 4));
         }
 #endif
     }
@@ -258,7 +261,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     _Pragma("unroll") for (int r = 0; r < ROWS; r++) out[r] = s[r];
 }
 
-/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t of KV head h.
+/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t (row `row`) of KV head h, per-token formats.
 inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 {
     const int d = k->d;
@@ -270,20 +273,10 @@ inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
     return convert_float16(vload16(0, (const __global char*)k->a1 + row * d + c0)) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
 #elif FMT == 3
     const uchar8 b = vload8(0, k->a1 + row * (d / 2) + c0 / 2);
-    const uchar16 codes = shuffle2(b & (uchar8)(uchar)15, b >> (uchar8)(uchar)4, (uchar16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
-    return (convert_float16(codes) - 8.0f) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+    const float16 codes = (float16)(convert_float8(b & (uchar8)(uchar)15), convert_float8(b >> (uchar8)(uchar)4));
+    return (codes - 8.0f) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
 #else
-    const int ci = t / k->s_len, rel = t % k->s_len;
-    if (ci < k->chunks)
-    {
-        const __global int* cm = (const __global int*)k->a1 + 8 * ci;
-        const long n = (long)k->kv_heads * k->s_len * d;
-        const long e = ((long)h * k->s_len + rel) * d + c0;
-        const long mi = ((long)h * (d / k->g_size) + c0 / k->g_size) * k->s_len + rel;
-        return fma(codes16(k->a0 + cm[5], n, cm[1], e), (float16)h2f((const __global half*)(k->a0 + cm[6]), mi),
-            (float16)h2f((const __global half*)(k->a0 + cm[7]), mi));
-    }
-    return vload16(0, (const __global float*)k->a3 + ((long)rel * k->kv_heads + h) * d + c0);
+    return (float16)0.0f;   // grouped values are read by kv_partial's chunk runs
 #endif
 }
 
@@ -399,11 +392,45 @@ void kv_partial(
             const long row0 = value_row(t0, kv_heads, h);   // t0 is a multiple of 64: token t0 + j is row row0 + j
             float16 a[ROWS];
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = acc[r * SL + si] * corr[r];
+#if FMT == 4
+            // Runs of tokens in one chunk (or the residual), so the chunk's table and offsets are read once per run.
+            for (int j = 0; j < count;)
+            {
+                const int t = t0 + j, ci = t / s_len, rel0 = t % s_len, run = min(count - j, s_len - rel0);
+                if (ci < chunks)
+                {
+                    const __global int* cm = (const __global int*)a1 + 8 * ci;
+                    const long n = (long)kv_heads * s_len * d;
+                    const long e0 = ((long)h * s_len + rel0) * d + c0;
+                    const long mi = ((long)h * (d / g_size) + c0 / g_size) * s_len + rel0;
+                    const __global uchar* codes = a0 + cm[5];
+                    const __global half* vs = (const __global half*)(a0 + cm[6]);
+                    const __global half* vm = (const __global half*)(a0 + cm[7]);
+                    const int bits = cm[1];
+                    for (int u = 0; u < run; u++)
+                    {
+                        const float16 vv = fma(codes16(codes, n, bits, e0 + (long)u * d), (float16)h2f(vs, mi + u), (float16)h2f(vm, mi + u));
+                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j + u], vv, a[r]);
+                    }
+                }
+                else
+                {
+                    const __global float* rv = (const __global float*)a3 + ((long)rel0 * kv_heads + h) * d + c0;
+                    for (int u = 0; u < run; u++)
+                    {
+                        const float16 vv = vload16(0, rv + (long)u * kv_heads * d);
+                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j + u], vv, a[r]);
+                    }
+                }
+                j += run;
+            }
+#else
             for (int j = 0; j < count; j++)
             {
                 const float16 vv = value16(&cache, h, t0 + j, row0 + j, c0);
                 _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
             }
+#endif
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si] = a[r];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
