@@ -10,8 +10,9 @@
 //     fp32 / fp16 / int8: element (K * D + c) * 16 + L;
 //     int4: byte (K * D/2 + c/2) * 16 + L holds channels c (low nibble) and c + 1 (high), code + 8;
 //     int8 / int4 key scales (fp16): (K * D/32 + c/32) * 16 + L.
-//   values as rows: element R * D + c (int4: byte R * D/2 + c0/2 + i of the 16-channel group c0 holds channels c0 + i,
-//     low nibble, and c0 + 8 + i, high); value scales R * D/32 + c/32.
+//   values in 16-channel pieces: element V = (R - R % 64) * D + (c - c % 16) * 64 + (R % 64) * 16 + c % 16 (int4: byte
+//     V(c0) / 2 + i of the 16-channel piece c0 holds channels c0 + i, low nibble, and c0 + 8 + i, high);
+//     value scales R * D/32 + c/32.
 //   int8 / int4: symmetric blocks of 32 channels, d = amax / qmax rounded up to fp16 (vstore_half_rtp), code =
 //   clamp(floor(x / d + 1/2), -qmax, qmax), value = code * d; fp16: round to nearest even (vstore_half_rte). The
 //   program is built with -cl-fp32-correctly-rounded-divide-sqrt, so x / d is the CPU's quotient and the codes
@@ -60,6 +61,10 @@ inline long key_tile(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_h
 /// Per-token formats: the value row of token t of KV head h, rows [t / 64][h][t % 64] (a KV head's 64 values contiguous).
 inline long value_row(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 64 + (t & 63); }
 
+/// Per-token formats: the element of channel c of the value in row `row` (value_row). A tile's values are stored as
+/// 16-channel pieces, [R / 64][c / 16][R % 64][c % 16], so one pass over a tile's tokens for 16 channels is contiguous.
+inline long value_at(long row, int d, int c) { return (row & ~63L) * d + (long)(c & ~15) * 64 + (row & 63) * 16 + (c & 15); }
+
 // ---- the store kernel: tokens [Hkv, m, D] (keys sk, values sv) become tokens base .. base + m - 1 ----
 
 #if FMT == 2 || FMT == 3
@@ -101,13 +106,13 @@ __kernel void kv_store(
     for (int c = 0; c < d; c++)
     {
         ((__global float*)a0)[(tile * d + c) * 16 + l] = k[c];
-        ((__global float*)a1)[row * d + c] = v[c];
+        ((__global float*)a1)[value_at(row, d, c)] = v[c];
     }
 #elif FMT == 1
     for (int c = 0; c < d; c++)
     {
         vstore_half_rte(k[c], (tile * d + c) * 16 + l, (__global half*)a0);
-        vstore_half_rte(v[c], row * d + c, (__global half*)a1);
+        vstore_half_rte(v[c], value_at(row, d, c), (__global half*)a1);
     }
 #elif FMT == 2 || FMT == 3
     for (int b = 0; b < d / 32; b++)
@@ -122,7 +127,7 @@ __kernel void kv_store(
         {
             const int c = b * 32 + i;
             ((__global char*)a0)[(tile * d + c) * 16 + l] = (char)block_code(k[c], kd);
-            ((__global char*)a1)[row * d + c] = (char)block_code(v[c], vd);
+            ((__global char*)a1)[value_at(row, d, c)] = (char)block_code(v[c], vd);
         }
 #else
         for (int i = 0; i < 32; i += 2)
@@ -131,7 +136,7 @@ __kernel void kv_store(
             a0[(tile * (d / 2) + c / 2) * 16 + l] = (uchar)((block_code(k[c], kd) + 8) | ((block_code(k[c + 1], kd) + 8) << 4));
             // Values: byte c0/2 + i of a 16-channel group c0 holds channels c0 + i (low nibble) and c0 + 8 + i (high).
             const int c0 = c & ~15, i0 = (c & 15) / 2;
-            a1[row * (d / 2) + c0 / 2 + i0] = (uchar)((block_code(v[c0 + i0], vd) + 8) | ((block_code(v[c0 + 8 + i0], vd) + 8) << 4));
+            a1[value_at(row, d, c0) / 2 + i0] = (uchar)((block_code(v[c0 + i0], vd) + 8) | ((block_code(v[c0 + 8 + i0], vd) + 8) << 4));
         }
 #endif
     }
@@ -164,6 +169,8 @@ __kernel void kv_store(
 #define NB (TILE / 16)
 #define SLICES (MAX_D / 16)
 #define SL ((SLICES + WG - 1) / WG)
+// Per-token formats with at most 8 rows accumulate two channel slices per pass over a tile's values.
+#define PAIR ((FMT != 4 && ROWS <= 8) ? 2 : 1)
 // The loops over a work-group's rows are unrolled, so each row's accumulator stays in a register.
 
 #if FMT == 4
@@ -265,14 +272,15 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
 inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 {
     const int d = k->d;
+    const long at = value_at(row, d, c0);
 #if FMT == 0
-    return vload16(0, (const __global float*)k->a1 + row * d + c0);
+    return vload16(0, (const __global float*)k->a1 + at);
 #elif FMT == 1
-    return vload_half16(0, (const __global half*)k->a1 + row * d + c0);
+    return vload_half16(0, (const __global half*)k->a1 + at);
 #elif FMT == 2
-    return convert_float16(vload16(0, (const __global char*)k->a1 + row * d + c0)) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+    return convert_float16(vload16(0, (const __global char*)k->a1 + at)) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
 #elif FMT == 3
-    const uchar8 b = vload8(0, k->a1 + row * (d / 2) + c0 / 2);
+    const uchar8 b = vload8(0, k->a1 + at / 2);
     const float16 codes = (float16)(convert_float8(b & (uchar8)(uchar)15), convert_float8(b >> (uchar8)(uchar)4));
     return (codes - 8.0f) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
 #else
@@ -321,7 +329,7 @@ void kv_partial(
 
     int orow[ROWS], pos[ROWS];
     float slope[ROWS];
-    int maxpos = 0;
+    int maxpos = 0, minpos = nk;
     _Pragma("unroll") for (int r = 0; r < ROWS; r++)
     {
         const int rr = r0 + min(r, nrows - 1);
@@ -330,6 +338,7 @@ void kv_partial(
         pos[r] = nk - nq + i;
         slope[r] = has_bias ? slopes[head] : 0.0f;
         maxpos = max(maxpos, pos[r]);
+        minpos = min(minpos, pos[r]);
     }
     for (int e = lid; e < ROWS * MAX_D; e += WG)
     {
@@ -351,10 +360,13 @@ void kv_partial(
             float16 s[ROWS];
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
             if (tb < k1) score_block(&cache, h, tb, qs, s);
+            // Masks and biases only where a block needs them (decode without a bias: never).
+            const bool plain = !has_bias && tb + 16 <= k1 && (!causal || tb + 15 <= minpos);
             _Pragma("unroll") for (int r = 0; r < ROWS; r++)
             {
                 __local float* x = sc + r * TILE + 16 * b;
                 vstore16(s[r], 0, x);
+                if (plain) continue;
                 for (int i = 0; i < 16; i++)
                 {
                     const int t = tb + i;
@@ -384,7 +396,7 @@ void kv_partial(
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         const int count = min(TILE, k1 - t0);
-        for (int si = 0; si < SL; si++)
+        for (int si = 0; si < SL; si += PAIR)
         {
             const int c0 = (lid + si * WG) * 16;
             if (c0 >= d) break;
@@ -425,10 +437,32 @@ void kv_partial(
                 j += run;
             }
 #else
-            for (int j = 0; j < count; j++)
+            const int c1 = c0 + WG * 16;
+            if (PAIR == 2 && si + 1 < SL && c1 < d)
             {
-                const float16 vv = value16(&cache, h, t0 + j, row0 + j, c0);
-                _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
+                // Two slices per pass: a token's two 16-channel pieces are read together (whole cache lines).
+                float16 b2[ROWS];
+                _Pragma("unroll") for (int r = 0; r < ROWS; r++) b2[r] = acc[r * SL + si + 1] * corr[r];
+                for (int j = 0; j < count; j++)
+                {
+                    const float16 va = value16(&cache, h, t0 + j, row0 + j, c0);
+                    const float16 vb = value16(&cache, h, t0 + j, row0 + j, c1);
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++)
+                    {
+                        const float16 w = (float16)sc[r * TILE + j];
+                        a[r] = fma(w, va, a[r]);
+                        b2[r] = fma(w, vb, b2[r]);
+                    }
+                }
+                _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + 1] = b2[r];
+            }
+            else
+            {
+                for (int j = 0; j < count; j++)
+                {
+                    const float16 vv = value16(&cache, h, t0 + j, row0 + j, c0);
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
+                }
             }
 #endif
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si] = a[r];
