@@ -73,6 +73,35 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
         Assert.Equal("kv_attention", device.LastProfile.Operation);
     }
 
+    /// <summary>Head dimensions that are not a multiple of the kernels' 64-channel passes, and one above 128.</summary>
+    [SkippableTheory]
+    [InlineData("fp16", 48, 1)]
+    [InlineData("fp32", 80, 8)]
+    [InlineData("int8", 96, 1)]
+    [InlineData("int4", 96, 8)]
+    [InlineData("kivi4", 96, 1)]
+    [InlineData("fp32", 256, 1)]
+    [InlineData("saq", 256, 8)]
+    public void OtherHeadDimsMatchCpu(string format, int d, int workItems)
+    {
+        OpenClDevice device = fixture.Require();
+        const int h = 4, hkv = 2, prompt = 50;
+        using var cache = new OpenClKvCache(device, hkv, d, Options(format)) { WorkGroupOverride = workItems };
+        cache.AppendBlock(ClTestData.Gaussian(d, (long)hkv * prompt * d), ClTestData.Gaussian(d + 1, (long)hkv * prompt * d), prompt);
+        var expected = new float[h * d];
+        var actual = new float[h * d];
+        for (int t = 0; t < 40; t++)
+        {
+            cache.Append(ClTestData.Gaussian(d + 2 + t, (long)hkv * d), ClTestData.Gaussian(d + 100 + t, (long)hkv * d));
+            if (t % 13 != 12) continue;
+            float[] q = ClTestData.Gaussian(d + 200 + t, (long)h * d);
+            cache.Host.Attend(q, expected, h, 1);
+            cache.Attend(q, actual, h, 1);
+            double err = ClTestData.RelativeL2(actual, expected);
+            Assert.True(err <= Tolerance, $"{format} D={d} WG={workItems} after {cache.Length} tokens: relative error {err:E3}");
+        }
+    }
+
     /// <summary>Prefill (Nq &gt; 1) and chunked prefill, causal and not, with every bias kind.</summary>
     [SkippableTheory]
     [InlineData("fp32", true, "alibi")]

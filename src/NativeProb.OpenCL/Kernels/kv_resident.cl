@@ -169,8 +169,9 @@ __kernel void kv_store(
 #define NB (TILE / 16)
 #define SLICES (MAX_D / 16)
 #define SL ((SLICES + WG - 1) / WG)
-// Per-token formats with at most 8 rows accumulate two channel slices per pass over a tile's values.
-#define PAIR ((FMT != 4 && ROWS <= 8) ? 2 : 1)
+// Per-token formats accumulate several 16-channel pieces per pass over a tile's values (4 for up to 4 rows, 2 for up
+// to 8), so each probability is loaded once per pass and the accumulators still fit the registers.
+#define PIECES ((FMT != 4 && ROWS <= 4) ? 4 : (FMT != 4 && ROWS <= 8) ? 2 : 1)
 // The loops over a work-group's rows are unrolled, so each row's accumulator stays in a register.
 
 #if FMT == 4
@@ -396,7 +397,7 @@ void kv_partial(
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         const int count = min(TILE, k1 - t0);
-        for (int si = 0; si < SL; si += PAIR)
+        for (int si = 0; si < SL; si += PIECES)
         {
             const int c0 = (lid + si * WG) * 16;
             if (c0 >= d) break;
@@ -437,31 +438,48 @@ void kv_partial(
                 j += run;
             }
 #else
-            const int c1 = c0 + WG * 16;
-            if (PAIR == 2 && si + 1 < SL && c1 < d)
+            if (PIECES > 1 && si + PIECES - 1 < SL && c0 + (PIECES - 1) * WG * 16 < d)
             {
-                // Two slices per pass: a token's two 16-channel pieces are read together (whole cache lines).
-                float16 b2[ROWS];
-                _Pragma("unroll") for (int r = 0; r < ROWS; r++) b2[r] = acc[r * SL + si + 1] * corr[r];
+                // PIECES pieces per pass: a token's pieces are read together, each probability loaded once.
+                float16 b2[PIECES - 1][ROWS];
+                _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++)
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) b2[q2][r] = acc[r * SL + si + 1 + q2] * corr[r];
                 for (int j = 0; j < count; j++)
                 {
                     const float16 va = value16(&cache, h, t0 + j, row0 + j, c0);
-                    const float16 vb = value16(&cache, h, t0 + j, row0 + j, c1);
+                    float16 vb[PIECES - 1];
+                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, row0 + j, c0 + (q2 + 1) * WG * 16);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++)
                     {
                         const float16 w = (float16)sc[r * TILE + j];
                         a[r] = fma(w, va, a[r]);
-                        b2[r] = fma(w, vb, b2[r]);
+                        _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) b2[q2][r] = fma(w, vb[q2], b2[q2][r]);
                     }
                 }
-                _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + 1] = b2[r];
+                _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++)
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + 1 + q2] = b2[q2][r];
             }
             else
             {
+                // One piece per pass: this one, then the group's others that exist (a head dimension that PIECES
+                // pieces per work-item do not divide).
                 for (int j = 0; j < count; j++)
                 {
                     const float16 vv = value16(&cache, h, t0 + j, row0 + j, c0);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
+                }
+                for (int q2 = 1; q2 < PIECES && si + q2 < SL; q2++)
+                {
+                    const int cq = c0 + q2 * WG * 16;
+                    if (cq >= d) break;
+                    float16 b1[ROWS];
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = acc[r * SL + si + q2] * corr[r];
+                    for (int j = 0; j < count; j++)
+                    {
+                        const float16 vv = value16(&cache, h, t0 + j, row0 + j, cq);
+                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[r * TILE + j], vv, b1[r]);
+                    }
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + q2] = b1[r];
                 }
             }
 #endif
