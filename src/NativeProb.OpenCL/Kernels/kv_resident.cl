@@ -216,26 +216,33 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global char* base = (const __global char*)k->a0 + tile * d * 16;
     for (int b = 0; b < d / 32; b++)
     {
-        const float16 scale = vload_half16(tile * (d / 32) + b, (const __global half*)k->a2);
+        // The block's dot products on the codes, then times the 16 keys' scales.
+        float16 u[ROWS];
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (float16)0.0f;
         for (int c = b * 32; c < b * 32 + 32; c++)
         {
-            const float16 kv = convert_float16(vload16(c, base)) * scale;
-            _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
+            const float16 kv = convert_float16(vload16(c, base));
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = fma((float16)qs[r * MAX_D + c], kv, u[r]);
         }
+        const float16 scale = vload_half16(tile * (d / 32) + b, (const __global half*)k->a2);
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma(u[r], scale, s[r]);
     }
 #elif FMT == 3
     const __global uchar* base = k->a0 + tile * (d / 2) * 16;
     for (int b = 0; b < d / 32; b++)
     {
-        const float16 scale = vload_half16(tile * (d / 32) + b, (const __global half*)k->a2);
+        float16 u[ROWS];
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (float16)0.0f;
         for (int cc = b * 16; cc < b * 16 + 16; cc++)
         {
             const uchar16 pair = vload16(cc, base);
-            const float16 lo = (convert_float16(pair & (uchar16)(uchar)15) - 8.0f) * scale;
-            const float16 hi = (convert_float16(pair >> (uchar16)(uchar)4) - 8.0f) * scale;
+            const float16 lo = convert_float16(pair & (uchar16)(uchar)15) - 8.0f;
+            const float16 hi = convert_float16(pair >> (uchar16)(uchar)4) - 8.0f;
             _Pragma("unroll") for (int r = 0; r < ROWS; r++)
-                s[r] = fma((float16)qs[r * MAX_D + 2 * cc + 1], hi, fma((float16)qs[r * MAX_D + 2 * cc], lo, s[r]));
+                u[r] = fma((float16)qs[r * MAX_D + 2 * cc + 1], hi, fma((float16)qs[r * MAX_D + 2 * cc], lo, u[r]));
         }
+        const float16 scale = vload_half16(tile * (d / 32) + b, (const __global half*)k->a2);
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma(u[r], scale, s[r]);
     }
 #else
     const int ci = tb / k->s_len, rel = tb % k->s_len;
