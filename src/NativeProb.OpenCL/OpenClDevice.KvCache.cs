@@ -10,6 +10,9 @@ public sealed partial class OpenClDevice
     private const string KvAttentionOp = "kv_attention";
     private const string KvProgram = "kv_resident";
 
+    /// <summary>Keys per tile of the attention kernel (kv_resident.cl's TILE); key ranges are whole tiles.</summary>
+    internal const int KvTile = 128;
+
     /// <summary>
     /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
     /// <see cref="QuantizedKvCache.Attend"/>, under the same name (<c>device.Attend(cache, ...)</c>): the cache's packed
@@ -103,19 +106,19 @@ public sealed partial class OpenClDevice
     }
 
     /// <summary>
-    /// Keys per work-group (a multiple of 64) and the number of key ranges: enough work-groups for about four per compute
-    /// unit, never a range under 64 keys.
+    /// Keys per work-group (whole tiles of <see cref="KvTile"/>) and the number of key ranges: enough work-groups for about
+    /// four per compute unit, never a range under one tile.
     /// </summary>
     private (int Span, int Splits) KvSplits(int keys, long groupsPerSplit, int? spanOverride)
     {
-        int tiles = (keys + 63) / 64;
+        int tiles = (keys + KvTile - 1) / KvTile;
         int span;
-        if (spanOverride is int forced) span = Math.Max(64, (forced + 63) / 64 * 64);
+        if (spanOverride is int forced) span = Math.Max(KvTile, (forced + KvTile - 1) / KvTile * KvTile);
         else
         {
             long wanted = Math.Max(1, (4L * Math.Max(1, Info.ComputeUnits) + groupsPerSplit - 1) / groupsPerSplit);
             int splits = (int)Math.Clamp(wanted, 1, tiles);
-            span = (tiles + splits - 1) / splits * 64;
+            span = (tiles + splits - 1) / splits * KvTile;
         }
         return (span, (keys + span - 1) / span);
     }

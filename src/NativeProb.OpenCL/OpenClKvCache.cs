@@ -108,7 +108,7 @@ public sealed class OpenClKvCache : IDisposable
     internal string BuildOptions(int rows, int workItems)
     {
         int maxDim = HeadDim <= 128 ? 128 : (HeadDim + 127) / 128 * 128;
-        return $"-DFMT={Kind} -DROWS={rows} -DWG={workItems} -DMAX_D={maxDim} -cl-fp32-correctly-rounded-divide-sqrt";
+        return $"-DFMT={Kind} -DROWS={rows} -DWG={workItems} -DTILE={OpenClDevice.KvTile} -DMAX_D={maxDim} -cl-fp32-correctly-rounded-divide-sqrt";
     }
 
     /// <summary>Appends one token: <paramref name="key"/> and <paramref name="value"/> are <c>[Hkv, D]</c>.</summary>

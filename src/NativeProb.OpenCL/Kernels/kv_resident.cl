@@ -155,8 +155,8 @@ __kernel void kv_store(
 
 // ---- split-K attention ----
 // Work-group (split, KV head h, row block rb): keys [split * span, (split + 1) * span) of KV head h against ROWS of the
-// G * Nq query rows that read h (row r: head h * G + r / Nq, query r % Nq at position nk - nq + r % Nq). Per tile of 64
-// keys: each 16-key block is scored against every row with 16 keys in the lanes of a float16 (the rows' queries in local
+// G * Nq query rows that read h (row r: head h * G + r / Nq, query r % Nq at position nk - nq + r % Nq). Per tile of TILE
+// keys (a build option, 128 from the host): each 16-key block is scored against every row with 16 keys in the lanes of a float16 (the rows' queries in local
 // memory), the rows' online softmax is updated from the tile's scores, and each 16-channel slice of the values is
 // accumulated into every row with 16 channels in the lanes. The WG work-items of a group share the blocks, the rows
 // and the slices. The partial result of a row and split is its max m, sum l and unnormalized output acc, merged by
@@ -165,7 +165,9 @@ __kernel void kv_store(
 #ifndef WG
 #define WG 1
 #endif
+#ifndef TILE
 #define TILE 64
+#endif
 #define NB (TILE / 16)
 #define SLICES (MAX_D / 16)
 #define SL ((SLICES + WG - 1) / WG)
@@ -409,7 +411,6 @@ void kv_partial(
             const int c0 = (lid + si * WG) * 16;
             if (c0 >= d) break;
             // The slice's accumulators in registers for the tile.
-            const long row0 = value_row(t0, kv_heads, h);   // t0 is a multiple of 64: token t0 + j is row row0 + j
             float16 a[ROWS];
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = acc[r * SL + si] * corr[r];
 #if FMT == 4
@@ -453,9 +454,9 @@ void kv_partial(
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) b2[q2][r] = acc[r * SL + si + 1 + q2] * corr[r];
                 for (int j = 0; j < count; j++)
                 {
-                    const float16 va = value16(&cache, h, t0 + j, row0 + j, c0);
+                    const float16 va = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
                     float16 vb[PIECES - 1];
-                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, row0 + j, c0 + (q2 + 1) * WG * 16);
+                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0 + (q2 + 1) * WG * 16);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++)
                     {
                         const float16 w = (float16)sc[r * TILE + j];
@@ -472,7 +473,7 @@ void kv_partial(
                 // pieces per work-item do not divide).
                 for (int j = 0; j < count; j++)
                 {
-                    const float16 vv = value16(&cache, h, t0 + j, row0 + j, c0);
+                    const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
                 }
                 for (int q2 = 1; q2 < PIECES && si + q2 < SL; q2++)
@@ -483,7 +484,7 @@ void kv_partial(
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = acc[r * SL + si + q2] * corr[r];
                     for (int j = 0; j < count; j++)
                     {
-                        const float16 vv = value16(&cache, h, t0 + j, row0 + j, cq);
+                        const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), cq);
                         _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[r * TILE + j], vv, b1[r]);
                     }
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + q2] = b1[r];
