@@ -37,17 +37,20 @@ public sealed partial class OpenClDevice
         options ??= AttentionOptions.Default;
         if (!cache.Format.IsGrouped())
             throw new NotSupportedException($"OpenCL attention on a host QuantizedKvCache reads KIVI and SAQ caches; this cache is {cache.Format.Name()} (an OpenClKvCache holds every format on the device).");
-        CheckKvCall(cache, queries, output, heads, queryLength, options);
+        CheckKvCall(cache, queries, output, heads, queryLength, options, nameof(cache));
         using var mirror = new OpenClKvCache(this, cache, owned: false);
         mirror.SyncFromHost();
         AttendResident(mirror, queries, output, heads, queryLength, options);
     }
 
-    /// <summary>The checks of a KV attention call, the CPU path's; returns the shape and the scoring.</summary>
+    /// <summary>
+    /// The checks of a KV attention call, the CPU path's; returns the shape and the scoring. An empty cache is reported
+    /// against <paramref name="emptyName"/> (the cache argument, or the queries as the CPU's cache does).
+    /// </summary>
     private static (AttentionShape Shape, AttentionScoring Scoring) CheckKvCall(QuantizedKvCache cache, ReadOnlySpan<float> queries, ReadOnlySpan<float> output,
-        int heads, int queryLength, AttentionOptions options)
+        int heads, int queryLength, AttentionOptions options, string emptyName)
     {
-        if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(cache));
+        if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", emptyName);
         if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
         var shape = new AttentionShape(1, heads, cache.KvHeads, queryLength, cache.Length, cache.HeadDim);
         BackendSupport.ValidateShape(shape, options.Causal);
@@ -65,7 +68,7 @@ public sealed partial class OpenClDevice
     /// </summary>
     internal void AttendResident(OpenClKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions options)
     {
-        (AttentionShape shape, AttentionScoring scoring) = CheckKvCall(cache.Host, queries, output, heads, queryLength, options);
+        (AttentionShape shape, AttentionScoring scoring) = CheckKvCall(cache.Host, queries, output, heads, queryLength, options, nameof(queries));
         int d = shape.HeadDim, hkv = shape.KvHeads, nk = cache.Length;
         long rows = (long)(heads / hkv) * queryLength;
         int rowTile = rows == 1 ? 1 : rows <= 4 ? 4 : 16;

@@ -24,7 +24,9 @@ internal static class BenchKvDevice
         OpenClDevice device = s.Device ?? throw new ArgumentException("The device benchmark needs an OpenCL device.", nameof(s));
         NativeProb.Backends.BackendSupport.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
         if (s.KvLen < 2) throw new ArgumentException($"--kv-len must be at least 2 for decode steps; got {s.KvLen}.");
-        int steps = Math.Clamp(s.Steps, 1, s.KvLen - 1), prompt = s.KvLen - steps;
+        if (s.Steps < 1) throw new ArgumentException($"--steps must be positive; got {s.Steps}.");
+        // At least one prefilled token; --steps beyond kv-len - 1 runs kv-len - 1 steps.
+        int steps = Math.Min(s.Steps, s.KvLen - 1), prompt = s.KvLen - steps;
         float[] keys = [], values = [], q = [];
         console.Status().Start("preparing data", _ =>
         {
