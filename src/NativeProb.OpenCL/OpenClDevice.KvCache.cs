@@ -87,7 +87,8 @@ public sealed partial class OpenClDevice
         {
             nint bq = Scratch("kv_resident.q", expected * sizeof(float));
             nint bo = Scratch("kv_resident.o", expected * sizeof(float));
-            nint partAcc = Scratch("kv_resident.acc", expected * splits * sizeof(float));
+            // One key range: the kernel writes the normalized output straight into bo, and no merge runs.
+            nint partAcc = splits == 1 ? bo : Scratch("kv_resident.acc", expected * splits * sizeof(float));
             nint partMl = Scratch("kv_resident.ml", (long)heads * queryLength * splits * 2 * sizeof(float));
             WriteBuffer(bq, queries);
             // The distance table grows by doubling, so a decode loop uploads it O(log n) times.
@@ -100,9 +101,12 @@ public sealed partial class OpenClDevice
             SetArgs(kernel, a0, a1, a2, a3, bq, partAcc, partMl, bSlopes, bDist, heads, hkv, queryLength, nk, d, s, g, cache.DeviceChunks,
                 scoring.Scale, options.Causal ? 1 : 0, scoring.Slopes is null ? 0 : 1, span, splits);
             Launch(kernel, [(long)splits * workItems, hkv, rowBlocks], [workItems, 1, 1]);
-            nint merge = Kernel(KvProgram, "kv_merge", buildOptions);
-            SetArgs(merge, partAcc, partMl, bo, d, splits, heads * queryLength);
-            Launch(merge, [d, (long)heads * queryLength], []);
+            if (splits > 1)
+            {
+                nint merge = Kernel(KvProgram, "kv_merge", buildOptions);
+                SetArgs(merge, partAcc, partMl, bo, d, splits, heads * queryLength);
+                Launch(merge, [d, (long)heads * queryLength], []);
+            }
             ReadBuffer(bo, output);
             run.Complete();
         }

@@ -496,13 +496,15 @@ void kv_partial(
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
+    // One key range (splits == 1): part_acc is the output itself, normalized here, and kv_merge does not run.
     for (int r = 0; r < nrows; r++)
     {
         const long p = (long)orow[r] * splits + split;
+        const float16 norm = (float16)(splits == 1 ? 1.0f / ll[r] : 1.0f);
         for (int si = 0; si < SL; si++)
         {
             const int c0 = (lid + si * WG) * 16;
-            if (c0 < d) vstore16(acc[r * SL + si], 0, part_acc + p * d + c0);
+            if (c0 < d) vstore16(acc[r * SL + si] * norm, 0, part_acc + p * d + c0);
         }
         if (lid == 0) { part_ml[2 * p] = ml[r]; part_ml[2 * p + 1] = ll[r]; }
     }
