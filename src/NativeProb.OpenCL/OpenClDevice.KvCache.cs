@@ -10,14 +10,17 @@ public sealed partial class OpenClDevice
     private const string KvAttentionOp = "kv_attention";
     private const string KvProgram = "kv_resident";
 
+    /// <summary>The device cache that <see cref="Attend(QuantizedKvCache, ReadOnlySpan{float}, Span{float}, int, int, AttentionOptions?)"/> uploads host caches into.</summary>
+    private OpenClKvCache? _kvMirror;
+
     /// <summary>Keys per tile of the attention kernel (kv_resident.cl's TILE); key ranges are whole tiles.</summary>
     internal const int KvTile = 128;
 
     /// <summary>
     /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
     /// <see cref="QuantizedKvCache.Attend"/>, under the same name (<c>device.Attend(cache, ...)</c>): the cache's packed
-    /// codes, fp16 scales and mins and fp32 residual are uploaded as they are stored (the whole cache, every call) and
-    /// the kernels dequantize each key and value in registers. For a cache that stays on the device, with only the new
+    /// codes, fp16 scales and mins and fp32 residual are uploaded as they are stored (the whole cache, every call, into
+    /// device buffers the device keeps for these calls) and the kernels dequantize each key and value in registers. For a cache that stays on the device, with only the new
     /// tokens uploaded per step and every format, use <see cref="OpenClKvCache"/>. Query i sits at position
     /// <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
     /// </summary>
@@ -38,9 +41,17 @@ public sealed partial class OpenClDevice
         if (!cache.Format.IsGrouped())
             throw new NotSupportedException($"OpenCL attention on a host QuantizedKvCache reads KIVI and SAQ caches; this cache is {cache.Format.Name()} (an OpenClKvCache holds every format on the device).");
         CheckKvCall(cache, queries, output, heads, queryLength, options, nameof(cache));
-        using var mirror = new OpenClKvCache(this, cache, owned: false);
-        mirror.SyncFromHost();
-        AttendResident(mirror, queries, output, heads, queryLength, options);
+        // One mirror per device, its buffers reused across calls; the host cache is uploaded whole each call (a host
+        // cache can be reset and refilled between calls, which nothing here could tell from an append). The device's
+        // lock (re-entrant) keeps the rebind, the upload and the attention of one call together.
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            _kvMirror ??= new OpenClKvCache(this, cache, owned: false);
+            _kvMirror.Rebind(cache);
+            _kvMirror.SyncFromHost();
+            AttendResident(_kvMirror, queries, output, heads, queryLength, options);
+        }
     }
 
     /// <summary>

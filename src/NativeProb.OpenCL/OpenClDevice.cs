@@ -208,6 +208,7 @@ public sealed partial class OpenClDevice : IDisposable
             if (_disposed) return;
             _disposed = true;
             ReleaseEvents();
+            _kvMirror?.Dispose();
             _programs.Dispose();
             foreach (var (mem, _) in _scratch.Values) mem.Dispose();
             _scratch.Clear();

@@ -73,7 +73,7 @@ public sealed class OpenClKvCache : IDisposable
     /// Append through this cache, not to <see cref="Host"/> directly (the device would not see those tokens: the next
     /// call then fails with <see cref="InvalidOperationException"/>).
     /// </summary>
-    public QuantizedKvCache Host { get; }
+    public QuantizedKvCache Host { get; private set; }
 
     /// <summary>The storage format.</summary>
     public KvFormat Format => Host.Format;
@@ -192,6 +192,19 @@ public sealed class OpenClKvCache : IDisposable
     {
         ThrowIfUnusable();
         _device.AttendResident(this, queries, output, heads, queryLength, options ?? AttentionOptions.Default);
+    }
+
+    /// <summary>
+    /// A mirror (not owned) now stands for <paramref name="host"/>, a KIVI / SAQ cache of the same head dimension class:
+    /// its device contents are forgotten (the buffers are kept) and the next <see cref="SyncFromHost"/> uploads it whole.
+    /// </summary>
+    internal void Rebind(QuantizedKvCache host)
+    {
+        if (_owned || !host.Format.IsGrouped()) throw new InvalidOperationException("Only a mirror of a KIVI / SAQ cache can be rebound.");
+        Host = host;
+        _chunks.Clear();
+        _arenaUsed = 0;
+        _length = 0;
     }
 
     /// <summary>Mirror of a KIVI / SAQ host cache: uploads what changed since the last sync (every chunk and the residual the first time).</summary>

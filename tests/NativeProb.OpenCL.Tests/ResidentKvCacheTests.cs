@@ -193,6 +193,37 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
         Assert.True(ClTestData.RelativeL2(actual, expected) <= Tolerance);
     }
 
+    /// <summary>
+    /// <c>device.Attend(hostCache, ...)</c> uploads the host cache whole into one device cache per device, whose buffers
+    /// later calls reuse; a host cache reset and refilled between calls is seen as it is now.
+    /// </summary>
+    [SkippableFact]
+    public void HostCacheCallsReuseBuffersAndSeeResets()
+    {
+        OpenClDevice device = fixture.Require();
+        const int h = 4, hkv = 2, d = 64;
+        var host = new QuantizedKvCache(hkv, d, Options("saq"));
+        float[] q = ClTestData.Gaussian(12, (long)h * d);
+        var expected = new float[q.Length];
+        var actual = new float[q.Length];
+        void Check(string when)
+        {
+            host.Attend(q, expected, h, 1);
+            device.Attend(host, q, actual, h, 1);
+            double err = ClTestData.RelativeL2(actual, expected);
+            Assert.True(err <= Tolerance, $"{when}: relative error {err:E3}");
+        }
+        host.AppendBlock(ClTestData.Gaussian(13, (long)hkv * 150 * d), ClTestData.Gaussian(14, (long)hkv * 150 * d), 150);
+        Check("150 tokens");
+        long allocations = device.BufferAllocations;
+        for (int i = 0; i < 10; i++) Check($"call {i} on the same cache");
+        Assert.Equal(allocations, device.BufferAllocations);
+        // Reset and refilled to more tokens than before: nothing of the old contents may survive.
+        host.Reset();
+        host.AppendBlock(ClTestData.Gaussian(15, (long)hkv * 170 * d), ClTestData.Gaussian(16, (long)hkv * 170 * d), 170);
+        Check("after a reset and 170 new tokens");
+    }
+
     [SkippableFact]
     public void MisuseIsReportedAndResetRecovers()
     {
