@@ -50,12 +50,12 @@ typedef struct
     int kv_heads, d, s_len, g_size, chunks;
 } cache_t;
 
-/// One fp16 value as float. Read through vload_half4, which CPU devices convert with one instruction where the scalar
+/// One fp16 value as float. Read through vload_half4, which PoCL converts with one instruction where its scalar
 /// vload_half takes a dozen; the three halves after it are read too, so every buffer of halves has 16 bytes of slack.
 inline float h2f(const __global half* p, long i) { return vload_half4(0, p + i).x; }
 
-/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [t / 64][h][(t / 16) % 4], so a KV head's
-/// 64 keys of a kernel tile are contiguous.
+/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [t / 64][h][(t / 16) % 4], so each run of
+/// 64 keys (from a multiple of 64) of a KV head is contiguous.
 inline long key_tile(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 4 + ((t >> 4) & 3); }
 
 /// Per-token formats: the value row of token t of KV head h, rows [t / 64][h][t % 64] (a KV head's 64 values contiguous).
