@@ -1,5 +1,4 @@
 // NativeProb — MIT License.
-using System.Runtime.InteropServices;
 using NativeProb.Attention;
 using NativeProb.Backends;
 using NativeProb.KvCache;
@@ -9,12 +8,21 @@ namespace NativeProb.OpenCL;
 public sealed partial class OpenClDevice
 {
     private const string KvAttentionOp = "kv_attention";
+    private const string KvProgram = "kv_resident";
+
+    /// <summary>The device cache that <see cref="Attend(QuantizedKvCache, ReadOnlySpan{float}, Span{float}, int, int, AttentionOptions?)"/> uploads host caches into.</summary>
+    private OpenClKvCache? _kvMirror;
+
+    /// <summary>Keys per tile of the attention kernel (kv_resident.cl's TILE); key ranges are whole tiles.</summary>
+    internal const int KvTile = 128;
 
     /// <summary>
     /// Attention on a KIVI or SAQ <see cref="QuantizedKvCache"/>, the same operation as
-    /// <see cref="QuantizedKvCache.Attend"/>, under the same name (<c>device.Attend(cache, ...)</c>): the cache's packed codes, fp16 scales and mins and fp32 residual
-    /// are uploaded as they are stored and the kernel dequantizes each key and value in registers. Query i
-    /// sits at position <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
+    /// <see cref="QuantizedKvCache.Attend"/>, under the same name (<c>device.Attend(cache, ...)</c>): the cache's packed
+    /// codes, fp16 scales and mins and fp32 residual are uploaded as they are stored (the whole cache, every call, into
+    /// device buffers the device keeps for these calls) and the kernels dequantize each key and value in registers. For a cache that stays on the device, with only the new
+    /// tokens uploaded per step and every format, use <see cref="OpenClKvCache"/>. Query i sits at position
+    /// <c>Length - Nq + i</c>; MHA / GQA / MQA, every positional bias.
     /// </summary>
     /// <param name="cache">A KIVI-B or SAQ cache holding at least one token.</param>
     /// <param name="queries">Q <c>[H, Nq, D]</c> (after RoPE).</param>
@@ -30,70 +38,106 @@ public sealed partial class OpenClDevice
     {
         ArgumentNullException.ThrowIfNull(cache);
         options ??= AttentionOptions.Default;
-        GroupedKvStorage store = GroupedKvStorage.Of(cache)
-            ?? throw new NotSupportedException($"OpenCL KV attention reads KIVI and SAQ caches; this cache is {cache.Format.Name()}.");
-        if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", nameof(cache));
+        if (!cache.Format.IsGrouped())
+            throw new NotSupportedException($"OpenCL attention on a host QuantizedKvCache reads KIVI and SAQ caches; this cache is {cache.Format.Name()} (an OpenClKvCache holds every format on the device).");
+        CheckKvCall(cache, queries, output, heads, queryLength, options, nameof(cache));
+        // One mirror per device, its buffers reused across calls; the host cache is uploaded whole each call (a host
+        // cache can be reset and refilled between calls, which nothing here could tell from an append). The device's
+        // lock (re-entrant) keeps the rebind, the upload and the attention of one call together.
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            _kvMirror ??= new OpenClKvCache(this, cache, owned: false);
+            _kvMirror.Rebind(cache);
+            _kvMirror.SyncFromHost();
+            AttendResident(_kvMirror, queries, output, heads, queryLength, options);
+        }
+    }
+
+    /// <summary>
+    /// The checks of a KV attention call, the CPU path's; returns the shape and the scoring. An empty cache is reported
+    /// against <paramref name="emptyName"/> (the cache argument, or the queries as the CPU's cache does).
+    /// </summary>
+    private static (AttentionShape Shape, AttentionScoring Scoring) CheckKvCall(QuantizedKvCache cache, ReadOnlySpan<float> queries, ReadOnlySpan<float> output,
+        int heads, int queryLength, AttentionOptions options, string emptyName)
+    {
+        if (cache.Length == 0) throw new ArgumentException("The cache is empty: append keys and values before attending.", emptyName);
         if (queryLength <= 0) throw new ArgumentException($"queryLength must be positive; got {queryLength}.", nameof(queryLength));
-        int d = cache.HeadDim;
-        var shape = new AttentionShape(1, heads, cache.KvHeads, queryLength, cache.Length, d);
+        var shape = new AttentionShape(1, heads, cache.KvHeads, queryLength, cache.Length, cache.HeadDim);
         BackendSupport.ValidateShape(shape, options.Causal);
         long expected = shape.QueryElements;
         if (queries.Length != expected) throw new ArgumentException($"queries has length {queries.Length}; expected heads*q_len*dim = {expected}.", nameof(queries));
         if (output.Length != expected) throw new ArgumentException($"output has length {output.Length}; expected heads*q_len*dim = {expected}.", nameof(output));
         if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
         // Scale and slopes exactly as the CPU path derives them.
-        AttentionScoring settings = BackendSupport.ResolveScoring(options, shape.Heads, shape.HeadDim, shape.KeyLength);
-        float scale = settings.Scale;
-        float[]? slopes = settings.Slopes;
+        return (shape, BackendSupport.ResolveScoring(options, shape.Heads, shape.HeadDim, shape.KeyLength));
+    }
 
-        // The chunks' parts back to back, each on a 16-byte boundary, and their bit widths and offsets: per chunk
-        // meta[8 ci ..] = key bits, value bits, then the offsets of the parts in the order kv_attention.cl reads them.
-        int chunks = store.Chunks;
-        var meta = new int[Math.Max(1, chunks) * 8];
-        var data = new List<byte>();
-        for (int ci = 0; ci < chunks; ci++)
-        {
-            GroupedKvChunk c = store.Chunk(ci);
-            (meta[8 * ci], meta[8 * ci + 1]) = (c.KeyBits, c.ValueBits);
-            meta[8 * ci + 2] = Append(data, c.KeyCodes);
-            meta[8 * ci + 3] = Append(data, c.KeyScales);
-            meta[8 * ci + 4] = Append(data, c.KeyMins);
-            meta[8 * ci + 5] = Append(data, c.ValueCodes);
-            meta[8 * ci + 6] = Append(data, c.ValueScales);
-            meta[8 * ci + 7] = Append(data, c.ValueMins);
-        }
-        while (data.Count < 16) data.Add(0);
+    /// <summary>
+    /// Split-K attention on a device-resident cache (kv_resident.cl): work-groups, each a key range of one KV head against
+    /// up to 16 of the query rows that read it, then a log-sum-exp merge of the ranges.
+    /// </summary>
+    internal void AttendResident(OpenClKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions options)
+    {
+        (AttentionShape shape, AttentionScoring scoring) = CheckKvCall(cache.Host, queries, output, heads, queryLength, options, nameof(queries));
+        int d = shape.HeadDim, hkv = shape.KvHeads, nk = cache.Length;
+        long rows = (long)(heads / hkv) * queryLength;
+        int rowTile = rows == 1 ? 1 : rows <= 4 ? 4 : 16;
+        long rowBlocks = (rows + rowTile - 1) / rowTile;
+        if (rowBlocks > int.MaxValue) throw new ArgumentException($"{rows} query rows per KV head are too many for one call.", nameof(queryLength));
+        (int span, int splits) = KvSplits(nk, hkv * rowBlocks, cache.SpanOverride);
+        long expected = shape.QueryElements;
+        // CPU devices (PoCL) run a work-group's loops best as one work-item with 16-lane vectors; other devices share
+        // a group's 16-key blocks and 16-channel slices among 8 work-items (not yet tuned on a GPU).
+        int workItems = cache.WorkGroupOverride ?? (Info.Kind == ClDeviceKind.Cpu ? 1 : 8);
+        string buildOptions = cache.BuildOptions(rowTile, workItems);
+        bool grouped = cache.Kind == 4;
+        int s = grouped ? cache.Host.Options.ResidualLength : 1, g = grouped ? cache.Host.Options.GroupSize : 1;
 
         using (DeviceOperation run = Begin(KvAttentionOp))
         {
-            nint bdata = Scratch("kv.data", data.Count);
-            nint bmeta = Scratch("kv.meta", (long)meta.Length * sizeof(int));
-            nint brk = Scratch("kv.residual_keys", (long)store.ResidualKeys.Length * sizeof(float));
-            nint brv = Scratch("kv.residual_values", (long)store.ResidualValues.Length * sizeof(float));
-            nint bq = Scratch("kv.q", expected * sizeof(float));
-            nint bo = Scratch("kv.o", expected * sizeof(float));
-            WriteRaw<byte>(bdata, CollectionsMarshal.AsSpan(data));
-            WriteRaw<int>(bmeta, meta);
-            WriteBuffer(brk, store.ResidualKeys);
-            WriteBuffer(brv, store.ResidualValues);
+            nint bq = Scratch("kv_resident.q", expected * sizeof(float));
+            nint bo = Scratch("kv_resident.o", expected * sizeof(float));
+            // One key range: the kernel writes the normalized output straight into bo, and no merge runs.
+            nint partAcc = splits == 1 ? bo : Scratch("kv_resident.acc", expected * splits * sizeof(float));
+            nint partMl = Scratch("kv_resident.ml", (long)heads * queryLength * splits * 2 * sizeof(float));
             WriteBuffer(bq, queries);
-            int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
-            nint kernel = Kernel(KvAttentionOp, "kv_attention", $"-DMAX_D={maxDim}");
-            (nint bSlopes, nint bDist) = UploadBias(slopes, options.Bias.Distance, cache.Length + 1, bq);
-            SetArgs(kernel, bdata, bmeta, brk, brv, bq, bo, bSlopes, bDist, heads, cache.KvHeads, queryLength, cache.Length, d,
-                store.ResidualLength, store.GroupSize, chunks, scale, options.Causal ? 1 : 0, slopes is null ? 0 : 1);
-            Launch(kernel, [expected / d], []);
+            // The distance table grows by doubling, so a decode loop uploads it O(log n) times.
+            int distances = (int)Math.Min(int.MaxValue, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)nk + 1));
+            (nint bSlopes, nint bDist) = UploadBias(scoring.Slopes, options.Bias.Distance, distances, bq);
+            nint kernel = Kernel(KvProgram, "kv_partial", buildOptions);
+            if (KernelWorkGroupLimit(kernel) < workItems)
+                throw new NotSupportedException($"{Info.Name} cannot run the KV attention kernel's work-groups of {workItems} work-items.");
+            var (a0, a1, a2, a3) = cache.Buffers;
+            SetArgs(kernel, a0, a1, a2, a3, bq, partAcc, partMl, bSlopes, bDist, heads, hkv, queryLength, nk, d, s, g, cache.DeviceChunks,
+                scoring.Scale, options.Causal ? 1 : 0, scoring.Slopes is null ? 0 : 1, span, splits);
+            Launch(kernel, [(long)splits * workItems, hkv, rowBlocks], [workItems, 1, 1]);
+            if (splits > 1)
+            {
+                nint merge = Kernel(KvProgram, "kv_merge", buildOptions);
+                SetArgs(merge, partAcc, partMl, bo, d, splits, heads * queryLength);
+                Launch(merge, [d, (long)heads * queryLength], []);
+            }
             ReadBuffer(bo, output);
             run.Complete();
         }
     }
 
-    /// <summary>Appends a part at the next 16-byte boundary of <paramref name="data"/>; returns its offset.</summary>
-    private static int Append(List<byte> data, ReadOnlySpan<byte> part)
+    /// <summary>
+    /// Keys per work-group (whole tiles of <see cref="KvTile"/>) and the number of key ranges: enough work-groups for about
+    /// four per compute unit, never a range under one tile.
+    /// </summary>
+    private (int Span, int Splits) KvSplits(int keys, long groupsPerSplit, int? spanOverride)
     {
-        int at = data.Count;
-        data.AddRange(part);
-        while ((data.Count & 15) != 0) data.Add(0);
-        return at;
+        int tiles = (keys + KvTile - 1) / KvTile;
+        int span;
+        if (spanOverride is int forced) span = Math.Max(KvTile, (forced + KvTile - 1) / KvTile * KvTile);
+        else
+        {
+            long wanted = Math.Max(1, (4L * Math.Max(1, Info.ComputeUnits) + groupsPerSplit - 1) / groupsPerSplit);
+            int splits = (int)Math.Clamp(wanted, 1, tiles);
+            span = (tiles + splits - 1) / splits * KvTile;
+        }
+        return (span, (keys + span - 1) / span);
     }
 }

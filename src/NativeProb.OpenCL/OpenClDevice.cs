@@ -32,6 +32,7 @@ public sealed partial class OpenClDevice : IDisposable
     private readonly List<ClHandle> _events = [];
     private readonly object _gate = new();
     private long _allocations;
+    private long _hostToDevice, _deviceToHost;
     private bool _disposed;
     private OpenClFlashAttention? _flashAttention;
     private OpenClPrFlashAttention? _prFlashAttention;
@@ -95,6 +96,15 @@ public sealed partial class OpenClDevice : IDisposable
 
     /// <summary>Device buffers created by this device so far (scratch buffers and tensors).</summary>
     public long BufferAllocations => Interlocked.Read(ref _allocations);
+
+    /// <summary>
+    /// Bytes copied from the host to this device so far: every <c>clEnqueueWriteBuffer</c> the backend makes (uploads,
+    /// scratch inputs, appended tokens) is counted here. Device-to-device copies are not host traffic and are not counted.
+    /// </summary>
+    public long HostToDeviceBytes => Interlocked.Read(ref _hostToDevice);
+
+    /// <summary>Bytes copied from this device to the host so far: every <c>clEnqueueReadBuffer</c> the backend makes.</summary>
+    public long DeviceToHostBytes => Interlocked.Read(ref _deviceToHost);
 
     /// <summary>Programs compiled so far; each op's program is built once per device and build options.</summary>
     public int ProgramBuilds { get { lock (_gate) return _programs.BuildCount; } }
@@ -198,6 +208,7 @@ public sealed partial class OpenClDevice : IDisposable
             if (_disposed) return;
             _disposed = true;
             ReleaseEvents();
+            _kvMirror?.Dispose();
             _programs.Dispose();
             foreach (var (mem, _) in _scratch.Values) mem.Dispose();
             _scratch.Clear();
@@ -236,7 +247,7 @@ public sealed partial class OpenClDevice : IDisposable
         return mem.Value;
     }
 
-    private unsafe ClHandle CreateBuffer(long bytes, string what)
+    internal unsafe ClHandle CreateBuffer(long bytes, string what)
     {
         if (bytes > Info.MaxAllocationBytes)
             throw new NpException(NpStatus.OutOfMemory,
@@ -248,32 +259,37 @@ public sealed partial class OpenClDevice : IDisposable
         return new ClHandle(_api, mem, ClObjectKind.Mem);
     }
 
-    internal unsafe void WriteBuffer(nint mem, ReadOnlySpan<float> data, long offsetElements = 0)
-    {
-        fixed (float* p = data)
-            ClCheck(_api.EnqueueWriteBuffer(_queue.Value, mem, true, (nuint)(offsetElements * sizeof(float)),
-                (nuint)((long)data.Length * sizeof(float)), p, 0, null, null), "clEnqueueWriteBuffer");
-    }
+    internal void WriteBuffer(nint mem, ReadOnlySpan<float> data, long offsetElements = 0) =>
+        WriteRaw(mem, data, offsetElements * sizeof(float));
 
-    internal unsafe void ReadBuffer(nint mem, Span<float> destination)
-    {
-        fixed (float* p = destination)
-            ClCheck(_api.EnqueueReadBuffer(_queue.Value, mem, true, 0, (nuint)((long)destination.Length * sizeof(float)), p, 0, null, null),
-                "clEnqueueReadBuffer");
-    }
+    internal void ReadBuffer(nint mem, Span<float> destination) => ReadRaw(mem, destination);
 
-    internal unsafe void WriteRaw<T>(nint mem, ReadOnlySpan<T> data) where T : unmanaged
+    /// <summary>A blocking write of <paramref name="data"/> at byte <paramref name="offsetBytes"/>, counted in <see cref="HostToDeviceBytes"/>.</summary>
+    internal unsafe void WriteRaw<T>(nint mem, ReadOnlySpan<T> data, long offsetBytes = 0) where T : unmanaged
     {
+        long bytes = (long)data.Length * sizeof(T);
         fixed (T* p = data)
-            ClCheck(_api.EnqueueWriteBuffer(_queue.Value, mem, true, 0, (nuint)((long)data.Length * sizeof(T)), p, 0, null, null),
+            ClCheck(_api.EnqueueWriteBuffer(_queue.Value, mem, true, (nuint)offsetBytes, (nuint)bytes, p, 0, null, null),
                 "clEnqueueWriteBuffer");
+        Interlocked.Add(ref _hostToDevice, bytes);
     }
 
+    /// <summary>A blocking read into <paramref name="destination"/> from byte <paramref name="offsetBytes"/>, counted in <see cref="DeviceToHostBytes"/>.</summary>
     internal unsafe void ReadRaw<T>(nint mem, Span<T> destination, long offsetBytes = 0) where T : unmanaged
     {
+        long bytes = (long)destination.Length * sizeof(T);
         fixed (T* p = destination)
-            ClCheck(_api.EnqueueReadBuffer(_queue.Value, mem, true, (nuint)offsetBytes, (nuint)((long)destination.Length * sizeof(T)), p, 0, null, null),
+            ClCheck(_api.EnqueueReadBuffer(_queue.Value, mem, true, (nuint)offsetBytes, (nuint)bytes, p, 0, null, null),
                 "clEnqueueReadBuffer");
+        Interlocked.Add(ref _deviceToHost, bytes);
+    }
+
+    /// <summary>Copies <paramref name="bytes"/> between device buffers (no host traffic; in order with the queue's other commands).</summary>
+    internal unsafe void CopyBuffer(nint source, nint destination, long sourceOffset, long destinationOffset, long bytes)
+    {
+        if (bytes <= 0) return;
+        ClCheck(_api.EnqueueCopyBuffer(_queue.Value, source, destination, (nuint)sourceOffset, (nuint)destinationOffset, (nuint)bytes, 0, null, null),
+            "clEnqueueCopyBuffer");
     }
 
     internal unsafe void SetArg(nint kernel, uint index, nint mem) =>

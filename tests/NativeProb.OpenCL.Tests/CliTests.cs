@@ -49,18 +49,22 @@ public sealed class CliTests(ClFixture fixture)
     }
 
     [SkippableFact]
-    public void BenchKvRunsTheGroupedFormatsOnTheDevice()
+    public void BenchKvRunsEveryFormatResidentOnTheDevice()
     {
         fixture.Require();
         string json = Path.Combine(Directory.CreateTempSubdirectory("np-kv-").FullName, "kv.json");
-        var (code, output) = Run(["bench", "kv", "--backend", "opencl", "--kv-len", "200", "--heads", "4", "--kv-heads", "2", "--dim", "64",
-            "--formats", "fp32,kivi2,saq", "--reps", "1", "--json", json], null);
+        var (code, output) = Run(["bench", "kv", "--backend", "opencl", "--kv-len", "300", "--heads", "4", "--kv-heads", "2", "--dim", "64",
+            "--formats", "fp32,fp16,int8,int4,kivi2,saq", "--steps", "140", "--json", json], null);
         Assert.True(code == 0, output);
-        Assert.Contains("skipped on OpenCL", output);
         JsonArray rows = JsonNode.Parse(File.ReadAllText(json))!.AsArray();
-        Assert.Equal(["kivi2", "saq"], rows.Select(r => r!["kv_format"]!.GetValue<string>()));
+        Assert.Equal(["fp32", "fp16", "int8", "int4", "kivi2", "saq"], rows.Select(r => r!["kv_format"]!.GetValue<string>()));
         Assert.All(rows, r => Assert.Equal("opencl", r!["backend"]!.GetValue<string>()));
+        Assert.All(rows, r => Assert.Equal(140, r!["steps"]!.GetValue<int>()));
         Assert.All(rows, r => Assert.True(r!["kernel_ms"]!.GetValue<double>() > 0));
+        Assert.All(rows, r => Assert.True(r!["rel_error_vs_cpu"]!.GetValue<double>() <= 1e-5, r!.ToJsonString()));
+        // 140 steps cross a flush (S = 128) and the bound still holds, flush uploads included.
+        Assert.All(rows, r => Assert.True(r!["h2d_within_bound"]!.GetValue<bool>() && r["d2h_within_bound"]!.GetValue<bool>(), r!.ToJsonString()));
+        Assert.All(rows, r => Assert.True(r!["h2d_bytes_per_step"]!.GetValue<double>() >= (2 * 2 * 64 + 4 * 64) * 4, r!.ToJsonString()));
     }
 
     [SkippableFact]

@@ -9,6 +9,7 @@ namespace NativeProb.Cli.Commands;
 /// <c>nativeprob bench kv</c>: every KV-cache format on the same data, in one run: memory (bits per element,
 /// bytes), quality against fp32 attention (relative error of the output, KL divergence of the attention
 /// probabilities), decode time with a cold cache and its speed-up over fp32, and append cost per token.
+/// <c>--backend opencl</c> runs <see cref="BenchKvDevice"/> instead: every format as a device-resident cache.
 /// </summary>
 internal static class BenchKvCommand
 {
@@ -24,7 +25,8 @@ internal static class BenchKvCommand
         var threads = CliParsing.ThreadCountsOption();
         var json = CliParsing.JsonOption();
         var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 15, Description = "Timed decode steps per format (median reported)." };
-        var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl (OpenCL: the KIVI / SAQ formats; others are skipped)." };
+        var backend = new Option<string>("--backend") { DefaultValueFactory = _ => "cpu", Description = "cpu | opencl (OpenCL: every format as a device-resident cache, timed per decode step against the CPU)." };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 256, Description = "OpenCL: decode steps (append one token + attend) per format, after filling kv-len - steps tokens." };
         var device = new Option<string?>("--device") { Description = "OpenCL device: index, gpu, cpu or a name part (default: NP_OPENCL_DEVICE, else first GPU)." };
         var arithmetic = new Option<string>("--arithmetic")
         {
@@ -33,7 +35,7 @@ internal static class BenchKvCommand
         };
         var command = new Command("kv", "Benchmark the KV-cache formats: memory, quality against fp32, decode speed.")
         {
-            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps, backend, device, arithmetic,
+            kvLen, heads, kvHeads, dim, formats, data, path, threads, json, reps, backend, device, arithmetic, steps,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
@@ -45,9 +47,10 @@ internal static class BenchKvCommand
                 CliParsing.Paths(parse.GetValue(path)), counts[0], Math.Max(1, parse.GetValue(reps)), Seed: 42)
             {
                 Arithmetics = CliParsing.List(parse.GetValue(arithmetic)).Select(KvArithmetics.Parse).Distinct().ToArray(),
+                Steps = parse.GetValue(steps),
             };
             return BenchCommand.OnBackend(parse.GetValue(backend)!, parse.GetValue(device), parse.GetValue(json), AnsiConsole.Console,
-                cl => cl is not null ? Run(set with { Device = cl }, AnsiConsole.Console)
+                cl => cl is not null ? BenchKvDevice.Run(set with { Device = cl }, AnsiConsole.Console)
                     : CliParsing.PerThreadCount(counts, t => Run(set with { Threads = t }, AnsiConsole.Console)));
         }));
         return command;
@@ -59,6 +62,9 @@ internal static class BenchKvCommand
     {
         /// <summary>The key arithmetics to run; a format whose arithmetics resolve alike (fp32, fp16, int8, int4) runs once.</summary>
         public KvArithmetic[] Arithmetics { get; init; } = [KvArithmetic.Auto];
+
+        /// <summary>OpenCL: the decode steps timed per format.</summary>
+        public int Steps { get; init; } = 256;
     }
 
     /// <summary>Keys [Hkv, N, D]: Gaussian, or with two channels at ten times the scale and RoPE applied.</summary>
@@ -115,24 +121,14 @@ internal static class BenchKvCommand
 
         var results = new JsonArray();
         var rows = new List<(KvFormat F, CpuPath P, KvArithmetic A, double Bits, long Bytes, double Rel, double RelDeq, double Kl, double Ms, double Append)>();
-        // CPU: one row per (format, path); OpenCL: one row per format.
-        CpuPath[] paths = s.Device is null ? s.Paths : s.Paths[..1];
+        // One row per (format, path).
+        CpuPath[] paths = s.Paths;
         var caches = new List<QuantizedKvCache>();
         using var flusher = s.Timing ? new CacheFlusher() : null;
-        // OpenCL: attention on the device (the cache uploaded as stored, per call); it reads KIVI / SAQ only.
-        var kernelMs = new List<List<double>>();
-        void Attend(QuantizedKvCache cache, CpuPath path, float[] o)
-        {
-            if (s.Device is null) cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
-            else s.Device.Attend(cache, q, o, s.Heads, 1);
-        }
-        KvFormat[] formats = s.Device is null ? s.Formats : s.Formats.Where(f => f.IsGrouped()).ToArray();
-        if (formats.Length < s.Formats.Length)
-            console.MarkupLine($"skipped on OpenCL (no device kernel): {string.Join(", ", s.Formats.Except(formats).Select(f => f.Name()))}");
-        if (formats.Length == 0) throw new ArgumentException("--backend opencl runs kivi2, kivi4, kivi8 and saq; --formats lists none of them.");
-        foreach (KvFormat format in formats)
-        foreach (KvArithmetic arithmetic in s.Arithmetics.Where((a, i) => s.Device is not null ? i == 0
-            : s.Arithmetics[..i].All(b => b.Resolve(format, paths[0]) != a.Resolve(format, paths[0]))))
+        void Attend(QuantizedKvCache cache, CpuPath path, float[] o) =>
+            cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
+        foreach (KvFormat format in s.Formats)
+        foreach (KvArithmetic arithmetic in s.Arithmetics.Where((a, i) => s.Arithmetics[..i].All(b => b.Resolve(format, paths[0]) != a.Resolve(format, paths[0]))))
         {
             console.Status().Start($"{format.Name()}: appending {s.KvLen} tokens one at a time, then quality", ctx =>
             {
@@ -156,7 +152,7 @@ internal static class BenchKvCommand
                 foreach (CpuPath p in paths)
                 {
                     Attend(cache, p, o);
-                    KvArithmetic used = s.Device is null ? cache.ArithmeticOn(p) : KvArithmetic.Exact;
+                    KvArithmetic used = cache.ArithmeticOn(p);
                     rows.Add((format, p, used, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), RelativeError(o, dequantized), kl, double.NaN, appendUs));
                     caches.Add(cache);
                 }
@@ -167,7 +163,6 @@ internal static class BenchKvCommand
             // Round-robin over the formats, so that load from other processes hits every format alike; the
             // caches are flushed before each timed step (cold).
             var times = caches.Select(_ => new List<double>()).ToList();
-            kernelMs.AddRange(caches.Select(_ => new List<double>()));
             var o = new float[q.Length];
             console.Status().Start($"timing {s.Reps} decode steps per format, interleaved, cold cache", _ =>
             {
@@ -179,7 +174,6 @@ internal static class BenchKvCommand
                         Attend(caches[f], rows[f].P, o);
                         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                         if (rep >= 0) times[f].Add(ms);
-                        if (rep >= 0 && s.Device is not null) kernelMs[f].Add(s.Device.LastProfile.KernelMilliseconds);
                     }
             });
             // Limits probed again after the timing; the best of the two readings is kept (other load only lowers them).
@@ -198,7 +192,7 @@ internal static class BenchKvCommand
         // registers: the 2·H·N·D multiply-adds (scores and values) at the probed FMA peak, or the cache's bytes
         // at the probed read bandwidth, whichever is longer. ceiling_vs_fp32 is fp32's time over that floor:
         // the largest speed-up over fp32 this machine allows such a kernel in this run.
-        bool floors = s.Timing && s.Device is null && fmaGflops > 0 && readGbps > 0;
+        bool floors = s.Timing && fmaGflops > 0 && readGbps > 0;
         double computeFloorMs = floors ? 4.0 * s.Heads * s.KvLen * s.Dim / (fmaGflops * 1e9) * 1e3 : double.NaN;
         var table = new Table().AddColumns("format", "path", "bits/elem", "KV MiB", "rel error", "vs deq", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
         var ceilings = new List<string>();
@@ -213,8 +207,8 @@ internal static class BenchKvCommand
             double ceiling = floors && fp32Ms > 0 ? fp32Ms / floorMs : double.NaN;
             var obj = new JsonObject
             {
-                ["backend"] = s.Device is null ? "cpu" : "opencl",
-                ["path"] = s.Device is null ? r.P.ToString().ToLowerInvariant() : "opencl",
+                ["backend"] = "cpu",
+                ["path"] = r.P.ToString().ToLowerInvariant(),
                 ["mode"] = "decode",
                 ["batch"] = 1,
                 ["heads"] = s.Heads,
@@ -252,20 +246,14 @@ internal static class BenchKvCommand
                 }
                 obj["cold"] = true;
                 obj["reps"] = s.Reps;
-                if (s.Device is not null)
-                {
-                    // median_ms includes uploading the whole cache each call; kernel_ms is the kernel alone.
-                    obj["device"] = s.Device.Info.Name;
-                    obj["kernel_ms"] = Math.Round(kernelMs[ri].Order().ElementAt(kernelMs[ri].Count / 2), 4);
-                }
             }
             results.Add(obj);
-            table.AddRow(name, s.Device is null ? r.P.ToString() : "opencl", F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.RelDeq), E(r.Kl),
+            table.AddRow(name, r.P.ToString(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.RelDeq), E(r.Kl),
                 s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
             if (double.IsFinite(ceiling)) ceilings.Add($"{name} {r.P} {F(ceiling, 2)}x (floor {F(floorMs, 2)} ms, reached {F(floorMs / r.Ms, 2)})");
         }
         console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
-            (s.Device is null ? $"paths={string.Join(",", paths)} threads={s.Threads}" : $"OpenCL {Markup.Escape(s.Device.Info.Name)} (times include the cache upload)") + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
+            $"paths={string.Join(",", paths)} threads={s.Threads}" + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
             "; cold cache (flushed before each step)" : ""));
         console.Write(table);
         if (ceilings.Count > 0)
