@@ -87,10 +87,8 @@ internal static unsafe class TileKernels
     }
 
     /// <summary>
-    /// S = Q K^T straight from row-major keys (decode: K is streamed once and never transposed). On 512-bit paths
-    /// with D a multiple of 16, blocks of 4 rows x 4 keys (<see cref="Scores4x4"/>: 16 dots whose horizontal sums are
-    /// one transposing reduction); elsewhere, and for the last keys, four query rows share each key load and each dot
-    /// ends in its own horizontal sum. <paramref name="nextKeys"/> and
+    /// S = Q K^T straight from row-major keys (decode: K is streamed once and never transposed). Four
+    /// query rows share each key load; each dot ends in one horizontal sum. <paramref name="nextKeys"/> and
     /// <paramref name="nextValues"/> are the rows of the run after this one, where the prefetches go once they pass
     /// this run's end (null: right after this run's rows, for contiguous keys and values).
     /// </summary>
@@ -105,20 +103,15 @@ internal static unsafe class TileKernels
         int rows = tile.Rows;
         if (nextKeys == null) nextKeys = keys + (long)count * d;
         if (nextValues == null) nextValues = values + (long)count * d;
-        int t = 0;
-        if (typeof(TVec) == typeof(Vector512<float>) && d % 16 == 0 && rows >= 4)
-            for (; t + 4 <= count; t += 4)
-            {
-                for (int u = t; u < t + 4; u++) PrefetchAhead(keys, values, nextKeys, nextValues, count, d, u);
-                int r4 = 0;
-                for (; r4 + 4 <= rows; r4 += 4) Scores4x4(tile, r4, keys + (long)t * d, t);
-                for (; r4 < rows; r4++)
-                    for (int u = t; u < t + 4; u++) tile.S[r4 * bk + u] = Dot<TOps, TVec>(tile.Q + r4 * d, keys + (long)u * d, d, dv);
-            }
-        for (; t < count; t++)
+        for (int t = 0; t < count; t++)
         {
             float* k = keys + (long)t * d;
-            PrefetchAhead(keys, values, nextKeys, nextValues, count, d, t);
+            // Decode streams K and V once from memory: fetch K rows well ahead and the next block's V
+            // rows, into L2 (keeping L1 for the query rows and scores); a prefetch past the end of
+            // the cache is a harmless hint, it never faults.
+            int ka = t + PrefetchRowsAhead, va = t + PrefetchValueRowsAhead;
+            Prefetch.RangeL2(ka < count ? k + PrefetchRowsAhead * d : nextKeys + (long)(ka - count) * d, d);
+            Prefetch.RangeL2(va < count ? values + (long)va * d : nextValues + (long)(va - count) * d, d);
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
@@ -155,72 +148,16 @@ internal static unsafe class TileKernels
                 float* s = tile.S + r * bk + t;
                 s[0] = t0; s[bk] = t1; s[2 * bk] = t2; s[3 * bk] = t3;
             }
-            for (; r < rows; r++) tile.S[r * bk + t] = Dot<TOps, TVec>(tile.Q + r * d, k, d, dv);
+            for (; r < rows; r++)
+            {
+                float* a = tile.Q + r * d;
+                TVec c0 = TOps.Zero;
+                for (int i = 0; i < dv; i += w) c0 = TOps.Fma(TOps.Load(a + i), TOps.Load(k + i), c0);
+                float t0 = TOps.SumAcross(c0);
+                for (int i = dv; i < d; i++) t0 += a[i] * k[i];
+                tile.S[r * bk + t] = t0;
+            }
         }
-    }
-
-    /// <summary>
-    /// Decode streams K and V once from memory: for key <paramref name="t"/>, fetch the K row well ahead and the V row
-    /// one block ahead into L2 (keeping L1 for the query rows and scores), following into the next run past
-    /// <paramref name="count"/>; a prefetch past the end of the cache is a harmless hint, it never faults.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchAhead(float* keys, float* values, float* nextKeys, float* nextValues, int count, int d, int t)
-    {
-        int ka = t + PrefetchRowsAhead, va = t + PrefetchValueRowsAhead;
-        Prefetch.RangeL2(ka < count ? keys + (long)ka * d : nextKeys + (long)(ka - count) * d, d);
-        Prefetch.RangeL2(va < count ? values + (long)va * d : nextValues + (long)(va - count) * d, d);
-    }
-
-    /// <summary>One query row's dot with one key row (vector part up to <paramref name="dv"/>, then a scalar tail).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot<TOps, TVec>(float* a, float* k, int d, int dv) where TOps : struct, ISimd<TVec> where TVec : struct
-    {
-        TVec c0 = TOps.Zero;
-        for (int i = 0; i < dv; i += TOps.Count) c0 = TOps.Fma(TOps.Load(a + i), TOps.Load(k + i), c0);
-        float t0 = TOps.SumAcross(c0);
-        for (int i = dv; i < d; i++) t0 += a[i] * k[i];
-        return t0;
-    }
-
-    /// <summary>
-    /// Scores of 4 query rows (from <paramref name="r"/>) against 4 consecutive row-major keys (D a multiple of 16):
-    /// 16 accumulators, each step loads 4 key and 4 query vectors for 16 FMAs, and the 16 dots end in one transposing
-    /// reduction (unpack, 64-bit unpack, two 128-bit lane shuffles) that leaves row r's 4 scores in 128-bit lane r.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scores4x4(AttentionTile tile, int r, float* k, int t)
-    {
-        int d = tile.HeadDim;
-        const int bk = AttentionTile.BlockKeys;
-        float* a0 = tile.Q + r * d, a1 = a0 + d, a2 = a1 + d, a3 = a2 + d;
-        float* k0 = k, k1 = k + d, k2 = k1 + d, k3 = k2 + d;
-        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
-        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
-        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
-        for (int i = 0; i < d; i += 16)
-        {
-            Vector512<float> x0 = Vector512.Load(k0 + i), x1 = Vector512.Load(k1 + i), x2 = Vector512.Load(k2 + i), x3 = Vector512.Load(k3 + i);
-            Vector512<float> q = Vector512.Load(a0 + i);
-            c00 = Vector512.FusedMultiplyAdd(q, x0, c00); c01 = Vector512.FusedMultiplyAdd(q, x1, c01);
-            c02 = Vector512.FusedMultiplyAdd(q, x2, c02); c03 = Vector512.FusedMultiplyAdd(q, x3, c03);
-            q = Vector512.Load(a1 + i);
-            c10 = Vector512.FusedMultiplyAdd(q, x0, c10); c11 = Vector512.FusedMultiplyAdd(q, x1, c11);
-            c12 = Vector512.FusedMultiplyAdd(q, x2, c12); c13 = Vector512.FusedMultiplyAdd(q, x3, c13);
-            q = Vector512.Load(a2 + i);
-            c20 = Vector512.FusedMultiplyAdd(q, x0, c20); c21 = Vector512.FusedMultiplyAdd(q, x1, c21);
-            c22 = Vector512.FusedMultiplyAdd(q, x2, c22); c23 = Vector512.FusedMultiplyAdd(q, x3, c23);
-            q = Vector512.Load(a3 + i);
-            c30 = Vector512.FusedMultiplyAdd(q, x0, c30); c31 = Vector512.FusedMultiplyAdd(q, x1, c31);
-            c32 = Vector512.FusedMultiplyAdd(q, x2, c32); c33 = Vector512.FusedMultiplyAdd(q, x3, c33);
-        }
-        Vector512<float> v = SimdReduce.Transpose16(c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33);
-        float* s = tile.S + r * bk + t;
-        v.GetLower().GetLower().Store(s);
-        v.GetLower().GetUpper().Store(s + bk);
-        v.GetUpper().GetLower().Store(s + 2 * bk);
-        v.GetUpper().GetUpper().Store(s + 3 * bk);
     }
 
     /// <summary>
