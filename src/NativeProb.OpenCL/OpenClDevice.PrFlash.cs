@@ -57,15 +57,45 @@ public sealed partial class OpenClDevice
             WriteBuffer(bweights, weights.ToArray());
             (nint bSlopes, nint bDist) = UploadBias(slopes, attention.Bias.Distance, shape.KeyLength + 1, bq);
             int d = shape.HeadDim;
+            PrFlashTiling tiling = PlanPrFlash(d, plan.BlockSize);
             int maxDim = d <= 64 ? 64 : d <= 128 ? 128 : (d + 127) / 128 * 128;
-            nint kernel = Kernel(PrFlashOp, "prflash", $"-DMAX_D={maxDim}");
-            SetArgs(kernel, bq, bk, bv, bo, boff, bblocks, bweights, bSlopes, bDist, shape.Batch, shape.Heads, shape.KvHeads,
+            nint kernel = Kernel(PrFlashOp, "prflash", $"-DMAX_D={maxDim} -DUSE_LOCAL={(tiling.LocalTiles ? 1 : 0)}");
+            int workGroup = (int)Math.Max(1, Math.Min(plan.BlockSize, Math.Min(KernelWorkGroupLimit(kernel), ForcePrFlashWorkGroup ?? int.MaxValue)));
+            long tileBytes = tiling.LocalTiles ? (long)tiling.KeyTile * d * sizeof(float) : sizeof(float);
+            SetArgs(kernel, bq, bk, bv, bo, boff, bblocks, bweights, bSlopes, bDist, shape.Heads, shape.KvHeads,
                 shape.QueryLength, shape.KeyLength, d, scale, slopes is null ? 0 : 1, plan.BlockSize, plan.FirstQueryBlock,
-                plan.QueryBlocks);
-            Launch(kernel, [shape.QueryElements / d], []);
+                plan.QueryBlocks, tiling.KeyTile, ClArg.Local(tileBytes), ClArg.Local(tileBytes));
+            Launch(kernel, [(long)plan.QueryBlocks * workGroup, (long)shape.Batch * shape.Heads], [workGroup, 1]);
             ReadBuffer(bo, output);
             run.Complete();
         }
         return result;
+    }
+
+    /// <summary>Tests set this to cap PrFlash's work-group below the block size (each work-item then takes several rows); null means the kernel's limit.</summary>
+    internal int? ForcePrFlashWorkGroup { get; set; }
+
+    /// <summary>Tests set this to cap PrFlash's keys per local-memory tile (tiles then split the key blocks); null means what local memory allows.</summary>
+    internal int? ForcePrFlashKeyTile { get; set; }
+
+    /// <summary>How PrFlash stages K/V: in local memory or in place (<see cref="UseLocalTiles"/>), and keys per tile.</summary>
+    internal readonly record struct PrFlashTiling(bool LocalTiles, int KeyTile);
+
+    /// <summary>
+    /// PrFlash's staging for head dimension <paramref name="d"/>: a tile is a whole key block, halved until two tiles
+    /// (K and V) fit in local memory with 1 KiB kept for the compiler; in place when not even one key of each fits.
+    /// </summary>
+    internal PrFlashTiling PlanPrFlash(int d, int blockSize)
+    {
+        bool local = UseLocalTiles;
+        int tk = blockSize;
+        if (local)
+        {
+            long room = Info.LocalMemoryBytes - 1024;
+            while (tk > 1 && 2L * tk * d * sizeof(float) > room) tk = (tk + 1) / 2;
+            if (2L * tk * d * sizeof(float) > room) (local, tk) = (false, blockSize);
+            else if (ForcePrFlashKeyTile is int cap) tk = Math.Clamp(cap, 1, tk);
+        }
+        return new PrFlashTiling(local, tk);
     }
 }

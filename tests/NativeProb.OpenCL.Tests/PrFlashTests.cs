@@ -20,6 +20,45 @@ public sealed class PrFlashTests(ClFixture fixture)
         { 1, 8, 2, 1, 999, 64, 16, 3UL, "importance", "harmonic-distance" }, // decode
     };
 
+    public static TheoryData<int, int, int, int, int, int, int, ulong, string, string> TilingCases() => new()
+    {
+        // batch, H, Hkv, Nq, Nk, D, b, seed, estimator, bias: block sizes 16 / 32 / 64 / 128, D 64 / 80 / 128,
+        // Nq and Nk not multiples of the block
+        { 1, 2, 1, 203, 203, 80, 16, 5UL, "renormalize", "alibi" },
+        { 1, 2, 2, 150, 331, 64, 32, 9UL, "importance", "none" },
+        { 2, 4, 2, 389, 389, 128, 64, 11UL, "importance", "harmonic" },
+        { 1, 2, 1, 300, 777, 80, 128, 13UL, "renormalize", "harmonic-distance" },
+    };
+
+    /// <summary>
+    /// Both stagings (K/V in local memory, as on GPUs, or read in place, as on CPU devices), with the whole block
+    /// as the work-group, with a work-group smaller than the block (each work-item takes several rows) and, staged in
+    /// local memory, with tiles smaller than the block (each key block in several tiles, the last one partial).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TilingCases))]
+    public void BothTilingsAndWorkGroupsMatchCpu(int batch, int h, int hkv, int nq, int nk, int d, int blockSize, ulong seed, string estimator, string bias)
+    {
+        OpenClDevice device = fixture.Require();
+        foreach (bool local in new[] { true, false })
+            foreach ((int? workGroup, int? keyTile) in new (int?, int?)[] { (null, null), (24, null), (24, 20) })
+            {
+                device.ForceLocalTiles = local;
+                device.ForcePrFlashWorkGroup = workGroup;
+                device.ForcePrFlashKeyTile = keyTile;
+                try
+                {
+                    MatchesCpuBlockForBlock(batch, h, hkv, nq, nk, d, blockSize, seed, estimator, bias);
+                }
+                finally
+                {
+                    device.ForceLocalTiles = null;
+                    device.ForcePrFlashWorkGroup = null;
+                    device.ForcePrFlashKeyTile = null;
+                }
+            }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void MatchesCpuBlockForBlock(int batch, int h, int hkv, int nq, int nk, int d, int blockSize, ulong seed, string estimator, string bias)
