@@ -27,7 +27,9 @@ internal static class BenchPoolCommand
         {
             DefaultValueFactory = _ => "zipf",
             Description = $"Sequence lengths: zipf (seeded; a truncated power law p(L) ∝ L^-a on [{PoolLengths.ZipfMin}, {PoolLengths.ZipfMax}] tokens " +
-                $"with a solved numerically for a mean of {PoolLengths.ZipfMean:F0}: a = {PoolLengths.ZipfExponent:F4}) | fixed:N (every sequence N tokens).",
+                $"with a solved numerically for a mean of {PoolLengths.ZipfMean:F0}: a = {PoolLengths.ZipfExponent:F4}; drawn stratified, one draw in each " +
+                $"of {PoolLengths.Strata} equal-probability slices per {PoolLengths.Strata} sequences, so every prefix of the stream has about that mean) | " +
+                "zipf-iid (the same law, independent draws) | fixed:N (every sequence N tokens).",
         };
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 32, Description = "Query heads H." };
         var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 8, Description = "Key/value heads Hkv." };
@@ -331,7 +333,8 @@ internal static class BenchPoolCommand
             table.AddRow(cells.ToArray());
         }
         string lengthText = s.Lengths.IsZipf
-            ? $"zipf (p(L) ∝ L^-{PoolLengths.ZipfExponent:F3} on [{PoolLengths.ZipfMin}, {PoolLengths.ZipfMax}], mean {PoolLengths.ZipfMean:F0}, seed {s.Seed})"
+            ? $"{s.Lengths.Text} (p(L) ∝ L^-{PoolLengths.ZipfExponent:F3} on [{PoolLengths.ZipfMin}, {PoolLengths.ZipfMax}], mean {PoolLengths.ZipfMean:F0}, " +
+                (s.Lengths.Independent ? "independent draws" : $"stratified in {PoolLengths.Strata} slices") + $", seed {s.Seed})"
             : s.Lengths.Text;
         console.MarkupLine(Markup.Escape($"KV pool budget={s.BudgetMib} MiB lengths={lengthText} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}") +
             (pathColumn ? "" : $" path={s.Paths[0]}") + (threadColumn ? "" : $" threads={s.Threads[0]}") + "; " +

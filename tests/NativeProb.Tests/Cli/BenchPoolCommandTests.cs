@@ -126,13 +126,15 @@ public class BenchPoolCommandTests : IDisposable
         Assert.Contains("--budget-mib", e.Message);
     }
 
-    [Fact]
-    public void ZipfLengthsAreBoundedSeededAndAverage4096()
+    [Theory]
+    [InlineData("zipf")]
+    [InlineData("zipf-iid")]
+    public void ZipfLengthsAreBoundedSeededAndAverage4096(string text)
     {
         double a = PoolLengths.ZipfExponent;
         Assert.InRange(a, 1.0, 1.5);
         Assert.Equal(4096, PoolLengths.Mean(a, 128, 32768), 3);
-        var lengths = PoolLengths.Parse("zipf");
+        var lengths = PoolLengths.Parse(text);
         int[] draws = lengths.Draw(7).Take(200_000).ToArray();
         Assert.All(draws, l => Assert.InRange(l, 128, 32768));
         double mean = draws.Average();
@@ -142,6 +144,31 @@ public class BenchPoolCommandTests : IDisposable
         Assert.Equal(draws.Take(1000), lengths.Draw(7).Take(1000));
         Assert.NotEqual(draws.Take(1000), lengths.Draw(8).Take(1000));
         Assert.All(PoolLengths.Parse(" Fixed:300 ").Draw(1).Take(10), l => Assert.Equal(300, l));
+    }
+
+    [Fact]
+    public void StratifiedZipfPrefixesKeepTheMeanAndEachRunCoversEverySlice()
+    {
+        // Every run of stratified lengths holds one draw from each slice of the law (its quantiles bound them).
+        double Quantile(double u) => PoolLengths.Zipf(u);
+        for (int seed = 1; seed <= 20; seed++)
+        {
+            int[] draws = PoolLengths.Parse("zipf").Draw(seed).Take(PoolLengths.Strata * 10).ToArray();
+            for (int run = 0; run < 10; run++)
+            {
+                int[] sorted = draws.Skip(run * PoolLengths.Strata).Take(PoolLengths.Strata).Order().ToArray();
+                for (int i = 0; i < PoolLengths.Strata; i++)
+                    Assert.InRange(sorted[i], Quantile((double)i / PoolLengths.Strata), Quantile((i + 1.0) / PoolLengths.Strata - 1e-12));
+            }
+            // Prefixes of whole runs stay near the mean; independent draws of this law do not (seed 42's first 112 average about 2,250).
+            foreach (int n in new[] { 64, 128, 256, 640 })
+            {
+                double mean = draws.Take(n).Average();
+                Assert.True(Math.Abs(mean - 4096) < 0.2 * 4096, $"seed {seed}: the first {n} stratified lengths average {mean}");
+            }
+        }
+        double iid = PoolLengths.Parse("zipf-iid").Draw(42).Take(112).Average();
+        Assert.True(iid < 0.7 * 4096, $"the independent draws of seed 42 were expected to start short; the first 112 average {iid}");
     }
 
     private static void Near(double expected, double actual, string what) =>

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using NativeProb.Cpu.Simd;
 using NativeProb.Cpu.Tiles;
@@ -157,28 +158,44 @@ internal sealed unsafe class TokenStore : PagedTokenStore
     private const float FoldLimit = 16384f;
 
     /// <summary>Once per work item: the queries the key kernels read (fp16: with the rebias folded in when they allow it).</summary>
+    // Runs once per work item, so it is compiled optimized from its first call: a short decode run would otherwise
+    // spend its items in the unoptimized tier of this loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BeginItem(AttentionTile tile, KvScratch scratch)
     {
-        int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
+        int d = HeadDim, rowsPadded = (tile.Rows + 3) & ~3, n = rowsPadded * d, w = Vector<float>.Count;
+        float* q = tile.Q;
         if (_encoding == TokenEncoding.Fp16)
         {
             // Fold the fp16 rebias (2^112) into the queries once per item, so the key loads skip the multiply.
-            float max = 0f;
-            for (int i = 0; i < rowsPadded * d; i++) max = MathF.Max(max, MathF.Abs(tile.Q[i]));
-            scratch.HalvesFolded = max <= FoldLimit;
-            float f = scratch.HalvesFolded ? HalfBits.Rebias : 1f;
-            for (int i = 0; i < rowsPadded * d; i++) scratch.Qs[i] = scratch.Twin[i] = tile.Q[i] * f;
+            // n is a multiple of 4 * 16 channels, so whole vectors cover it.
+            var max = Vector<float>.Zero;
+            for (int i = 0; i < n; i += w) max = Vector.Max(max, Vector.Abs(Vector.Load(q + i)));
+            float m = 0f;
+            for (int j = 0; j < w; j++) m = MathF.Max(m, max[j]);
+            scratch.HalvesFolded = m <= FoldLimit;
+            var f = new Vector<float>(scratch.HalvesFolded ? HalfBits.Rebias : 1f);
+            for (int i = 0; i < n; i += w)
+            {
+                Vector<float> x = Vector.Load(q + i) * f;
+                x.Store(scratch.Qs + i);
+                x.Store(scratch.Twin + i);
+            }
             return;
         }
         // The block kernels read the tile's queries and their twin copy.
-        new ReadOnlySpan<float>(tile.Q, rowsPadded * d).CopyTo(new Span<float>(scratch.Twin, rowsPadded * d));
-        // int4 codes carry +8: sum_c q_c (code_c - 8) = sum_c q_c code_c - 8 sum_c q_c, per block.
+        new ReadOnlySpan<float>(q, n).CopyTo(new Span<float>(scratch.Twin, n));
+        // int4 codes carry +8: sum_c q_c (code_c - 8) = sum_c q_c code_c - 8 sum_c q_c, per block of 32 channels.
         for (int r = 0; r < rowsPadded; r++)
             for (int b = 0; b < _blocks; b++)
             {
                 float sum = 0f;
                 if (_encoding == TokenEncoding.Int4)
-                    for (int c = b * 32; c < b * 32 + 32; c++) sum += tile.Q[r * d + c];
+                {
+                    var acc = Vector<float>.Zero;
+                    for (int c = b * 32; c < b * 32 + 32; c += w) acc += Vector.Load(q + r * d + c);
+                    sum = Vector.Sum(acc);
+                }
                 scratch.Init[r * _blocks + b] = -8f * sum;
             }
     }
