@@ -79,12 +79,7 @@ public static class PrFlashAttention
     /// <exception cref="ArgumentException">The shape or an option is invalid; the message names it.</exception>
     public static BlockPlan Plan(AttentionShape shape, PrFlashOptions? options = null)
     {
-        options ??= PrFlashOptions.Default;
-        options.Validate();
-        FlashAttention.ValidateShape(shape, causal: true);
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables: false);
-        CheckCountable(shape, planner, nameof(shape));
-        planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        PrFlashPlanner planner = Planner(shape, options, tables: true, draws: true);
         int qbs = Math.Max(0, planner.QueryBlocks);
         var offsets = new int[shape.Heads * qbs + 1];
         var scratch = new int[planner.LastQueryBlock + 1];
@@ -97,7 +92,7 @@ public static class PrFlashAttention
                 offsets[h * qbs + r + 1] = blocks.Count;
             }
         long perCall = (long)shape.Batch * shape.Heads;
-        return new BlockPlan(shape.Batch, shape.Heads, options.BlockSize, planner.FirstQueryBlock, qbs, offsets, blocks.ToArray(),
+        return new BlockPlan(shape.Batch, shape.Heads, planner.BlockSize, planner.FirstQueryBlock, qbs, offsets, blocks.ToArray(),
             perCall * planner.DensePerHead(), perCall * planner.ExpectedPerHead());
     }
 
@@ -111,11 +106,7 @@ public static class PrFlashAttention
     /// <exception cref="ArgumentException">The shape or an option is invalid.</exception>
     public static PrFlashBlockCounts CountBlocks(AttentionShape shape, PrFlashOptions? options = null)
     {
-        options ??= PrFlashOptions.Default;
-        options.Validate();
-        FlashAttention.ValidateShape(shape, causal: true);
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables: false);
-        CheckCountable(shape, planner, nameof(shape));
+        PrFlashPlanner planner = Planner(shape, options, tables: false, draws: true);
         int qbs = Math.Max(0, planner.QueryBlocks);
         long perHeadSum = 0;
         for (int h = 0; h < shape.Heads; h++)
@@ -132,12 +123,27 @@ public static class PrFlashAttention
     /// Plans and counts draw every causal block of every head once (found by the coverage-guided abi-options run: 671M
     /// heads over 2^30 keys never ended); a shape beyond <see cref="MaxPlannedBlocks"/> is refused with its numbers.
     /// </summary>
-    private static void CheckCountable(AttentionShape shape, PrFlashPlanner planner, string name)
+    private static void CheckCountable(AttentionShape shape, PrFlashOptions options, string name)
     {
-        double visits = (double)shape.Heads * planner.DensePerHead();
+        long dense = PrFlashPlanner.DensePerHeadOf(options, shape.KeyLength, shape.QueryLength);
+        double visits = (double)shape.Heads * dense;
         if (visits > MaxPlannedBlocks)
-            throw new ArgumentException($"Planning this shape draws {visits:E3} blocks ({shape.Heads} heads x {planner.DensePerHead()} causal blocks per head), " +
+            throw new ArgumentException($"Planning this shape draws {visits:E3} blocks ({shape.Heads} heads x {dense} causal blocks per head), " +
                 $"more than {MaxPlannedBlocks}; ExpectedBlocks gives the expected count without drawing.", name);
+    }
+
+    /// <summary>
+    /// The prologue of <see cref="Plan"/>, <see cref="CountBlocks"/> and <see cref="ExpectedBlocks"/>: validates the
+    /// options and the causal shape, refuses a shape too large to draw (<paramref name="draws"/>) before any table is
+    /// built, and builds the call's planner (a counting planner, in constant memory, without <paramref name="tables"/>).
+    /// </summary>
+    private static PrFlashPlanner Planner(AttentionShape shape, PrFlashOptions? options, bool tables, bool draws)
+    {
+        options ??= PrFlashOptions.Default;
+        options.Validate();
+        FlashAttention.ValidateShape(shape, causal: true);
+        if (draws) CheckCountable(shape, options, nameof(shape));
+        return new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength, tables);
     }
 
     /// <summary>The expected number of computed blocks over seeds (see <see cref="BlockPlan.ExpectedBlocks"/>).</summary>
@@ -147,10 +153,7 @@ public static class PrFlashAttention
     /// <exception cref="ArgumentException">The shape or an option is invalid.</exception>
     public static double ExpectedBlocks(AttentionShape shape, PrFlashOptions? options = null)
     {
-        options ??= PrFlashOptions.Default;
-        options.Validate();
-        FlashAttention.ValidateShape(shape, causal: true);
-        var planner = new PrFlashPlanner(options, shape.KeyLength, shape.QueryLength);
+        PrFlashPlanner planner = Planner(shape, options, tables: true, draws: false);
         return (double)shape.Batch * shape.Heads * planner.ExpectedPerHead();
     }
 }

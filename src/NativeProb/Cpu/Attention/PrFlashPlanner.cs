@@ -39,9 +39,7 @@ internal sealed class PrFlashPlanner
         _seed = options.Seed;
         _window = options.Window;
         _sink = options.Sink;
-        long firstPos = (long)keyLength - queryLength;
-        FirstQueryBlock = queryLength == 0 ? 0 : (int)(firstPos / BlockSize);
-        LastQueryBlock = queryLength == 0 ? -1 : (int)((keyLength - 1L) / BlockSize);
+        (FirstQueryBlock, LastQueryBlock) = QueryBlockRange(BlockSize, keyLength, queryLength);
         int n = Math.Max(0, LastQueryBlock + 1);
         if (!tables)
         {
@@ -125,10 +123,26 @@ internal sealed class PrFlashPlanner
     private double ProbabilityAt(int delta) => _options is null ? _p[delta] : _options.Probability(delta);
 
     /// <summary>All causal blocks of one head: <c>sum_i (i + 1)</c> over the call's query blocks.</summary>
-    public long DensePerHead()
+    public long DensePerHead() => DenseBlocks(FirstQueryBlock, LastQueryBlock);
+
+    /// <summary>
+    /// <see cref="DensePerHead"/> of a call with these options and lengths, without a planner (in constant memory,
+    /// so a shape can be refused before any table is built).
+    /// </summary>
+    public static long DensePerHeadOf(PrFlashOptions options, int keyLength, int queryLength)
+    {
+        (int first, int last) = QueryBlockRange(options.BlockSize, keyLength, queryLength);
+        return DenseBlocks(first, last);
+    }
+
+    /// <summary>The query blocks of a call's first and last queries; (0, -1) when there is no query.</summary>
+    private static (int First, int Last) QueryBlockRange(int blockSize, int keyLength, int queryLength) =>
+        queryLength == 0 ? (0, -1) : ((int)(((long)keyLength - queryLength) / blockSize), (int)((keyLength - 1L) / blockSize));
+
+    private static long DenseBlocks(int firstQueryBlock, int lastQueryBlock)
     {
         long total = 0;
-        for (long qb = FirstQueryBlock; qb <= LastQueryBlock; qb++) total += qb + 1;
+        for (long qb = firstQueryBlock; qb <= lastQueryBlock; qb++) total += qb + 1;
         return total;
     }
 

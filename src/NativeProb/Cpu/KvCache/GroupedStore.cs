@@ -77,8 +77,8 @@ internal sealed unsafe class GroupedStore : KvStore
     private static long Align(long bytes) => (bytes + 63) & ~63L;
 
     /// <summary>Bytes of a chunk block at these widths.</summary>
-    private long ChunkBlockBytes(int keyBits, int valueBits) =>
-        Align(GroupQuantizer.StreamBytes(ChunkCodes, keyBits)) + Align(GroupQuantizer.StreamBytes(ChunkCodes, valueBits)) + 4 * Align(MetaBytes);
+    private long ChunkBlockBytes((int Key, int Value) bits) =>
+        Align(GroupQuantizer.StreamBytes(ChunkCodes, bits.Key)) + Align(GroupQuantizer.StreamBytes(ChunkCodes, bits.Value)) + 4 * Align(MetaBytes);
 
     /// <summary>The widths of a chunk at a rung of the ladder (0 = newest).</summary>
     private (int Key, int Value) BitsAt(int rung)
@@ -87,10 +87,24 @@ internal sealed unsafe class GroupedStore : KvStore
         return (bits, _valueStaircase ? bits : _levels[0]);
     }
 
+    /// <summary>
+    /// The ladder rule of a flush in a store of <paramref name="chunks"/> quantized chunks (0 = oldest, which is at
+    /// rung <c>chunks - 1</c>): every chunk above the last rung steps one rung down, oldest first, from its widths to
+    /// the next rung's. (The flush then makes a new chunk at rung 0.)
+    /// </summary>
+    private IEnumerable<(int Chunk, (int Key, int Value) From, (int Key, int Value) To)> StepsDown(int chunks)
+    {
+        for (int i = 0; i < chunks; i++)
+        {
+            int rung = chunks - 1 - i;
+            if (rung < _levels.Length - 1) yield return (i, BitsAt(rung), BitsAt(rung + 1));
+        }
+    }
+
     private Chunk NewChunk(int keyBits, int valueBits)
     {
         long keyCodes = Align(GroupQuantizer.StreamBytes(ChunkCodes, keyBits)), meta = Align(MetaBytes);
-        var chunk = new Chunk { KeyBits = keyBits, ValueBits = valueBits, Block = Memory.Rent(ChunkBlockBytes(keyBits, valueBits)) };
+        var chunk = new Chunk { KeyBits = keyBits, ValueBits = valueBits, Block = Memory.Rent(ChunkBlockBytes((keyBits, valueBits))) };
         chunk.KeyScalesAt = keyCodes;
         chunk.KeyMinsAt = keyCodes + meta;
         chunk.ValueCodesAt = keyCodes + 2 * meta;
@@ -182,7 +196,7 @@ internal sealed unsafe class GroupedStore : KvStore
         get
         {
             var sizes = new SortedSet<long> { ResidualPageBytes };
-            for (int rung = 0; rung < _levels.Length; rung++) sizes.Add(ChunkBlockBytes(BitsAt(rung).Key, BitsAt(rung).Value));
+            for (int rung = 0; rung < _levels.Length; rung++) sizes.Add(ChunkBlockBytes(BitsAt(rung)));
             return sizes;
         }
     }
@@ -232,10 +246,9 @@ internal sealed unsafe class GroupedStore : KvStore
 
     public override void PlanAppend(int n, KvPlan plan)
     {
-        // Residual pages by whether this store alone holds them; chunks by rung (0 = newest) and the same.
+        // Residual pages and chunks (0 = oldest) by whether this store alone holds them.
         var pages = _residualPages.Select(p => !p.Shared).ToList();
-        var chunks = new List<(int Rung, bool Owned)>();
-        for (int i = 0; i < _chunks.Count; i++) chunks.Add((_chunks.Count - 1 - i, !_chunks[i].Block.Shared));
+        var chunks = _chunks.Select(c => !c.Block.Shared).ToList();
         int r = _residual;
         for (long left = n; left > 0;)
         {
@@ -247,20 +260,14 @@ internal sealed unsafe class GroupedStore : KvStore
             left -= take;
             if (r < _s) break;
             // A flush: every chunk above the last rung steps down into a new chunk, a new chunk is made, the residual pages return.
-            for (int i = 0; i < chunks.Count; i++)
+            foreach (var step in StepsDown(chunks.Count))
             {
-                (int rung, bool owned) = chunks[i];
-                if (rung < _levels.Length - 1)
-                {
-                    (int kb, int vb) = BitsAt(rung + 1);
-                    plan.Rent(ChunkBlockBytes(kb, vb));
-                    if (owned) plan.Events.Add(-ChunkBlockBytes(BitsAt(rung).Key, BitsAt(rung).Value));
-                    owned = true;
-                }
-                chunks[i] = (rung + 1, owned);
+                plan.Rent(ChunkBlockBytes(step.To));
+                if (chunks[step.Chunk]) plan.Events.Add(-ChunkBlockBytes(step.From));
+                chunks[step.Chunk] = true;
             }
-            plan.Rent(ChunkBlockBytes(BitsAt(0).Key, BitsAt(0).Value));
-            chunks.Add((0, true));
+            plan.Rent(ChunkBlockBytes(BitsAt(0)));
+            chunks.Add(true);
             foreach (bool owned in pages)
                 if (owned) plan.Events.Add(-ResidualPageBytes);
             pages.Clear();
@@ -301,11 +308,7 @@ internal sealed unsafe class GroupedStore : KvStore
         try
         {
             // Older chunks first: each one above the last rung moves one step down the ladder, into a new chunk.
-            for (int i = 0; i < _chunks.Count; i++)
-            {
-                int rung = _chunks.Count - 1 - i;
-                if (rung < _levels.Length - 1) _chunks[i] = StepDown(path, _chunks[i], BitsAt(rung + 1), scratch);
-            }
+            foreach (var step in StepsDown(_chunks.Count)) _chunks[step.Chunk] = StepDown(path, _chunks[step.Chunk], step.To, scratch);
             (int bits, int valueBits) = BitsAt(0);
             Chunk chunk = NewChunk(bits, valueBits);
             // Keys per channel: reorder [head][token][channel] to [head][group][channel][token].
