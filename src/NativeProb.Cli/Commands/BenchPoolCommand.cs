@@ -34,7 +34,7 @@ internal static class BenchPoolCommand
         var heads = new Option<int>("--heads") { DefaultValueFactory = _ => 32, Description = "Query heads H." };
         var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => 8, Description = "Key/value heads Hkv." };
         var dim = new Option<int>("--dim") { DefaultValueFactory = _ => 128, Description = "Head dimension D." };
-        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 9, Description = "Timed decode steps per row, batched and separate interleaved (medians reported)." };
+        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 15, Description = "Timed decode steps per row, batched and separate interleaved (medians reported)." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42, Description = "Seed of the lengths, keys, values and queries." };
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadCountsOption();
