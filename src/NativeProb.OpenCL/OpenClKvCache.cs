@@ -104,11 +104,19 @@ public sealed class OpenClKvCache : IDisposable
     /// <summary>Tests: work-items per work-group of the attention kernel, instead of the device's choice.</summary>
     internal int? WorkGroupOverride { get; set; }
 
+    /// <summary>Tests: whether int8 / int4 fold the value scales into the weights (kv_resident.cl's FOLD), instead of the local-memory rule.</summary>
+    internal bool? FoldOverride { get; set; }
+
     /// <summary>The kernels' build options for work-groups of <paramref name="workItems"/> work-items and <paramref name="rows"/> query rows.</summary>
     internal string BuildOptions(int rows, int workItems)
     {
         int maxDim = HeadDim <= 128 ? 128 : (HeadDim + 127) / 128 * 128;
-        return $"-DFMT={Kind} -DROWS={rows} -DWG={workItems} -DTILE={OpenClDevice.KvTile} -DMAX_D={maxDim} -cl-fp32-correctly-rounded-divide-sqrt";
+        // CPU devices: the kernels request the data a tile ahead (their hardware prefetchers lose the 64-token runs).
+        int prefetch = _device.Info.Kind == ClDeviceKind.Cpu ? 1 : 0;
+        // int8 / int4: value scales folded into per-block weights where the work-group's local memory holds them.
+        long foldLocal = 4L * (rows * maxDim + (long)maxDim / 32 * rows * OpenClDevice.KvTile + 3 * rows);
+        int fold = Kind is 2 or 3 && (FoldOverride ?? foldLocal <= _device.Info.LocalMemoryBytes) ? 1 : 0;
+        return $"-DFMT={Kind} -DROWS={rows} -DWG={workItems} -DTILE={OpenClDevice.KvTile} -DMAX_D={maxDim} -DPREFETCH={prefetch} -DFOLD={fold} -cl-fp32-correctly-rounded-divide-sqrt";
     }
 
     /// <summary>Appends one token: <paramref name="key"/> and <paramref name="value"/> are <c>[Hkv, D]</c>.</summary>

@@ -12,7 +12,8 @@
 //     int8 / int4 key scales (fp16): (K * D/32 + c/32) * 16 + L.
 //   values in 16-channel pieces: element V = (R - R % 64) * D + (c - c % 16) * 64 + (R % 64) * 16 + c % 16 (int4: byte
 //     V(c0) / 2 + i of the 16-channel piece c0 holds channels c0 + i, low nibble, and c0 + 8 + i, high);
-//     value scales R * D/32 + c/32.
+//     value scales in runs of 64 tokens per block, (R - R % 64) * D/32 + (c/32) * 64 + R % 64 (a block's scales of a
+//     run contiguous, so 16 tokens' scales are one load).
 //   int8 / int4: symmetric blocks of 32 channels, d = amax / qmax rounded up to fp16 (vstore_half_rtp), code =
 //   clamp(floor(x / d + 1/2), -qmax, qmax), value = code * d; fp16: round to nearest even (vstore_half_rte). The
 //   program is built with -cl-fp32-correctly-rounded-divide-sqrt, so x / d is the CPU's quotient and the codes
@@ -35,6 +36,15 @@
 #endif
 #ifndef ROWS
 #define ROWS 1
+#endif
+#ifndef PREFETCH
+#define PREFETCH 0
+#endif
+// FOLD (int8 / int4, set by the host where local memory allows): the value scales are folded into the probabilities,
+// a weight per (row, token, 32-channel block), so the value loop multiplies codes by weights and nothing else.
+#if !defined(FOLD) || (FMT != 2 && FMT != 3)
+#undef FOLD
+#define FOLD 0
 #endif
 
 // ---- the cache ----
@@ -64,6 +74,9 @@ inline long value_row(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_
 /// Per-token formats: the element of channel c of the value in row `row` (value_row). A tile's values are stored as
 /// 16-channel pieces, [R / 64][c / 16][R % 64][c % 16], so one pass over a tile's tokens for 16 channels is contiguous.
 inline long value_at(long row, int d, int c) { return (row & ~63L) * d + (long)(c & ~15) * 64 + (row & 63) * 16 + (c & 15); }
+
+/// int8 / int4: the fp16 scale of block b (channels 32b .. 32b + 31) of the value in row `row`: [R / 64][b][R % 64].
+inline long value_scale_at(long row, int d, int b) { return (row & ~63L) * (d / 32) + (long)b * 64 + (row & 63); }
 
 // ---- the store kernel: tokens [Hkv, m, D] (keys sk, values sv) become tokens base .. base + m - 1 ----
 
@@ -121,7 +134,7 @@ __kernel void kv_store(
         const float kd = block_scale(k + b * 32, &kb);
         const float vd = block_scale(v + b * 32, &vb);
         ((__global ushort*)a2)[(tile * (d / 32) + b) * 16 + l] = kb;
-        ((__global ushort*)a3)[row * (d / 32) + b] = vb;
+        ((__global ushort*)a3)[value_scale_at(row, d, b)] = vb;
 #if FMT == 2
         for (int i = 0; i < 32; i++)
         {
@@ -174,6 +187,10 @@ __kernel void kv_store(
 // Per-token formats accumulate several 16-channel pieces per pass over a tile's values (4 for up to 4 rows, 2 for up
 // to 8), so each probability is loaded once per pass and the accumulators still fit the registers.
 #define PIECES ((FMT != 4 && ROWS <= 4) ? 4 : (FMT != 4 && ROWS <= 8) ? 2 : 1)
+// The weights of the rows: [VB][ROWS][TILE], VB = D/32 blocks with FOLD (block b's weights at W(c), c in the block),
+// else the probabilities alone.
+#define VB (FOLD ? MAX_D / 32 : 1)
+#define W(c) (FOLD ? ((c) >> 5) * ROWS * TILE : 0)
 // The loops over a work-group's rows are unrolled, so each row's accumulator stays in a register.
 
 #if FMT == 4
@@ -193,8 +210,41 @@ inline float16 codes16(const __global uchar* stream, long n, int bits, long e)
 }
 #endif
 
-/// Scores of the 16 keys tb .. tb + 15 of KV head h against every row: s[r] += q_r . k (lanes = keys).
-inline void score_block(const cache_t* k, int h, int tb, __local const float* qs, float16* out)
+#if PREFETCH && FMT != 4
+/// CPU devices (PREFETCH, set by the host; PoCL's prefetch() does nothing): requests lines [from, to) of p into the
+/// second-level cache with the compiler's builtin, one instruction a 64-byte line.
+inline void fetch_lines(const __global uchar* p, long from, long to)
+{
+    for (long o = from; o < to; o += 64) __builtin_prefetch(p + o, 0, 2);
+}
+
+/// Part `part` of `parts` of the data of the 16 tokens TILE after tb: their key tile and as many value bytes (a quarter
+/// of their 64-token run, whose four quarters the run's four blocks request) and, with part 0, the int8 / int4 scales.
+inline void fetch_ahead(const cache_t* k, int h, int tb, int part, int parts)
+{
+    const int d = k->d;
+    const long bytes = (FMT == 0 ? 64L : FMT == 1 ? 32L : FMT == 2 ? 16L : 8L) * d;   // a 16-token key tile
+    const long ta = key_tile(tb + TILE, k->kv_heads, h), ra = value_row(tb + TILE, k->kv_heads, h) & ~15L;
+    const long from = bytes * part / parts, to = bytes * (part + 1) / parts;
+    fetch_lines(k->a0 + ta * bytes, from, to);
+    fetch_lines(k->a1 + ra / 16 * bytes, from, to);
+#if FMT == 2 || FMT == 3
+    if (part == 0)
+    {
+        fetch_lines(k->a2 + ta * d, 0, d);
+        fetch_lines(k->a3 + (ra & ~63L) * (d / 32) * 2 + ((ra & 63) >> 4) * d, 0, d);
+    }
+#endif
+}
+#define FETCH_AHEAD(part, parts) if (ahead) fetch_ahead(k, h, tb, part, parts)
+#else
+#define FETCH_AHEAD(part, parts)
+#endif
+
+/// Scores of the 16 keys tb .. tb + 15 of KV head h against every row: s[r] += q_r . k (lanes = keys). With `ahead`
+/// (CPU devices), the block also requests the data of the tokens TILE later, spread over its channels, so the hardware
+/// need not guess the jumps between 64-token runs.
+inline void score_block(const cache_t* k, int h, int tb, __local const float* qs, float16* out, bool ahead)
 {
     float16 s[ROWS];
     _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
@@ -204,6 +254,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global float* base = (const __global float*)k->a0 + tile * d * 16;
     for (int c = 0; c < d; c++)
     {
+        if ((c & 15) == 0) { FETCH_AHEAD(c >> 4, d >> 4); }
         const float16 kv = vload16(c, base);
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
     }
@@ -211,6 +262,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global half* base = (const __global half*)k->a0 + tile * d * 16;
     for (int c = 0; c < d; c++)
     {
+        if ((c & 15) == 0) { FETCH_AHEAD(c >> 4, d >> 4); }
         const float16 kv = vload_half16(c, base);
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
     }
@@ -218,6 +270,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global char* base = (const __global char*)k->a0 + tile * d * 16;
     for (int b = 0; b < d / 32; b++)
     {
+        FETCH_AHEAD(b, d / 32);
         // The block's dot products on the codes, then times the 16 keys' scales.
         float16 u[ROWS];
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (float16)0.0f;
@@ -233,6 +286,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global uchar* base = k->a0 + tile * (d / 2) * 16;
     for (int b = 0; b < d / 32; b++)
     {
+        FETCH_AHEAD(b, d / 32);
         float16 u[ROWS];
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (float16)0.0f;
         for (int cc = b * 16; cc < b * 16 + 16; cc++)
@@ -278,7 +332,8 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     _Pragma("unroll") for (int r = 0; r < ROWS; r++) out[r] = s[r];
 }
 
-/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t (row `row`) of KV head h, per-token formats.
+/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t (row `row`) of KV head h, per-token formats;
+/// int8 / int4 with FOLD: the codes only (int4 less its offset 8), the block's scale being in the weights (kv_partial).
 inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 {
     const int d = k->d;
@@ -288,11 +343,12 @@ inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 #elif FMT == 1
     return vload_half16(0, (const __global half*)k->a1 + at);
 #elif FMT == 2
-    return convert_float16(vload16(0, (const __global char*)k->a1 + at)) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+    const float16 codes = convert_float16(vload16(0, (const __global char*)k->a1 + at));
+    return FOLD ? codes : codes * h2f((const __global half*)k->a3, value_scale_at(row, d, c0 / 32));
 #elif FMT == 3
     const uchar8 b = vload8(0, k->a1 + at / 2);
     const float16 codes = (float16)(convert_float8(b & (uchar8)(uchar)15), convert_float8(b >> (uchar8)(uchar)4));
-    return (codes - 8.0f) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+    return FOLD ? codes - 8.0f : (codes - 8.0f) * h2f((const __global half*)k->a3, value_scale_at(row, d, c0 / 32));
 #else
     return (float16)0.0f;   // grouped values are read by kv_partial's chunk runs
 #endif
@@ -327,7 +383,7 @@ void kv_partial(
     const float scale, const int causal, const int has_bias, const int span, const int splits)
 {
     __local float qs[ROWS * MAX_D];
-    __local float sc[ROWS * TILE];
+    __local float sc[VB * ROWS * TILE];
     __local float ml[ROWS], ll[ROWS], corr[ROWS];
 
     const int lid = (int)get_local_id(0);
@@ -369,7 +425,7 @@ void kv_partial(
             const int tb = t0 + 16 * b;
             float16 s[ROWS];
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
-            if (tb < k1) score_block(&cache, h, tb, qs, s);
+            if (tb < k1) score_block(&cache, h, tb, qs, s, PREFETCH && FMT != 4 && tb + TILE < k1);
             // Masks and biases only where a block needs them (decode without a bias: never).
             const bool plain = !has_bias && tb + 16 <= k1 && (!causal || tb + 15 <= minpos);
             _Pragma("unroll") for (int r = 0; r < ROWS; r++)
@@ -396,8 +452,18 @@ void kv_partial(
             for (int j = 0; j < NB; j++)
             {
                 const float16 p = mnew == -INFINITY ? (float16)0.0f : exp(vload16(j, x) - mnew);
-                vstore16(p, j, x);
                 sum += sum16(p);
+#if FOLD
+                // Blocks' weights p * scale of the 16 tokens (their scales one load), block 0 last: it overwrites the scores.
+                if (t0 + 16 * j < k1)
+                {
+                    const long vr = value_row(t0 + 16 * j, kv_heads, h);
+                    for (int b = d / 32 - 1; b >= 0; b--)
+                        vstore16(p * vload_half16(0, (const __global half*)a3 + value_scale_at(vr, d, b)), j, x + b * ROWS * TILE);
+                }
+#else
+                vstore16(p, j, x);
+#endif
             }
             if (mnew != -INFINITY) cr = exp(mold - mnew);
             ll[r] = fma(ll[r], cr, sum);
@@ -459,9 +525,9 @@ void kv_partial(
                     _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0 + (q2 + 1) * WG * 16);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++)
                     {
-                        const float16 w = (float16)sc[r * TILE + j];
-                        a[r] = fma(w, va, a[r]);
-                        _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) b2[q2][r] = fma(w, vb[q2], b2[q2][r]);
+                        a[r] = fma((float16)sc[W(c0) + r * TILE + j], va, a[r]);
+                        _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++)
+                            b2[q2][r] = fma((float16)sc[W(c0 + (q2 + 1) * WG * 16) + r * TILE + j], vb[q2], b2[q2][r]);
                     }
                 }
                 _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++)
@@ -474,7 +540,7 @@ void kv_partial(
                 for (int j = 0; j < count; j++)
                 {
                     const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
-                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[W(c0) + r * TILE + j], vv, a[r]);
                 }
                 for (int q2 = 1; q2 < PIECES && si + q2 < SL; q2++)
                 {
@@ -485,7 +551,7 @@ void kv_partial(
                     for (int j = 0; j < count; j++)
                     {
                         const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), cq);
-                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[r * TILE + j], vv, b1[r]);
+                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[W(cq) + r * TILE + j], vv, b1[r]);
                     }
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + q2] = b1[r];
                 }
