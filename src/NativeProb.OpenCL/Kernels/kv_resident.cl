@@ -4,8 +4,11 @@
 // kernel that reads the cache where it lies, and a log-sum-exp merge of the splits' partial results.
 //
 // FMT (build option): 0 fp32, 1 fp16, 2 int8, 3 int4 (per-token formats), 4 KIVI / SAQ (grouped).
-// Per-token formats, for token t of KV head h (K = key_tile(t, h) = ((t / 64) * Hkv + h) * 4 + (t / 16) % 4,
-// R = value_row(t, h) = ((t / 64) * Hkv + h) * 64 + t % 64, L = t % 16), so that a KV head's 64 tokens are contiguous:
+// Per-token formats, for token t of KV head h in 64-token run U = run_of(t, h) = (t / 64) * Hkv + h (K = key_tile(t, h) =
+// U * 4 + (t / 16) % 4, R = value_row(t, h) = U * 64 + t % 64, L = t % 16), so that a KV head's 64 tokens are contiguous.
+// POOL (OpenClKvPagePool): the buffers are the pool's arena, pages of PAGE_RUNS * 64 tokens of every KV head, and a
+// sequence's token t is in run U = (table[t / P] * PAGE_RUNS + (t % P) / 64) * Hkv + h, table its page table (so a
+// page is PAGE_RUNS * Hkv whole runs, the cache's layout with pages for its 64-token steps):
 //   keys in 16-token tiles, channel-major inside a tile, so one 16-lane load reads a channel of 16 keys:
 //     fp32 / fp16 / int8: element (K * D + c) * 16 + L;
 //     int4: byte (K * D/2 + c/2) * 16 + L holds channels c (low nibble) and c + 1 (high), code + 8;
@@ -40,6 +43,12 @@
 #ifndef PREFETCH
 #define PREFETCH 0
 #endif
+#ifndef POOL
+#define POOL 0
+#endif
+#ifndef PAGE_RUNS
+#define PAGE_RUNS 1
+#endif
 // FOLD (int8 / int4, set by the host where local memory allows): the value scales are folded into the probabilities,
 // a weight per (row, token, 32-channel block), so the value loop multiplies codes by weights and nothing else.
 #if !defined(FOLD) || (FMT != 2 && FMT != 3)
@@ -58,18 +67,32 @@ typedef struct
     const __global uchar* a2;
     const __global uchar* a3;
     int kv_heads, d, s_len, g_size, chunks;
+#if POOL
+    const __global int* table;   // the sequence's page table
+#endif
 } cache_t;
 
 /// One fp16 value as float. Read through vload_half4, which PoCL converts with one instruction where its scalar
 /// vload_half takes a dozen; the three halves after it are read too, so every buffer of halves has 16 bytes of slack.
 inline float h2f(const __global half* p, long i) { return vload_half4(0, p + i).x; }
 
-/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [t / 64][h][(t / 16) % 4], so each run of
-/// 64 keys (from a multiple of 64) of a KV head is contiguous.
-inline long key_tile(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 4 + ((t >> 4) & 3); }
+/// Per-token formats: the 64-token run of token t of KV head h, [t / 64][h] (a pool: through the page table).
+inline long run_of(const cache_t* k, int t, int h)
+{
+#if POOL
+    const int u = t >> 6;
+    return ((long)k->table[u / PAGE_RUNS] * PAGE_RUNS + u % PAGE_RUNS) * k->kv_heads + h;
+#else
+    return (long)(t >> 6) * k->kv_heads + h;
+#endif
+}
 
-/// Per-token formats: the value row of token t of KV head h, rows [t / 64][h][t % 64] (a KV head's 64 values contiguous).
-inline long value_row(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 64 + (t & 63); }
+/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [run][(t / 16) % 4], so each run of
+/// 64 keys (from a multiple of 64) of a KV head is contiguous.
+inline long key_tile(const cache_t* k, int t, int h) { return run_of(k, t, h) * 4 + ((t >> 4) & 3); }
+
+/// Per-token formats: the value row of token t of KV head h, rows [run][t % 64] (a KV head's 64 values contiguous).
+inline long value_row(const cache_t* k, int t, int h) { return run_of(k, t, h) * 64 + (t & 63); }
 
 /// Per-token formats: the element of channel c of the value in row `row` (value_row). A tile's values are stored as
 /// 16-channel pieces, [R / 64][c / 16][R % 64][c % 16], so one pass over a tile's tokens for 16 channels is contiguous.
@@ -104,7 +127,11 @@ inline int block_code(float x, float d)
 __kernel void kv_store(
     __global const float* restrict sk, __global const float* restrict sv,
     __global uchar* a0, __global uchar* a1, __global uchar* a2, __global uchar* a3,
-    const int kv_heads, const int d, const int m, const int base, const int s_len)
+    const int kv_heads, const int d, const int m, const int base, const int s_len
+#if POOL
+    , __global const int* restrict tables, const int table   // the sequence's page table: tables + table
+#endif
+    )
 {
     const int item = (int)get_global_id(0);
     if (item >= m * kv_heads) return;
@@ -112,9 +139,14 @@ __kernel void kv_store(
     const __global float* k = sk + ((long)h * m + j) * d;
     const __global float* v = sv + ((long)h * m + j) * d;
     const int t = base + j;
-    const long tile = key_tile(t, kv_heads, h);
+#if POOL
+    const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0, tables + table };
+#else
+    const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0 };
+#endif
+    const long tile = key_tile(&at, t, h);
     const int l = t & 15;
-    const long row = value_row(t, kv_heads, h);
+    const long row = value_row(&at, t, h);
 #if FMT == 0
     for (int c = 0; c < d; c++)
     {
@@ -224,7 +256,7 @@ inline void fetch_ahead(const cache_t* k, int h, int tb, int part, int parts)
 {
     const int d = k->d;
     const long bytes = (FMT == 0 ? 64L : FMT == 1 ? 32L : FMT == 2 ? 16L : 8L) * d;   // a 16-token key tile
-    const long ta = key_tile(tb + TILE, k->kv_heads, h), ra = value_row(tb + TILE, k->kv_heads, h) & ~15L;
+    const long ta = key_tile(k, tb + TILE, h), ra = value_row(k, tb + TILE, h) & ~15L;
     const long from = bytes * part / parts, to = bytes * (part + 1) / parts;
     fetch_lines(k->a0 + ta * bytes, from, to);
     fetch_lines(k->a1 + ra / 16 * bytes, from, to);
@@ -249,7 +281,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     float16 s[ROWS];
     _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
     const int d = k->d;
-    const long tile = key_tile(tb, k->kv_heads, h);
+    const long tile = key_tile(k, tb, h);
 #if FMT == 0
     const __global float* base = (const __global float*)k->a0 + tile * d * 16;
     for (int c = 0; c < d; c++)
@@ -378,20 +410,34 @@ void kv_partial(
     __global float* restrict part_ml,
     __global const float* restrict slopes,
     __global const float* restrict dist,
-    const int heads, const int kv_heads, const int nq, const int nk, const int d,
+    const int heads, const int kv_heads, const int nq_arg, const int nk_arg, const int d,
     const int s_len, const int g_size, const int chunks,
-    const float scale, const int causal, const int has_bias, const int span, const int splits)
+    const float scale, const int causal, const int has_bias, const int span, const int splits
+#if POOL
+    , __global const int* restrict tables, __global const int* restrict seqs, const int row_blocks
+#endif
+    )
 {
     __local float qs[ROWS * MAX_D];
     __local float sc[VB * ROWS * TILE];
     __local float ml[ROWS], ll[ROWS], corr[ROWS];
 
     const int lid = (int)get_local_id(0);
-    const int split = (int)get_group_id(0), h = (int)get_group_id(1), rb = (int)get_group_id(2);
+    const int split = (int)get_group_id(0), h = (int)get_group_id(1);
     const int group = heads / kv_heads;
+#if POOL
+    // A batch of sequences: work-group z is (sequence, row block); sequence b's descriptor seqs[4b ..] holds its keys,
+    // its queries, where its page table starts in `tables` and its first row in q / the output ([H, Nq] rows each).
+    const int b = (int)get_group_id(2) / row_blocks, rb = (int)get_group_id(2) % row_blocks;
+    const int nk = seqs[4 * b], nq = seqs[4 * b + 1], row0 = seqs[4 * b + 3];
+    if (rb * ROWS >= group * nq) return;   // the whole work-group: a sequence with fewer row blocks than the batch's most
+    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks, tables + seqs[4 * b + 2] };
+#else
+    const int nk = nk_arg, nq = nq_arg, row0 = 0, rb = (int)get_group_id(2);
+    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks };
+#endif
     const int r0 = rb * ROWS;
     const int nrows = min(ROWS, group * nq - r0);
-    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks };
 
     int orow[ROWS], pos[ROWS];
     float slope[ROWS];
@@ -400,7 +446,7 @@ void kv_partial(
     {
         const int rr = r0 + min(r, nrows - 1);
         const int head = h * group + rr / nq, i = rr % nq;
-        orow[r] = head * nq + i;
+        orow[r] = row0 + head * nq + i;
         pos[r] = nk - nq + i;
         slope[r] = has_bias ? slopes[head] : 0.0f;
         maxpos = max(maxpos, pos[r]);
@@ -457,7 +503,7 @@ void kv_partial(
                 // Blocks' weights p * scale of the 16 tokens (their scales one load), block 0 last: it overwrites the scores.
                 if (t0 + 16 * j < k1)
                 {
-                    const long vr = value_row(t0 + 16 * j, kv_heads, h);
+                    const long vr = value_row(&cache, t0 + 16 * j, h);
                     for (int b = d / 32 - 1; b >= 0; b--)
                         vstore16(p * vload_half16(0, (const __global half*)a3 + value_scale_at(vr, d, b)), j, x + b * ROWS * TILE);
                 }
@@ -520,9 +566,9 @@ void kv_partial(
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) b2[q2][r] = acc[r * SL + si + 1 + q2] * corr[r];
                 for (int j = 0; j < count; j++)
                 {
-                    const float16 va = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
+                    const float16 va = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), c0);
                     float16 vb[PIECES - 1];
-                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0 + (q2 + 1) * WG * 16);
+                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), c0 + (q2 + 1) * WG * 16);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++)
                     {
                         a[r] = fma((float16)sc[W(c0) + r * TILE + j], va, a[r]);
@@ -539,7 +585,7 @@ void kv_partial(
                 // pieces per work-item do not divide).
                 for (int j = 0; j < count; j++)
                 {
-                    const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
+                    const float16 vv = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), c0);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[W(c0) + r * TILE + j], vv, a[r]);
                 }
                 for (int q2 = 1; q2 < PIECES && si + q2 < SL; q2++)
@@ -550,7 +596,7 @@ void kv_partial(
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = acc[r * SL + si + q2] * corr[r];
                     for (int j = 0; j < count; j++)
                     {
-                        const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), cq);
+                        const float16 vv = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), cq);
                         _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[W(cq) + r * TILE + j], vv, b1[r]);
                     }
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + q2] = b1[r];
