@@ -386,12 +386,13 @@ inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 #endif
 }
 
+/// The largest lane: max, not fmax (scores are never NaN: masked ones are -inf), so no NaN handling is emitted.
 inline float max16(float16 v)
 {
-    const float8 a = fmax(v.lo, v.hi);
-    const float4 b = fmax(a.lo, a.hi);
-    const float2 c = fmax(b.lo, b.hi);
-    return fmax(c.x, c.y);
+    const float8 a = max(v.lo, v.hi);
+    const float4 b = max(a.lo, a.hi);
+    const float2 c = max(b.lo, b.hi);
+    return max(c.x, c.y);
 }
 
 inline float sum16(float16 v)
@@ -428,10 +429,10 @@ void kv_partial(
 #if POOL
     // A batch of sequences: work-group z is (sequence, row block); sequence b's descriptor seqs[4b ..] holds its keys,
     // its queries, where its page table starts in `tables` and its first row in q / the output ([H, Nq] rows each).
-    const int b = (int)get_group_id(2) / row_blocks, rb = (int)get_group_id(2) % row_blocks;
-    const int nk = seqs[4 * b], nq = seqs[4 * b + 1], row0 = seqs[4 * b + 3];
+    const int sq = (int)get_group_id(2) / row_blocks, rb = (int)get_group_id(2) % row_blocks;
+    const int nk = seqs[4 * sq], nq = seqs[4 * sq + 1], row0 = seqs[4 * sq + 3];
     if (rb * ROWS >= group * nq) return;   // the whole work-group: a sequence with fewer row blocks than the batch's most
-    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks, tables + seqs[4 * b + 2] };
+    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks, tables + seqs[4 * sq + 2] };
 #else
     const int nk = nk_arg, nq = nq_arg, row0 = 0, rb = (int)get_group_id(2);
     cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks };
@@ -491,14 +492,17 @@ void kv_partial(
         for (int r = lid; r < nrows; r += WG)
         {
             __local float* x = sc + r * TILE;
-            float mt = -INFINITY;
-            for (int j = 0; j < NB; j++) mt = fmax(mt, max16(vload16(j, x)));
-            const float mold = ml[r], mnew = fmax(mold, mt);
-            float cr = 1.0f, sum = 0.0f;
+            // The tile's max and sum lane-wise, each reduced once.
+            float16 m16 = vload16(0, x);
+            for (int j = 1; j < NB; j++) m16 = max(m16, vload16(j, x));
+            const float mold = ml[r], mnew = max(mold, max16(m16));
+            const bool none = mnew == -INFINITY;
+            float cr = 1.0f;
+            float16 s16 = (float16)0.0f;
             for (int j = 0; j < NB; j++)
             {
-                const float16 p = mnew == -INFINITY ? (float16)0.0f : exp(vload16(j, x) - mnew);
-                sum += sum16(p);
+                const float16 p = none ? (float16)0.0f : exp(vload16(j, x) - mnew);
+                s16 += p;
 #if FOLD
                 // Blocks' weights p * scale of the 16 tokens (their scales one load), block 0 last: it overwrites the scores.
                 if (t0 + 16 * j < k1)
@@ -511,8 +515,8 @@ void kv_partial(
                 vstore16(p, j, x);
 #endif
             }
-            if (mnew != -INFINITY) cr = exp(mold - mnew);
-            ll[r] = fma(ll[r], cr, sum);
+            if (!none) cr = exp(mold - mnew);
+            ll[r] = fma(ll[r], cr, sum16(s16));
             ml[r] = mnew;
             corr[r] = cr;
         }
