@@ -338,17 +338,41 @@ public sealed class OpenClKvPagePool : IDisposable
         }
     }
 
+    internal void Truncate(OpenClKvSequence sequence, int tokens)
+    {
+        lock (_gate)
+        {
+            CheckUsable();
+            OpenClKvSequence s = CheckSequence(sequence, nameof(sequence));
+            if (tokens < 0 || tokens > s.Tokens)
+                throw new ArgumentException($"tokens must be within 0 .. {s.Tokens} (the sequence's length); got {tokens}.", nameof(tokens));
+            s.Tokens -= tokens;
+            // A kept page that another sequence shares is copied by the next append that writes it; the table's
+            // entries past the kept pages are never read.
+            Release(s, (s.Tokens + PageTokens - 1) / PageTokens);
+        }
+    }
+
     internal void Free(OpenClKvSequence sequence)
     {
         lock (_gate)
         {
             if (_disposed || !_live.Remove(sequence)) return;
-            foreach (int page in sequence.PageList)
-                if (--_refs[page] == 0) _freePages.Push(page);
-            sequence.PageList.Clear();
+            Release(sequence, 0);
             sequence.Tokens = 0;
             sequence.Freed = true;
             _freeSlots.Push(sequence.Slot);
+        }
+    }
+
+    /// <summary>Drops the sequence's pages from index <paramref name="keep"/> on; a page no sequence holds any more is free again.</summary>
+    private void Release(OpenClKvSequence s, int keep)
+    {
+        for (int i = s.PageList.Count - 1; i >= keep; i--)
+        {
+            int page = s.PageList[i];
+            if (--_refs[page] == 0) _freePages.Push(page);
+            s.PageList.RemoveAt(i);
         }
     }
 

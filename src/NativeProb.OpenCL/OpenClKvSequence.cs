@@ -67,6 +67,11 @@ public sealed class OpenClKvSequence : IDisposable
     /// <returns>The child sequence.</returns>
     public OpenClKvSequence Fork() => Pool.Fork(this);
 
+    /// <summary>Drops the newest <paramref name="tokens"/> tokens (speculative decoding); pages no longer used return at once.</summary>
+    /// <param name="tokens">At most <see cref="Length"/>.</param>
+    /// <exception cref="ArgumentException">More tokens than the sequence holds, or a negative count; nothing changes.</exception>
+    public void Truncate(int tokens) => Pool.Truncate(this, tokens);
+
     /// <summary>Attention of this sequence alone (see <see cref="OpenClKvPagePool.Attend"/> for many).</summary>
     /// <param name="queries">Q <c>[H, Nq, D]</c>.</param>
     /// <param name="output">O <c>[H, Nq, D]</c>.</param>

@@ -78,6 +78,12 @@ public sealed class KvPoolTests(ClFixture fixture)
             CpuSequences.Add(CpuSequences[i].Fork());
         }
 
+        public void Truncate(int i, int tokens)
+        {
+            DeviceSequences[i].Truncate(tokens);
+            CpuSequences[i].Truncate(tokens);
+        }
+
         public void Free(int i)
         {
             DeviceSequences[i].Free();
@@ -162,6 +168,20 @@ public sealed class KvPoolTests(ClFixture fixture)
         pair.Free(2);   // its child (now index 6) keeps the pages
         pair.Add(200);
         pair.Add(65);
+        worst = Math.Max(worst, pair.Attend(h, Enumerable.Repeat(1, pair.DeviceSequences.Count).ToArray(), options));
+
+        // Truncation (speculative decoding): pages returned, and a kept shared page copied by the next append.
+        int before = pair.Device.FreePages;
+        pair.Truncate(4, 70);   // the fork of the 129-token sequence, now 199 tokens: to 129, its own fourth page returns
+        Assert.Equal(3, pair.DeviceSequences[4].Pages);
+        Assert.Equal(before + 1, pair.Device.FreePages);
+        pair.Fork(2);           // the 129-token sequence again (index 8), its three pages shared
+        pair.Truncate(8, 10);   // 119 tokens: the third page stays with the parent, the shared second one is now the last
+        Assert.Equal(before + 1, pair.Device.FreePages);
+        pair.Append(8, 5);      // copies the shared second page before writing it
+        Assert.Equal(before, pair.Device.FreePages);
+        pair.Truncate(0, 1);    // the 1-token sequence, emptied: its page returns
+        pair.Append(0, 2);
         worst = Math.Max(worst, pair.Attend(h, Enumerable.Repeat(1, pair.DeviceSequences.Count).ToArray(), options));
 
         // Ragged queries (chunked prefill and decode in one call), one sequence twice.
@@ -278,6 +298,8 @@ public sealed class KvPoolTests(ClFixture fixture)
         Assert.Equal("output", Assert.Throws<ArgumentException>(() => pool.Attend([s], q, o.AsSpan(1), 4)).ParamName);
         Assert.Equal("queryLengths", Assert.Throws<ArgumentException>(() => pool.Attend([s], q, o, 4, [1, 1])).ParamName);
         Assert.Equal(NpStatus.InvalidHandle, Assert.Throws<NpException>(() => other.Attend([s], q, o, 4)).Status);
+        Assert.Equal("tokens", Assert.Throws<ArgumentException>(() => s.Truncate(2)).ParamName);
+        Assert.Equal("queryLength", Assert.Throws<ArgumentException>(() => s.Attend(q, o, 4, 0)).ParamName);
         s.Free();
         Assert.Equal(NpStatus.InvalidHandle, Assert.Throws<NpException>(() => s.Append(k, v)).Status);
         s.Free();   // twice: nothing
