@@ -152,13 +152,17 @@ public sealed partial class OpenClDevice
         ReadBuffer(bo, output);
     }
 
+    /// <summary>A pool's kv_store arguments: its page tables and the sequence's row in them, or (Items not 0) a buffer of
+    /// (table row, position) per token, each token of its own sequence.</summary>
+    internal readonly record struct KvStoreTables(nint Tables, int Row, nint Items);
+
     /// <summary>
     /// Uploads <c>[Hkv, m, D]</c> keys and values and runs kv_store into <paramref name="cache"/>'s buffers: tokens first ..
-    /// first + m - 1 (for a pool, of the sequence whose page table starts at <paramref name="table"/>'s row). The caller
-    /// holds the device's lock.
+    /// first + m - 1 (for a pool, of the sequence whose page table starts at <paramref name="table"/>'s row; with items,
+    /// <c>[m, Hkv, D]</c> inputs, a token for each of m sequences). The caller holds the device's lock.
     /// </summary>
     internal void StoreKv(string buildOptions, (nint A0, nint A1, nint A2, nint A3) cache, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
-        int kvHeads, int headDim, int m, int first, int s, (nint Tables, int Row)? table)
+        int kvHeads, int headDim, int m, int first, int s, KvStoreTables? table)
     {
         int n = kvHeads * m * headDim;
         nint bk = Scratch("kv_resident.keys", (long)n * sizeof(float));
@@ -167,10 +171,12 @@ public sealed partial class OpenClDevice
         WriteBuffer(bv, values[..n]);
         nint kernel = Kernel(KvProgram, "kv_store", buildOptions);
         SetArgs(kernel, bk, bv, cache.A0, cache.A1, cache.A2, cache.A3, kvHeads, headDim, m, first, s);
-        if (table is (nint tables, int row))
+        if (table is KvStoreTables t)
         {
-            SetArg(kernel, 11, tables);
-            SetValue(kernel, 12, row);
+            SetArg(kernel, 11, t.Tables);
+            SetValue(kernel, 12, t.Row);
+            SetArg(kernel, 13, t.Items == 0 ? t.Tables : t.Items);
+            SetValue(kernel, 14, t.Items == 0 ? 0 : 1);
         }
         Launch(kernel, [(long)m * kvHeads], []);
     }

@@ -191,6 +191,8 @@ public sealed class OpenClKvPagePool : IDisposable
     private int TakeSlot()
     {
         if (_freeSlots.Count > 0) return _freeSlots.Pop();
+        if ((_slots + 1L) * TotalPages > int.MaxValue)
+            throw new NpException(NpStatus.OutOfMemory, $"The page tables hold at most {int.MaxValue / TotalPages} sequences of {TotalPages} pages; free sequences first.");
         long row = (long)TotalPages * sizeof(int);
         using (OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_table"))
         {
@@ -260,6 +262,64 @@ public sealed class OpenClKvPagePool : IDisposable
         }
     }
 
+    /// <summary>
+    /// A decode step's appends in one call: one token for each of <paramref name="sequences"/>, uploaded together and
+    /// encoded by one kernel launch (where <see cref="OpenClKvSequence.Append"/> per sequence waits for the device each
+    /// time). Uploads the tokens, 8 bytes per sequence (its table and position) and the table entries of the pages it opens.
+    /// </summary>
+    /// <param name="sequences">The sequences, each of this pool and at most once.</param>
+    /// <param name="keys">Keys <c>[B, Hkv, D]</c>: sequence b's key of every KV head at b (after RoPE).</param>
+    /// <param name="values">Values <c>[B, Hkv, D]</c>.</param>
+    /// <exception cref="ArgumentException">A length is wrong, a number is out of the format's range, or a sequence appears twice; nothing changes.</exception>
+    /// <exception cref="NpException">OutOfMemory: the pool has too few free pages for the step (nothing changes); InvalidHandle: a sequence is freed or of another pool.</exception>
+    /// <exception cref="OpenClException">An OpenCL call failed; the pool is then unusable.</exception>
+    public void AppendTokens(IReadOnlyList<OpenClKvSequence> sequences, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        lock (_gate)
+        {
+            CheckUsable();
+            int n = sequences.Count, need = 0;
+            var seen = new HashSet<OpenClKvSequence>();
+            for (int b = 0; b < n; b++)
+            {
+                OpenClKvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
+                if (!seen.Add(s)) throw new ArgumentException($"sequences[{b}] (sequence {s.Id}) appears twice: a step appends one token to each sequence.", nameof(sequences));
+                if (s.Tokens + 1L > int.MaxValue / 2) throw new ArgumentException($"sequences[{b}] would exceed {int.MaxValue / 2} tokens.", nameof(sequences));
+                need += PagesNeeded(s, 1);
+            }
+            long expected = (long)n * KvHeads * HeadDim;
+            string shape = $"sequences*kv_heads*dim = {n}*{KvHeads}*{HeadDim} = {expected}";
+            if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
+            if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
+            CheckRange(keys, i => $"sequence {i / HeadDim / KvHeads}, head {i / HeadDim % KvHeads}", nameof(keys));
+            CheckRange(values, i => $"sequence {i / HeadDim / KvHeads}, head {i / HeadDim % KvHeads}", nameof(values));
+            if (n == 0) return;
+            CheckPages(need, $"appending a token to each of {n} sequences");
+            using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_append");
+            try
+            {
+                var items = new int[2 * n];
+                for (int b = 0; b < n; b++)
+                {
+                    OpenClKvSequence s = sequences[b];
+                    OpenPages(s, 1);
+                    (items[2 * b], items[2 * b + 1]) = (s.Slot * TotalPages, s.Tokens);
+                }
+                nint buffer = _device.Scratch("kv_pool.items", items.Length * sizeof(int));
+                _device.WriteRaw<int>(buffer, items);
+                _device.StoreKv(BuildOptions(1, 1), Buffers, keys, values, KvHeads, HeadDim, n, 0, 1, new OpenClDevice.KvStoreTables(_tables.Value, 0, buffer));
+                run.Complete();
+            }
+            catch
+            {
+                _faulted = true;   // pages may be taken and tables half written: the state is unknown
+                throw;
+            }
+            for (int b = 0; b < n; b++) sequences[b].Tokens++;
+        }
+    }
+
     internal void Append(OpenClKvSequence sequence, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
     {
         lock (_gate)
@@ -268,35 +328,13 @@ public sealed class OpenClKvPagePool : IDisposable
             OpenClKvSequence s = CheckSequence(sequence, nameof(sequence));
             CheckBlock(s.Tokens, keys, values, tokens);
             if (tokens == 0) return;
-            int length = s.Tokens, p = PageTokens;
-            int fresh = (int)(((long)length + tokens + p - 1) / p) - s.PageList.Count;
-            bool copy = length % p != 0 && _refs[s.PageList[^1]] > 1;
-            int need = fresh + (copy ? 1 : 0);
-            if (need > _freePages.Count)
-                throw new NpException(NpStatus.OutOfMemory,
-                    $"The pool's budget is exhausted: appending {tokens} tokens to sequence {s.Id} needs {need} pages of {PageBytes} bytes; " +
-                    $"{_freePages.Count} of {TotalPages} pages are free. Nothing was appended; free sequences, or raise the budget.");
+            CheckPages(PagesNeeded(s, tokens), $"appending {tokens} tokens to sequence {s.Id}");
             using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_append");
             try
             {
-                long row = (long)s.Slot * TotalPages;
-                if (copy)
-                {
-                    // Copy-on-write of the shared, partly filled last page: on the device, then its table entry.
-                    int shared = s.PageList[^1], own = TakePage();
-                    for (int r = 0; r < _regions.Length; r++)
-                        _device.CopyBuffer(_regions[r].Value, _regions[r].Value, shared * _regionPageBytes[r], own * _regionPageBytes[r], _regionPageBytes[r]);
-                    _refs[shared]--;
-                    s.PageList[^1] = own;
-                    _device.WriteRaw<int>(_tables.Value, [own], (row + s.PageList.Count - 1) * sizeof(int));
-                }
-                if (fresh > 0)
-                {
-                    var entries = new int[fresh];
-                    for (int i = 0; i < fresh; i++) s.PageList.Add(entries[i] = TakePage());
-                    _device.WriteRaw<int>(_tables.Value, entries, (row + s.PageList.Count - fresh) * sizeof(int));
-                }
-                _device.StoreKv(BuildOptions(1, 1), Buffers, keys, values, KvHeads, HeadDim, tokens, length, 1, (_tables.Value, (int)row));
+                OpenPages(s, tokens);
+                _device.StoreKv(BuildOptions(1, 1), Buffers, keys, values, KvHeads, HeadDim, tokens, s.Tokens, 1,
+                    new OpenClDevice.KvStoreTables(_tables.Value, s.Slot * TotalPages, 0));
                 run.Complete();
             }
             catch
@@ -304,8 +342,46 @@ public sealed class OpenClKvPagePool : IDisposable
                 _faulted = true;   // pages may be taken and the table half written: the state is unknown
                 throw;
             }
-            s.Tokens = length + tokens;
+            s.Tokens += tokens;
         }
+    }
+
+    /// <summary>Pages an append of <paramref name="tokens"/> takes: the new ones, and a copy of a shared, partly filled last page.</summary>
+    private int PagesNeeded(OpenClKvSequence s, int tokens)
+    {
+        int fresh = (int)(((long)s.Tokens + tokens + PageTokens - 1) / PageTokens) - s.PageList.Count;
+        return fresh + (s.Tokens % PageTokens != 0 && _refs[s.PageList[^1]] > 1 ? 1 : 0);
+    }
+
+    private void CheckPages(int need, string what)
+    {
+        if (need > _freePages.Count)
+            throw new NpException(NpStatus.OutOfMemory,
+                $"The pool's budget is exhausted: {what} needs {need} pages of {PageBytes} bytes; {_freePages.Count} of {TotalPages} pages are free. " +
+                "Nothing was appended; free sequences, or raise the budget.");
+    }
+
+    /// <summary>
+    /// Gives <paramref name="s"/> the pages an append of <paramref name="tokens"/> writes: a copy (on the device) of a
+    /// shared, partly filled last page, and new pages; uploads their table entries. The caller holds the device's lock.
+    /// </summary>
+    private void OpenPages(OpenClKvSequence s, int tokens)
+    {
+        long row = (long)s.Slot * TotalPages;
+        if (s.Tokens % PageTokens != 0 && _refs[s.PageList[^1]] > 1)
+        {
+            int shared = s.PageList[^1], own = TakePage();
+            for (int r = 0; r < _regions.Length; r++)
+                _device.CopyBuffer(_regions[r].Value, _regions[r].Value, shared * _regionPageBytes[r], own * _regionPageBytes[r], _regionPageBytes[r]);
+            _refs[shared]--;
+            s.PageList[^1] = own;
+            _device.WriteRaw<int>(_tables.Value, [own], (row + s.PageList.Count - 1) * sizeof(int));
+        }
+        int fresh = (int)(((long)s.Tokens + tokens + PageTokens - 1) / PageTokens) - s.PageList.Count;
+        if (fresh == 0) return;
+        var entries = new int[fresh];
+        for (int i = 0; i < fresh; i++) s.PageList.Add(entries[i] = TakePage());
+        _device.WriteRaw<int>(_tables.Value, entries, (row + s.PageList.Count - fresh) * sizeof(int));
     }
 
     private int TakePage()
@@ -394,18 +470,19 @@ public sealed class OpenClKvPagePool : IDisposable
         if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
         if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
         if ((long)length + tokens > int.MaxValue / 2) throw new ArgumentException($"The sequence would exceed {int.MaxValue / 2} tokens.", nameof(tokens));
-        CheckRange(keys, tokens, nameof(keys));
-        CheckRange(values, tokens, nameof(values));
+        CheckRange(keys, i => $"head {i / HeadDim / tokens}, token {i / HeadDim % tokens}", nameof(keys));
+        CheckRange(values, i => $"head {i / HeadDim / tokens}, token {i / HeadDim % tokens}", nameof(values));
     }
 
-    private void CheckRange(ReadOnlySpan<float> data, int tokens, string name)
+    /// <summary>Every number finite and within the format's range; <paramref name="where"/> names element i's head and token.</summary>
+    private void CheckRange(ReadOnlySpan<float> data, Func<int, string> where, string name)
     {
         for (int i = 0; i < data.Length; i++)
         {
             float x = data[i];
             if (MathF.Abs(x) <= _limit) continue;   // false for NaN and infinities
             string why = float.IsFinite(x) ? $"exceeds the {Format.Name()} limit of {_limit} (stored or scaled as fp16)" : "is not finite; the pool accepts finite numbers only";
-            throw new ArgumentException($"{name}[head {i / HeadDim / tokens}, token {i / HeadDim % tokens}, channel {i % HeadDim}] = {x} {why}. Nothing was appended.", name);
+            throw new ArgumentException($"{name}[{where(i)}, channel {i % HeadDim}] = {x} {why}. Nothing was appended.", name);
         }
     }
 

@@ -72,6 +72,16 @@ public sealed class KvPoolTests(ClFixture fixture)
             return row;
         }
 
+        /// <summary>A decode step: one token for each sequence, in one AppendTokens call on the device, one Append each on the CPU.</summary>
+        public void Step()
+        {
+            int n = DeviceSequences.Count;
+            float[] k = ClTestData.Gaussian(_seed++, (long)n * _hkv * _d), v = ClTestData.Gaussian(_seed++, (long)n * _hkv * _d);
+            Device.AppendTokens(DeviceSequences, k, v);
+            for (int b = 0; b < n; b++)
+                CpuSequences[b].Append(k.AsSpan(b * _hkv * _d, _hkv * _d), v.AsSpan(b * _hkv * _d, _hkv * _d));
+        }
+
         public void Fork(int i)
         {
             DeviceSequences.Add(DeviceSequences[i].Fork());
@@ -160,11 +170,15 @@ public sealed class KvPoolTests(ClFixture fixture)
         pair.Append(6, 70);
         pair.Append(7, 1);
         worst = Math.Max(worst, pair.Attend(h, [1, 1, 1, 1, 1, 1, 1, 1], options));
+        pair.Fork(0);   // 1 token: its only page shared and partial
+        pair.Step();    // batched: copies that page for one of the two, opens a page for the 128-token one
+        worst = Math.Max(worst, pair.Attend(h, [1, 1, 1, 1, 1, 1, 1, 1, 1], options));
+        pair.Free(8);
 
         // Frees return pages (a parent's stay with its child), and new sequences reuse them.
         int free = pair.Device.FreePages;
-        pair.Free(4);   // 700 tokens, no child
-        Assert.Equal(free + (700 + Page - 1) / Page, pair.Device.FreePages);
+        pair.Free(4);   // 701 tokens, no child
+        Assert.Equal(free + (701 + Page - 1) / Page, pair.Device.FreePages);
         pair.Free(2);   // its child (now index 6) keeps the pages
         pair.Add(200);
         pair.Add(65);
@@ -172,17 +186,19 @@ public sealed class KvPoolTests(ClFixture fixture)
 
         // Truncation (speculative decoding): pages returned, and a kept shared page copied by the next append.
         int before = pair.Device.FreePages;
-        pair.Truncate(4, 70);   // the fork of the 129-token sequence, now 199 tokens: to 129, its own fourth page returns
+        pair.Truncate(4, 70);   // the fork of the 130-token sequence, now 200 tokens: to 130, its own fourth page returns
         Assert.Equal(3, pair.DeviceSequences[4].Pages);
         Assert.Equal(before + 1, pair.Device.FreePages);
-        pair.Fork(2);           // the 129-token sequence again (index 8), its three pages shared
-        pair.Truncate(8, 10);   // 119 tokens: the third page stays with the parent, the shared second one is now the last
+        pair.Fork(2);           // the 130-token sequence again (index 8), its three pages shared
+        pair.Truncate(8, 10);   // 120 tokens: the third page stays with the parent, the shared second one is now the last
         Assert.Equal(before + 1, pair.Device.FreePages);
         pair.Append(8, 5);      // copies the shared second page before writing it
         Assert.Equal(before, pair.Device.FreePages);
         pair.Truncate(0, 1);    // the 1-token sequence, emptied: its page returns
         pair.Append(0, 2);
         worst = Math.Max(worst, pair.Attend(h, Enumerable.Repeat(1, pair.DeviceSequences.Count).ToArray(), options));
+
+        for (int step = 0; step < 3; step++) pair.Step();
 
         // Ragged queries (chunked prefill and decode in one call), one sequence twice.
         pair.DeviceSequences.Add(pair.DeviceSequences[0]);
@@ -233,6 +249,10 @@ public sealed class KvPoolTests(ClFixture fixture)
         b.Attend(q, after, h, 1);
         Assert.Equal(before, after);
 
+        Assert.Equal(NpStatus.OutOfMemory, Assert.Throws<NpException>(() => pool.AppendTokens([a, b], [.. k1, .. k1], [.. v1, .. v1])).Status);
+        Assert.Equal(150, a.Length);
+        Assert.Equal(150, b.Length);
+
         // Once the parent is freed the child owns the pages alone and writes its last page in place.
         a.Free();
         Assert.Equal(0, pool.FreePages);
@@ -269,6 +289,15 @@ public sealed class KvPoolTests(ClFixture fixture)
         Assert.Equal(pool.TotalPages - 4, pool.FreePages);
         while (s.Length < 192) s.Append(k1, v1);
         Assert.Equal(token + sizeof(int), Moved(() => s.Append(k1, v1)));                    // token 192 opens a page
+
+        // A batched step: the tokens, 8 bytes per sequence, and the entries of the pages it opens (here the third
+        // sequence's first page, and the copy of the fork's shared last page).
+        OpenClKvSequence fresh = pool.Add(), fork = s.Fork();
+        float[] k3 = ClTestData.Gaussian(5, 4L * hkv * d), v3 = ClTestData.Gaussian(6, 4L * hkv * d);
+        Assert.Equal(4 * token + 4 * 8 + 2 * sizeof(int), Moved(() => pool.AppendTokens([s, child, fresh, fork], k3, v3)));
+        Assert.Equal(194, s.Length);
+        Assert.Equal(1, fresh.Length);
+        Assert.Equal(194, fork.Length);
     }
 
     [SkippableFact]
@@ -299,6 +328,9 @@ public sealed class KvPoolTests(ClFixture fixture)
         Assert.Equal("queryLengths", Assert.Throws<ArgumentException>(() => pool.Attend([s], q, o, 4, [1, 1])).ParamName);
         Assert.Equal(NpStatus.InvalidHandle, Assert.Throws<NpException>(() => other.Attend([s], q, o, 4)).Status);
         Assert.Equal("tokens", Assert.Throws<ArgumentException>(() => s.Truncate(2)).ParamName);
+        Assert.Equal("sequences", Assert.Throws<ArgumentException>(() => pool.AppendTokens([s, s], [.. k, .. k], [.. v, .. v])).ParamName);
+        Assert.Equal("values", Assert.Throws<ArgumentException>(() => pool.AppendTokens([s], k, [.. v, .. v])).ParamName);
+        Assert.Equal(1, s.Length);
         Assert.Equal("queryLength", Assert.Throws<ArgumentException>(() => s.Attend(q, o, 4, 0)).ParamName);
         s.Free();
         Assert.Equal(NpStatus.InvalidHandle, Assert.Throws<NpException>(() => s.Append(k, v)).Status);

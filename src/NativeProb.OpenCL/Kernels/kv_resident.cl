@@ -129,21 +129,26 @@ __kernel void kv_store(
     __global uchar* a0, __global uchar* a1, __global uchar* a2, __global uchar* a3,
     const int kv_heads, const int d, const int m, const int base, const int s_len
 #if POOL
-    , __global const int* restrict tables, const int table   // the sequence's page table: tables + table
+    // One sequence (its page table at tables + table), or with `batched` one token for each of m sequences: inputs
+    // [m, Hkv, D], token j of the sequence whose table is at tables + items[2j], at its position items[2j + 1].
+    , __global const int* restrict tables, const int table, __global const int* restrict items, const int batched
 #endif
     )
 {
     const int item = (int)get_global_id(0);
     if (item >= m * kv_heads) return;
     const int j = item / kv_heads, h = item % kv_heads;
-    const __global float* k = sk + ((long)h * m + j) * d;
-    const __global float* v = sv + ((long)h * m + j) * d;
-    const int t = base + j;
 #if POOL
-    const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0, tables + table };
+    const long in = batched ? ((long)j * kv_heads + h) * d : ((long)h * m + j) * d;
+    const int t = batched ? items[2 * j + 1] : base + j;
+    const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0, tables + (batched ? items[2 * j] : table) };
 #else
+    const long in = ((long)h * m + j) * d;
+    const int t = base + j;
     const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0 };
 #endif
+    const __global float* k = sk + in;
+    const __global float* v = sv + in;
     const long tile = key_tile(&at, t, h);
     const int l = t & 15;
     const long row = value_row(&at, t, h);
@@ -472,7 +477,12 @@ void kv_partial(
             const int tb = t0 + 16 * b;
             float16 s[ROWS];
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
-            if (tb < k1) score_block(&cache, h, tb, qs, s, PREFETCH && FMT != 4 && tb + TILE < k1);
+#if PREFETCH && FMT != 4
+            const bool ahead = tb + TILE < k1;
+#else
+            const bool ahead = false;
+#endif
+            if (tb < k1) score_block(&cache, h, tb, qs, s, ahead);
             // Masks and biases only where a block needs them (decode without a bias: never).
             const bool plain = !has_bias && tb + 16 <= k1 && (!causal || tb + 15 <= minpos);
             _Pragma("unroll") for (int r = 0; r < ROWS; r++)
