@@ -80,47 +80,105 @@ public sealed partial class OpenClDevice
     internal void AttendResident(OpenClKvCache cache, ReadOnlySpan<float> queries, Span<float> output, int heads, int queryLength, AttentionOptions options)
     {
         (AttentionShape shape, AttentionScoring scoring) = CheckKvCall(cache.Host, queries, output, heads, queryLength, options, nameof(queries));
-        int d = shape.HeadDim, hkv = shape.KvHeads, nk = cache.Length;
-        long rows = (long)(heads / hkv) * queryLength;
-        int rowTile = rows == 1 ? 1 : rows <= 4 ? 4 : 16;
-        long rowBlocks = (rows + rowTile - 1) / rowTile;
-        if (rowBlocks > int.MaxValue) throw new ArgumentException($"{rows} query rows per KV head are too many for one call.", nameof(queryLength));
-        (int span, int splits) = KvSplits(nk, hkv * rowBlocks, cache.SpanOverride);
-        long expected = shape.QueryElements;
-        // CPU devices (PoCL) run a work-group's loops best as one work-item with 16-lane vectors; other devices share
-        // a group's 16-key blocks and 16-channel slices among 8 work-items (not yet tuned on a GPU).
-        int workItems = cache.WorkGroupOverride ?? (Info.Kind == ClDeviceKind.Cpu ? 1 : 8);
-        string buildOptions = cache.BuildOptions(rowTile, workItems);
         bool grouped = cache.Kind == 4;
         int s = grouped ? cache.Host.Options.ResidualLength : 1, g = grouped ? cache.Host.Options.GroupSize : 1;
-
+        var call = new KvLaunch(shape.KvHeads, shape.HeadDim, queryLength, cache.Length, 1, s, g, cache.DeviceChunks, cache.SpanOverride, cache.WorkGroupOverride);
         using (DeviceOperation run = Begin(KvAttentionOp))
         {
-            nint bq = Scratch("kv_resident.q", expected * sizeof(float));
-            nint bo = Scratch("kv_resident.o", expected * sizeof(float));
-            // One key range: the kernel writes the normalized output straight into bo, and no merge runs.
-            nint partAcc = splits == 1 ? bo : Scratch("kv_resident.acc", expected * splits * sizeof(float));
-            nint partMl = Scratch("kv_resident.ml", (long)heads * queryLength * splits * 2 * sizeof(float));
-            WriteBuffer(bq, queries);
-            // The distance table grows by doubling, so a decode loop uploads it O(log n) times.
-            int distances = (int)Math.Min(int.MaxValue, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)nk + 1));
-            (nint bSlopes, nint bDist) = UploadBias(scoring.Slopes, options.Bias.Distance, distances, bq);
-            nint kernel = Kernel(KvProgram, "kv_partial", buildOptions);
-            if (KernelWorkGroupLimit(kernel) < workItems)
-                throw new NotSupportedException($"{Info.Name} cannot run the KV attention kernel's work-groups of {workItems} work-items.");
-            var (a0, a1, a2, a3) = cache.Buffers;
-            SetArgs(kernel, a0, a1, a2, a3, bq, partAcc, partMl, bSlopes, bDist, heads, hkv, queryLength, nk, d, s, g, cache.DeviceChunks,
-                scoring.Scale, options.Causal ? 1 : 0, scoring.Slopes is null ? 0 : 1, span, splits);
-            Launch(kernel, [(long)splits * workItems, hkv, rowBlocks], [workItems, 1, 1]);
-            if (splits > 1)
-            {
-                nint merge = Kernel(KvProgram, "kv_merge", buildOptions);
-                SetArgs(merge, partAcc, partMl, bo, d, splits, heads * queryLength);
-                Launch(merge, [d, (long)heads * queryLength], []);
-            }
-            ReadBuffer(bo, output);
+            RunKvAttention(call, rows => cache.BuildOptions(rows.RowTile, rows.WorkItems), cache.Buffers, queries, output, heads, scoring, options, null);
             run.Complete();
         }
+    }
+
+    /// <summary>
+    /// The shape of one split-K launch: Hkv, D, the most queries and keys of any sequence, the sequences (1 for a cache),
+    /// the KIVI / SAQ chunking (S, G, chunks; 1, 1, 0 otherwise) and the tests' overrides.
+    /// </summary>
+    internal readonly record struct KvLaunch(int KvHeads, int HeadDim, int MaxQueries, int MaxKeys, int Sequences, int S, int G, int Chunks,
+        int? SpanOverride, int? WorkGroupOverride);
+
+    /// <summary>The row tile (query rows per work-group) and work-items per work-group a launch's program is built for.</summary>
+    internal readonly record struct KvRows(int RowTile, int WorkItems);
+
+    /// <summary>A pool launch's extra arguments: the page tables and the sequences' descriptors (4 ints each).</summary>
+    internal readonly record struct KvPoolArgs(nint Tables, nint Sequences);
+
+    /// <summary>
+    /// Enqueues kv_partial (and kv_merge over several key ranges) on <paramref name="cache"/>'s buffers: uploads the
+    /// queries (every sequence's back to back), reads the output back. The caller holds the device's lock.
+    /// </summary>
+    internal void RunKvAttention(KvLaunch call, Func<KvRows, string> buildOptions, (nint A0, nint A1, nint A2, nint A3) cache,
+        ReadOnlySpan<float> queries, Span<float> output, int heads, AttentionScoring scoring, AttentionOptions options, KvPoolArgs? pool)
+    {
+        int d = call.HeadDim, hkv = call.KvHeads, nk = call.MaxKeys;
+        long rows = (long)(heads / hkv) * call.MaxQueries;
+        int rowTile = rows == 1 ? 1 : rows <= 4 ? 4 : 16;
+        long rowBlocks = (rows + rowTile - 1) / rowTile;
+        if (rowBlocks * call.Sequences > int.MaxValue) throw new ArgumentException($"{rows} query rows per KV head are too many for one call.", nameof(queries));
+        (int span, int splits) = KvSplits(nk, hkv * rowBlocks * call.Sequences, call.SpanOverride);
+        // CPU devices (PoCL) run a work-group's loops best as one work-item with 16-lane vectors; other devices share
+        // a group's 16-key blocks and 16-channel slices among 8 work-items (not yet tuned on a GPU).
+        int workItems = call.WorkGroupOverride ?? (Info.Kind == ClDeviceKind.Cpu ? 1 : 8);
+        string programOptions = buildOptions(new KvRows(rowTile, workItems));
+        long totalRows = queries.Length / d;
+
+        nint bq = Scratch("kv_resident.q", (long)queries.Length * sizeof(float));
+        nint bo = Scratch("kv_resident.o", (long)queries.Length * sizeof(float));
+        // One key range: the kernel writes the normalized output straight into bo, and no merge runs.
+        nint partAcc = splits == 1 ? bo : Scratch("kv_resident.acc", (long)queries.Length * splits * sizeof(float));
+        nint partMl = Scratch("kv_resident.ml", totalRows * splits * 2 * sizeof(float));
+        WriteBuffer(bq, queries);
+        // The distance table grows by doubling, so a decode loop uploads it O(log n) times.
+        int distances = (int)Math.Min(int.MaxValue, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)nk + 1));
+        (nint bSlopes, nint bDist) = UploadBias(scoring.Slopes, options.Bias.Distance, distances, bq);
+        nint kernel = Kernel(KvProgram, "kv_partial", programOptions);
+        if (KernelWorkGroupLimit(kernel) < workItems)
+            throw new NotSupportedException($"{Info.Name} cannot run the KV attention kernel's work-groups of {workItems} work-items.");
+        SetArgs(kernel, cache.A0, cache.A1, cache.A2, cache.A3, bq, partAcc, partMl, bSlopes, bDist, heads, hkv, call.MaxQueries, nk, d, call.S, call.G,
+            call.Chunks, scoring.Scale, options.Causal ? 1 : 0, scoring.Slopes is null ? 0 : 1, span, splits);
+        if (pool is KvPoolArgs p)
+        {
+            SetArg(kernel, 22, p.Tables);
+            SetArg(kernel, 23, p.Sequences);
+            SetValue(kernel, 24, (int)rowBlocks);
+        }
+        Launch(kernel, [(long)splits * workItems, hkv, rowBlocks * call.Sequences], [workItems, 1, 1]);
+        if (splits > 1)
+        {
+            nint merge = Kernel(KvProgram, "kv_merge", programOptions);
+            SetArgs(merge, partAcc, partMl, bo, d, splits, (int)totalRows);
+            Launch(merge, [d, totalRows], []);
+        }
+        ReadBuffer(bo, output);
+    }
+
+    /// <summary>A pool's kv_store arguments: its page tables and the sequence's row in them, or (Items not 0) a buffer of
+    /// (table row, position) per token, each token of its own sequence.</summary>
+    internal readonly record struct KvStoreTables(nint Tables, int Row, nint Items);
+
+    /// <summary>
+    /// Uploads <c>[Hkv, m, D]</c> keys and values and runs kv_store into <paramref name="cache"/>'s buffers: tokens first ..
+    /// first + m - 1 (for a pool, of the sequence whose page table starts at <paramref name="table"/>'s row; with items,
+    /// <c>[m, Hkv, D]</c> inputs, a token for each of m sequences). The caller holds the device's lock.
+    /// </summary>
+    internal void StoreKv(string buildOptions, (nint A0, nint A1, nint A2, nint A3) cache, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        int kvHeads, int headDim, int m, int first, int s, KvStoreTables? table)
+    {
+        int n = kvHeads * m * headDim;
+        nint bk = Scratch("kv_resident.keys", (long)n * sizeof(float));
+        nint bv = Scratch("kv_resident.values", (long)n * sizeof(float));
+        WriteBuffer(bk, keys[..n]);
+        WriteBuffer(bv, values[..n]);
+        nint kernel = Kernel(KvProgram, "kv_store", buildOptions);
+        SetArgs(kernel, bk, bv, cache.A0, cache.A1, cache.A2, cache.A3, kvHeads, headDim, m, first, s);
+        if (table is KvStoreTables t)
+        {
+            SetArg(kernel, 11, t.Tables);
+            SetValue(kernel, 12, t.Row);
+            SetArg(kernel, 13, t.Items == 0 ? t.Tables : t.Items);
+            SetValue(kernel, 14, t.Items == 0 ? 0 : 1);
+        }
+        Launch(kernel, [(long)m * kvHeads], []);
     }
 
     /// <summary>

@@ -259,6 +259,30 @@ public sealed partial class OpenClDevice : IDisposable
         return new ClHandle(_api, mem, ClObjectKind.Mem);
     }
 
+    /// <summary>
+    /// A buffer for bytes <paramref name="origin"/> .. origin + bytes of <paramref name="parent"/> (clCreateSubBuffer; the
+    /// origin a multiple of <see cref="BaseAlignment"/>). Allocates nothing: it shares the parent's memory.
+    /// </summary>
+    internal unsafe ClHandle CreateSubBuffer(nint parent, long origin, long bytes)
+    {
+        var region = new BufferRegion { Origin = (nuint)origin, Size = (nuint)bytes };
+        int err;
+        nint mem = _api.CreateSubBuffer(parent, MemFlags.ReadWrite, BufferCreateType.Region, &region, &err);
+        ClCheck(err, "clCreateSubBuffer");
+        return new ClHandle(_api, mem, ClObjectKind.Mem);
+    }
+
+    /// <summary>The alignment in bytes of a sub-buffer's origin (CL_DEVICE_MEM_BASE_ADDR_ALIGN, given in bits).</summary>
+    internal unsafe long BaseAlignment
+    {
+        get
+        {
+            uint bits;
+            ClCheck(_api.GetDeviceInfo(Info.DeviceId, DeviceInfo.MemBaseAddrAlign, sizeof(uint), &bits, null), "clGetDeviceInfo");
+            return Math.Max(1, bits / 8);
+        }
+    }
+
     internal void WriteBuffer(nint mem, ReadOnlySpan<float> data, long offsetElements = 0) =>
         WriteRaw(mem, data, offsetElements * sizeof(float));
 

@@ -104,11 +104,25 @@ public sealed class OpenClKvCache : IDisposable
     /// <summary>Tests: work-items per work-group of the attention kernel, instead of the device's choice.</summary>
     internal int? WorkGroupOverride { get; set; }
 
+    /// <summary>Tests: whether int8 / int4 fold the value scales into the weights (kv_resident.cl's FOLD), instead of the local-memory rule.</summary>
+    internal bool? FoldOverride { get; set; }
+
     /// <summary>The kernels' build options for work-groups of <paramref name="workItems"/> work-items and <paramref name="rows"/> query rows.</summary>
-    internal string BuildOptions(int rows, int workItems)
+    internal string BuildOptions(int rows, int workItems) => KvBuildOptions(_device, Kind, HeadDim, rows, workItems, FoldOverride);
+
+    /// <summary>
+    /// kv_resident.cl's build options: format, rows and work-items per work-group, tile, the largest head dimension, the
+    /// CPU prefetching and the int8 / int4 folded value scales (<paramref name="foldOverride"/>, or where local memory holds them).
+    /// </summary>
+    internal static string KvBuildOptions(OpenClDevice device, int kind, int headDim, int rows, int workItems, bool? foldOverride)
     {
-        int maxDim = HeadDim <= 128 ? 128 : (HeadDim + 127) / 128 * 128;
-        return $"-DFMT={Kind} -DROWS={rows} -DWG={workItems} -DTILE={OpenClDevice.KvTile} -DMAX_D={maxDim} -cl-fp32-correctly-rounded-divide-sqrt";
+        int maxDim = headDim <= 128 ? 128 : (headDim + 127) / 128 * 128;
+        // CPU devices: the kernels request the data a tile ahead (their hardware prefetchers lose the 64-token runs).
+        int prefetch = device.Info.Kind == ClDeviceKind.Cpu ? 1 : 0;
+        // int8 / int4: value scales folded into per-block weights where the work-group's local memory holds them.
+        long foldLocal = 4L * (rows * maxDim + (long)maxDim / 32 * rows * OpenClDevice.KvTile + 3 * rows);
+        int fold = kind is 2 or 3 && (foldOverride ?? foldLocal <= device.Info.LocalMemoryBytes) ? 1 : 0;
+        return $"-DFMT={kind} -DROWS={rows} -DWG={workItems} -DTILE={OpenClDevice.KvTile} -DMAX_D={maxDim} -DPREFETCH={prefetch} -DFOLD={fold} -cl-fp32-correctly-rounded-divide-sqrt";
     }
 
     /// <summary>Appends one token: <paramref name="key"/> and <paramref name="value"/> are <c>[Hkv, D]</c>.</summary>
@@ -241,11 +255,6 @@ public sealed class OpenClKvCache : IDisposable
     /// </summary>
     private void StoreTokens(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int m, int first)
     {
-        int n = KvHeads * m * HeadDim;
-        nint bk = _device.Scratch("kv_resident.keys", (long)n * sizeof(float));
-        nint bv = _device.Scratch("kv_resident.values", (long)n * sizeof(float));
-        _device.WriteBuffer(bk, keys[..n]);
-        _device.WriteBuffer(bv, values[..n]);
         int s = 1;
         if (Kind < 4) EnsureTokens(first + m);
         else
@@ -255,9 +264,7 @@ public sealed class OpenClKvCache : IDisposable
             _a2.Ensure(bytes, bytes);
             _a3.Ensure(bytes, bytes);
         }
-        nint kernel = _device.Kernel("kv_resident", "kv_store", BuildOptions(1, 1));
-        _device.SetArgs(kernel, bk, bv, _a0.Value, _a1.Value, _a2.Value, _a3.Value, KvHeads, HeadDim, m, first, s);
-        _device.Launch(kernel, [(long)m * KvHeads], []);
+        _device.StoreKv(BuildOptions(1, 1), Buffers, keys, values, KvHeads, HeadDim, m, first, s, null);
     }
 
     /// <summary>Room for <paramref name="tokens"/> tokens in 64-token tiles; the tiles in use are copied on the device when a buffer grows.</summary>

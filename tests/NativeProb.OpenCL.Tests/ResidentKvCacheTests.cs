@@ -102,6 +102,38 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
         }
     }
 
+    /// <summary>
+    /// int8 / int4 with the value scales folded into the weights and without, over several 128-key tiles (so the
+    /// kernels request the next tile's data, on CPU devices), one key range and several, one work-item and eight.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("int8", true, 0, 1)]
+    [InlineData("int8", false, 128, 8)]
+    [InlineData("int4", true, 256, 8)]
+    [InlineData("int4", false, 0, 1)]
+    [InlineData("fp16", false, 0, 1)]
+    [InlineData("fp32", false, 128, 1)]
+    public void LongCachesMatchCpuWithAndWithoutFoldedScales(string format, bool fold, int span, int workItems)
+    {
+        OpenClDevice device = fixture.Require();
+        const int h = 8, hkv = 2, d = 64, prompt = 600;
+        using var cache = new OpenClKvCache(device, hkv, d, Options(format)) { FoldOverride = fold, WorkGroupOverride = workItems };
+        if (span > 0) cache.SpanOverride = span;
+        cache.AppendBlock(ClTestData.Gaussian(prompt, (long)hkv * prompt * d), ClTestData.Gaussian(prompt + 1, (long)hkv * prompt * d), prompt);
+        var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Parse("alibi") };
+        var expected = new float[h * d];
+        var actual = new float[h * d];
+        for (int t = 0; t < 3; t++)
+        {
+            cache.Append(ClTestData.Gaussian(prompt + 2 + t, (long)hkv * d), ClTestData.Gaussian(prompt + 10 + t, (long)hkv * d));
+            float[] q = ClTestData.Gaussian(prompt + 20 + t, (long)h * d);
+            cache.Host.Attend(q, expected, h, 1, options);
+            cache.Attend(q, actual, h, 1, options);
+            double err = ClTestData.RelativeL2(actual, expected);
+            Assert.True(err <= Tolerance, $"{format} fold={fold} span={span} WG={workItems} at {cache.Length} tokens: relative error {err:E3}");
+        }
+    }
+
     /// <summary>Prefill (Nq &gt; 1) and chunked prefill, causal and not, with every bias kind.</summary>
     [SkippableTheory]
     [InlineData("fp32", true, "alibi")]

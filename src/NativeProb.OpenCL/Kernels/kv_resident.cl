@@ -4,15 +4,19 @@
 // kernel that reads the cache where it lies, and a log-sum-exp merge of the splits' partial results.
 //
 // FMT (build option): 0 fp32, 1 fp16, 2 int8, 3 int4 (per-token formats), 4 KIVI / SAQ (grouped).
-// Per-token formats, for token t of KV head h (K = key_tile(t, h) = ((t / 64) * Hkv + h) * 4 + (t / 16) % 4,
-// R = value_row(t, h) = ((t / 64) * Hkv + h) * 64 + t % 64, L = t % 16), so that a KV head's 64 tokens are contiguous:
+// Per-token formats, for token t of KV head h in 64-token run U = run_of(t, h) = (t / 64) * Hkv + h (K = key_tile(t, h) =
+// U * 4 + (t / 16) % 4, R = value_row(t, h) = U * 64 + t % 64, L = t % 16), so that a KV head's 64 tokens are contiguous.
+// POOL (OpenClKvPagePool): the buffers are the pool's arena, pages of PAGE_RUNS * 64 tokens of every KV head, and a
+// sequence's token t is in run U = (table[t / P] * PAGE_RUNS + (t % P) / 64) * Hkv + h, table its page table (so a
+// page is PAGE_RUNS * Hkv whole runs, the cache's layout with pages for its 64-token steps):
 //   keys in 16-token tiles, channel-major inside a tile, so one 16-lane load reads a channel of 16 keys:
 //     fp32 / fp16 / int8: element (K * D + c) * 16 + L;
 //     int4: byte (K * D/2 + c/2) * 16 + L holds channels c (low nibble) and c + 1 (high), code + 8;
 //     int8 / int4 key scales (fp16): (K * D/32 + c/32) * 16 + L.
 //   values in 16-channel pieces: element V = (R - R % 64) * D + (c - c % 16) * 64 + (R % 64) * 16 + c % 16 (int4: byte
 //     V(c0) / 2 + i of the 16-channel piece c0 holds channels c0 + i, low nibble, and c0 + 8 + i, high);
-//     value scales R * D/32 + c/32.
+//     value scales in runs of 64 tokens per block, (R - R % 64) * D/32 + (c/32) * 64 + R % 64 (a block's scales of a
+//     run contiguous, so 16 tokens' scales are one load).
 //   int8 / int4: symmetric blocks of 32 channels, d = amax / qmax rounded up to fp16 (vstore_half_rtp), code =
 //   clamp(floor(x / d + 1/2), -qmax, qmax), value = code * d; fp16: round to nearest even (vstore_half_rte). The
 //   program is built with -cl-fp32-correctly-rounded-divide-sqrt, so x / d is the CPU's quotient and the codes
@@ -36,6 +40,21 @@
 #ifndef ROWS
 #define ROWS 1
 #endif
+#ifndef PREFETCH
+#define PREFETCH 0
+#endif
+#ifndef POOL
+#define POOL 0
+#endif
+#ifndef PAGE_RUNS
+#define PAGE_RUNS 1
+#endif
+// FOLD (int8 / int4, set by the host where local memory allows): the value scales are folded into the probabilities,
+// a weight per (row, token, 32-channel block), so the value loop multiplies codes by weights and nothing else.
+#if !defined(FOLD) || (FMT != 2 && FMT != 3)
+#undef FOLD
+#define FOLD 0
+#endif
 
 // ---- the cache ----
 
@@ -48,22 +67,39 @@ typedef struct
     const __global uchar* a2;
     const __global uchar* a3;
     int kv_heads, d, s_len, g_size, chunks;
+#if POOL
+    const __global int* table;   // the sequence's page table
+#endif
 } cache_t;
 
 /// One fp16 value as float. Read through vload_half4, which PoCL converts with one instruction where its scalar
 /// vload_half takes a dozen; the three halves after it are read too, so every buffer of halves has 16 bytes of slack.
 inline float h2f(const __global half* p, long i) { return vload_half4(0, p + i).x; }
 
-/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [t / 64][h][(t / 16) % 4], so each run of
-/// 64 keys (from a multiple of 64) of a KV head is contiguous.
-inline long key_tile(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 4 + ((t >> 4) & 3); }
+/// Per-token formats: the 64-token run of token t of KV head h, [t / 64][h] (a pool: through the page table).
+inline long run_of(const cache_t* k, int t, int h)
+{
+#if POOL
+    const int u = t >> 6;
+    return ((long)k->table[u / PAGE_RUNS] * PAGE_RUNS + u % PAGE_RUNS) * k->kv_heads + h;
+#else
+    return (long)(t >> 6) * k->kv_heads + h;
+#endif
+}
 
-/// Per-token formats: the value row of token t of KV head h, rows [t / 64][h][t % 64] (a KV head's 64 values contiguous).
-inline long value_row(int t, int kv_heads, int h) { return ((long)(t >> 6) * kv_heads + h) * 64 + (t & 63); }
+/// Per-token formats: the 16-token key tile of token t of KV head h. Tiles run [run][(t / 16) % 4], so each run of
+/// 64 keys (from a multiple of 64) of a KV head is contiguous.
+inline long key_tile(const cache_t* k, int t, int h) { return run_of(k, t, h) * 4 + ((t >> 4) & 3); }
+
+/// Per-token formats: the value row of token t of KV head h, rows [run][t % 64] (a KV head's 64 values contiguous).
+inline long value_row(const cache_t* k, int t, int h) { return run_of(k, t, h) * 64 + (t & 63); }
 
 /// Per-token formats: the element of channel c of the value in row `row` (value_row). A tile's values are stored as
 /// 16-channel pieces, [R / 64][c / 16][R % 64][c % 16], so one pass over a tile's tokens for 16 channels is contiguous.
 inline long value_at(long row, int d, int c) { return (row & ~63L) * d + (long)(c & ~15) * 64 + (row & 63) * 16 + (c & 15); }
+
+/// int8 / int4: the fp16 scale of block b (channels 32b .. 32b + 31) of the value in row `row`: [R / 64][b][R % 64].
+inline long value_scale_at(long row, int d, int b) { return (row & ~63L) * (d / 32) + (long)b * 64 + (row & 63); }
 
 // ---- the store kernel: tokens [Hkv, m, D] (keys sk, values sv) become tokens base .. base + m - 1 ----
 
@@ -91,17 +127,31 @@ inline int block_code(float x, float d)
 __kernel void kv_store(
     __global const float* restrict sk, __global const float* restrict sv,
     __global uchar* a0, __global uchar* a1, __global uchar* a2, __global uchar* a3,
-    const int kv_heads, const int d, const int m, const int base, const int s_len)
+    const int kv_heads, const int d, const int m, const int base, const int s_len
+#if POOL
+    // One sequence (its page table at tables + table), or with `batched` one token for each of m sequences: inputs
+    // [m, Hkv, D], token j of the sequence whose table is at tables + items[2j], at its position items[2j + 1].
+    , __global const int* restrict tables, const int table, __global const int* restrict items, const int batched
+#endif
+    )
 {
     const int item = (int)get_global_id(0);
     if (item >= m * kv_heads) return;
     const int j = item / kv_heads, h = item % kv_heads;
-    const __global float* k = sk + ((long)h * m + j) * d;
-    const __global float* v = sv + ((long)h * m + j) * d;
+#if POOL
+    const long in = batched ? ((long)j * kv_heads + h) * d : ((long)h * m + j) * d;
+    const int t = batched ? items[2 * j + 1] : base + j;
+    const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0, tables + (batched ? items[2 * j] : table) };
+#else
+    const long in = ((long)h * m + j) * d;
     const int t = base + j;
-    const long tile = key_tile(t, kv_heads, h);
+    const cache_t at = { a0, a1, a2, a3, kv_heads, d, s_len, 1, 0 };
+#endif
+    const __global float* k = sk + in;
+    const __global float* v = sv + in;
+    const long tile = key_tile(&at, t, h);
     const int l = t & 15;
-    const long row = value_row(t, kv_heads, h);
+    const long row = value_row(&at, t, h);
 #if FMT == 0
     for (int c = 0; c < d; c++)
     {
@@ -121,7 +171,7 @@ __kernel void kv_store(
         const float kd = block_scale(k + b * 32, &kb);
         const float vd = block_scale(v + b * 32, &vb);
         ((__global ushort*)a2)[(tile * (d / 32) + b) * 16 + l] = kb;
-        ((__global ushort*)a3)[row * (d / 32) + b] = vb;
+        ((__global ushort*)a3)[value_scale_at(row, d, b)] = vb;
 #if FMT == 2
         for (int i = 0; i < 32; i++)
         {
@@ -174,6 +224,10 @@ __kernel void kv_store(
 // Per-token formats accumulate several 16-channel pieces per pass over a tile's values (4 for up to 4 rows, 2 for up
 // to 8), so each probability is loaded once per pass and the accumulators still fit the registers.
 #define PIECES ((FMT != 4 && ROWS <= 4) ? 4 : (FMT != 4 && ROWS <= 8) ? 2 : 1)
+// The weights of the rows: [VB][ROWS][TILE], VB = D/32 blocks with FOLD (block b's weights at W(c), c in the block),
+// else the probabilities alone.
+#define VB (FOLD ? MAX_D / 32 : 1)
+#define W(c) (FOLD ? ((c) >> 5) * ROWS * TILE : 0)
 // The loops over a work-group's rows are unrolled, so each row's accumulator stays in a register.
 
 #if FMT == 4
@@ -193,17 +247,51 @@ inline float16 codes16(const __global uchar* stream, long n, int bits, long e)
 }
 #endif
 
-/// Scores of the 16 keys tb .. tb + 15 of KV head h against every row: s[r] += q_r . k (lanes = keys).
-inline void score_block(const cache_t* k, int h, int tb, __local const float* qs, float16* out)
+#if PREFETCH && FMT != 4
+/// CPU devices (PREFETCH, set by the host; PoCL's prefetch() does nothing): requests lines [from, to) of p into the
+/// second-level cache with the compiler's builtin, one instruction a 64-byte line.
+inline void fetch_lines(const __global uchar* p, long from, long to)
+{
+    for (long o = from; o < to; o += 64) __builtin_prefetch(p + o, 0, 2);
+}
+
+/// Part `part` of `parts` of the data of the 16 tokens TILE after tb: their key tile and as many value bytes (a quarter
+/// of their 64-token run, whose four quarters the run's four blocks request) and, with part 0, the int8 / int4 scales.
+inline void fetch_ahead(const cache_t* k, int h, int tb, int part, int parts)
+{
+    const int d = k->d;
+    const long bytes = (FMT == 0 ? 64L : FMT == 1 ? 32L : FMT == 2 ? 16L : 8L) * d;   // a 16-token key tile
+    const long ta = key_tile(k, tb + TILE, h), ra = value_row(k, tb + TILE, h) & ~15L;
+    const long from = bytes * part / parts, to = bytes * (part + 1) / parts;
+    fetch_lines(k->a0 + ta * bytes, from, to);
+    fetch_lines(k->a1 + ra / 16 * bytes, from, to);
+#if FMT == 2 || FMT == 3
+    if (part == 0)
+    {
+        fetch_lines(k->a2 + ta * d, 0, d);
+        fetch_lines(k->a3 + (ra & ~63L) * (d / 32) * 2 + ((ra & 63) >> 4) * d, 0, d);
+    }
+#endif
+}
+#define FETCH_AHEAD(part, parts) if (ahead) fetch_ahead(k, h, tb, part, parts)
+#else
+#define FETCH_AHEAD(part, parts)
+#endif
+
+/// Scores of the 16 keys tb .. tb + 15 of KV head h against every row: s[r] += q_r . k (lanes = keys). With `ahead`
+/// (CPU devices), the block also requests the data of the tokens TILE later, spread over its channels, so the hardware
+/// need not guess the jumps between 64-token runs.
+inline void score_block(const cache_t* k, int h, int tb, __local const float* qs, float16* out, bool ahead)
 {
     float16 s[ROWS];
     _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
     const int d = k->d;
-    const long tile = key_tile(tb, k->kv_heads, h);
+    const long tile = key_tile(k, tb, h);
 #if FMT == 0
     const __global float* base = (const __global float*)k->a0 + tile * d * 16;
     for (int c = 0; c < d; c++)
     {
+        if ((c & 15) == 0) { FETCH_AHEAD(c >> 4, d >> 4); }
         const float16 kv = vload16(c, base);
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
     }
@@ -211,6 +299,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global half* base = (const __global half*)k->a0 + tile * d * 16;
     for (int c = 0; c < d; c++)
     {
+        if ((c & 15) == 0) { FETCH_AHEAD(c >> 4, d >> 4); }
         const float16 kv = vload_half16(c, base);
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
     }
@@ -218,6 +307,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global char* base = (const __global char*)k->a0 + tile * d * 16;
     for (int b = 0; b < d / 32; b++)
     {
+        FETCH_AHEAD(b, d / 32);
         // The block's dot products on the codes, then times the 16 keys' scales.
         float16 u[ROWS];
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (float16)0.0f;
@@ -233,6 +323,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const __global uchar* base = k->a0 + tile * (d / 2) * 16;
     for (int b = 0; b < d / 32; b++)
     {
+        FETCH_AHEAD(b, d / 32);
         float16 u[ROWS];
         _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (float16)0.0f;
         for (int cc = b * 16; cc < b * 16 + 16; cc++)
@@ -278,7 +369,8 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     _Pragma("unroll") for (int r = 0; r < ROWS; r++) out[r] = s[r];
 }
 
-/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t (row `row`) of KV head h, per-token formats.
+/// Channels c0 .. c0 + 15 (c0 a multiple of 16) of the value of token t (row `row`) of KV head h, per-token formats;
+/// int8 / int4 with FOLD: the codes only (int4 less its offset 8), the block's scale being in the weights (kv_partial).
 inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 {
     const int d = k->d;
@@ -288,22 +380,24 @@ inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 #elif FMT == 1
     return vload_half16(0, (const __global half*)k->a1 + at);
 #elif FMT == 2
-    return convert_float16(vload16(0, (const __global char*)k->a1 + at)) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+    const float16 codes = convert_float16(vload16(0, (const __global char*)k->a1 + at));
+    return FOLD ? codes : codes * h2f((const __global half*)k->a3, value_scale_at(row, d, c0 / 32));
 #elif FMT == 3
     const uchar8 b = vload8(0, k->a1 + at / 2);
     const float16 codes = (float16)(convert_float8(b & (uchar8)(uchar)15), convert_float8(b >> (uchar8)(uchar)4));
-    return (codes - 8.0f) * h2f((const __global half*)k->a3, row * (d / 32) + c0 / 32);
+    return FOLD ? codes - 8.0f : (codes - 8.0f) * h2f((const __global half*)k->a3, value_scale_at(row, d, c0 / 32));
 #else
     return (float16)0.0f;   // grouped values are read by kv_partial's chunk runs
 #endif
 }
 
+/// The largest lane: max, not fmax (scores are never NaN: masked ones are -inf), so no NaN handling is emitted.
 inline float max16(float16 v)
 {
-    const float8 a = fmax(v.lo, v.hi);
-    const float4 b = fmax(a.lo, a.hi);
-    const float2 c = fmax(b.lo, b.hi);
-    return fmax(c.x, c.y);
+    const float8 a = max(v.lo, v.hi);
+    const float4 b = max(a.lo, a.hi);
+    const float2 c = max(b.lo, b.hi);
+    return max(c.x, c.y);
 }
 
 inline float sum16(float16 v)
@@ -322,20 +416,34 @@ void kv_partial(
     __global float* restrict part_ml,
     __global const float* restrict slopes,
     __global const float* restrict dist,
-    const int heads, const int kv_heads, const int nq, const int nk, const int d,
+    const int heads, const int kv_heads, const int nq_arg, const int nk_arg, const int d,
     const int s_len, const int g_size, const int chunks,
-    const float scale, const int causal, const int has_bias, const int span, const int splits)
+    const float scale, const int causal, const int has_bias, const int span, const int splits
+#if POOL
+    , __global const int* restrict tables, __global const int* restrict seqs, const int row_blocks
+#endif
+    )
 {
     __local float qs[ROWS * MAX_D];
-    __local float sc[ROWS * TILE];
+    __local float sc[VB * ROWS * TILE];
     __local float ml[ROWS], ll[ROWS], corr[ROWS];
 
     const int lid = (int)get_local_id(0);
-    const int split = (int)get_group_id(0), h = (int)get_group_id(1), rb = (int)get_group_id(2);
+    const int split = (int)get_group_id(0), h = (int)get_group_id(1);
     const int group = heads / kv_heads;
+#if POOL
+    // A batch of sequences: work-group z is (sequence, row block); sequence b's descriptor seqs[4b ..] holds its keys,
+    // its queries, where its page table starts in `tables` and its first row in q / the output ([H, Nq] rows each).
+    const int sq = (int)get_group_id(2) / row_blocks, rb = (int)get_group_id(2) % row_blocks;
+    const int nk = seqs[4 * sq], nq = seqs[4 * sq + 1], row0 = seqs[4 * sq + 3];
+    if (rb * ROWS >= group * nq) return;   // the whole work-group: a sequence with fewer row blocks than the batch's most
+    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks, tables + seqs[4 * sq + 2] };
+#else
+    const int nk = nk_arg, nq = nq_arg, row0 = 0, rb = (int)get_group_id(2);
+    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks };
+#endif
     const int r0 = rb * ROWS;
     const int nrows = min(ROWS, group * nq - r0);
-    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks };
 
     int orow[ROWS], pos[ROWS];
     float slope[ROWS];
@@ -344,7 +452,7 @@ void kv_partial(
     {
         const int rr = r0 + min(r, nrows - 1);
         const int head = h * group + rr / nq, i = rr % nq;
-        orow[r] = head * nq + i;
+        orow[r] = row0 + head * nq + i;
         pos[r] = nk - nq + i;
         slope[r] = has_bias ? slopes[head] : 0.0f;
         maxpos = max(maxpos, pos[r]);
@@ -369,7 +477,12 @@ void kv_partial(
             const int tb = t0 + 16 * b;
             float16 s[ROWS];
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = (float16)0.0f;
-            if (tb < k1) score_block(&cache, h, tb, qs, s);
+#if PREFETCH && FMT != 4
+            const bool ahead = tb + TILE < k1;
+#else
+            const bool ahead = false;
+#endif
+            if (tb < k1) score_block(&cache, h, tb, qs, s, ahead);
             // Masks and biases only where a block needs them (decode without a bias: never).
             const bool plain = !has_bias && tb + 16 <= k1 && (!causal || tb + 15 <= minpos);
             _Pragma("unroll") for (int r = 0; r < ROWS; r++)
@@ -389,18 +502,31 @@ void kv_partial(
         for (int r = lid; r < nrows; r += WG)
         {
             __local float* x = sc + r * TILE;
-            float mt = -INFINITY;
-            for (int j = 0; j < NB; j++) mt = fmax(mt, max16(vload16(j, x)));
-            const float mold = ml[r], mnew = fmax(mold, mt);
-            float cr = 1.0f, sum = 0.0f;
+            // The tile's max and sum lane-wise, each reduced once.
+            float16 m16 = vload16(0, x);
+            for (int j = 1; j < NB; j++) m16 = max(m16, vload16(j, x));
+            const float mold = ml[r], mnew = max(mold, max16(m16));
+            const bool none = mnew == -INFINITY;
+            float cr = 1.0f;
+            float16 s16 = (float16)0.0f;
             for (int j = 0; j < NB; j++)
             {
-                const float16 p = mnew == -INFINITY ? (float16)0.0f : exp(vload16(j, x) - mnew);
+                const float16 p = none ? (float16)0.0f : exp(vload16(j, x) - mnew);
+                s16 += p;
+#if FOLD
+                // Blocks' weights p * scale of the 16 tokens (their scales one load), block 0 last: it overwrites the scores.
+                if (t0 + 16 * j < k1)
+                {
+                    const long vr = value_row(&cache, t0 + 16 * j, h);
+                    for (int b = d / 32 - 1; b >= 0; b--)
+                        vstore16(p * vload_half16(0, (const __global half*)a3 + value_scale_at(vr, d, b)), j, x + b * ROWS * TILE);
+                }
+#else
                 vstore16(p, j, x);
-                sum += sum16(p);
+#endif
             }
-            if (mnew != -INFINITY) cr = exp(mold - mnew);
-            ll[r] = fma(ll[r], cr, sum);
+            if (!none) cr = exp(mold - mnew);
+            ll[r] = fma(ll[r], cr, sum16(s16));
             ml[r] = mnew;
             corr[r] = cr;
         }
@@ -454,14 +580,14 @@ void kv_partial(
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) b2[q2][r] = acc[r * SL + si + 1 + q2] * corr[r];
                 for (int j = 0; j < count; j++)
                 {
-                    const float16 va = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
+                    const float16 va = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), c0);
                     float16 vb[PIECES - 1];
-                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0 + (q2 + 1) * WG * 16);
+                    _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) vb[q2] = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), c0 + (q2 + 1) * WG * 16);
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++)
                     {
-                        const float16 w = (float16)sc[r * TILE + j];
-                        a[r] = fma(w, va, a[r]);
-                        _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++) b2[q2][r] = fma(w, vb[q2], b2[q2][r]);
+                        a[r] = fma((float16)sc[W(c0) + r * TILE + j], va, a[r]);
+                        _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++)
+                            b2[q2][r] = fma((float16)sc[W(c0 + (q2 + 1) * WG * 16) + r * TILE + j], vb[q2], b2[q2][r]);
                     }
                 }
                 _Pragma("unroll") for (int q2 = 0; q2 < PIECES - 1; q2++)
@@ -473,8 +599,8 @@ void kv_partial(
                 // pieces per work-item do not divide).
                 for (int j = 0; j < count; j++)
                 {
-                    const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), c0);
-                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j], vv, a[r]);
+                    const float16 vv = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), c0);
+                    _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[W(c0) + r * TILE + j], vv, a[r]);
                 }
                 for (int q2 = 1; q2 < PIECES && si + q2 < SL; q2++)
                 {
@@ -484,8 +610,8 @@ void kv_partial(
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = acc[r * SL + si + q2] * corr[r];
                     for (int j = 0; j < count; j++)
                     {
-                        const float16 vv = value16(&cache, h, t0 + j, value_row(t0 + j, kv_heads, h), cq);
-                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[r * TILE + j], vv, b1[r]);
+                        const float16 vv = value16(&cache, h, t0 + j, value_row(&cache, t0 + j, h), cq);
+                        _Pragma("unroll") for (int r = 0; r < ROWS; r++) b1[r] = fma((float16)sc[W(cq) + r * TILE + j], vv, b1[r]);
                     }
                     _Pragma("unroll") for (int r = 0; r < ROWS; r++) acc[r * SL + si + q2] = b1[r];
                 }
