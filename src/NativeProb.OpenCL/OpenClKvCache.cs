@@ -12,14 +12,25 @@ namespace NativeProb.OpenCL;
 /// cache where it lies; per decode step the host sends the new token's keys and values and the queries and receives
 /// the output. The device holds the same codes as <see cref="Host"/>, a <see cref="QuantizedKvCache"/> that every
 /// append also goes to, so the device result equals <see cref="QuantizedKvCache.Attend"/> on <see cref="Host"/> within
-/// 1e-5 (exact arithmetic: a cache created with <see cref="KvArithmetic.Integer"/> is attended in fp32 on the device).
+/// 1e-5, in the arithmetic <see cref="KvCacheOptions.Arithmetic"/> resolves to on the host
+/// (<see cref="QuantizedKvCache.Arithmetic"/>).
 /// </summary>
 /// <remarks>
+/// <para>
+/// Arithmetic: <see cref="KvArithmetic.Exact"/> (and <see cref="KvArithmetic.Auto"/>, which resolves to it) scores keys
+/// by fp32 dot products with the dequantized keys. <see cref="KvArithmetic.Integer"/> on a KIVI / SAQ cache scores the
+/// quantized chunks' keys as the CPU does: per key group, the work-group quantizes each query row times the group's key
+/// scales to int8 codes per block of 16 channels (the CPU's bound, rounding and scale), adds the centred rounding error
+/// to the row's bias, and sums the block's query codes times the stored key codes exactly in int32; the fp32 residual
+/// keeps fp32 scores. Per-token formats ignore it, as on the CPU.
+/// </para>
+/// <para>
 /// fp32, fp16, int8 and int4 tokens are uploaded in fp32 and encoded by a kernel with the CPU's arithmetic (the same
 /// fp16 roundings and quotients, so the same codes); KIVI / SAQ chunks are quantized by the host cache and their
 /// stored bytes uploaded once, the fp32 residual row by row. Device buffers grow geometrically and are copied on the
 /// device when they do. Not thread-safe (like <see cref="QuantizedKvCache"/>); the device itself may be shared.
 /// Dispose the cache to free its device memory.
+/// </para>
 /// </remarks>
 public sealed class OpenClKvCache : IDisposable
 {
@@ -108,7 +119,14 @@ public sealed class OpenClKvCache : IDisposable
     internal bool? FoldOverride { get; set; }
 
     /// <summary>The kernels' build options for work-groups of <paramref name="workItems"/> work-items and <paramref name="rows"/> query rows.</summary>
-    internal string BuildOptions(int rows, int workItems) => KvBuildOptions(_device, Kind, HeadDim, rows, workItems, FoldOverride);
+    internal string BuildOptions(int rows, int workItems) =>
+        KvBuildOptions(_device, Kind, HeadDim, rows, workItems, FoldOverride) + (IntegerKeys ? " -DINT_KEYS=1" : "");
+
+    /// <summary>
+    /// Whether attention scores the quantized chunks' keys with integer dot products (kv_resident.cl's INT_KEYS): a KIVI /
+    /// SAQ cache whose arithmetic resolves to <see cref="KvArithmetic.Integer"/> on the host (<see cref="QuantizedKvCache.Arithmetic"/>).
+    /// </summary>
+    internal bool IntegerKeys => Kind == 4 && Host.Arithmetic == KvArithmetic.Integer;
 
     /// <summary>
     /// kv_resident.cl's build options: format, rows and work-items per work-group, tile, the largest head dimension, the

@@ -8,7 +8,8 @@ namespace NativeProb.OpenCL.Tests;
 /// <summary>
 /// <see cref="OpenClKvCache"/>: every format's device-resident cache against the CPU's <see cref="QuantizedKvCache.Attend"/>
 /// on its host copy, over decode steps that cross several flushes (S = 32, so KIVI / SAQ quantize every 32 tokens and
-/// SAQ's chunks walk the whole 8-4-2 ladder), prefill, and the bytes that cross per step.
+/// SAQ's chunks walk the whole 8-4-2 ladder), prefill, and the bytes that cross per step; KIVI / SAQ in both arithmetics
+/// (<see cref="KvArithmetic.Integer"/>: the CPU's integer key scores).
 /// </summary>
 [Collection("OpenCL")]
 [Trait("Category", "Device")]
@@ -17,41 +18,47 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
     private const double Tolerance = 1e-5;
     private static readonly string[] Formats = ["fp32", "fp16", "int8", "int4", "kivi2", "kivi4", "kivi8", "saq"];
 
-    private static KvCacheOptions Options(string format) => new()
+    private static KvCacheOptions Options(string format, KvArithmetic arithmetic = KvArithmetic.Exact, int[]? ladder = null) => new()
     {
-        Format = KvFormats.Parse(format), Arithmetic = KvArithmetic.Exact, ResidualLength = 32, GroupSize = 16,
+        Format = KvFormats.Parse(format), Arithmetic = arithmetic, ResidualLength = 32, GroupSize = 16,
+        Ladder = ladder ?? KvCacheOptions.DefaultLadder,
     };
 
-    /// <summary>Every format x MHA / GQA / MQA x D 64 / 128, with the biases and forced multi-split, 8-work-item kernels taking turns.</summary>
-    public static TheoryData<string, int, int, int, string, int> DecodeCases()
+    /// <summary>
+    /// Every format x MHA / GQA / MQA x D 64 / 128 (KIVI / SAQ in both arithmetics), with the biases and forced
+    /// multi-split, 8-work-item kernels taking turns.
+    /// </summary>
+    public static TheoryData<string, KvArithmetic, int, int, int, string, int> DecodeCases()
     {
-        var data = new TheoryData<string, int, int, int, string, int>();
+        var data = new TheoryData<string, KvArithmetic, int, int, int, string, int>();
         (int H, int Hkv)[] groupings = [(2, 2), (6, 2), (4, 1)];
         string[] biases = ["none", "alibi", "harmonic"];
         int i = 0;
         foreach (string format in Formats)
-            foreach (var (h, hkv) in groupings)
-                foreach (int d in new[] { 64, 128 })
-                {
-                    data.Add(format, h, hkv, d, biases[i % 3], i % 2 == 0 ? 64 : 0);
-                    i++;
-                }
+            foreach (KvArithmetic arithmetic in KvFormats.Parse(format).IsGrouped() ? new[] { KvArithmetic.Exact, KvArithmetic.Integer } : [KvArithmetic.Exact])
+                foreach (var (h, hkv) in groupings)
+                    foreach (int d in new[] { 64, 128 })
+                    {
+                        data.Add(format, arithmetic, h, hkv, d, biases[i % 3], i % 2 == 0 ? 64 : 0);
+                        i++;
+                    }
         return data;
     }
 
     [SkippableTheory]
     [MemberData(nameof(DecodeCases))]
-    public void DecodeMatchesCpuAcrossFlushes(string format, int h, int hkv, int d, string bias, int span)
+    public void DecodeMatchesCpuAcrossFlushes(string format, KvArithmetic arithmetic, int h, int hkv, int d, string bias, int span)
     {
         OpenClDevice device = fixture.Require();
-        using var cache = new OpenClKvCache(device, hkv, d, Options(format));
+        using var cache = new OpenClKvCache(device, hkv, d, Options(format, arithmetic));
+        Assert.Equal(arithmetic, cache.Host.Arithmetic);
         if (span > 0)
         {
             // Several key ranges merged, and work-groups of several work-items (the GPU shape) on every device.
             cache.SpanOverride = span;
             cache.WorkGroupOverride = 8;
         }
-        int seed = ClTestData.Seed + d * 7 + h * 3 + hkv + format.Length;
+        int seed = ClTestData.Seed + d * 7 + h * 3 + hkv + format.Length + 5 * (int)arithmetic;
         const int prompt = 21, steps = 120;
         cache.AppendBlock(ClTestData.Gaussian(seed, (long)hkv * prompt * d), ClTestData.Gaussian(seed + 1, (long)hkv * prompt * d), prompt);
         var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Parse(bias) };
@@ -69,7 +76,7 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
         }
         Assert.Equal(prompt + steps, cache.Length);
         if (KvFormats.Parse(format).IsGrouped()) Assert.True(cache.Host.QuantizedChunks >= 4);
-        Assert.True(worst <= Tolerance, $"{format} H={h} Hkv={hkv} D={d} bias={bias} span={span}: worst relative error {worst:E3}");
+        Assert.True(worst <= Tolerance, $"{format} {arithmetic.Name()} H={h} Hkv={hkv} D={d} bias={bias} span={span}: worst relative error {worst:E3}");
         Assert.Equal("kv_attention", device.LastProfile.Operation);
     }
 
@@ -134,24 +141,32 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
         }
     }
 
-    /// <summary>Prefill (Nq &gt; 1) and chunked prefill, causal and not, with every bias kind.</summary>
+    /// <summary>
+    /// Prefill (Nq &gt; 1) and chunked prefill, causal and not, with every bias kind; KIVI / SAQ in both arithmetics, and
+    /// integer keys of 3 and 1 bits (a ladder through them).
+    /// </summary>
     [SkippableTheory]
-    [InlineData("fp32", true, "alibi")]
-    [InlineData("fp16", true, "harmonic-distance")]
-    [InlineData("int8", false, "none")]
-    [InlineData("int4", true, "harmonic-slopes")]
-    [InlineData("kivi2", true, "harmonic")]
-    [InlineData("kivi4", false, "alibi")]
-    [InlineData("kivi8", true, "none")]
-    [InlineData("saq", true, "alibi")]
-    public void PrefillMatchesCpu(string format, bool causal, string bias)
+    [InlineData("fp32", KvArithmetic.Exact, true, "alibi", null)]
+    [InlineData("fp16", KvArithmetic.Exact, true, "harmonic-distance", null)]
+    [InlineData("int8", KvArithmetic.Exact, false, "none", null)]
+    [InlineData("int4", KvArithmetic.Exact, true, "harmonic-slopes", null)]
+    [InlineData("kivi2", KvArithmetic.Exact, true, "harmonic", null)]
+    [InlineData("kivi4", KvArithmetic.Exact, false, "alibi", null)]
+    [InlineData("kivi8", KvArithmetic.Exact, true, "none", null)]
+    [InlineData("saq", KvArithmetic.Exact, true, "alibi", null)]
+    [InlineData("kivi2", KvArithmetic.Integer, true, "harmonic", null)]
+    [InlineData("kivi4", KvArithmetic.Integer, false, "alibi", null)]
+    [InlineData("kivi8", KvArithmetic.Integer, true, "none", null)]
+    [InlineData("saq", KvArithmetic.Integer, true, "alibi", null)]
+    [InlineData("saq", KvArithmetic.Integer, false, "none", new[] { 8, 3, 1 })]
+    public void PrefillMatchesCpu(string format, KvArithmetic arithmetic, bool causal, string bias, int[]? ladder)
     {
         OpenClDevice device = fixture.Require();
         const int h = 8, hkv = 2, d = 64;
-        using var cache = new OpenClKvCache(device, hkv, d, Options(format));
+        using var cache = new OpenClKvCache(device, hkv, d, Options(format, arithmetic, ladder));
         var options = new AttentionOptions { Causal = causal, Scale = 0.2f, Bias = PositionalBias.Parse(bias) };
         int length = 0;
-        foreach (int block in new[] { 70, 9, 40 })
+        foreach (int block in new[] { 70, 9, 40, 3 })
         {
             cache.AppendBlock(ClTestData.Gaussian(block, (long)hkv * block * d), ClTestData.Gaussian(block + 1, (long)hkv * block * d), block);
             length += block;
@@ -161,8 +176,39 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
             cache.Host.Attend(q, expected, h, block, options);
             cache.Attend(q, actual, h, block, options);
             double err = ClTestData.RelativeL2(actual, expected);
-            Assert.True(err <= Tolerance, $"{format} causal={causal} bias={bias} after {length} tokens, Nq={block}: relative error {err:E3}");
+            Assert.True(err <= Tolerance, $"{format} {arithmetic.Name()} causal={causal} bias={bias} after {length} tokens, Nq={block}: relative error {err:E3}");
         }
+    }
+
+    /// <summary>
+    /// The arithmetic is taken: on the same tokens, the integer device result differs from the exact device result by
+    /// more than 1e-7 (and equals the CPU's integer result); Auto is attended as Exact, and a per-token format ignores Integer.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("kivi2")]
+    [InlineData("saq")]
+    [InlineData("int8")]
+    public void IntegerArithmeticIsTakenWhereItApplies(string format)
+    {
+        OpenClDevice device = fixture.Require();
+        const int h = 4, hkv = 2, d = 64, prompt = 100;
+        using var integer = new OpenClKvCache(device, hkv, d, Options(format, KvArithmetic.Integer));
+        using var exact = new OpenClKvCache(device, hkv, d, Options(format, KvArithmetic.Exact));
+        using var auto = new OpenClKvCache(device, hkv, d, Options(format, KvArithmetic.Auto));
+        float[] k = ClTestData.Gaussian(7, (long)hkv * prompt * d), v = ClTestData.Gaussian(8, (long)hkv * prompt * d);
+        foreach (OpenClKvCache c in new[] { integer, exact, auto }) c.AppendBlock(k, v, prompt);
+        float[] q = ClTestData.Gaussian(9, (long)h * d);
+        var options = new AttentionOptions { Causal = true };
+        float[] oi = new float[h * d], oe = new float[h * d], oa = new float[h * d], cpu = new float[h * d];
+        integer.Attend(q, oi, h, 1, options);
+        exact.Attend(q, oe, h, 1, options);
+        auto.Attend(q, oa, h, 1, options);
+        integer.Host.Attend(q, cpu, h, 1, options);
+        double err = ClTestData.RelativeL2(oi, cpu), gap = ClTestData.RelativeL2(oi, oe);
+        Assert.True(err <= Tolerance, $"{format}: integer device result against the CPU's: relative error {err:E3}");
+        Assert.Equal(oe, oa);
+        if (KvFormats.Parse(format).IsGrouped()) Assert.True(gap > 1e-7, $"{format}: the integer and exact device results differ by only {gap:E3}");
+        else Assert.Equal(oe, oi);
     }
 
     /// <summary>
@@ -227,14 +273,16 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
 
     /// <summary>
     /// <c>device.Attend(hostCache, ...)</c> uploads the host cache whole into one device cache per device, whose buffers
-    /// later calls reuse; a host cache reset and refilled between calls is seen as it is now.
+    /// later calls reuse; a host cache reset and refilled between calls is seen as it is now; its arithmetic is honoured.
     /// </summary>
-    [SkippableFact]
-    public void HostCacheCallsReuseBuffersAndSeeResets()
+    [SkippableTheory]
+    [InlineData(KvArithmetic.Exact)]
+    [InlineData(KvArithmetic.Integer)]
+    public void HostCacheCallsReuseBuffersAndSeeResets(KvArithmetic arithmetic)
     {
         OpenClDevice device = fixture.Require();
         const int h = 4, hkv = 2, d = 64;
-        var host = new QuantizedKvCache(hkv, d, Options("saq"));
+        var host = new QuantizedKvCache(hkv, d, Options("saq", arithmetic));
         float[] q = ClTestData.Gaussian(12, (long)h * d);
         var expected = new float[q.Length];
         var actual = new float[q.Length];

@@ -49,6 +49,12 @@
 #ifndef PAGE_RUNS
 #define PAGE_RUNS 1
 #endif
+// INT_KEYS (grouped, set by the host for KvArithmetic.Integer): quantized chunks' key scores by integer dot products
+// of per-block int8 query codes and the stored key codes, as the CPU's integer arithmetic (docs/algorithms.md §2.4).
+#if !defined(INT_KEYS) || FMT != 4
+#undef INT_KEYS
+#define INT_KEYS 0
+#endif
 // FOLD (int8 / int4, set by the host where local memory allows): the value scales are folded into the probabilities,
 // a weight per (row, token, 32-channel block), so the value loop multiplies codes by weights and nothing else.
 #if !defined(FOLD) || (FMT != 2 && FMT != 3)
@@ -230,6 +236,23 @@ __kernel void kv_store(
 #define W(c) (FOLD ? ((c) >> 5) * ROWS * TILE : 0)
 // The loops over a work-group's rows are unrolled, so each row's accumulator stays in a register.
 
+/// The largest lane: max, not fmax (scores are never NaN: masked ones are -inf), so no NaN handling is emitted.
+inline float max16(float16 v)
+{
+    const float8 a = max(v.lo, v.hi);
+    const float4 b = max(a.lo, a.hi);
+    const float2 c = max(b.lo, b.hi);
+    return max(c.x, c.y);
+}
+
+inline float sum16(float16 v)
+{
+    const float8 a = v.lo + v.hi;
+    const float4 b = a.lo + a.hi;
+    const float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
 #if FMT == 4
 /// 16 consecutive codes e .. e + 15 (e a multiple of 16) of a packed stream: one 16-byte load, one shift.
 inline uchar16 plain16(const __global uchar* stream, int bits, long e)
@@ -240,11 +263,14 @@ inline uchar16 plain16(const __global uchar* stream, int bits, long e)
     return (b >> (uchar16)(uchar)(bits * (int)(g & ((1 << lp) - 1)))) & (uchar16)(uchar)((1 << bits) - 1);
 }
 
-inline float16 codes16(const __global uchar* stream, long n, int bits, long e)
+/// 16 consecutive codes as integers (3 bits: the 2-bit plane and the 1-bit plane at byte n / 4 joined).
+inline int16 icodes16(const __global uchar* stream, long n, int bits, long e)
 {
-    if (bits == 3) return convert_float16(plain16(stream, 2, e) | (plain16(stream + n / 4, 1, e) << (uchar16)(uchar)2));
-    return convert_float16(plain16(stream, bits, e));
+    if (bits == 3) return convert_int16(plain16(stream, 2, e) | (plain16(stream + n / 4, 1, e) << (uchar16)(uchar)2));
+    return convert_int16(plain16(stream, bits, e));
 }
+
+inline float16 codes16(const __global uchar* stream, long n, int bits, long e) { return convert_float16(icodes16(stream, n, bits, e)); }
 #endif
 
 #if PREFETCH && FMT != 4
@@ -350,11 +376,56 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
         const __global half* scales = (const __global half*)(k->a0 + cm[3]);
         const __global half* mins = (const __global half*)(k->a0 + cm[4]);
         const int bits = cm[0];
+#if INT_KEYS
+        // The integer arithmetic (IntegerKeys on the CPU): each row's queries times the group's key scales are
+        // quantized per block of 16 channels to codes of at most qmax (round half to even) with one scale
+        // max|y| / qmax; the bias is the row's q . mins plus the centred rounding error; then a score is the bias plus,
+        // block by block, the block's scale times its exact integer sum of query codes times key codes.
+        const int qmax = bits >= 8 ? 64 : 127;
+        const float center = (float)((1 << bits) - 1) * 0.5f;
+        char qc[ROWS * MAX_D];
+        float qsc[ROWS * (MAX_D / 16)];
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++)
+        {
+            float16 bias = (float16)0.0f;
+            float error = 0.0f;
+            for (int b = 0; b < d / 16; b++)
+            {
+                const float16 x = vload16(0, qs + r * MAX_D + 16 * b);
+                const float16 y = x * vload_half16(0, scales + grp * d + 16 * b);
+                bias = fma(x, vload_half16(0, mins + grp * d + 16 * b), bias);
+                const float m = max16(fabs(y));
+                float16 rounded = (float16)0.0f;
+                float sq = isfinite(m) ? 0.0f : NAN;
+                if (m > 0.0f && isfinite(m))
+                {
+                    rounded = rint(y * (float16)((float)qmax / m));
+                    sq = m / (float)qmax;
+                    error += sum16(y - rounded * sq);
+                }
+                vstore16(convert_char16(rounded), 0, qc + r * MAX_D + 16 * b);
+                qsc[r * (MAX_D / 16) + b] = sq;
+            }
+            s[r] = (float16)(sum16(bias) + center * error);
+        }
+        for (int b = 0; b < d / 16; b++)
+        {
+            int16 u[ROWS];
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (int16)0;
+            for (int c = b * 16; c < b * 16 + 16; c++)
+            {
+                const int16 kc = icodes16(codes, n, bits, e0 + (long)c * 16);
+                _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] += (int16)qc[r * MAX_D + c] * kc;
+            }
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma(convert_float16(u[r]), (float16)qsc[r * (MAX_D / 16) + b], s[r]);
+        }
+#else
         for (int c = 0; c < d; c++)
         {
             const float16 kv = fma(codes16(codes, n, bits, e0 + (long)c * 16), (float16)h2f(scales, grp * d + c), (float16)h2f(mins, grp * d + c));
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
         }
+#endif
     }
     else
     {
@@ -389,23 +460,6 @@ inline float16 value16(const cache_t* k, int h, int t, long row, int c0)
 #else
     return (float16)0.0f;   // grouped values are read by kv_partial's chunk runs
 #endif
-}
-
-/// The largest lane: max, not fmax (scores are never NaN: masked ones are -inf), so no NaN handling is emitted.
-inline float max16(float16 v)
-{
-    const float8 a = max(v.lo, v.hi);
-    const float4 b = max(a.lo, a.hi);
-    const float2 c = max(b.lo, b.hi);
-    return max(c.x, c.y);
-}
-
-inline float sum16(float16 v)
-{
-    const float8 a = v.lo + v.hi;
-    const float4 b = a.lo + a.hi;
-    const float2 c = b.lo + b.hi;
-    return c.x + c.y;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
