@@ -201,7 +201,10 @@ internal static class BenchPoolCommand
         return new Filled(fitted, lengths.ToArray(), pool.Stats(), sw.Elapsed.TotalSeconds);
     }
 
-    private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength, double Ms, double SeparateMs);
+    /// <summary>One measured (format, path, threads, batch): the medians of the batched and separate step times, and the
+    /// quartiles of the per-rep ratios separate / batched (each rep times both, back to back).</summary>
+    private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength, double Ms, double SeparateMs,
+        (double Q1, double Median, double Q3) Speedup);
 
     internal static JsonArray Run(Settings s, IAnsiConsole console)
     {
@@ -269,8 +272,11 @@ internal static class BenchPoolCommand
                         separate.Add(ts);
                     }
                 });
+                // The speed-up is taken per rep (the two steps of a rep run back to back, in the same state of the machine),
+                // so a change of the host's bandwidth between reps moves both of its times, not their ratio.
+                List<double> ratios = separate.Zip(batched, (a, b) => a / b).ToList();
                 rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
-                    Median(batched), Median(separate)));
+                    Median(batched), Median(separate), (Quantile(ratios, 0.25), Median(ratios), Quantile(ratios, 0.75))));
             }
             foreach (KvSequence seq in filled.Sequences) seq.Free();
         }
@@ -289,7 +295,7 @@ internal static class BenchPoolCommand
         {
             double gbps = r.KvBytes / (r.Ms * 1e-3) / 1e9;
             double ratio = gbps / readGbps[r.Threads];
-            double speedup = r.SeparateMs / r.Ms;
+            double speedup = r.Speedup.Median;
             var obj = new JsonObject
             {
                 ["kv_format"] = r.Format.Name(),
@@ -311,6 +317,8 @@ internal static class BenchPoolCommand
                 ["median_ms"] = Math.Round(r.Ms, 4),
                 ["separate_ms"] = Math.Round(r.SeparateMs, 4),
                 ["speedup_vs_separate"] = Math.Round(speedup, 3),
+                ["speedup_q1"] = Math.Round(r.Speedup.Q1, 3),
+                ["speedup_q3"] = Math.Round(r.Speedup.Q3, 3),
                 ["kv_gbps"] = Math.Round(gbps, 3),
                 ["machine_read_gbps"] = Math.Round(readGbps[r.Threads], 3),
                 ["ratio_to_limit"] = Math.Round(ratio, 4),
@@ -339,17 +347,22 @@ internal static class BenchPoolCommand
         console.MarkupLine(Markup.Escape($"KV pool budget={s.BudgetMib} MiB lengths={lengthText} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}") +
             (pathColumn ? "" : $" path={s.Paths[0]}") + (threadColumn ? "" : $" threads={s.Threads[0]}") + "; " +
             $"machine read {string.Join(", ", s.Threads.Select(t => $"{readGbps[t].ToString("F1", CultureInfo.InvariantCulture)} GB/s ({t} threads)"))}; " +
-            "one decode step, cold cache (flushed before each step); separate = one call per sequence");
+            "one decode step, cold cache (flushed before each step); separate = one call per sequence; speed-up = median over reps of separate / batched");
         console.Write(table);
         if (rows.Any(r => r.Used < r.Batch))
             console.MarkupLine("* fewer sequences fit than the batch asks for: the batch is all of them.");
         return results;
     }
 
-    private static double Median(List<double> times)
+    private static double Median(List<double> values) => Quantile(values, 0.5);
+
+    /// <summary>The <paramref name="p"/>-quantile, linear between the two nearest order statistics.</summary>
+    internal static double Quantile(IReadOnlyCollection<double> values, double p)
     {
-        double[] sorted = times.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+        double[] sorted = values.Order().ToArray();
+        double at = p * (sorted.Length - 1);
+        int lo = (int)Math.Floor(at), hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (at - lo) * (sorted[hi] - sorted[lo]);
     }
 
     private static string F(double x, int digits) => double.IsFinite(x) ? x.ToString("F" + digits, CultureInfo.InvariantCulture) : "-";

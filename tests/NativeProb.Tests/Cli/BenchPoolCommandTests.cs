@@ -59,7 +59,9 @@ public class BenchPoolCommandTests : IDisposable
             Assert.Equal(used < batch, r["note"] is not null);
             double ms = r["median_ms"]!.GetValue<double>(), sep = r["separate_ms"]!.GetValue<double>();
             Assert.True(ms > 0 && sep > 0);
-            Near(sep / ms, r["speedup_vs_separate"]!.GetValue<double>(), "speedup_vs_separate");
+            // The speed-up is the median of the per-rep ratios (not the ratio of the medians), inside its quartiles.
+            double q1 = r["speedup_q1"]!.GetValue<double>(), speedup = r["speedup_vs_separate"]!.GetValue<double>(), q3 = r["speedup_q3"]!.GetValue<double>();
+            Assert.True(q1 > 0 && q1 <= speedup && speedup <= q3, $"quartiles {q1} <= {speedup} <= {q3}");
             Near(r["kv_bytes"]!.GetValue<long>() / (ms * 1e-3) / 1e9, r["kv_gbps"]!.GetValue<double>(), "kv_gbps");
             Near(r["kv_gbps"]!.GetValue<double>() / r["machine_read_gbps"]!.GetValue<double>(), r["ratio_to_limit"]!.GetValue<double>(), "ratio_to_limit");
         }
@@ -70,6 +72,17 @@ public class BenchPoolCommandTests : IDisposable
         Assert.InRange(rows[3]!["bits_per_element"]!.GetValue<double>(), 2.0, 8.0);
         // fp16 of 2000 tokens, 2 KV heads of 64: 2·2·64·2 bytes a token, so an 8 MiB budget holds at most 16 of them.
         Assert.InRange(fp16, 1, 16);
+    }
+
+    /// <summary>Quantiles interpolate between order statistics, whatever the input order (the speed-up's median and quartiles).</summary>
+    [Fact]
+    public void QuantilesInterpolateBetweenOrderStatistics()
+    {
+        Assert.Equal(2.5, BenchPoolCommand.Quantile([4.0, 1.0, 3.0, 2.0], 0.5), 12);
+        Assert.Equal(1.75, BenchPoolCommand.Quantile([4.0, 1.0, 3.0, 2.0], 0.25), 12);
+        Assert.Equal(3.25, BenchPoolCommand.Quantile([4.0, 1.0, 3.0, 2.0], 0.75), 12);
+        Assert.Equal(3.0, BenchPoolCommand.Quantile([5.0, 3.0, 1.0], 0.5), 12);
+        Assert.Equal(7.0, BenchPoolCommand.Quantile([7.0], 0.25), 12);
     }
 
     /// <summary>Filling stops at the first sequence the budget refuses and frees it: the pool then holds exactly the fitted ones.</summary>
