@@ -67,6 +67,22 @@ public sealed class CliTests(ClFixture fixture)
         Assert.All(rows, r => Assert.True(r!["h2d_bytes_per_step"]!.GetValue<double>() >= (2 * 2 * 64 + 4 * 64) * 4, r!.ToJsonString()));
     }
 
+    /// <summary>Each arithmetic that resolves differently for a format is a row; the device's integer keys equal the CPU's.</summary>
+    [SkippableFact]
+    public void BenchKvOnTheDeviceRunsEachKeyArithmetic()
+    {
+        fixture.Require();
+        string json = Path.Combine(Directory.CreateTempSubdirectory("np-kv-").FullName, "kv.json");
+        var (code, output) = Run(["bench", "kv", "--backend", "opencl", "--kv-len", "200", "--heads", "4", "--kv-heads", "2", "--dim", "64",
+            "--formats", "fp16,kivi2,saq", "--arithmetic", "exact,integer", "--steps", "40", "--json", json], null);
+        Assert.True(code == 0, output);
+        JsonArray rows = JsonNode.Parse(File.ReadAllText(json))!.AsArray();
+        // fp16 has no integer kernel: its integer resolves to exact, which already has a row.
+        Assert.Equal(["fp16/exact", "kivi2/exact", "kivi2/integer", "saq/exact", "saq/integer"],
+            rows.Select(r => $"{r!["kv_format"]}/{r["arithmetic"]}"));
+        Assert.All(rows, r => Assert.True(r!["rel_error_vs_cpu"]!.GetValue<double>() <= 1e-5, r!.ToJsonString()));
+    }
+
     [SkippableFact]
     public void BenchPrFlashRunsOnTheDevice()
     {

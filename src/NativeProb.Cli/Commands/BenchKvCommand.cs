@@ -128,7 +128,7 @@ internal static class BenchKvCommand
         void Attend(QuantizedKvCache cache, CpuPath path, float[] o) =>
             cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
         foreach (KvFormat format in s.Formats)
-        foreach (KvArithmetic arithmetic in s.Arithmetics.Where((a, i) => s.Arithmetics[..i].All(b => b.Resolve(format, paths[0]) != a.Resolve(format, paths[0]))))
+        foreach (KvArithmetic arithmetic in DistinctArithmetics(s, format))
         {
             console.Status().Start($"{format.Name()}: appending {s.KvLen} tokens one at a time, then quality", ctx =>
             {
@@ -205,29 +205,14 @@ internal static class BenchKvCommand
             double gbps = r.Bytes / (r.Ms * 1e-3) / 1e9;
             double floorMs = floors ? Math.Max(computeFloorMs, r.Bytes / (readGbps * 1e9) * 1e3) : double.NaN;
             double ceiling = floors && fp32Ms > 0 ? fp32Ms / floorMs : double.NaN;
-            var obj = new JsonObject
-            {
-                ["backend"] = "cpu",
-                ["path"] = r.P.ToString().ToLowerInvariant(),
-                ["mode"] = "decode",
-                ["batch"] = 1,
-                ["heads"] = s.Heads,
-                ["kv_heads"] = s.KvHeads,
-                ["dim"] = s.Dim,
-                ["q_len"] = 1,
-                ["kv_len"] = s.KvLen,
-                ["kv_format"] = r.F.Name(),
-                ["arithmetic"] = r.A.Name(),
-                ["data"] = s.Outliers ? "outliers" : "gaussian",
-                ["threads"] = s.Threads,
-                ["cpu_model"] = MachineInfo.CpuModel,
-                ["bits_per_element"] = Math.Round(r.Bits, 4),
-                ["kv_bytes"] = r.Bytes,
-                ["rel_error"] = r.Rel,
-                ["rel_error_vs_dequantized"] = r.RelDeq,
-                ["kl_div"] = r.Kl,
-                ["append_us_per_token"] = Math.Round(r.Append, 3),
-            };
+            JsonObject obj = DecodeRow(s, "cpu", r.P.ToString().ToLowerInvariant(), r.F, r.A.Name());
+            obj["batch"] = 1;
+            obj["bits_per_element"] = Math.Round(r.Bits, 4);
+            obj["kv_bytes"] = r.Bytes;
+            obj["rel_error"] = r.Rel;
+            obj["rel_error_vs_dequantized"] = r.RelDeq;
+            obj["kl_div"] = r.Kl;
+            obj["append_us_per_token"] = Math.Round(r.Append, 3);
             if (s.Timing)
             {
                 obj["median_ms"] = Math.Round(r.Ms, 4);
@@ -304,6 +289,28 @@ internal static class BenchKvCommand
         FlashAttention.Forward(q, k, v, o, new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), new AttentionOptions { MaxDegreeOfParallelism = s.Threads });
         return (Math.Max(0, kl / s.Heads), o);
     }
+
+    /// <summary>The asked arithmetics that differ for <paramref name="format"/> once resolved (each is a row), in the asked order.</summary>
+    internal static IEnumerable<KvArithmetic> DistinctArithmetics(Settings s, KvFormat format) =>
+        s.Arithmetics.Where((a, i) => s.Arithmetics[..i].All(b => b.Resolve(format, s.Paths[0]) != a.Resolve(format, s.Paths[0])));
+
+    /// <summary>The fields every decode row of <c>bench kv</c> starts with, CPU or device: the shape, format, data and machine.</summary>
+    internal static JsonObject DecodeRow(Settings s, string backend, string path, KvFormat format, string arithmetic) => new()
+    {
+        ["backend"] = backend,
+        ["path"] = path,
+        ["mode"] = "decode",
+        ["heads"] = s.Heads,
+        ["kv_heads"] = s.KvHeads,
+        ["dim"] = s.Dim,
+        ["q_len"] = 1,
+        ["kv_len"] = s.KvLen,
+        ["kv_format"] = format.Name(),
+        ["arithmetic"] = arithmetic,
+        ["data"] = s.Outliers ? "outliers" : "gaussian",
+        ["threads"] = s.Threads,
+        ["cpu_model"] = MachineInfo.CpuModel,
+    };
 
     internal static double RelativeError(float[] o, float[] reference)
     {

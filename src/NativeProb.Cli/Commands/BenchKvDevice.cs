@@ -40,8 +40,11 @@ internal static class BenchKvDevice
         var results = new JsonArray();
         var table = new Table().AddColumns("format", "bits/elem", "h2d B/step", "d2h B/step", "rel vs CPU", "device ms", "kernel ms", "CPU ms", "device/CPU");
         foreach (KvFormat format in s.Formats)
+        foreach (KvArithmetic arithmetic in BenchKvCommand.DistinctArithmetics(s, format))
         {
-            var options = new KvCacheOptions { Format = format, Path = s.Paths[0], Arithmetic = KvArithmetic.Exact };
+            // The device cache computes the key arithmetic the options ask for, as the CPU cache does.
+            KvArithmetic resolved = arithmetic.Resolve(format, s.Paths[0]);
+            var options = new KvCacheOptions { Format = format, Path = s.Paths[0], Arithmetic = resolved };
             var cpu = new QuantizedKvCache(s.KvHeads, s.Dim, options);
             using var dev = new OpenClKvCache(device, s.KvHeads, s.Dim, options);
             var attend = new AttentionOptions { Path = s.Paths[0], MaxDegreeOfParallelism = s.Threads };
@@ -83,42 +86,28 @@ internal static class BenchKvDevice
             });
             double upPerStep = up / (double)steps, downPerStep = down / (double)steps;
             double devMedian = Median(devMs), cpuMedian = Median(cpuMs);
-            results.Add(new JsonObject
-            {
-                ["backend"] = "opencl",
-                ["path"] = "opencl",
-                ["mode"] = "decode",
-                ["device"] = device.Info.Name,
-                ["heads"] = s.Heads,
-                ["kv_heads"] = s.KvHeads,
-                ["dim"] = s.Dim,
-                ["q_len"] = 1,
-                ["kv_len"] = s.KvLen,
-                ["prefill_tokens"] = prompt,
-                ["steps"] = steps,
-                ["kv_format"] = format.Name(),
-                ["arithmetic"] = "exact",
-                ["data"] = s.Outliers ? "outliers" : "gaussian",
-                ["threads"] = s.Threads,
-                ["cpu_model"] = MachineInfo.CpuModel,
-                ["bits_per_element"] = Math.Round(cpu.BitsPerElement, 4),
-                ["kv_bytes"] = cpu.BytesUsed,
-                ["device_bytes"] = dev.DeviceBytes,
-                ["h2d_bytes_per_step"] = Math.Round(upPerStep, 1),
-                ["d2h_bytes_per_step"] = Math.Round(downPerStep, 1),
-                ["h2d_bound_bytes"] = upBound,
-                ["d2h_bound_bytes"] = downBound,
-                ["h2d_within_bound"] = upPerStep <= upBound,
-                ["d2h_within_bound"] = downPerStep <= downBound,
-                ["rel_error_vs_cpu"] = worst,
-                ["median_ms"] = Math.Round(devMedian, 4),
-                ["mean_ms"] = Math.Round(devMs.Average(), 4),
-                ["kernel_ms"] = Math.Round(Median(kernelMs), 4),
-                ["cpu_median_ms"] = Math.Round(cpuMedian, 4),
-                ["cpu_mean_ms"] = Math.Round(cpuMs.Average(), 4),
-                ["device_vs_cpu"] = Math.Round(devMedian / cpuMedian, 3),
-            });
-            table.AddRow(format.Name(), F(cpu.BitsPerElement, 2), F(upPerStep, 0), F(downPerStep, 0), worst.ToString("E2", CultureInfo.InvariantCulture),
+            JsonObject row = BenchKvCommand.DecodeRow(s, "opencl", "opencl", format, resolved.Name());
+            row["device"] = device.Info.Name;
+            row["prefill_tokens"] = prompt;
+            row["steps"] = steps;
+            row["bits_per_element"] = Math.Round(cpu.BitsPerElement, 4);
+            row["kv_bytes"] = cpu.BytesUsed;
+            row["device_bytes"] = dev.DeviceBytes;
+            row["h2d_bytes_per_step"] = Math.Round(upPerStep, 1);
+            row["d2h_bytes_per_step"] = Math.Round(downPerStep, 1);
+            row["h2d_bound_bytes"] = upBound;
+            row["d2h_bound_bytes"] = downBound;
+            row["h2d_within_bound"] = upPerStep <= upBound;
+            row["d2h_within_bound"] = downPerStep <= downBound;
+            row["rel_error_vs_cpu"] = worst;
+            row["median_ms"] = Math.Round(devMedian, 4);
+            row["mean_ms"] = Math.Round(devMs.Average(), 4);
+            row["kernel_ms"] = Math.Round(Median(kernelMs), 4);
+            row["cpu_median_ms"] = Math.Round(cpuMedian, 4);
+            row["cpu_mean_ms"] = Math.Round(cpuMs.Average(), 4);
+            row["device_vs_cpu"] = Math.Round(devMedian / cpuMedian, 3);
+            results.Add(row);
+            table.AddRow(format.Name() + (resolved == KvArithmetic.Integer ? "/int" : ""), F(cpu.BitsPerElement, 2), F(upPerStep, 0), F(downPerStep, 0), worst.ToString("E2", CultureInfo.InvariantCulture),
                 F(devMedian, 3), F(Median(kernelMs), 3), F(cpuMedian, 3), F(devMedian / cpuMedian, 2) + "x");
         }
         console.MarkupLine($"[bold]KV cache on OpenCL[/] {Markup.Escape(device.Info.Name)}: kv_len={s.KvLen} ({prompt} appended in blocks of {FillBlock}, then {steps} decode steps " +
