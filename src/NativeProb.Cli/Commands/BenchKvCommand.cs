@@ -101,7 +101,7 @@ internal static class BenchKvCommand
         NativeProb.Backends.BackendSupport.ValidateShape(new AttentionShape(1, s.Heads, s.KvHeads, 1, s.KvLen, s.Dim), true);
         float[] keys = [], values = [], q = [], reference = [];
         double[] refProbs = [];
-        double readGbps = 0, fmaGflops = 0;
+        double readGbps = 0, fmaGflops = 0, readBefore = 0, readAfter = 0;
         console.Status().Start("preparing data and the fp32 reference", _ =>
         {
             keys = Keys(s);
@@ -177,7 +177,9 @@ internal static class BenchKvCommand
                     }
             });
             // Limits probed again after the timing; the best of the two readings is kept (other load only lowers them).
-            readGbps = Math.Max(readGbps, MachineProbe.ReadBandwidthGBps(s.Threads));
+            readBefore = readGbps;
+            readAfter = MachineProbe.ReadBandwidthGBps(s.Threads);
+            readGbps = Math.Max(readGbps, readAfter);
             fmaGflops = Math.Max(fmaGflops, MachineProbe.FmaPeakGflops(s.Threads));
             for (int f = 0; f < rows.Count; f++)
             {
@@ -220,6 +222,8 @@ internal static class BenchKvCommand
                 obj["kv_gbps"] = Math.Round(gbps, 3);
                 obj["gflops"] = Math.Round(4.0 * s.Dim * s.KvLen * s.Heads / (r.Ms * 1e-3) / 1e9, 2);
                 obj["machine_read_gbps"] = Math.Round(readGbps, 3);
+                obj["machine_read_gbps_before"] = Math.Round(readBefore, 3);
+                obj["machine_read_gbps_after"] = Math.Round(readAfter, 3);
                 obj["ratio_to_limit"] = Math.Round(gbps / readGbps, 4);
                 if (floors)
                 {

@@ -281,7 +281,9 @@ internal static class BenchPoolCommand
             foreach (KvSequence seq in filled.Sequences) seq.Free();
         }
         // The bandwidth probed again after the timing; the best reading is kept (other load only lowers it).
-        foreach (int t in s.Threads) readGbps[t] = Math.Max(readGbps[t], MachineProbe.ReadBandwidthGBps(t));
+        var readBefore = new Dictionary<int, double>(readGbps);
+        var readAfter = s.Threads.Distinct().ToDictionary(t => t, t => MachineProbe.ReadBandwidthGBps(t));
+        foreach (int t in s.Threads) readGbps[t] = Math.Max(readGbps[t], readAfter[t]);
 
         var results = new JsonArray();
         // Path and thread count get columns of their own only when more than one was asked for (else they are in the title).
@@ -321,6 +323,8 @@ internal static class BenchPoolCommand
                 ["speedup_q3"] = Math.Round(r.Speedup.Q3, 3),
                 ["kv_gbps"] = Math.Round(gbps, 3),
                 ["machine_read_gbps"] = Math.Round(readGbps[r.Threads], 3),
+                ["machine_read_gbps_before"] = Math.Round(readBefore[r.Threads], 3),
+                ["machine_read_gbps_after"] = Math.Round(readAfter[r.Threads], 3),
                 ["ratio_to_limit"] = Math.Round(ratio, 4),
                 ["fill_seconds"] = Math.Round(r.Fill.Seconds, 3),
                 ["cpu_model"] = MachineInfo.CpuModel,

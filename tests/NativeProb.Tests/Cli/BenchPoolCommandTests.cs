@@ -64,6 +64,8 @@ public class BenchPoolCommandTests : IDisposable
             Assert.True(q1 > 0 && q1 <= speedup && speedup <= q3, $"quartiles {q1} <= {speedup} <= {q3}");
             Near(r["kv_bytes"]!.GetValue<long>() / (ms * 1e-3) / 1e9, r["kv_gbps"]!.GetValue<double>(), "kv_gbps");
             Near(r["kv_gbps"]!.GetValue<double>() / r["machine_read_gbps"]!.GetValue<double>(), r["ratio_to_limit"]!.GetValue<double>(), "ratio_to_limit");
+            Assert.Equal(Math.Max(r["machine_read_gbps_before"]!.GetValue<double>(), r["machine_read_gbps_after"]!.GetValue<double>()),
+                r["machine_read_gbps"]!.GetValue<double>(), 3);
         }
         int fp16 = rows[0]!["sequences_fit"]!.GetValue<int>(), saq = rows[3]!["sequences_fit"]!.GetValue<int>();
         Assert.InRange(fp16, 1, 99);                              // the 100-batch row is one that did not fit

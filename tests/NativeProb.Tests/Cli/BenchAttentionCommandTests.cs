@@ -1,0 +1,34 @@
+// NativeProb — MIT License.
+using System.Text.Json.Nodes;
+using NativeProb.Attention;
+using NativeProb.Cli.Commands;
+using NativeProb.Cpu;
+using NativeProb.Positional;
+using Spectre.Console;
+
+namespace NativeProb.Tests.Cli;
+
+/// <summary>`bench attention` rows: the measured figures and the limits they are divided by agree with each other.</summary>
+public class BenchAttentionCommandTests
+{
+    private static IAnsiConsole Quiet() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void RowsCarryTheProbesBeforeAndAfterAndRatiosAgainstTheBetterOne(bool decode)
+    {
+        var shape = new AttentionShape(1, 4, 2, decode ? 1 : 128, 128, 64);
+        var set = new BenchAttentionCommand.Settings(decode, shape, true, [PositionalBias.None], [CpuPaths.Best], 1, 1, false);
+        JsonNode row = BenchAttentionCommand.Run(set, Quiet()).Single()!;
+        double before = row["machine_read_gbps_before"]!.GetValue<double>(), after = row["machine_read_gbps_after"]!.GetValue<double>();
+        double read = row["machine_read_gbps"]!.GetValue<double>();
+        Assert.True(before > 0 && after > 0, row.ToJsonString());
+        Assert.Equal(Math.Max(before, after), read, 3);
+        double ms = row["median_ms"]!.GetValue<double>(), kvGbps = row["kv_gbps"]!.GetValue<double>();
+        Assert.Equal(2.0 * 2 * 128 * 64 * sizeof(float) / (ms * 1e-3) / 1e9, kvGbps, 0.01 * kvGbps + 1e-3);
+        double limit = decode ? kvGbps / read : row["gflops"]!.GetValue<double>() / row["machine_fma_gflops"]!.GetValue<double>();
+        Assert.Equal(limit, row["ratio_to_limit"]!.GetValue<double>(), 0.01 * limit + 1e-4);
+        Assert.True(row["rel_error"]!.GetValue<double>() < 1e-5, row.ToJsonString());
+    }
+}
