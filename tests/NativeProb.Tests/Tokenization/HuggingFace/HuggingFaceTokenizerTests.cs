@@ -90,6 +90,9 @@ public sealed class HuggingFaceTokenizerTests
     [InlineData("llama3")]
     [InlineData("llama2")]
     [InlineData("bert-base-uncased")]
+    [InlineData("deepseek_v3")]
+    [InlineData("gpt35turbo")]
+    [InlineData("gpt4o")]
     public void OffsetsCoverTheTextEachTokenCameFrom(string name)
     {
         HuggingFaceTokenizer t = HuggingFaceFiles.Get(name);
@@ -106,7 +109,7 @@ public sealed class HuggingFaceTokenizerTests
                 Assert.True(s >= previousEnd || (s == e.Offsets[i - 1].Start && end == e.Offsets[i - 1].End), $"{name}: token {i} of \"{line}\" goes back to {s} from {previousEnd}");
                 previousEnd = Math.Max(previousEnd, s);
             }
-            if (name is "gpt2" or "llama3" && !line.Any(c => c >= 0x80))
+            if (name is "gpt2" or "llama3" or "deepseek_v3" or "gpt35turbo" or "gpt4o" && !line.Any(c => c >= 0x80))
             {
                 // Byte-level tokens of ASCII text are its characters: each token is its slice.
                 for (int i = 0; i < e.Ids.Count; i++)
