@@ -4,11 +4,17 @@ namespace NativeProb.Tokenization;
 /// <summary>The result of encoding one text: token ids, token strings and where each token came from.</summary>
 public sealed class TokenEncoding
 {
-    internal TokenEncoding(int[] ids, string[] tokens, (int Start, int End)[] offsets)
+    internal TokenEncoding(int[] ids, string[] tokens, (int Start, int End)[] offsets, int[]? attentionMask = null)
     {
         Ids = ids;
         Tokens = tokens;
         Offsets = offsets;
+        if (attentionMask is null)
+        {
+            attentionMask = new int[ids.Length];
+            Array.Fill(attentionMask, 1);
+        }
+        AttentionMask = attentionMask;
     }
 
     /// <summary>Token ids, in order.</summary>
@@ -22,4 +28,7 @@ public sealed class TokenEncoding
     /// token that holds only part of a character's UTF-8 bytes covers that whole character.
     /// </summary>
     public IReadOnlyList<(int Start, int End)> Offsets { get; }
+
+    /// <summary>For each token, 1, or 0 for a pad token (<see cref="HuggingFace.HuggingFaceTokenizer.Padding"/>), whose offsets are (0, 0).</summary>
+    public IReadOnlyList<int> AttentionMask { get; }
 }

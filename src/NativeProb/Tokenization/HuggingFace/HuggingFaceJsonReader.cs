@@ -22,8 +22,6 @@ internal static class HuggingFaceJsonReader
         using (doc)
         {
             var root = new JsonAt(doc.RootElement, "$", source).RequireObject();
-            foreach (string unsupported in new[] { "truncation", "padding" })
-                if (!root.Child(unsupported).IsNull) throw root.Child(unsupported).Bad("is not supported (only null)");
             List<AddedTokenSpec> added = ReadAddedTokens(root.Child("added_tokens"));
             Normalizer? normalizer = root.Child("normalizer").IsNull ? null : ReadNormalizer(root.Child("normalizer"));
             PreTokenizerStep? pre = root.Child("pre_tokenizer").IsNull ? null : ReadPreTokenizer(root.Child("pre_tokenizer"));
@@ -32,7 +30,9 @@ internal static class HuggingFaceJsonReader
             foreach (AddedTokenSpec a in added) tokenIds[a.Content] = a.Id;
             PostProcessor post = root.Child("post_processor").IsNull ? PostProcessor.None : ReadPostProcessor(root.Child("post_processor"), tokenIds);
             Decoder? decoder = root.Child("decoder").IsNull ? null : ReadDecoder(root.Child("decoder"));
-            return new HuggingFaceTokenizer(normalizer, pre, model, added, post, decoder, doc.RootElement.Clone());
+            HuggingFaceTruncation? truncation = TruncationJson.ReadTruncation(root.Child("truncation"), post.Before.Length + post.After.Length);
+            HuggingFacePadding? padding = TruncationJson.ReadPadding(root.Child("padding"));
+            return new HuggingFaceTokenizer(normalizer, pre, model, added, post, decoder, doc.RootElement.Clone(), truncation, padding);
         }
     }
 

@@ -9,9 +9,12 @@ namespace NativeProb.Tokenization.HuggingFace;
 /// A tokenizer read from a Hugging Face <c>tokenizer.json</c>, run as Hugging Face tokenizers runs it:
 /// added tokens split off (the non-normalized ones on the raw text, the normalized ones after the
 /// normalizer), then normalizer, pre-tokenizer, model (BPE, WordPiece or Unigram) and, when special tokens
-/// are asked for, the post-processor's special tokens; <see cref="Decode"/> runs the decoder.
+/// are asked for, the post-processor's special tokens; then <see cref="Truncation"/> and <see cref="Padding"/>
+/// when set (read from tokenizer.json's <c>truncation</c> and <c>padding</c>, or set later);
+/// <see cref="Decode"/> runs the decoder.
 /// </summary>
-/// <remarks>Thread safety: every member may be called from any number of threads at once.</remarks>
+/// <remarks>Thread safety: every member may be called from any number of threads at once; an encoding
+/// begun before <see cref="Truncation"/> or <see cref="Padding"/> is set uses either the old or the new value.</remarks>
 public sealed class HuggingFaceTokenizer
 {
     private readonly Normalizer? _normalizer;
@@ -24,9 +27,11 @@ public sealed class HuggingFaceTokenizer
     private readonly Decoder? _decoder;
     private readonly JsonElement _document;
     private readonly TextPattern? _byteLevelSplit;
+    private volatile HuggingFaceTruncation? _truncation;
+    private volatile HuggingFacePadding? _padding;
 
     internal HuggingFaceTokenizer(Normalizer? normalizer, PreTokenizerStep? preTokenizer, TokenModel model, List<AddedTokenSpec> added,
-        PostProcessor post, Decoder? decoder, JsonElement document)
+        PostProcessor post, Decoder? decoder, JsonElement document, HuggingFaceTruncation? truncation = null, HuggingFacePadding? padding = null)
     {
         _normalizer = normalizer;
         _preTokenizer = preTokenizer;
@@ -48,6 +53,76 @@ public sealed class HuggingFaceTokenizer
         int size = model.IdToTokenTable.Length;
         foreach (int id in _addedById.Keys) size = Math.Max(size, id + 1);
         VocabularySize = size;
+        Truncation = truncation;
+        Padding = padding;
+    }
+
+    /// <summary>The number of special tokens the post-processor adds to one sequence.</summary>
+    internal int SpecialTokenCount => _post.Before.Length + _post.After.Length;
+
+    /// <summary>
+    /// Truncation of every encoding (null: none), as Hugging Face's <c>enable_truncation</c> /
+    /// <c>no_truncation</c>; <see cref="ToJson"/> writes it as tokenizer.json's <c>truncation</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative <see cref="HuggingFaceTruncation.MaxLength"/> or
+    /// <see cref="HuggingFaceTruncation.Stride"/>, an undefined enum value, or a stride not below the
+    /// max length less the post-processor's special tokens (Hugging Face's rule).</exception>
+    public HuggingFaceTruncation? Truncation
+    {
+        get => _truncation;
+        set
+        {
+            if (value is not null && TruncationProblem(value, SpecialTokenCount) is { } problem)
+                throw new ArgumentOutOfRangeException(nameof(value), $"Truncation: {problem}.");
+            _truncation = value;
+        }
+    }
+
+    /// <summary>
+    /// Padding of every encoding (null: none), as Hugging Face's <c>enable_padding</c> / <c>no_padding</c>;
+    /// <see cref="ToJson"/> writes it as tokenizer.json's <c>padding</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative <see cref="HuggingFacePadding.Length"/>,
+    /// <see cref="HuggingFacePadding.PadToMultipleOf"/> or <see cref="HuggingFacePadding.PadId"/>, or an
+    /// undefined enum value, or a null <see cref="HuggingFacePadding.PadToken"/>.</exception>
+    public HuggingFacePadding? Padding
+    {
+        get => _padding;
+        set
+        {
+            if (value is not null && PaddingProblem(value) is { } problem)
+                throw new ArgumentOutOfRangeException(nameof(value), $"Padding: {problem}.");
+            _padding = value;
+        }
+    }
+
+    /// <summary>
+    /// What is wrong with <paramref name="t"/> for a post-processor adding <paramref name="specialTokens"/>
+    /// tokens (its fields named as in tokenizer.json), or null when Hugging Face would accept it.
+    /// </summary>
+    internal static string? TruncationProblem(HuggingFaceTruncation t, int specialTokens)
+    {
+        if (t.MaxLength < 0) return $"max_length is {t.MaxLength}; it must be non-negative";
+        if (t.Stride < 0) return $"stride is {t.Stride}; it must be non-negative";
+        if (!Enum.IsDefined(t.Strategy)) return $"strategy {(int)t.Strategy} is not a defined strategy";
+        if (!Enum.IsDefined(t.Direction)) return $"direction {(int)t.Direction} is not a defined side";
+        int effective = t.MaxLength - specialTokens;
+        if (effective >= 0 && t.Stride > 0 && t.Stride >= effective)
+            return $"stride {t.Stride} must be below the effective max length {effective} (max_length {t.MaxLength} less the {specialTokens} special tokens the post-processor adds)";
+        return null;
+    }
+
+    /// <summary>What is wrong with <paramref name="p"/> (its fields named as in tokenizer.json), or null.</summary>
+    internal static string? PaddingProblem(HuggingFacePadding p)
+    {
+        if (p.Length < 0) return $"the fixed length is {p.Length}; it must be non-negative";
+        if (p.PadToMultipleOf < 0) return $"pad_to_multiple_of is {p.PadToMultipleOf}; it must be null or non-negative";
+        if (p.PadId < 0) return $"pad_id is {p.PadId}; it must be non-negative";
+        if (p.PadTypeId < 0) return $"pad_type_id is {p.PadTypeId}; it must be non-negative";
+        if (!Enum.IsDefined(p.Strategy)) return $"strategy {(int)p.Strategy} is not a defined strategy";
+        if (!Enum.IsDefined(p.Direction)) return $"direction {(int)p.Direction} is not a defined side";
+        if (p.PadToken is null) return "pad_token is null";
+        return null;
     }
 
     /// <summary>
@@ -91,13 +166,33 @@ public sealed class HuggingFaceTokenizer
     public static HuggingFaceTokenizer FromSubword(SubwordTokenizer tokenizer) =>
         Parse(HuggingFaceJson.ToJson(tokenizer ?? throw new ArgumentNullException(nameof(tokenizer))), tokenizer.GetType().Name);
 
-    /// <summary>The document this tokenizer was read from, written again (indented UTF-8 JSON): loading it gives the same ids.</summary>
+    /// <summary>
+    /// The document this tokenizer was read from, written again (indented UTF-8 JSON) with the present
+    /// <see cref="Truncation"/> and <see cref="Padding"/> as its <c>truncation</c> and <c>padding</c>:
+    /// loading it gives the same ids.
+    /// </summary>
     /// <returns>The JSON bytes.</returns>
     public byte[] ToJson()
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            _document.WriteTo(w);
+        {
+            if (_document.ValueKind != JsonValueKind.Object)
+                _document.WriteTo(w);
+            else
+            {
+                w.WriteStartObject();
+                foreach (JsonProperty p in _document.EnumerateObject())
+                {
+                    if (p.NameEquals("truncation")) TruncationJson.WriteTruncation(w, _truncation);
+                    else if (p.NameEquals("padding")) TruncationJson.WritePadding(w, _padding);
+                    else p.WriteTo(w);
+                }
+                if (!_document.TryGetProperty("truncation", out _)) TruncationJson.WriteTruncation(w, _truncation);
+                if (!_document.TryGetProperty("padding", out _)) TruncationJson.WritePadding(w, _padding);
+                w.WriteEndObject();
+            }
+        }
         return stream.ToArray();
     }
 
@@ -134,42 +229,76 @@ public sealed class HuggingFaceTokenizer
     /// <returns>Whether it is special.</returns>
     public bool IsSpecial(int id) => _addedById.TryGetValue(id, out AddedTokenSpec? a) && a.Special;
 
-    /// <summary>Encodes <paramref name="text"/> to token ids.</summary>
+    /// <summary>Encodes <paramref name="text"/> to token ids (truncated and padded when <see cref="Truncation"/> and <see cref="Padding"/> say so).</summary>
     /// <param name="text">The text.</param>
     /// <param name="addSpecialTokens">Add the post-processor's special tokens (BOS, CLS / SEP, ...).</param>
     /// <returns>The ids.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Truncation"/> cannot apply: its strategy is
+    /// <see cref="HuggingFaceTruncationStrategy.OnlySecond"/> and the text is too long, or its max length is
+    /// below the special tokens asked for.</exception>
     public int[] EncodeToIds(string text, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
+        HuggingFacePadding? padding = _padding;
         var tokens = new List<ModelToken>(text.Length / 3 + 4);
         EncodeCore(text, addSpecialTokens, false, tokens);
-        var ids = new int[tokens.Count];
-        for (int i = 0; i < ids.Length; i++) ids[i] = tokens[i].Id;
+        int padded = padding is null ? tokens.Count : Math.Max(tokens.Count, PadTarget(padding, tokens.Count));
+        var ids = new int[padded];
+        int lead = padding?.Direction == HuggingFaceSide.Left ? padded - tokens.Count : 0;
+        if (padded > tokens.Count) Array.Fill(ids, padding!.PadId);
+        for (int i = 0; i < tokens.Count; i++) ids[lead + i] = tokens[i].Id;
         return ids;
+    }
+
+    /// <summary>
+    /// The length encodings are padded to: the fixed length, else <paramref name="longest"/> (the encoding's
+    /// own, or the batch's longest), rounded up to the multiple. An encoding already longer stays as it is.
+    /// </summary>
+    private static int PadTarget(HuggingFacePadding p, int longest)
+    {
+        int target = p.Strategy == HuggingFacePaddingStrategy.Fixed ? p.Length : longest;
+        if (p.PadToMultipleOf is int m && m > 0 && target % m != 0) target += m - target % m;
+        return target;
     }
 
     /// <summary>Encodes <paramref name="text"/> to ids, token strings and offsets.</summary>
     /// <param name="text">The text.</param>
     /// <param name="addSpecialTokens">Add the post-processor's special tokens (BOS, CLS / SEP, ...); their offsets are (0, 0).</param>
     /// <returns>The encoding; offsets are UTF-16 ranges of <paramref name="text"/> each token came from.</returns>
+    /// <exception cref="InvalidOperationException">As for <see cref="EncodeToIds"/>.</exception>
     public TokenEncoding Encode(string text, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
+        HuggingFacePadding? padding = _padding;
         var tokens = new List<ModelToken>(text.Length / 3 + 4);
         EncodeCore(text, addSpecialTokens, true, tokens);
-        var ids = new int[tokens.Count];
-        var strings = new string[tokens.Count];
-        var offsets = new (int, int)[tokens.Count];
-        for (int i = 0; i < ids.Length; i++)
+        int n = padding is null ? tokens.Count : Math.Max(tokens.Count, PadTarget(padding, tokens.Count));
+        int lead = padding?.Direction == HuggingFaceSide.Left ? n - tokens.Count : 0;
+        var ids = new int[n];
+        var strings = new string[n];
+        var offsets = new (int, int)[n];
+        var mask = new int[n];
+        for (int i = 0; i < n; i++)
         {
-            ids[i] = tokens[i].Id;
+            int k = i - lead;
+            if (k < 0 || k >= tokens.Count)
+            {
+                ids[i] = padding!.PadId;
+                strings[i] = padding.PadToken;
+                continue;
+            }
+            ids[i] = tokens[k].Id;
             strings[i] = IdToToken(ids[i]) ?? "";
-            offsets[i] = (tokens[i].Start, tokens[i].End);
+            offsets[i] = (tokens[k].Start, tokens[k].End);
+            mask[i] = 1;
         }
-        return new TokenEncoding(ids, strings, offsets);
+        return new TokenEncoding(ids, strings, offsets, mask);
     }
 
-    /// <summary>Encodes many texts to ids on up to <paramref name="threads"/> threads (0: all cores).</summary>
+    /// <summary>
+    /// Encodes many texts to ids on up to <paramref name="threads"/> threads (0: all cores); with
+    /// <see cref="Padding"/>, every encoding is padded to the batch's target length.
+    /// </summary>
     /// <param name="texts">The texts.</param>
     /// <param name="addSpecialTokens">Add the post-processor's special tokens.</param>
     /// <param name="threads">Threads to use; 0 for <see cref="Environment.ProcessorCount"/>.</param>
@@ -181,7 +310,19 @@ public sealed class HuggingFaceTokenizer
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         var result = new int[texts.Count][];
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads };
+        HuggingFacePadding? padding = _padding;
         Parallel.For(0, texts.Count, options, i => result[i] = EncodeToIds(texts[i], addSpecialTokens));
+        if (padding is null || result.Length == 0) return result;
+        int target = PadTarget(padding, result.Max(r => r.Length));
+        for (int i = 0; i < result.Length; i++)
+        {
+            int[] ids = result[i];
+            if (ids.Length >= target) continue;
+            var p = new int[target];
+            Array.Fill(p, padding.PadId);
+            ids.CopyTo(p, padding.Direction == HuggingFaceSide.Left ? target - ids.Length : 0);
+            result[i] = p;
+        }
         return result;
     }
 
@@ -204,6 +345,7 @@ public sealed class HuggingFaceTokenizer
     private void EncodeCore(string text, bool addSpecialTokens, bool tracked, List<ModelToken> output)
     {
         if (addSpecialTokens) foreach (int id in _post.Before) output.Add(new ModelToken(id, 0, 0));
+        int from = output.Count;
         var matches = new List<(int Start, int End, AddedTokenSpec Token)>();
         _rawAdded.Find(text, matches);
         int at = 0;
@@ -214,7 +356,28 @@ public sealed class HuggingFaceTokenizer
             at = end;
         }
         if (at < text.Length || text.Length == 0) EncodeSegment(new TextPiece(at == 0 ? text : text[at..], at, tracked), output);
+        if (_truncation is { } truncation) Truncate(truncation, addSpecialTokens, output, from);
         if (addSpecialTokens) foreach (int id in _post.After) output.Add(new ModelToken(id, 0, 0));
+    }
+
+    /// <summary>
+    /// Cuts the text's tokens, output[from..], to the max length less the special tokens asked for, as Hugging
+    /// Face does before its post-processor (the first window only: overflowing windows are not kept).
+    /// </summary>
+    private void Truncate(HuggingFaceTruncation t, bool addSpecialTokens, List<ModelToken> output, int from)
+    {
+        int added = addSpecialTokens ? SpecialTokenCount : 0;
+        int max = t.MaxLength - added;
+        if (max < 0)
+            throw new InvalidOperationException($"Truncation.MaxLength {t.MaxLength} is below the {added} special tokens the post-processor adds " +
+                "(Hugging Face's unsigned subtraction wraps there); raise it or encode without special tokens.");
+        int length = output.Count - from;
+        if (length <= max) return;
+        if (t.Strategy == HuggingFaceTruncationStrategy.OnlySecond)
+            throw new InvalidOperationException("Truncation.Strategy is OnlySecond, which shortens the second sequence of a pair, and this encoding has one " +
+                "(Hugging Face: second sequence not provided).");
+        if (t.Direction == HuggingFaceSide.Right) output.RemoveRange(from + max, length - max);
+        else output.RemoveRange(from, length - max);
     }
 
     private void EncodeSegment(TextPiece segment, List<ModelToken> output)

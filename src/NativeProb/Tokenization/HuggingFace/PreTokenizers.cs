@@ -105,8 +105,13 @@ internal sealed class SequencePreTokenizer(PreTokenizerStep[] steps) : PreTokeni
 
 internal sealed class SplitPreTokenizer(TextPattern pattern, SplitBehavior behavior, bool invert) : PreTokenizerStep
 {
-    /// <summary>The pattern when this split only isolates its matches (no inversion), else null.</summary>
-    public TextPattern? IsolatingPattern => behavior == SplitBehavior.Isolated && !invert ? pattern : null;
+    /// <summary>
+    /// The pattern when this split only isolates its matches, else null: Isolated without inversion, or
+    /// (GPT-3.5-turbo's file) Removed with inversion of a hand-written GPT pattern, which keeps the
+    /// matches and removes the text between them, of which those patterns leave none.
+    /// </summary>
+    public TextPattern? IsolatingPattern =>
+        (behavior == SplitBehavior.Isolated && !invert) || (behavior == SplitBehavior.Removed && invert && pattern is GptSplitPattern) ? pattern : null;
 
     public override void PreTokenize(List<TextPiece> pieces) => SplitEach(pieces, pattern.Find, behavior, invert);
 }

@@ -65,4 +65,45 @@ public sealed class GptSplitPatternTests
         TextPattern.Regex(@"\d+").Find("a12b345", m);
         Assert.Equal([(1, 3), (4, 7)], m);
     }
+
+    [Theory]
+    [MemberData(nameof(Patterns))]
+    public void OtherRegexesMatchCodePointsAsTheHandMatcherDoes(string pattern)
+    {
+        // The same pattern in a group is not recognised as the hand matcher's, so the .NET engine runs it,
+        // with astral chars standing in as BMP chars of their category; it must agree with the hand matcher
+        // (code points, as Oniguruma) on text full of astral letters, digits and emoji.
+        TextPattern wrapped = TextPattern.Regex("(?:" + pattern + ")");
+        Assert.IsNotType<GptSplitPattern>(wrapped);
+        var texts = HuggingFaceFiles.Multilingual().ToList();
+        texts.AddRange(["😀abc", " 𝐀𝐁𝐂 𝟘𝟙𝟚𝟛 𠀀𠀁x", "a😀 😀\n𝐀'S 𝐚", "\uD800 lone \uDC00 halves", "🇺🇸🇯🇵 👍🏽 ‍x"]);
+        foreach (string text in texts)
+        {
+            var m = new List<(int, int)>();
+            wrapped.Find(text, m);
+            var hand = Hand(pattern, text);
+            Assert.True(hand.SequenceEqual(m), $"{pattern}\non \"{text}\": first difference at match {FirstDifference(hand, m)}");
+        }
+    }
+
+    [Fact]
+    public void AnEmojiIsOneSymbolForTheDotNetEngineToo()
+    {
+        // DeepSeek V3's punctuation-and-symbol run: Oniguruma takes an emoji for \p{S}.
+        Assert.Equal([(0, 6), (6, 7)], Hand(@" ?[\p{P}\p{S}]+|[a-z]", " 😀!👍a"));
+        Assert.Equal([(0, 2), (2, 4), (4, 5)], Hand(@".", "😀𝐀x"));
+        Assert.Equal([(0, 6), (6, 8)], Hand(@"\p{N}{1,3}", "𝟘𝟙𝟚𝟛"));
+    }
+
+    [Fact]
+    public void EveryCategoryHasACaselessStandIn()
+    {
+        foreach (System.Globalization.UnicodeCategory c in Enum.GetValues<System.Globalization.UnicodeCategory>())
+        {
+            char s = TextPattern.StandIn(c);
+            Assert.Equal(c, char.GetUnicodeCategory(s));
+            if (c != System.Globalization.UnicodeCategory.TitlecaseLetter)
+                Assert.True(char.ToUpperInvariant(s) == s && char.ToLowerInvariant(s) == s, $"{c}: U+{(int)s:X4} has a case mapping");
+        }
+    }
 }

@@ -6,7 +6,8 @@ namespace NativeProb.Tests.Tokenization.HuggingFace;
 
 /// <summary>
 /// Every line of sotu.txt and of the multilingual test file, through the tokenizer.json of Llama 2, Llama 3,
-/// Qwen 3, Gemma 3, GPT-2, BERT (base, uncased) and a Unigram model: ids without and with special tokens
+/// Qwen 3, Gemma 3, DeepSeek V3, GPT-4o, gpt-oss, GPT-3.5-turbo, Claude, Gemini, GPT-2, BERT (base, uncased)
+/// and a Unigram model: ids without and with special tokens
 /// equal Hugging Face tokenizers' (generate-expected.mjs), decode equals Hugging Face's decode, and equals
 /// the line wherever Hugging Face's does.
 /// </summary>

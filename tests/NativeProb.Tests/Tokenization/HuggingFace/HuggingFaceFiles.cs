@@ -15,7 +15,8 @@ namespace NativeProb.Tests.Tokenization.HuggingFace;
 /// </summary>
 internal static class HuggingFaceFiles
 {
-    public static readonly string[] Names = ["llama2", "llama3", "qwen3", "gemma3", "gpt2", "bert-base-uncased", "unigram"];
+    public static readonly string[] Names = ["llama2", "llama3", "qwen3", "gemma3", "gpt2", "bert-base-uncased", "unigram",
+        "deepseek_v3", "gpt4o", "gptoss", "gpt35turbo", "claude", "gemini"];
 
     private static readonly Dictionary<string, Lazy<HuggingFaceTokenizer>> Loaded = Names.ToDictionary(n => n, n => new Lazy<HuggingFaceTokenizer>(() => LoadNow(n)));
 

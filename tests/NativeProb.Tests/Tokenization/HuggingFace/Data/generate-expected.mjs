@@ -55,7 +55,8 @@ const idHash = ids => {
 const textHash = s => crypto.createHash('sha256').update(Buffer.from(s, 'utf8')).digest('hex').slice(0, 16);
 
 const names = process.argv.slice(4).filter(a => !a.startsWith('--'));
-if (names.length === 0) names.push('llama2', 'llama3', 'qwen3', 'gemma3', 'gpt2', 'bert-base-uncased', 'unigram');
+if (names.length === 0) names.push('llama2', 'llama3', 'qwen3', 'gemma3', 'gpt2', 'bert-base-uncased', 'unigram',
+  'deepseek_v3', 'gpt4o', 'gptoss', 'gpt35turbo', 'claude', 'gemini');
 for (const name of names) {
   const file = name === 'unigram' ? path.join(cache, 'unigram.json') : path.join(cache, `${name}.json`);
   if (name === 'unigram' && !fs.existsSync(file)) fs.writeFileSync(file, zlib.gunzipSync(fs.readFileSync(path.join(here, 'unigram.json.gz'))));
