@@ -258,11 +258,21 @@ public sealed unsafe class KvPagePool : IDisposable
             KvStore store = CheckSequence(sequence, nameof(sequence)).Store;
             if (tokens < 0 || tokens > store.Length)
                 throw new ArgumentException($"tokens must be within 0 .. {store.Length} (the sequence's length); got {tokens}.", nameof(tokens));
-            if (tokens > store.TruncatableTokens)
-                throw new ArgumentException($"{Format.Name()} can drop only the {store.TruncatableTokens} newest tokens, which are still in full precision; " +
-                    $"{tokens} were asked for (quantized chunks, and the ladder steps their flush made, cannot be undone). Nothing was dropped.", nameof(tokens));
+            CheckTruncatable(Format, store.TruncatableTokens, tokens);
             store.Truncate(tokens);
         }
+    }
+
+    /// <summary>
+    /// The check of a truncation that the format cannot undo (KIVI / SAQ: only the fp32 residual can be dropped), shared
+    /// with the OpenCL device pool.
+    /// </summary>
+    /// <exception cref="ArgumentException">More than <paramref name="truncatable"/> tokens were asked for; the message names <c>tokens</c>.</exception>
+    internal static void CheckTruncatable(KvFormat format, int truncatable, int tokens)
+    {
+        if (tokens > truncatable)
+            throw new ArgumentException($"{format.Name()} can drop only the {truncatable} newest tokens, which are still in full precision; " +
+                $"{tokens} were asked for (quantized chunks, and the ladder steps their flush made, cannot be undone). Nothing was dropped.", nameof(tokens));
     }
 
     internal void Free(KvSequence sequence)
