@@ -233,11 +233,10 @@ public sealed class KvPoolTests(ClFixture fixture)
         a.Attend(q, before, h, 1);
 
         float[] k2 = ClTestData.Gaussian(4, (long)hkv * 50 * d), v2 = ClTestData.Gaussian(5, (long)hkv * 50 * d);
-        long up = device.HostToDeviceBytes;
-        var e = Assert.Throws<NpException>(() => a.AppendBlock(k2, v2, 50));   // 200 tokens need a fourth page
+        NpException e = null!;
+        Assert.Equal((0, 0), ClTestData.Moved(device, () => e = Assert.Throws<NpException>(() => a.AppendBlock(k2, v2, 50))));   // 200 tokens need a fourth page
         Assert.Equal(NpStatus.OutOfMemory, e.Status);
         Assert.Contains("Nothing was appended", e.Message);
-        Assert.Equal(up, device.HostToDeviceBytes);
         Assert.Equal(150, a.Length);
         Assert.Equal(3, a.Pages);
 
@@ -275,12 +274,7 @@ public sealed class KvPoolTests(ClFixture fixture)
         const long token = 2L * hkv * d * sizeof(float);
         using var pool = new OpenClKvPagePool(device, hkv, d, 16L << 20, Options("int4"), Page);
         OpenClKvSequence s = pool.Add();
-        long Moved(Action act)
-        {
-            long up = device.HostToDeviceBytes;
-            act();
-            return device.HostToDeviceBytes - up;
-        }
+        long Moved(Action act) => ClTestData.Moved(device, act).Up;
         float[] k = ClTestData.Gaussian(1, (long)hkv * 130 * d), v = ClTestData.Gaussian(2, (long)hkv * 130 * d);
         float[] k1 = ClTestData.Gaussian(3, (long)hkv * d), v1 = ClTestData.Gaussian(4, (long)hkv * d);
         Assert.Equal(130 * token + 3 * sizeof(int), Moved(() => s.AppendBlock(k, v, 130)));   // three pages opened
@@ -357,7 +351,9 @@ public sealed class KvPoolTests(ClFixture fixture)
 
         // Decode steps in batches: every sequence crosses a chunk boundary (flushing inside a step), forks included.
         pair.Fork(7);
-        for (int step = 0; step < s + 1; step++) pair.Step();
+        pair.Step();           // the parents write the tiles their children copied: each must keep its own rows
+        worst = Math.Max(worst, pair.Attend(h, Ones(), attention));
+        for (int step = 0; step < s; step++) pair.Step();
         worst = Math.Max(worst, pair.Attend(h, Ones(), attention));
 
         // Chunked prefill: append a chunk of tokens, then attend with its queries (ragged, one chunk crossing a flush).
@@ -408,12 +404,15 @@ public sealed class KvPoolTests(ClFixture fixture)
         a.Attend(q, before, h, 1);
 
         // 10 more tokens: a new tile (2 pages) and a copy of the shared partial one (2 pages); 2 are free.
-        long up = device.HostToDeviceBytes;
-        var e = Assert.Throws<NpException>(() => a.AppendBlock(Data(4, 10), Data(5, 10), 10));
+        NpException e = null!, step = null!;
+        Assert.Equal((0, 0), ClTestData.Moved(device, () =>
+        {
+            e = Assert.Throws<NpException>(() => a.AppendBlock(Data(4, 10), Data(5, 10), 10));
+            step = Assert.Throws<NpException>(() => pool.AppendTokens([a, b], Data(6, 2), Data(7, 2)));
+        }));
         Assert.Equal(NpStatus.OutOfMemory, e.Status);
         Assert.Contains("Nothing was appended", e.Message);
-        Assert.Equal(NpStatus.OutOfMemory, Assert.Throws<NpException>(() => pool.AppendTokens([a, b], Data(6, 2), Data(7, 2))).Status);
-        Assert.Equal(up, device.HostToDeviceBytes);
+        Assert.Equal(NpStatus.OutOfMemory, step.Status);
         Assert.Equal((40, 40, 3, 3, 2, 8), (a.Length, b.Length, a.Pages, b.Pages, pool.FreePages, a.TruncatableTokens));
         var after = new float[q.Length];
         a.Attend(q, after, h, 1);
@@ -521,6 +520,35 @@ public sealed class KvPoolTests(ClFixture fixture)
         // Every page of the freed sequences came back: freeing the rest empties the pool.
         while (pair.DeviceSequences.Count > 0) pair.Free(0);
         Assert.Equal(pair.Device.TotalPages, pair.Device.FreePages);
+    }
+
+    [SkippableFact]
+    public void GroupedAppendsUploadTheResidualRowsAndEachChunkOnce()
+    {
+        OpenClDevice device = fixture.Require();
+        const int hkv = 2, d = 64, h = 4, s = 32;
+        const long token = 2L * hkv * d * sizeof(float);
+        // SAQ 8-4-2 with S = 32: a chunk holds Hkv S D = 4096 codes per stream and four fp16 metadata parts of 512 bytes,
+        // so 10240 bytes at 8 bits (two pages of 8192), 6144 at 4 bits; a chunk's table entry is 8 + 2 ints.
+        const long wide = 10240, middle = 6144, entry = 10 * sizeof(int);
+        using var pool = new OpenClKvPagePool(device, hkv, d, 16L << 20, GroupedOptions("saq", s));
+        Assert.Equal(8192, pool.PageBytes);
+        long Up(Action act) => ClTestData.Moved(device, act).Up;
+        float[] Data(int seed, int tokens) => ClTestData.Gaussian(seed, (long)hkv * tokens * d);
+        OpenClKvSequence a = pool.Add();
+        Assert.Equal(20 * token + 4 * sizeof(int), Up(() => a.AppendBlock(Data(1, 20), Data(2, 20), 20)));   // two tiles: a key and a value page each
+        Assert.Equal(token, Up(() => a.AppendBlock(Data(3, 1), Data(4, 1), 1)));
+        Assert.Equal(wide + entry, Up(() => a.AppendBlock(Data(5, 11), Data(6, 11), 11)));   // a flush: the chunk once, no residual left
+        OpenClKvSequence fork = null!;
+        Assert.Equal(0, Up(() => fork = a.Fork()));
+        // A second flush: the new chunk, the shared one stepped to 4 bits (into pages of a's own), then one residual token.
+        Assert.Equal(wide + middle + 2 * entry + token + 2 * sizeof(int), Up(() => a.AppendBlock(Data(7, 33), Data(8, 33), 33)));
+        Assert.Equal(token + 2 * sizeof(int), Up(() => fork.Append(Data(9, 1), Data(10, 1))));
+        Assert.Equal(2 * token + 2 * 8, Up(() => pool.AppendTokens([a, fork], Data(11, 2), Data(12, 2))));   // the tokens and 8 bytes per sequence
+        Assert.Equal((3, 2), (a.Pages - 2, fork.Pages - 2));   // a: 2 + 1 chunk pages, fork: its 8-bit chunk's 2
+        float[] q = ClTestData.Gaussian(13, (long)h * d);
+        var o = new float[q.Length];
+        Assert.Equal((q.Length * sizeof(float) + 16, o.Length * sizeof(float)), ClTestData.Moved(device, () => a.Attend(q, o, h, 1)));
     }
 
     [SkippableFact]
