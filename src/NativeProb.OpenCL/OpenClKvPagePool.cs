@@ -264,30 +264,23 @@ public sealed partial class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             int n = sequences.Count;
-            if (!queryLengths.IsEmpty && queryLengths.Length != n)
-                throw new ArgumentException($"queryLengths has {queryLengths.Length} entries for {n} sequences.", nameof(queryLengths));
-            if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+            AttentionShape[] shapes = KvInputs.CheckBatch(n, b =>
+            {
+                OpenClKvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
+                return (s.Id, s.Tokens);
+            }, KvHeads, HeadDim, queries, output, heads, queryLengths, options.Causal);
             var table = new int[4 * n];
-            long total = 0, rows = 0;
+            long rows = 0;
             int maxKeys = 0, maxQueries = 0;
             for (int b = 0; b < n; b++)
             {
-                OpenClKvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
-                int nq = queryLengths.IsEmpty ? 1 : queryLengths[b];
-                if (nq <= 0) throw new ArgumentException($"queryLengths[{b}] must be positive; got {nq}.", nameof(queryLengths));
-                if (s.Tokens == 0) throw new ArgumentException($"sequences[{b}] (sequence {s.Id}) is empty: append keys and values before attending.", nameof(sequences));
-                var shape = new AttentionShape(1, heads, KvHeads, nq, s.Tokens, HeadDim);
-                BackendSupport.ValidateShape(shape, options.Causal);
+                (int nk, int nq) = (shapes[b].KeyLength, shapes[b].QueryLength);
                 if (rows + (long)heads * nq > int.MaxValue) throw new ArgumentException($"The batch has more than {int.MaxValue} query rows.", nameof(queryLengths));
-                (table[4 * b], table[4 * b + 1], table[4 * b + 2], table[4 * b + 3]) = (s.Tokens, nq, s.Slot * _rowInts, (int)rows);
-                total += shape.QueryElements;
+                (table[4 * b], table[4 * b + 1], table[4 * b + 2], table[4 * b + 3]) = (nk, nq, sequences[b].Slot * _rowInts, (int)rows);
                 rows += (long)heads * nq;
-                maxKeys = Math.Max(maxKeys, s.Tokens);
+                maxKeys = Math.Max(maxKeys, nk);
                 maxQueries = Math.Max(maxQueries, nq);
             }
-            string text = $"the sum over sequences of heads*q_len*dim = {total}";
-            if (queries.Length != total) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
-            if (output.Length != total) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
             if (n == 0) return;
             AttentionScoring scoring = BackendSupport.ResolveScoring(options, heads, HeadDim, maxKeys);
             var call = new OpenClDevice.KvLaunch(KvHeads, HeadDim, maxQueries, maxKeys, n, _grouped ? PageTokens : 1, _grouped ? Options.GroupSize : 1, 0,
@@ -327,12 +320,7 @@ public sealed partial class OpenClKvPagePool : IDisposable
                 if (s.Tokens + 1L > int.MaxValue / 2) throw new ArgumentException($"sequences[{b}] would exceed {int.MaxValue / 2} tokens.", nameof(sequences));
                 if (!_grouped) need += PagesNeeded(s, 1);
             }
-            long expected = (long)n * KvHeads * HeadDim;
-            string shape = $"sequences*kv_heads*dim = {n}*{KvHeads}*{HeadDim} = {expected}";
-            if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
-            if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
-            CheckRange(keys, i => $"sequence {i / HeadDim / KvHeads}, head {i / HeadDim % KvHeads}", nameof(keys));
-            CheckRange(values, i => $"sequence {i / HeadDim / KvHeads}, head {i / HeadDim % KvHeads}", nameof(values));
+            KvInputs.CheckStep(KvHeads, HeadDim, n, _limit, Format, keys, values);
             if (n == 0) return;
             if (_grouped)
             {
@@ -370,7 +358,7 @@ public sealed partial class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             OpenClKvSequence s = CheckSequence(sequence, nameof(sequence));
-            CheckBlock(s.Tokens, keys, values, tokens);
+            KvInputs.CheckBlock(KvHeads, HeadDim, s.Tokens, _limit, Format, keys, values, tokens);
             if (tokens == 0) return;
             if (_grouped)
             {
@@ -514,31 +502,6 @@ public sealed partial class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             return read(CheckSequence(sequence, nameof(sequence)));
-        }
-    }
-
-    /// <summary>The checks of an append: shapes, and every number finite and within the format's range (fp16 storage and scales).</summary>
-    private void CheckBlock(int length, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
-    {
-        if (tokens < 0) throw new ArgumentException($"tokens must be non-negative; got {tokens}.", nameof(tokens));
-        long expected = (long)KvHeads * tokens * HeadDim;
-        string shape = $"kv_heads*tokens*dim = {KvHeads}*{tokens}*{HeadDim} = {expected}";
-        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
-        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
-        if ((long)length + tokens > int.MaxValue / 2) throw new ArgumentException($"The sequence would exceed {int.MaxValue / 2} tokens.", nameof(tokens));
-        CheckRange(keys, i => $"head {i / HeadDim / tokens}, token {i / HeadDim % tokens}", nameof(keys));
-        CheckRange(values, i => $"head {i / HeadDim / tokens}, token {i / HeadDim % tokens}", nameof(values));
-    }
-
-    /// <summary>Every number finite and within the format's range; <paramref name="where"/> names element i's head and token.</summary>
-    private void CheckRange(ReadOnlySpan<float> data, Func<int, string> where, string name)
-    {
-        for (int i = 0; i < data.Length; i++)
-        {
-            float x = data[i];
-            if (MathF.Abs(x) <= _limit) continue;   // false for NaN and infinities
-            string why = float.IsFinite(x) ? $"exceeds the {Format.Name()} limit of {_limit} (stored or scaled as fp16)" : "is not finite; the pool accepts finite numbers only";
-            throw new ArgumentException($"{name}[{where(i)}, channel {i % HeadDim}] = {x} {why}. Nothing was appended.", name);
         }
     }
 

@@ -165,24 +165,11 @@ public sealed unsafe class KvPagePool : IDisposable
         {
             CheckOpen();
             int n = sequences.Count;
-            if (!queryLengths.IsEmpty && queryLengths.Length != n)
-                throw new ArgumentException($"queryLengths has {queryLengths.Length} entries for {n} sequences.", nameof(queryLengths));
-            if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
-            var shapes = new AttentionShape[n];
-            long total = 0;
-            for (int b = 0; b < n; b++)
+            AttentionShape[] shapes = KvInputs.CheckBatch(n, b =>
             {
                 KvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
-                int nq = queryLengths.IsEmpty ? 1 : queryLengths[b];
-                if (nq <= 0) throw new ArgumentException($"queryLengths[{b}] must be positive; got {nq}.", nameof(queryLengths));
-                if (s.Store.Length == 0) throw new ArgumentException($"sequences[{b}] (sequence {s.Id}) is empty: append keys and values before attending.", nameof(sequences));
-                shapes[b] = new AttentionShape(1, heads, KvHeads, nq, s.Store.Length, HeadDim);
-                FlashAttention.ValidateShape(shapes[b], options.Causal);
-                total += shapes[b].QueryElements;
-            }
-            string text = $"the sum over sequences of heads*q_len*dim = {total}";
-            if (queries.Length != total) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
-            if (output.Length != total) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
+                return (s.Id, s.Store.Length);
+            }, KvHeads, HeadDim, queries, output, heads, queryLengths, options.Causal);
             if (n == 0) return;
             CpuPath path = options.Path ?? _path;
             CpuPaths.EnsureAvailable(path, nameof(options));
