@@ -8,22 +8,22 @@ using NativeProb.KvCache;
 
 namespace NativeProb.OpenCL;
 
-/// <summary>
-/// KIVI and SAQ in the device pool. The host runs the grouping: each sequence keeps a host store
-/// (<see cref="OpenClKvSequence.Store"/>, the CPU's <see cref="GroupedStore"/> on the managed heap, forked and truncated
-/// with the sequence), so the flushes, the ladder's steps and their codes are the CPU pool's. An append runs on a fork
-/// of that store first; the device work it implies (the chunks that are new or stepped down, the residual rows) is
-/// counted in pages before anything changes, then the chunks' bytes go up once each, into pages of their own.
-/// </summary>
+// KIVI and SAQ in the device pool. The host runs the grouping: each sequence keeps a host store (the CPU's GroupedStore
+// on the managed heap, forked and truncated with the sequence), so the flushes, the ladder's steps and their codes are
+// the CPU pool's. Before an append changes anything, the ladder rule tells which chunks it makes or steps down and
+// how many residual rows stay, and so the pages it takes and frees; then the host store appends, and the chunks'
+// bytes go up once each, into pages of their own.
 public sealed partial class OpenClKvPagePool
 {
     /// <summary>A quantized chunk of a sequence on the device: its widths and the pages holding its bytes, in order.</summary>
     internal sealed record DeviceChunk(int KeyBits, int ValueBits, int[] Pages);
 
-    /// <summary>What a KIVI / SAQ append does to one sequence, worked out on a fork of its host store before anything changes.</summary>
+    /// <summary>
+    /// What a KIVI / SAQ append does to one sequence, worked out before anything changes: the first chunk it makes or
+    /// steps down, where the residual rows it leaves start and how many there are, the pages it takes and those it frees.
+    /// </summary>
     private sealed class GroupedPlan
     {
-        public required GroupedStore Trial;
         public int FirstChanged, ResidualFrom, ResidualTokens, Need, Frees;
         public bool Flushed;
     }
@@ -32,6 +32,8 @@ public sealed partial class OpenClKvPagePool
     private readonly CpuPath _path = CpuPaths.Best;
     /// <summary>Pages of the widest chunk (the ladder's first rung), so the ints of a chunk entry are 8 + this.</summary>
     private int _chunkPages;
+    /// <summary>The bit ladder below the residual (KIVI-B: B alone).</summary>
+    private int[] _levels = [];
 
     private int ChunkInts => 8 + _chunkPages;
 
@@ -46,18 +48,24 @@ public sealed partial class OpenClKvPagePool
     /// </summary>
     private int GroupedLayout(int pages)
     {
-        int[] levels = KvFormatTable.Of(Format).Levels(Options);
-        int ChunkPagesAt(int rung)
-        {
-            int bits = levels[Math.Min(rung, levels.Length - 1)];
-            return PagesOf(ChunkParts(bits, Options.ValueStaircase ? bits : levels[0]).Total);
-        }
+        _levels = KvFormatTable.Of(Format).Levels(Options);
+        int ChunkPagesAt(int rung) => PagesOf(ChunkParts(BitsAt(rung).Key, BitsAt(rung).Value).Total);
         _chunkPages = ChunkPagesAt(0);
-        long chunks = pages / ChunkPagesAt(levels.Length - 1);
+        long chunks = pages / ChunkPagesAt(_levels.Length - 1);
         long ints = 2L * ResidualTiles + chunks * ChunkInts;
         if (ints > int.MaxValue / 2)
             throw new ArgumentException($"budgetBytes ({pages} pages of {PageBytes} bytes) gives KIVI / SAQ sequences page tables of {ints} ints; lower the budget.", "budgetBytes");
         return (int)ints;
+    }
+
+    /// <summary>
+    /// The widths of a chunk at a rung of the ladder (0 = newest), the host store's rule: the rung's key bits (the last
+    /// rung's below it), and the same for values when they follow the staircase, else the first rung's.
+    /// </summary>
+    private (int Key, int Value) BitsAt(int rung)
+    {
+        int bits = _levels[Math.Min(rung, _levels.Length - 1)];
+        return (bits, Options.ValueStaircase ? bits : _levels[0]);
     }
 
     private int PagesOf(long bytes) => (int)((bytes + PageBytes - 1) / PageBytes);
@@ -89,27 +97,22 @@ public sealed partial class OpenClKvPagePool
     private int UsedRowInts(OpenClKvSequence s) => _grouped ? 2 * ResidualTiles + s.Chunks.Count * ChunkInts : s.PageList.Count;
 
     /// <summary>
-    /// Appends <paramref name="tokens"/> tokens to a fork of the sequence's host store and counts the pages the device
-    /// side needs (chunks that are new or changed widths, residual tiles opened or copied) and the pages it frees (the
-    /// sequence's own pages of replaced chunks, and of the residual when a flush consumed it).
+    /// Plans an append of <paramref name="tokens"/> tokens: the flushes it makes, the chunks they make or step down
+    /// (after f flushes, chunk i of c is at rung c - 1 - i; one changed exactly when it is new or its rung's widths
+    /// differ, the ladder lowering the key width at every step), the pages those and the residual rows need, and the
+    /// sequence's own pages it frees (replaced chunks, and the residual a flush consumes).
     /// </summary>
-    private unsafe GroupedPlan PlanGrouped(OpenClKvSequence s, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
+    private GroupedPlan PlanGrouped(OpenClKvSequence s, int tokens)
     {
-        GroupedStore store = HostStore(s);
-        var trial = (GroupedStore)store.Fork();
-        fixed (float* k = keys)
-        fixed (float* v = values)
-            trial.Append(_path, k, v, tokens);
-        var plan = new GroupedPlan { Trial = trial };
-        int count = trial.Chunks, old = s.Chunks.Count;
-        // The ladder lowers the key width of every chunk it steps, so a chunk changed exactly when it is new or its widths differ.
-        while (plan.FirstChanged < Math.Min(count, old) && (s.Chunks[plan.FirstChanged].KeyBits, s.Chunks[plan.FirstChanged].ValueBits) == trial.ChunkBits(plan.FirstChanged))
+        int residual = HostStore(s).ResidualTokens, old = s.Chunks.Count;
+        int flushes = (int)(((long)residual + tokens) / PageTokens), count = old + flushes;
+        var plan = new GroupedPlan { Flushed = flushes > 0 };
+        while (plan.FirstChanged < old && (s.Chunks[plan.FirstChanged].KeyBits, s.Chunks[plan.FirstChanged].ValueBits) == BitsAt(count - 1 - plan.FirstChanged))
             plan.FirstChanged++;
-        for (int i = plan.FirstChanged; i < count; i++) plan.Need += PagesOf(ChunkParts(trial.ChunkBits(i).KeyBits, trial.ChunkBits(i).ValueBits).Total);
+        for (int i = plan.FirstChanged; i < count; i++) plan.Need += PagesOf(ChunkParts(BitsAt(count - 1 - i).Key, BitsAt(count - 1 - i).Value).Total);
         for (int i = plan.FirstChanged; i < old; i++) plan.Frees += s.Chunks[i].Pages.Count(p => _refs[p] == 1);
-        plan.Flushed = count != old;
-        plan.ResidualFrom = plan.Flushed ? 0 : store.ResidualTokens;
-        plan.ResidualTokens = plan.Flushed ? trial.ResidualTokens : tokens;
+        plan.ResidualFrom = plan.Flushed ? 0 : residual;
+        plan.ResidualTokens = (int)((long)residual + tokens - (long)flushes * PageTokens) - plan.ResidualFrom;
         if (plan.Flushed) plan.Frees += s.PageList.Count(p => _refs[p] == 1);
         int have = plan.Flushed ? 0 : s.PageList.Count / 2;
         if (plan.ResidualTokens > 0)
@@ -121,12 +124,20 @@ public sealed partial class OpenClKvPagePool
         return plan;
     }
 
+    /// <summary>Appends validated tokens <c>[Hkv, n, D]</c> to the sequence's host store, which quantizes what the plan said.</summary>
+    private unsafe void AppendHost(OpenClKvSequence s, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
+    {
+        fixed (float* k = keys)
+        fixed (float* v = values)
+            HostStore(s).Append(_path, k, v, tokens);
+        s.Tokens = HostStore(s).Length;
+    }
+
     /// <summary>The out-of-memory check of KIVI / SAQ appends: the pages they take against the free ones and those they free.</summary>
     private void CheckGroupedPages(IReadOnlyList<GroupedPlan> plans, string what)
     {
         int need = plans.Sum(p => p.Need), frees = plans.Sum(p => p.Frees);
         if (need <= _freePages.Count + frees) return;
-        foreach (GroupedPlan plan in plans) plan.Trial.Reset();
         throw new NpException(NpStatus.OutOfMemory,
             $"The pool's budget is exhausted: {what} needs {need} pages of {PageBytes} bytes; {_freePages.Count} of {TotalPages} pages are free " +
             $"and the append would free {frees}. Nothing was appended; free or truncate sequences, or raise the budget.");
@@ -134,11 +145,12 @@ public sealed partial class OpenClKvPagePool
 
     private void AppendGrouped(OpenClKvSequence s, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
     {
-        GroupedPlan plan = PlanGrouped(s, keys, values, tokens);
+        GroupedPlan plan = PlanGrouped(s, tokens);
         CheckGroupedPages([plan], $"appending {tokens} tokens to sequence {s.Id}");
         using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_append");
         try
         {
+            AppendHost(s, keys, values, tokens);
             ReleaseReplaced(s, plan);
             UploadChunks(s, plan);
             if (plan.ResidualTokens > 0)
@@ -161,7 +173,6 @@ public sealed partial class OpenClKvPagePool
             _faulted = true;   // pages may be taken and tables half written: the state is unknown
             throw;
         }
-        Commit(s, plan);
     }
 
     /// <summary>A decode step of KIVI / SAQ sequences: every sequence planned (and the step checked) first, the residual rows in one launch.</summary>
@@ -169,21 +180,17 @@ public sealed partial class OpenClKvPagePool
     {
         int n = sequences.Count, row = KvHeads * HeadDim;
         var plans = new List<GroupedPlan>(n);
-        try
-        {
-            for (int b = 0; b < n; b++) plans.Add(PlanGrouped(sequences[b], keys.Slice(b * row, row), values.Slice(b * row, row), 1));
-        }
-        catch
-        {
-            foreach (GroupedPlan plan in plans) plan.Trial.Reset();
-            throw;
-        }
+        for (int b = 0; b < n; b++) plans.Add(PlanGrouped(sequences[b], 1));
         CheckGroupedPages(plans, $"appending a token to each of {n} sequences");
         using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_append");
         try
         {
             // Every sequence's freed pages first, so the step fits whenever the check passed.
-            for (int b = 0; b < n; b++) ReleaseReplaced(sequences[b], plans[b]);
+            for (int b = 0; b < n; b++)
+            {
+                AppendHost(sequences[b], keys.Slice(b * row, row), values.Slice(b * row, row), 1);
+                ReleaseReplaced(sequences[b], plans[b]);
+            }
             var items = new List<int>(2 * n);
             var k = new List<float>();
             var v = new List<float>();
@@ -211,7 +218,6 @@ public sealed partial class OpenClKvPagePool
             _faulted = true;
             throw;
         }
-        for (int b = 0; b < n; b++) Commit(sequences[b], plans[b]);
     }
 
     /// <summary>Drops the sequence's chunks that the append replaces and, after a flush, its residual pages.</summary>
@@ -231,16 +237,18 @@ public sealed partial class OpenClKvPagePool
         }
     }
 
-    /// <summary>Uploads the plan's new and stepped-down chunks (the host's bytes) into pages of their own, and their table entries.</summary>
+    /// <summary>Uploads the plan's new and stepped-down chunks (the host store's bytes) into pages of their own, and their table entries.</summary>
     private void UploadChunks(OpenClKvSequence s, GroupedPlan plan)
     {
-        GroupedStore trial = plan.Trial;
-        int first = plan.FirstChanged, count = trial.Chunks;
+        GroupedStore store = HostStore(s);
+        int first = plan.FirstChanged, count = store.Chunks;
         if (first == count) return;
         var entries = new int[(count - first) * ChunkInts];
         for (int i = first; i < count; i++)
         {
-            GroupedChunkView c = trial.View(i);
+            GroupedChunkView c = store.View(i);
+            if ((c.KeyBits, c.ValueBits) != BitsAt(count - 1 - i))
+                throw new InvalidOperationException($"The host store's chunk {i} has widths ({c.KeyBits}, {c.ValueBits}), not the ladder's {BitsAt(count - 1 - i)}: the pool's plan is wrong.");
             (int[] offsets, long total) = ChunkParts(c.KeyBits, c.ValueBits);
             var pages = new int[PagesOf(total)];
             for (int p = 0; p < pages.Length; p++) pages[p] = TakePage();
@@ -293,14 +301,6 @@ public sealed partial class OpenClKvPagePool
         var entries = new int[fresh];
         for (int i = 0; i < fresh; i++) s.PageList.Add(entries[i] = TakePage());
         _device.WriteRaw<int>(_tables.Value, entries, (row + s.PageList.Count - fresh) * sizeof(int));
-    }
-
-    /// <summary>The sequence takes the plan's host store (the old one lets go of its blocks).</summary>
-    private static void Commit(OpenClKvSequence s, GroupedPlan plan)
-    {
-        s.Store!.Reset();
-        s.Store = plan.Trial;
-        s.Tokens = plan.Trial.Length;
     }
 
     private void ForkGrouped(OpenClKvSequence parent, OpenClKvSequence child)
