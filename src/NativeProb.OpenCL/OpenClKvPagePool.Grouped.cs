@@ -71,19 +71,21 @@ public sealed partial class OpenClKvPagePool
     private int PagesOf(long bytes) => (int)((bytes + PageBytes - 1) / PageBytes);
 
     /// <summary>
-    /// Where a chunk's six parts start (key codes, key scales, key mins, value codes, value scales, value mins, each on
-    /// 64 bytes, so no aligned load of the kernels crosses a page) and its bytes.
+    /// Where a chunk's six parts start (key codes, key scales, key mins, value codes, value scales, value mins) and its
+    /// bytes. Each part starts on a multiple of 64 and of 2 D bytes, as the page size is: so no aligned load crosses a
+    /// page, nor does a key group's row of D scales or mins, nor (key codes at 0) a 16-token block of key codes.
     /// </summary>
     private (int[] Offsets, long Total) ChunkParts(int keyBits, int valueBits)
     {
         long meta = ChunkCodes / Options.GroupSize * 2;
         long[] sizes = [GroupQuantizer.StreamBytes(ChunkCodes, keyBits), meta, meta, GroupQuantizer.StreamBytes(ChunkCodes, valueBits), meta, meta];
+        long align = 64L * 2 * HeadDim / (long)System.Numerics.BigInteger.GreatestCommonDivisor(64, 2 * HeadDim);
         var offsets = new int[6];
         long at = 0;
         for (int p = 0; p < 6; p++)
         {
             offsets[p] = checked((int)at);
-            at += (sizes[p] + 63) & ~63L;
+            at += (sizes[p] + align - 1) / align * align;
         }
         return (offsets, at);
     }

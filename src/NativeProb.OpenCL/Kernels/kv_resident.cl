@@ -160,6 +160,15 @@ inline const __global float* residual_value(const cache_t* k, int rel, int h)
 }
 #endif
 
+/// Grouped: bytes off .. off + len - 1 of the chunk whose ints are cm, when they lie in one page (always without POOL), else 0.
+inline const __global uchar* chunk_span(const cache_t* k, const __global int* cm, long off, long len)
+{
+#if POOL
+    if (off % PAGE_BYTES + len > PAGE_BYTES) return 0;
+#endif
+    return chunk_at(k, cm, off);
+}
+
 /// Grouped: fp16 number i of the chunk part at byte `part` (a scale or a min), as h2f reads it.
 inline float chunk_half(const cache_t* k, const __global int* cm, long part, long i)
 {
@@ -319,11 +328,31 @@ inline float sum16(float16 v)
 }
 
 #if FMT == 4
+/// log2 of the 16-code groups that share a 16-byte group of a B-bit stream (B = 1, 2, 4, 8).
+inline int group_shift(int bits) { return bits == 1 ? 3 : bits == 2 ? 2 : bits == 4 ? 1 : 0; }
+
+/// 16 consecutive codes e .. e + 15 (e a multiple of 16) of a packed stream at `stream` (or at any of its 16-byte groups
+/// that starts a whole number of 16 << group_shift(bits) codes before e): one 16-byte load, one shift.
+inline uchar16 plain16p(const __global uchar* stream, int bits, long e)
+{
+    const int lp = group_shift(bits);
+    const long g = e >> 4;
+    const uchar16 b = vload16(0, stream + (g >> lp) * 16);
+    return (b >> (uchar16)(uchar)(bits * (int)(g & ((1 << lp) - 1)))) & (uchar16)(uchar)((1 << bits) - 1);
+}
+
+/// plain16p's 16 codes as integers; B = 3 joins the 2-bit plane at p2 and the 1-bit plane at p1 (e counted from each).
+inline int16 icodes16p(const __global uchar* p2, const __global uchar* p1, int bits, long e)
+{
+    if (bits == 3) return convert_int16(plain16p(p2, 2, e) | (plain16p(p1, 1, e) << (uchar16)(uchar)2));
+    return convert_int16(plain16p(p2, bits, e));
+}
+
 /// 16 consecutive codes e .. e + 15 (e a multiple of 16) of the packed stream at byte `stream` of chunk cm: one 16-byte
 /// load, one shift.
 inline uchar16 plain16(const cache_t* k, const __global int* cm, long stream, int bits, long e)
 {
-    const int lp = bits == 1 ? 3 : bits == 2 ? 2 : bits == 4 ? 1 : 0;   // log2(codes of 16 per byte group)
+    const int lp = group_shift(bits);
     const long g = e >> 4;
     const uchar16 b = vload16(0, chunk_at(k, cm, stream + (g >> lp) * 16));
     return (b >> (uchar16)(uchar)(bits * (int)(g & ((1 << lp) - 1)))) & (uchar16)(uchar)((1 << bits) - 1);
@@ -441,8 +470,13 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
         const int g = k->g_size;
         const long grp = (long)h * (k->s_len / g) + rel / g;
         const long e0 = grp * d * g + (long)((rel % g) >> 4) * 16 * d;
-        const long codes = cm[2], scales = cm[3], mins = cm[4];
         const int bits = cm[0];
+        // The block's key codes (16 D codes from e0, a multiple of 256), and its group's scales and mins (D halves each),
+        // never cross a page (the host's part offsets and page size are multiples of their lengths): one lookup each.
+        const __global uchar* p2 = chunk_at(k, cm, cm[2] + ((e0 >> 4) >> group_shift(bits == 3 ? 2 : bits)) * 16);
+        const __global uchar* p1 = bits == 3 ? chunk_at(k, cm, cm[2] + n / 4 + ((e0 >> 4) >> 3) * 16) : p2;
+        const __global half* scales = (const __global half*)chunk_at(k, cm, cm[3] + 2 * grp * d);
+        const __global half* mins = (const __global half*)chunk_at(k, cm, cm[4] + 2 * grp * d);
 #if INT_KEYS
         // The integer arithmetic (IntegerKeys on the CPU): each row's queries times the group's key scales are
         // quantized per block of 16 channels to codes of at most qmax (round half to even) with one scale
@@ -459,8 +493,8 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
             for (int b = 0; b < d / 16; b++)
             {
                 const float16 x = vload16(0, qs + r * MAX_D + 16 * b);
-                const float16 y = x * vload_half16(0, (const __global half*)chunk_at(k, cm, scales + 2 * (grp * d + 16 * b)));
-                bias = fma(x, vload_half16(0, (const __global half*)chunk_at(k, cm, mins + 2 * (grp * d + 16 * b))), bias);
+                const float16 y = x * vload_half16(0, scales + 16 * b);
+                bias = fma(x, vload_half16(0, mins + 16 * b), bias);
                 const float m = max16(fabs(y));
                 float16 rounded = (float16)0.0f;
                 float sq = isfinite(m) ? 0.0f : NAN;
@@ -481,7 +515,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (int16)0;
             for (int c = b * 16; c < b * 16 + 16; c++)
             {
-                const int16 kc = icodes16(k, cm, codes, n, bits, e0 + (long)c * 16);
+                const int16 kc = icodes16p(p2, p1, bits, (long)c * 16);
                 _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] += (int16)qc[r * MAX_D + c] * kc;
             }
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma(convert_float16(u[r]), (float16)qsc[r * (MAX_D / 16) + b], s[r]);
@@ -489,8 +523,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
 #else
         for (int c = 0; c < d; c++)
         {
-            const float16 kv = fma(codes16(k, cm, codes, n, bits, e0 + (long)c * 16), (float16)chunk_half(k, cm, scales, grp * d + c),
-                (float16)chunk_half(k, cm, mins, grp * d + c));
+            const float16 kv = fma(convert_float16(icodes16p(p2, p1, bits, (long)c * 16)), (float16)h2f(scales, c), (float16)h2f(mins, c));
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
         }
 #endif
@@ -675,7 +708,24 @@ void kv_partial(
                     const long mi = ((long)h * (d / g_size) + c0 / g_size) * s_len + rel0;
                     const long codes = cm[5], vs = cm[6], vm = cm[7];
                     const int bits = cm[1];
-                    for (int u = 0; u < run; u++)
+                    // The run's codes (from a 128-code boundary eb, so both planes of B = 3 index from it), scales and
+                    // mins through one lookup each where each lies in one page; else a lookup per token.
+                    const long eb = ((e0 >> 4) & ~7L) * 16, el = e0 + (long)(run - 1) * d;
+                    const int b2 = bits == 3 ? 2 : bits;
+                    const long o2 = codes + ((eb >> 4) >> group_shift(b2)) * 16, o1 = codes + n / 4 + ((eb >> 4) >> 3) * 16;
+                    const __global uchar* p2 = chunk_span(&cache, cm, o2, codes + ((el >> 4) >> group_shift(b2)) * 16 + 16 - o2);
+                    const __global uchar* p1 = bits == 3 ? chunk_span(&cache, cm, o1, codes + n / 4 + ((el >> 4) >> 3) * 16 + 16 - o1) : p2;
+                    const __global half* ps = (const __global half*)chunk_span(&cache, cm, vs + 2 * mi, 2L * run);
+                    const __global half* pm = (const __global half*)chunk_span(&cache, cm, vm + 2 * mi, 2L * run);
+                    if (p2 && p1 && ps && pm)
+                    {
+                        for (int u = 0; u < run; u++)
+                        {
+                            const float16 vv = fma(convert_float16(icodes16p(p2, p1, bits, e0 - eb + (long)u * d)), (float16)h2f(ps, u), (float16)h2f(pm, u));
+                            _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j + u], vv, a[r]);
+                        }
+                    }
+                    else for (int u = 0; u < run; u++)
                     {
                         const float16 vv = fma(codes16(&cache, cm, codes, n, bits, e0 + (long)u * d), (float16)chunk_half(&cache, cm, vs, mi + u),
                             (float16)chunk_half(&cache, cm, vm, mi + u));
