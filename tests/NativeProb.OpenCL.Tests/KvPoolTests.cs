@@ -484,6 +484,7 @@ public sealed class KvPoolTests(ClFixture fixture)
     [InlineData("saq", 11)]
     [InlineData("kivi2", 12)]
     [InlineData("int8", 13)]
+    [InlineData("kivi8", 14)]
     public void RandomOperationsMatchTheCpuPool(string format, int seed)
     {
         OpenClDevice device = fixture.Require();
