@@ -258,12 +258,14 @@ public sealed class OpenClKvCache : IDisposable
     }
 
     /// <summary>Tokens <paramref name="from"/> .. from + count of each head of <c>[Hkv, n, D]</c> rows, as <c>[Hkv, count, D]</c>.</summary>
-    private float[] Rows(ReadOnlySpan<float> rows, int n, int from, int count)
+    private float[] Rows(ReadOnlySpan<float> rows, int n, int from, int count) => Rows(rows, KvHeads, HeadDim, n, from, count);
+
+    /// <summary>Tokens <paramref name="from"/> .. from + count of each head of <c>[Hkv, n, D]</c> rows, as <c>[Hkv, count, D]</c>.</summary>
+    internal static float[] Rows(ReadOnlySpan<float> rows, int kvHeads, int headDim, int n, int from, int count)
     {
-        int d = HeadDim;
-        var result = new float[(long)KvHeads * count * d];
-        for (int h = 0; h < KvHeads; h++)
-            rows.Slice(((h * n) + from) * d, count * d).CopyTo(result.AsSpan(h * count * d, count * d));
+        var result = new float[(long)kvHeads * count * headDim];
+        for (int h = 0; h < kvHeads; h++)
+            rows.Slice(((h * n) + from) * headDim, count * headDim).CopyTo(result.AsSpan(h * count * headDim, count * headDim));
         return result;
     }
 
@@ -334,13 +336,7 @@ public sealed class OpenClKvCache : IDisposable
             try
             {
                 Span<byte> bytes = staging.AsSpan(0, total);
-                bytes.Clear();
-                c.KeyCodes.CopyTo(bytes[parts[0]..]);
-                c.KeyScales.CopyTo(bytes[parts[1]..]);
-                c.KeyMins.CopyTo(bytes[parts[2]..]);
-                c.ValueCodes.CopyTo(bytes[parts[3]..]);
-                c.ValueScales.CopyTo(bytes[parts[4]..]);
-                c.ValueMins.CopyTo(bytes[parts[5]..]);
+                Pack(c, parts, bytes);
                 _device.WriteRaw<byte>(_a0.Value, bytes, _arenaUsed);
             }
             finally
@@ -365,6 +361,21 @@ public sealed class OpenClKvCache : IDisposable
         }
         _a1.Ensure((long)count * 8 * sizeof(int), (long)from * 8 * sizeof(int));
         if (table.Length > 0) _device.WriteRaw<int>(_a1.Value, table, (long)from * 8 * sizeof(int));
+    }
+
+    /// <summary>
+    /// Writes a chunk's six parts (key codes, key scales, key mins, value codes, value scales, value mins) at
+    /// <paramref name="offsets"/> in <paramref name="bytes"/>, zero between them.
+    /// </summary>
+    internal static void Pack(GroupedKvChunk c, ReadOnlySpan<int> offsets, Span<byte> bytes)
+    {
+        bytes.Clear();
+        c.KeyCodes.CopyTo(bytes[offsets[0]..]);
+        c.KeyScales.CopyTo(bytes[offsets[1]..]);
+        c.KeyMins.CopyTo(bytes[offsets[2]..]);
+        c.ValueCodes.CopyTo(bytes[offsets[3]..]);
+        c.ValueScales.CopyTo(bytes[offsets[4]..]);
+        c.ValueMins.CopyTo(bytes[offsets[5]..]);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 // NativeProb — MIT License.
 using NativeProb.Attention;
 using NativeProb.Backends;
+using NativeProb.Cpu;
 using NativeProb.Errors;
 using NativeProb.KvCache;
 
@@ -15,20 +16,31 @@ namespace NativeProb.OpenCL;
 /// <see cref="KvPagePool.Attend"/> (and <see cref="QuantizedKvCache.Attend"/>) on the same tokens within 1e-5.
 /// </summary>
 /// <remarks>
-/// <para>Formats: the per-token ones, fp32, fp16, int8 and int4, encoded on the device by the kernel
-/// <see cref="OpenClKvCache"/> uses (the CPU's codes). KIVI and SAQ are not supported yet (their chunks would be
-/// quantized by the host and uploaded, as <see cref="OpenClKvCache"/> does); the constructor throws
-/// <see cref="NotSupportedException"/> naming the format. The device computes exact fp32 dot products whatever
-/// <see cref="KvCacheOptions.Arithmetic"/> says.</para>
-/// <para>Per append the host uploads the new tokens' keys and values in fp32 and, when the append opens pages, their
-/// page-table entries (4 bytes each); per <see cref="Attend"/> the queries and 16 bytes per sequence go up and the
-/// output comes down. Nothing else crosses: forks copy tables, and copy-on-write copies pages, on the device.</para>
+/// <para>Formats: every <see cref="KvFormat"/>. fp32, fp16, int8 and int4 tokens are encoded on the device by the kernel
+/// <see cref="OpenClKvCache"/> uses (the CPU's codes), in pages of <see cref="PageTokens"/> tokens of every KV head.
+/// KIVI and SAQ are grouped by the host: each sequence keeps a host store of the CPU's grouped format (the same
+/// flushes, ladder steps and codes as <see cref="KvPagePool"/>; forks share its chunks, as on the CPU), and the device
+/// holds every quantized chunk in pages of its own (the bytes the host store holds, uploaded once when a flush makes
+/// or steps down the chunk; a chunk takes as many pages of <see cref="PageBytes"/> as its widths need) and the fp32
+/// residual in pairs of pages per 16 tokens (keys, values). Forks share chunk and residual pages; a flush of a sequence
+/// that steps a shared chunk down the ladder gives that sequence a new chunk in new pages (the other holders keep the
+/// old one), and its first write to a shared, partly filled residual tile copies the tile on the device.
+/// <see cref="OpenClKvSequence.Truncate"/> drops only residual tokens of KIVI / SAQ, as <see cref="KvSequence.Truncate"/>,
+/// with its error. Attention scores KIVI / SAQ keys in <see cref="Arithmetic"/> (integer key dot products where
+/// <see cref="KvCacheOptions.Arithmetic"/> asks for them, as the CPU pool); per-token formats use exact fp32 dot products.</para>
+/// <para>Per append the host uploads the new tokens' keys and values in fp32 (KIVI / SAQ: those that stay in the residual
+/// after the append's flushes) and, when the append opens pages, their page-table entries (4 bytes each); KIVI / SAQ
+/// also upload the bytes of each chunk a flush makes or steps down, with its table entry (<c>4 (8 + pages of the widest
+/// chunk)</c> bytes). Per <see cref="Attend"/> the queries and 16 bytes per sequence go up and the output comes down.
+/// Nothing else crosses: forks copy tables, and copy-on-write copies pages, on the device.</para>
 /// <para>When the free pages cannot hold an append, it throws an <see cref="NpException"/> with
-/// <see cref="NpStatus.OutOfMemory"/> before it changes anything. The pool holds no host copy of the tokens.
+/// <see cref="NpStatus.OutOfMemory"/> before it changes anything (KIVI / SAQ count the pages the append frees: replaced
+/// chunks and a flushed residual that no other sequence holds). The pool holds no host copy of per-token formats'
+/// tokens; for KIVI / SAQ the host stores hold the chunks and residuals too (host memory about the device's).
 /// Thread safety: every call takes the pool's lock (and the device's for its device work). After a failed OpenCL call
 /// the pool's state is unknown: later calls throw <see cref="InvalidOperationException"/>; dispose it.</para>
 /// </remarks>
-public sealed class OpenClKvPagePool : IDisposable
+public sealed partial class OpenClKvPagePool : IDisposable
 {
     private readonly object _gate = new();
     private readonly OpenClDevice _device;
@@ -42,6 +54,8 @@ public sealed class OpenClKvPagePool : IDisposable
     private readonly HashSet<OpenClKvSequence> _live = [];
     private readonly int _kind;
     private readonly float _limit;
+    /// <summary>Ints of one sequence's row in the table buffer: its page table (per-token formats), or its residual tiles and chunk entries (KIVI / SAQ).</summary>
+    private readonly int _rowInts;
     private int _slots, _nextId;
     private bool _faulted, _disposed;
 
@@ -50,10 +64,11 @@ public sealed class OpenClKvPagePool : IDisposable
     /// <param name="kvHeads">Hkv, at least 1.</param>
     /// <param name="headDim">D, as <see cref="QuantizedKvCache"/> accepts it for the format.</param>
     /// <param name="budgetBytes">The most bytes the arena may take (it takes whole pages, each region aligned as the device asks).</param>
-    /// <param name="options">The format (fp32, fp16, int8 or int4) and its options.</param>
-    /// <param name="pageTokens">Tokens per page: a positive multiple of 64 (0 for <see cref="KvPagePool.DefaultPageTokens"/>).</param>
+    /// <param name="options">The format (any <see cref="KvFormat"/>) and its options.</param>
+    /// <param name="pageTokens">Tokens per page of the per-token formats: a positive multiple of 64 (0 for
+    /// <see cref="KvPagePool.DefaultPageTokens"/>). KIVI and SAQ pages are sized by the format (see the remarks).</param>
     /// <exception cref="ArgumentException">A dimension, option, the page size or the budget is invalid (it holds no page); the message names it.</exception>
-    /// <exception cref="NotSupportedException">The format is KIVI or SAQ.</exception>
+    /// <exception cref="NotSupportedException">KIVI / SAQ: the CPU path of <paramref name="options"/> (which quantizes the chunks) is not available here.</exception>
     /// <exception cref="NpException">OutOfMemory: the device refused the arena.</exception>
     public OpenClKvPagePool(OpenClDevice device, int kvHeads, int headDim, long budgetBytes, KvCacheOptions options, int pageTokens = 0)
     {
@@ -61,9 +76,6 @@ public sealed class OpenClKvPagePool : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (kvHeads <= 0) throw new ArgumentException($"kvHeads must be positive; got {kvHeads}.", nameof(kvHeads));
         options.Validate(headDim);
-        if (options.Format.IsGrouped())
-            throw new NotSupportedException($"The OpenCL page pool stores the per-token formats (fp32, fp16, int8, int4); {options.Format.Name()} " +
-                "(KIVI / SAQ) pages are not supported on the device yet. Use a KvPagePool, or an OpenClKvCache per sequence.");
         if (pageTokens == 0) pageTokens = KvPagePool.DefaultPageTokens;
         if (pageTokens < 0 || pageTokens % 64 != 0 || pageTokens > 1 << 20)
             throw new ArgumentException($"pageTokens must be a positive multiple of 64 (at most 2^20), or 0 for {KvPagePool.DefaultPageTokens}; got {pageTokens}.", nameof(pageTokens));
@@ -72,23 +84,35 @@ public sealed class OpenClKvPagePool : IDisposable
         Options = options;
         KvHeads = kvHeads;
         HeadDim = headDim;
-        PageTokens = pageTokens;
-        _kind = (int)options.Format;   // 0 fp32, 1 fp16, 2 int8, 3 int4: kv_resident.cl's FMT
-        _limit = options.Format == KvFormat.Fp32 ? float.MaxValue : 65504f;
-        // The arena's regions (keys, values and, for int8 / int4, key and value scales), page p of each at p times
-        // its page bytes, as kv_resident.cl's 64-token runs: a page is pageTokens / 64 runs of every KV head.
-        long tokenHeads = (long)pageTokens * kvHeads;
-        long codes = _kind switch { 0 => 4L * headDim, 1 => 2L * headDim, 2 => headDim, _ => headDim / 2 };
-        long scales = _kind >= 2 ? headDim / 16 : 0;   // bytes of a token's fp16 scales, one per 32 channels
-        _regionPageBytes = scales > 0 ? [tokenHeads * codes, tokenHeads * codes, tokenHeads * scales, tokenHeads * scales] : [tokenHeads * codes, tokenHeads * codes];
+        _grouped = options.Format.IsGrouped();
+        PageTokens = _grouped ? options.ResidualLength : pageTokens;
+        _kind = _grouped ? 4 : (int)options.Format;   // 0 fp32, 1 fp16, 2 int8, 3 int4, 4 KIVI / SAQ: kv_resident.cl's FMT
+        _limit = KvFormatTable.Of(options.Format).ValueLimit;
+        if (_grouped)
+        {
+            _path = options.Path ?? CpuPaths.Best;
+            CpuPaths.EnsureAvailable(_path, nameof(options));
+            // One region of pages of 16 fp32 residual tokens' keys of every KV head (kv_resident.cl's grouped POOL).
+            _regionPageBytes = [64L * kvHeads * headDim];
+        }
+        else
+        {
+            // The arena's regions (keys, values and, for int8 / int4, key and value scales), page p of each at p times
+            // its page bytes, as kv_resident.cl's 64-token runs: a page is pageTokens / 64 runs of every KV head.
+            long tokenHeads = (long)pageTokens * kvHeads;
+            long codes = _kind switch { 0 => 4L * headDim, 1 => 2L * headDim, 2 => headDim, _ => headDim / 2 };
+            long scales = _kind >= 2 ? headDim / 16 : 0;   // bytes of a token's fp16 scales, one per 32 channels
+            _regionPageBytes = scales > 0 ? [tokenHeads * codes, tokenHeads * codes, tokenHeads * scales, tokenHeads * scales] : [tokenHeads * codes, tokenHeads * codes];
+        }
         PageBytes = _regionPageBytes.Sum();
         long align = device.BaseAlignment;
         int pages = (int)Math.Min(int.MaxValue / 2, budgetBytes / PageBytes);
         while (pages > 0 && ArenaSize(pages, align).Total > budgetBytes) pages--;
         if (pages == 0)
-            throw new ArgumentException($"budgetBytes ({budgetBytes}) holds no page: a page of {pageTokens} tokens of {kvHeads} KV heads takes {PageBytes} bytes " +
+            throw new ArgumentException($"budgetBytes ({budgetBytes}) holds no page: a page of {PageTokens} tokens of {kvHeads} KV heads takes {PageBytes} bytes " +
                 $"(plus up to {align + 64} bytes of alignment per region).", nameof(budgetBytes));
         TotalPages = pages;
+        _rowInts = _grouped ? GroupedLayout(pages) : pages;
         _refs = new int[pages];
         for (int p = pages - 1; p >= 0; p--) _freePages.Push(p);
         (long[] origins, long total) = ArenaSize(pages, align);
@@ -139,11 +163,19 @@ public sealed class OpenClKvPagePool : IDisposable
     /// <summary>D.</summary>
     public int HeadDim { get; }
 
-    /// <summary>Tokens per page.</summary>
+    /// <summary>Tokens per page of the per-token formats; for KIVI and SAQ, S (the tokens of one quantized chunk), as <see cref="KvPagePool.PageTokens"/>.</summary>
     public int PageTokens { get; }
 
-    /// <summary>Bytes of one page (every KV head's keys, values and scales of <see cref="PageTokens"/> tokens).</summary>
+    /// <summary>Bytes of one page: every KV head's keys, values and scales of <see cref="PageTokens"/> tokens; for KIVI and
+    /// SAQ, the fp32 keys (or values) of 16 residual tokens of every KV head, <c>64 Hkv D</c>.</summary>
     public long PageBytes { get; }
+
+    /// <summary>
+    /// The key arithmetic of <see cref="Attend"/>: <see cref="KvArithmetic.Integer"/> for KIVI / SAQ when
+    /// <see cref="KvCacheOptions.Arithmetic"/> resolves to it (as <see cref="KvPagePool.Arithmetic"/>), else
+    /// <see cref="KvArithmetic.Exact"/>.
+    /// </summary>
+    public KvArithmetic Arithmetic => _grouped && Options.Arithmetic.Resolve(Format, _path) == KvArithmetic.Integer ? KvArithmetic.Integer : KvArithmetic.Exact;
 
     /// <summary>Pages in the arena.</summary>
     public int TotalPages { get; }
@@ -168,11 +200,16 @@ public sealed class OpenClKvPagePool : IDisposable
 
     /// <summary>The kernels' build options: the cache's, with the page tables.</summary>
     private string BuildOptions(int rows, int workItems) =>
-        OpenClKvCache.KvBuildOptions(_device, _kind, HeadDim, rows, workItems, null) + $" -DPOOL=1 -DPAGE_RUNS={PageTokens / 64}";
+        OpenClKvCache.KvBuildOptions(_device, _kind, HeadDim, rows, workItems, null) + " -DPOOL=1 " + (_grouped
+            ? $"-DPAGE_BYTES={PageBytes} -DCHUNK_PAGES={_chunkPages} -DRES_TILES={PageTokens / 16}" + (Arithmetic == KvArithmetic.Integer ? " -DINT_KEYS=1" : "")
+            : $"-DPAGE_RUNS={PageTokens / 64}");
 
-    private (nint, nint, nint, nint) Buffers => _regions.Length == 4
-        ? (_regions[0].Value, _regions[1].Value, _regions[2].Value, _regions[3].Value)
-        : (_regions[0].Value, _regions[1].Value, _regions[0].Value, _regions[0].Value);
+    private (nint, nint, nint, nint) Buffers => _regions.Length switch
+    {
+        4 => (_regions[0].Value, _regions[1].Value, _regions[2].Value, _regions[3].Value),
+        2 => (_regions[0].Value, _regions[1].Value, _regions[0].Value, _regions[0].Value),
+        _ => (_regions[0].Value, _regions[0].Value, _regions[0].Value, _regions[0].Value),
+    };
 
     /// <summary>Adds an empty sequence (it holds no page until its first append).</summary>
     /// <returns>The sequence.</returns>
@@ -182,6 +219,7 @@ public sealed class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             var sequence = new OpenClKvSequence(this, _nextId++, TakeSlot());
+            if (_grouped) sequence.Store = NewHostStore();
             _live.Add(sequence);
             return sequence;
         }
@@ -191,9 +229,9 @@ public sealed class OpenClKvPagePool : IDisposable
     private int TakeSlot()
     {
         if (_freeSlots.Count > 0) return _freeSlots.Pop();
-        if ((_slots + 1L) * TotalPages > int.MaxValue)
-            throw new NpException(NpStatus.OutOfMemory, $"The page tables hold at most {int.MaxValue / TotalPages} sequences of {TotalPages} pages; free sequences first.");
-        long row = (long)TotalPages * sizeof(int);
+        if ((_slots + 1L) * _rowInts > int.MaxValue)
+            throw new NpException(NpStatus.OutOfMemory, $"The page tables hold at most {int.MaxValue / _rowInts} sequences of {TotalPages} pages; free sequences first.");
+        long row = (long)_rowInts * sizeof(int);
         using (OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_table"))
         {
             Faulting(() => _tables.Ensure((_slots + 1) * row, _slots * row));
@@ -226,33 +264,27 @@ public sealed class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             int n = sequences.Count;
-            if (!queryLengths.IsEmpty && queryLengths.Length != n)
-                throw new ArgumentException($"queryLengths has {queryLengths.Length} entries for {n} sequences.", nameof(queryLengths));
-            if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+            AttentionShape[] shapes = KvInputs.CheckBatch(n, b =>
+            {
+                OpenClKvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
+                return (s.Id, s.Tokens);
+            }, KvHeads, HeadDim, queries, output, heads, queryLengths, options.Causal);
             var table = new int[4 * n];
-            long total = 0, rows = 0;
+            long rows = 0;
             int maxKeys = 0, maxQueries = 0;
             for (int b = 0; b < n; b++)
             {
-                OpenClKvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
-                int nq = queryLengths.IsEmpty ? 1 : queryLengths[b];
-                if (nq <= 0) throw new ArgumentException($"queryLengths[{b}] must be positive; got {nq}.", nameof(queryLengths));
-                if (s.Tokens == 0) throw new ArgumentException($"sequences[{b}] (sequence {s.Id}) is empty: append keys and values before attending.", nameof(sequences));
-                var shape = new AttentionShape(1, heads, KvHeads, nq, s.Tokens, HeadDim);
-                BackendSupport.ValidateShape(shape, options.Causal);
+                (int nk, int nq) = (shapes[b].KeyLength, shapes[b].QueryLength);
                 if (rows + (long)heads * nq > int.MaxValue) throw new ArgumentException($"The batch has more than {int.MaxValue} query rows.", nameof(queryLengths));
-                (table[4 * b], table[4 * b + 1], table[4 * b + 2], table[4 * b + 3]) = (s.Tokens, nq, s.Slot * TotalPages, (int)rows);
-                total += shape.QueryElements;
+                (table[4 * b], table[4 * b + 1], table[4 * b + 2], table[4 * b + 3]) = (nk, nq, sequences[b].Slot * _rowInts, (int)rows);
                 rows += (long)heads * nq;
-                maxKeys = Math.Max(maxKeys, s.Tokens);
+                maxKeys = Math.Max(maxKeys, nk);
                 maxQueries = Math.Max(maxQueries, nq);
             }
-            string text = $"the sum over sequences of heads*q_len*dim = {total}";
-            if (queries.Length != total) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
-            if (output.Length != total) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
             if (n == 0) return;
             AttentionScoring scoring = BackendSupport.ResolveScoring(options, heads, HeadDim, maxKeys);
-            var call = new OpenClDevice.KvLaunch(KvHeads, HeadDim, maxQueries, maxKeys, n, 1, 1, 0, SpanOverride, WorkGroupOverride);
+            var call = new OpenClDevice.KvLaunch(KvHeads, HeadDim, maxQueries, maxKeys, n, _grouped ? PageTokens : 1, _grouped ? Options.GroupSize : 1, 0,
+                SpanOverride, WorkGroupOverride);
             using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_attention");
             nint descriptors = _device.Scratch("kv_pool.sequences", table.Length * sizeof(int));
             _device.WriteRaw<int>(descriptors, table);
@@ -286,15 +318,15 @@ public sealed class OpenClKvPagePool : IDisposable
                 OpenClKvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
                 if (!seen.Add(s)) throw new ArgumentException($"sequences[{b}] (sequence {s.Id}) appears twice: a step appends one token to each sequence.", nameof(sequences));
                 if (s.Tokens + 1L > int.MaxValue / 2) throw new ArgumentException($"sequences[{b}] would exceed {int.MaxValue / 2} tokens.", nameof(sequences));
-                need += PagesNeeded(s, 1);
+                if (!_grouped) need += PagesNeeded(s, 1);
             }
-            long expected = (long)n * KvHeads * HeadDim;
-            string shape = $"sequences*kv_heads*dim = {n}*{KvHeads}*{HeadDim} = {expected}";
-            if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
-            if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
-            CheckRange(keys, i => $"sequence {i / HeadDim / KvHeads}, head {i / HeadDim % KvHeads}", nameof(keys));
-            CheckRange(values, i => $"sequence {i / HeadDim / KvHeads}, head {i / HeadDim % KvHeads}", nameof(values));
+            KvInputs.CheckStep(KvHeads, HeadDim, n, _limit, Format, keys, values);
             if (n == 0) return;
+            if (_grouped)
+            {
+                AppendTokensGrouped(sequences, keys, values);
+                return;
+            }
             CheckPages(need, $"appending a token to each of {n} sequences");
             using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_append");
             try
@@ -304,7 +336,7 @@ public sealed class OpenClKvPagePool : IDisposable
                 {
                     OpenClKvSequence s = sequences[b];
                     OpenPages(s, 1);
-                    (items[2 * b], items[2 * b + 1]) = (s.Slot * TotalPages, s.Tokens);
+                    (items[2 * b], items[2 * b + 1]) = (s.Slot * _rowInts, s.Tokens);
                 }
                 nint buffer = _device.Scratch("kv_pool.items", items.Length * sizeof(int));
                 _device.WriteRaw<int>(buffer, items);
@@ -326,15 +358,20 @@ public sealed class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             OpenClKvSequence s = CheckSequence(sequence, nameof(sequence));
-            CheckBlock(s.Tokens, keys, values, tokens);
+            KvInputs.CheckBlock(KvHeads, HeadDim, s.Tokens, _limit, Format, keys, values, tokens);
             if (tokens == 0) return;
+            if (_grouped)
+            {
+                AppendGrouped(s, keys, values, tokens);
+                return;
+            }
             CheckPages(PagesNeeded(s, tokens), $"appending {tokens} tokens to sequence {s.Id}");
             using OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_append");
             try
             {
                 OpenPages(s, tokens);
                 _device.StoreKv(BuildOptions(1, 1), Buffers, keys, values, KvHeads, HeadDim, tokens, s.Tokens, 1,
-                    new OpenClDevice.KvStoreTables(_tables.Value, s.Slot * TotalPages, 0));
+                    new OpenClDevice.KvStoreTables(_tables.Value, s.Slot * _rowInts, 0));
                 run.Complete();
             }
             catch
@@ -367,7 +404,7 @@ public sealed class OpenClKvPagePool : IDisposable
     /// </summary>
     private void OpenPages(OpenClKvSequence s, int tokens)
     {
-        long row = (long)s.Slot * TotalPages;
+        long row = (long)s.Slot * _rowInts;
         if (s.Tokens % PageTokens != 0 && _refs[s.PageList[^1]] > 1)
         {
             int shared = s.PageList[^1], own = TakePage();
@@ -400,8 +437,8 @@ public sealed class OpenClKvPagePool : IDisposable
             var child = new OpenClKvSequence(this, _nextId++, TakeSlot()) { Tokens = s.Tokens };
             using (OpenClDevice.DeviceOperation run = _device.Begin("kv_pool_fork"))
             {
-                long row = (long)TotalPages * sizeof(int);
-                Faulting(() => _device.CopyBuffer(_tables.Value, _tables.Value, s.Slot * row, child.Slot * row, s.PageList.Count * sizeof(int)));
+                long row = (long)_rowInts * sizeof(int);
+                Faulting(() => _device.CopyBuffer(_tables.Value, _tables.Value, s.Slot * row, child.Slot * row, UsedRowInts(s) * sizeof(int)));
                 run.Complete();
             }
             foreach (int page in s.PageList)
@@ -409,6 +446,7 @@ public sealed class OpenClKvPagePool : IDisposable
                 child.PageList.Add(page);
                 _refs[page]++;
             }
+            if (_grouped) ForkGrouped(s, child);
             _live.Add(child);
             return child;
         }
@@ -422,6 +460,11 @@ public sealed class OpenClKvPagePool : IDisposable
             OpenClKvSequence s = CheckSequence(sequence, nameof(sequence));
             if (tokens < 0 || tokens > s.Tokens)
                 throw new ArgumentException($"tokens must be within 0 .. {s.Tokens} (the sequence's length); got {tokens}.", nameof(tokens));
+            if (_grouped)
+            {
+                TruncateGrouped(s, tokens);
+                return;
+            }
             s.Tokens -= tokens;
             // A kept page that another sequence shares is copied by the next append that writes it; the table's
             // entries past the kept pages are never read.
@@ -435,6 +478,7 @@ public sealed class OpenClKvPagePool : IDisposable
         {
             if (_disposed || !_live.Remove(sequence)) return;
             Release(sequence, 0);
+            if (_grouped) FreeGrouped(sequence);
             sequence.Tokens = 0;
             sequence.Freed = true;
             _freeSlots.Push(sequence.Slot);
@@ -458,31 +502,6 @@ public sealed class OpenClKvPagePool : IDisposable
         {
             CheckUsable();
             return read(CheckSequence(sequence, nameof(sequence)));
-        }
-    }
-
-    /// <summary>The checks of an append: shapes, and every number finite and within the format's range (fp16 storage and scales).</summary>
-    private void CheckBlock(int length, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens)
-    {
-        if (tokens < 0) throw new ArgumentException($"tokens must be non-negative; got {tokens}.", nameof(tokens));
-        long expected = (long)KvHeads * tokens * HeadDim;
-        string shape = $"kv_heads*tokens*dim = {KvHeads}*{tokens}*{HeadDim} = {expected}";
-        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
-        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
-        if ((long)length + tokens > int.MaxValue / 2) throw new ArgumentException($"The sequence would exceed {int.MaxValue / 2} tokens.", nameof(tokens));
-        CheckRange(keys, i => $"head {i / HeadDim / tokens}, token {i / HeadDim % tokens}", nameof(keys));
-        CheckRange(values, i => $"head {i / HeadDim / tokens}, token {i / HeadDim % tokens}", nameof(values));
-    }
-
-    /// <summary>Every number finite and within the format's range; <paramref name="where"/> names element i's head and token.</summary>
-    private void CheckRange(ReadOnlySpan<float> data, Func<int, string> where, string name)
-    {
-        for (int i = 0; i < data.Length; i++)
-        {
-            float x = data[i];
-            if (MathF.Abs(x) <= _limit) continue;   // false for NaN and infinities
-            string why = float.IsFinite(x) ? $"exceeds the {Format.Name()} limit of {_limit} (stored or scaled as fp16)" : "is not finite; the pool accepts finite numbers only";
-            throw new ArgumentException($"{name}[{where(i)}, channel {i % HeadDim}] = {x} {why}. Nothing was appended.", name);
         }
     }
 

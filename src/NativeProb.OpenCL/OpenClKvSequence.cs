@@ -29,6 +29,12 @@ public sealed class OpenClKvSequence : IDisposable
 
     internal bool Freed { get; set; }
 
+    /// <summary>KIVI / SAQ: the host store that runs the sequence's grouping (the CPU's codes); null for per-token formats.</summary>
+    internal Cpu.KvCache.GroupedStore? Store { get; set; }
+
+    /// <summary>KIVI / SAQ: the sequence's quantized chunks on the device, oldest first (its <see cref="PageList"/> holds the residual's pages, a key and a value page per 16 tokens).</summary>
+    internal List<OpenClKvPagePool.DeviceChunk> Chunks { get; } = [];
+
     /// <summary>The pool the sequence lives in.</summary>
     public OpenClKvPagePool Pool { get; }
 
@@ -41,8 +47,11 @@ public sealed class OpenClKvSequence : IDisposable
     /// <summary>Tokens stored.</summary>
     public int Length => Pool.Read(this, s => s.Tokens);
 
-    /// <summary>Pages the sequence's table holds (shared ones included).</summary>
-    public int Pages => Pool.Read(this, s => s.PageList.Count);
+    /// <summary>Pages the sequence's table holds (shared ones included; for KIVI and SAQ, its chunks' and its residual's).</summary>
+    public int Pages => Pool.Read(this, s => s.PageList.Count + s.Chunks.Sum(c => c.Pages.Length));
+
+    /// <summary>The most newest tokens <see cref="Truncate"/> can drop: all of them for per-token formats; for KIVI and SAQ those still in the fp32 residual (as <see cref="KvCache.KvSequence.TruncatableTokens"/>).</summary>
+    public int TruncatableTokens => Pool.Read(this, s => s.Store?.TruncatableTokens ?? s.Tokens);
 
     /// <summary>Appends one token: <paramref name="key"/> and <paramref name="value"/> are <c>[Hkv, D]</c>.</summary>
     /// <param name="key">The key of every KV head (after RoPE).</param>
@@ -68,8 +77,8 @@ public sealed class OpenClKvSequence : IDisposable
     public OpenClKvSequence Fork() => Pool.Fork(this);
 
     /// <summary>Drops the newest <paramref name="tokens"/> tokens (speculative decoding); pages no longer used return at once.</summary>
-    /// <param name="tokens">At most <see cref="Length"/>.</param>
-    /// <exception cref="ArgumentException">More tokens than the sequence holds, or a negative count; nothing changes.</exception>
+    /// <param name="tokens">At most <see cref="TruncatableTokens"/>.</param>
+    /// <exception cref="ArgumentException">More tokens than the sequence holds or than the format can drop, or a negative count; nothing changes.</exception>
     public void Truncate(int tokens) => Pool.Truncate(this, tokens);
 
     /// <summary>Attention of this sequence alone (see <see cref="OpenClKvPagePool.Attend"/> for many).</summary>

@@ -51,6 +51,14 @@ public static class ClTestData
     public static float[] Gaussian(int seed, long length, double scale = 1.0) =>
         NativeProb.Diagnostics.AttentionInputs.Gaussian(seed, length, scale);
 
+    /// <summary>The bytes <paramref name="act"/> moves to the device and back, by the device's transfer counters around it.</summary>
+    public static (long Up, long Down) Moved(OpenClDevice device, Action act)
+    {
+        long up = device.HostToDeviceBytes, down = device.DeviceToHostBytes;
+        act();
+        return (device.HostToDeviceBytes - up, device.DeviceToHostBytes - down);
+    }
+
     /// <summary>||a - b|| / ||b|| in double, b the CPU result.</summary>
     public static double RelativeL2(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {

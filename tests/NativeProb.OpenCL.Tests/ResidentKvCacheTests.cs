@@ -233,14 +233,16 @@ public sealed class ResidentKvCacheTests(ClFixture fixture)
         var o = new float[q.Length];
         var options = new AttentionOptions { Causal = true, Bias = PositionalBias.Alibi };
         cache.Attend(q, o, h, 1, options);
-        long up = device.HostToDeviceBytes, down = device.DeviceToHostBytes;
         float[] k = ClTestData.Gaussian(4, (long)hkv * d), v = ClTestData.Gaussian(5, (long)hkv * d);
-        for (int t = 0; t < steps; t++)
+        (long up, long down) = ClTestData.Moved(device, () =>
         {
-            cache.Append(k, v);
-            cache.Attend(q, o, h, 1, options);
-        }
-        double upPerStep = (device.HostToDeviceBytes - up) / (double)steps, downPerStep = (device.DeviceToHostBytes - down) / (double)steps;
+            for (int t = 0; t < steps; t++)
+            {
+                cache.Append(k, v);
+                cache.Attend(q, o, h, 1, options);
+            }
+        });
+        double upPerStep = up / (double)steps, downPerStep = down / (double)steps;
         double tokenAndQueries = (2.0 * hkv * d + h * d) * sizeof(float), output = (double)h * d * sizeof(float);
         Assert.True(upPerStep <= 2 * tokenAndQueries, $"{format}: {upPerStep:F0} bytes up per step; bound 2 x {tokenAndQueries}");
         Assert.True(downPerStep <= 2 * output, $"{format}: {downPerStep:F0} bytes down per step; bound 2 x {output}");

@@ -30,6 +30,11 @@
 //   16-byte groups of 128 / B codes (code e in byte e % 16 of group e / (128 / B), at bit B * (e % (128 / B) / 16)),
 //   B = 3 as a 2-bit plane followed (at byte n / 4) by a 1-bit plane. The fp32 residual (rel = t % S) holds keys in
 //   16-token tiles (a2, as the per-token keys) and values as rows (a3).
+// Grouped POOL: the arena (a0) is cut into pages of PAGE_BYTES bytes. A sequence's table row holds, per 16-token tile
+//   of its residual, the page of the tile's keys ([Hkv][D][16] fp32) and the page of its values ([16][Hkv][D] fp32),
+//   RES_TILES = S / 16 pairs; then CHUNK_INTS ints per quantized chunk: key bits, value bits, the six parts' byte
+//   offsets inside the chunk (each a multiple of 64), and the CHUNK_PAGES pages that hold the chunk's bytes in order
+//   (chunk byte o is byte o % PAGE_BYTES of its page o / PAGE_BYTES; no aligned load crosses a page).
 
 #ifndef FMT
 #define FMT 0
@@ -49,6 +54,16 @@
 #ifndef PAGE_RUNS
 #define PAGE_RUNS 1
 #endif
+#ifndef PAGE_BYTES
+#define PAGE_BYTES 64
+#endif
+#ifndef CHUNK_PAGES
+#define CHUNK_PAGES 1
+#endif
+#ifndef RES_TILES
+#define RES_TILES 1
+#endif
+#define CHUNK_INTS (8 + CHUNK_PAGES)
 // INT_KEYS (grouped, set by the host for KvArithmetic.Integer): quantized chunks' key scores by integer dot products
 // of per-block int8 query codes and the stored key codes, as the CPU's integer arithmetic (docs/algorithms.md §2.4).
 #if !defined(INT_KEYS) || FMT != 4
@@ -106,6 +121,60 @@ inline long value_at(long row, int d, int c) { return (row & ~63L) * d + (long)(
 
 /// int8 / int4: the fp16 scale of block b (channels 32b .. 32b + 31) of the value in row `row`: [R / 64][b][R % 64].
 inline long value_scale_at(long row, int d, int b) { return (row & ~63L) * (d / 32) + (long)b * 64 + (row & 63); }
+
+#if FMT == 4
+#if POOL
+/// Grouped: the 8 + CHUNK_PAGES ints of quantized chunk ci (widths, the parts' offsets inside the chunk, its pages).
+inline const __global int* chunk_meta(const cache_t* k, int ci) { return k->table + 2 * RES_TILES + ci * CHUNK_INTS; }
+
+/// Grouped: byte `off` of the chunk whose ints are cm, through its pages.
+inline const __global uchar* chunk_at(const cache_t* k, const __global int* cm, long off)
+{
+    return k->a0 + (long)cm[8 + off / PAGE_BYTES] * PAGE_BYTES + off % PAGE_BYTES;
+}
+
+/// Grouped: the residual key tile of token rel (channel c's 16 keys at 16 c) of KV head h.
+inline const __global float* residual_keys(const cache_t* k, int rel, int h)
+{
+    return (const __global float*)(k->a0 + (long)k->table[2 * (rel >> 4)] * PAGE_BYTES) + (long)h * k->d * 16;
+}
+
+/// Grouped: the residual value row of token rel of KV head h.
+inline const __global float* residual_value(const cache_t* k, int rel, int h)
+{
+    return (const __global float*)(k->a0 + (long)k->table[2 * (rel >> 4) + 1] * PAGE_BYTES) + ((long)(rel & 15) * k->kv_heads + h) * k->d;
+}
+#else
+inline const __global int* chunk_meta(const cache_t* k, int ci) { return (const __global int*)k->a1 + 8 * ci; }
+
+inline const __global uchar* chunk_at(const cache_t* k, const __global int* cm, long off) { return k->a0 + off; }
+
+inline const __global float* residual_keys(const cache_t* k, int rel, int h)
+{
+    return (const __global float*)k->a2 + ((long)(rel >> 4) * k->kv_heads + h) * k->d * 16;
+}
+
+inline const __global float* residual_value(const cache_t* k, int rel, int h)
+{
+    return (const __global float*)k->a3 + ((long)rel * k->kv_heads + h) * k->d;
+}
+#endif
+
+/// Grouped: bytes off .. off + len - 1 of the chunk whose ints are cm, when they lie in one page (always without POOL), else 0.
+inline const __global uchar* chunk_span(const cache_t* k, const __global int* cm, long off, long len)
+{
+#if POOL
+    if (off % PAGE_BYTES + len > PAGE_BYTES) return 0;
+#endif
+    return chunk_at(k, cm, off);
+}
+
+/// Grouped: fp16 number i of the chunk part at byte `part` (a scale or a min), as h2f reads it.
+inline float chunk_half(const cache_t* k, const __global int* cm, long part, long i)
+{
+    return vload_half4(0, (const __global half*)chunk_at(k, cm, part + 2 * i)).x;
+}
+#endif
 
 // ---- the store kernel: tokens [Hkv, m, D] (keys sk, values sv) become tokens base .. base + m - 1 ----
 
@@ -199,12 +268,17 @@ __kernel void kv_store(
 #else
     // Grouped: the fp32 residual of token t (t counts within the residual here); keys in 16-token tiles as above.
     const int rel = t % s_len;
-    const long ktile = (long)(rel >> 4) * kv_heads + h;
-    const long r = ((long)rel * kv_heads + h) * d;
+#if POOL
+    __global float* kp = (__global float*)(a0 + (long)at.table[2 * (rel >> 4)] * PAGE_BYTES) + (long)h * d * 16 + (rel & 15);
+    __global float* vp = (__global float*)(a0 + (long)at.table[2 * (rel >> 4) + 1] * PAGE_BYTES) + ((long)(rel & 15) * kv_heads + h) * d;
+#else
+    __global float* kp = (__global float*)a2 + ((long)(rel >> 4) * kv_heads + h) * d * 16 + (rel & 15);
+    __global float* vp = (__global float*)a3 + ((long)rel * kv_heads + h) * d;
+#endif
     for (int c = 0; c < d; c++)
     {
-        ((__global float*)a2)[(ktile * d + c) * 16 + (rel & 15)] = k[c];
-        ((__global float*)a3)[r + c] = v[c];
+        kp[c * 16] = k[c];
+        vp[c] = v[c];
     }
 #endif
 }
@@ -254,23 +328,47 @@ inline float sum16(float16 v)
 }
 
 #if FMT == 4
-/// 16 consecutive codes e .. e + 15 (e a multiple of 16) of a packed stream: one 16-byte load, one shift.
-inline uchar16 plain16(const __global uchar* stream, int bits, long e)
+/// log2 of the 16-code groups that share a 16-byte group of a B-bit stream (B = 1, 2, 4, 8).
+inline int group_shift(int bits) { return bits == 1 ? 3 : bits == 2 ? 2 : bits == 4 ? 1 : 0; }
+
+/// 16 consecutive codes e .. e + 15 (e a multiple of 16) of a packed stream at `stream` (or at any of its 16-byte groups
+/// that starts a whole number of 16 << group_shift(bits) codes before e): one 16-byte load, one shift.
+inline uchar16 plain16p(const __global uchar* stream, int bits, long e)
 {
-    const int lp = bits == 1 ? 3 : bits == 2 ? 2 : bits == 4 ? 1 : 0;   // log2(codes of 16 per byte group)
+    const int lp = group_shift(bits);
     const long g = e >> 4;
     const uchar16 b = vload16(0, stream + (g >> lp) * 16);
     return (b >> (uchar16)(uchar)(bits * (int)(g & ((1 << lp) - 1)))) & (uchar16)(uchar)((1 << bits) - 1);
 }
 
-/// 16 consecutive codes as integers (3 bits: the 2-bit plane and the 1-bit plane at byte n / 4 joined).
-inline int16 icodes16(const __global uchar* stream, long n, int bits, long e)
+/// plain16p's 16 codes as integers; B = 3 joins the 2-bit plane at p2 and the 1-bit plane at p1 (e counted from each).
+inline int16 icodes16p(const __global uchar* p2, const __global uchar* p1, int bits, long e)
 {
-    if (bits == 3) return convert_int16(plain16(stream, 2, e) | (plain16(stream + n / 4, 1, e) << (uchar16)(uchar)2));
-    return convert_int16(plain16(stream, bits, e));
+    if (bits == 3) return convert_int16(plain16p(p2, 2, e) | (plain16p(p1, 1, e) << (uchar16)(uchar)2));
+    return convert_int16(plain16p(p2, bits, e));
 }
 
-inline float16 codes16(const __global uchar* stream, long n, int bits, long e) { return convert_float16(icodes16(stream, n, bits, e)); }
+/// 16 consecutive codes e .. e + 15 (e a multiple of 16) of the packed stream at byte `stream` of chunk cm: one 16-byte
+/// load, one shift.
+inline uchar16 plain16(const cache_t* k, const __global int* cm, long stream, int bits, long e)
+{
+    const int lp = group_shift(bits);
+    const long g = e >> 4;
+    const uchar16 b = vload16(0, chunk_at(k, cm, stream + (g >> lp) * 16));
+    return (b >> (uchar16)(uchar)(bits * (int)(g & ((1 << lp) - 1)))) & (uchar16)(uchar)((1 << bits) - 1);
+}
+
+/// 16 consecutive codes as integers (3 bits: the 2-bit plane and the 1-bit plane at byte n / 4 joined).
+inline int16 icodes16(const cache_t* k, const __global int* cm, long stream, long n, int bits, long e)
+{
+    if (bits == 3) return convert_int16(plain16(k, cm, stream, 2, e) | (plain16(k, cm, stream + n / 4, 1, e) << (uchar16)(uchar)2));
+    return convert_int16(plain16(k, cm, stream, bits, e));
+}
+
+inline float16 codes16(const cache_t* k, const __global int* cm, long stream, long n, int bits, long e)
+{
+    return convert_float16(icodes16(k, cm, stream, n, bits, e));
+}
 #endif
 
 #if PREFETCH && FMT != 4
@@ -367,15 +465,18 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
     const int ci = tb / k->s_len, rel = tb % k->s_len;
     if (ci < k->chunks)
     {
-        const __global int* cm = (const __global int*)k->a1 + 8 * ci;
+        const __global int* cm = chunk_meta(k, ci);
         const long n = (long)k->kv_heads * k->s_len * d;
         const int g = k->g_size;
         const long grp = (long)h * (k->s_len / g) + rel / g;
         const long e0 = grp * d * g + (long)((rel % g) >> 4) * 16 * d;
-        const __global uchar* codes = k->a0 + cm[2];
-        const __global half* scales = (const __global half*)(k->a0 + cm[3]);
-        const __global half* mins = (const __global half*)(k->a0 + cm[4]);
         const int bits = cm[0];
+        // The block's key codes (16 D codes from e0, a multiple of 256), and its group's scales and mins (D halves each),
+        // never cross a page (the host's part offsets and page size are multiples of their lengths): one lookup each.
+        const __global uchar* p2 = chunk_at(k, cm, cm[2] + ((e0 >> 4) >> group_shift(bits == 3 ? 2 : bits)) * 16);
+        const __global uchar* p1 = bits == 3 ? chunk_at(k, cm, cm[2] + n / 4 + ((e0 >> 4) >> 3) * 16) : p2;
+        const __global half* scales = (const __global half*)chunk_at(k, cm, cm[3] + 2 * grp * d);
+        const __global half* mins = (const __global half*)chunk_at(k, cm, cm[4] + 2 * grp * d);
 #if INT_KEYS
         // The integer arithmetic (IntegerKeys on the CPU): each row's queries times the group's key scales are
         // quantized per block of 16 channels to codes of at most qmax (round half to even) with one scale
@@ -392,8 +493,8 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
             for (int b = 0; b < d / 16; b++)
             {
                 const float16 x = vload16(0, qs + r * MAX_D + 16 * b);
-                const float16 y = x * vload_half16(0, scales + grp * d + 16 * b);
-                bias = fma(x, vload_half16(0, mins + grp * d + 16 * b), bias);
+                const float16 y = x * vload_half16(0, scales + 16 * b);
+                bias = fma(x, vload_half16(0, mins + 16 * b), bias);
                 const float m = max16(fabs(y));
                 float16 rounded = (float16)0.0f;
                 float sq = isfinite(m) ? 0.0f : NAN;
@@ -414,7 +515,7 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] = (int16)0;
             for (int c = b * 16; c < b * 16 + 16; c++)
             {
-                const int16 kc = icodes16(codes, n, bits, e0 + (long)c * 16);
+                const int16 kc = icodes16p(p2, p1, bits, (long)c * 16);
                 _Pragma("unroll") for (int r = 0; r < ROWS; r++) u[r] += (int16)qc[r * MAX_D + c] * kc;
             }
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma(convert_float16(u[r]), (float16)qsc[r * (MAX_D / 16) + b], s[r]);
@@ -422,14 +523,14 @@ inline void score_block(const cache_t* k, int h, int tb, __local const float* qs
 #else
         for (int c = 0; c < d; c++)
         {
-            const float16 kv = fma(codes16(codes, n, bits, e0 + (long)c * 16), (float16)h2f(scales, grp * d + c), (float16)h2f(mins, grp * d + c));
+            const float16 kv = fma(convert_float16(icodes16p(p2, p1, bits, (long)c * 16)), (float16)h2f(scales, c), (float16)h2f(mins, c));
             _Pragma("unroll") for (int r = 0; r < ROWS; r++) s[r] = fma((float16)qs[r * MAX_D + c], kv, s[r]);
         }
 #endif
     }
     else
     {
-        const __global float* base = (const __global float*)k->a2 + ((long)(rel >> 4) * k->kv_heads + h) * d * 16;
+        const __global float* base = residual_keys(k, rel, h);
         for (int c = 0; c < d; c++)
         {
             const float16 kv = vload16(c, base);
@@ -491,7 +592,8 @@ void kv_partial(
     const int sq = (int)get_group_id(2) / row_blocks, rb = (int)get_group_id(2) % row_blocks;
     const int nk = seqs[4 * sq], nq = seqs[4 * sq + 1], row0 = seqs[4 * sq + 3];
     if (rb * ROWS >= group * nq) return;   // the whole work-group: a sequence with fewer row blocks than the batch's most
-    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks, tables + seqs[4 * sq + 2] };
+    // Grouped: every chunk of a sequence is full and its residual holds fewer than S tokens.
+    cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, FMT == 4 ? nk / s_len : chunks, tables + seqs[4 * sq + 2] };
 #else
     const int nk = nk_arg, nq = nq_arg, row0 = 0, rb = (int)get_group_id(2);
     cache_t cache = { a0, a1, a2, a3, kv_heads, d, s_len, g_size, chunks };
@@ -598,28 +700,43 @@ void kv_partial(
             for (int j = 0; j < count;)
             {
                 const int t = t0 + j, ci = t / s_len, rel0 = t % s_len, run = min(count - j, s_len - rel0);
-                if (ci < chunks)
+                if (ci < cache.chunks)
                 {
-                    const __global int* cm = (const __global int*)a1 + 8 * ci;
+                    const __global int* cm = chunk_meta(&cache, ci);
                     const long n = (long)kv_heads * s_len * d;
                     const long e0 = ((long)h * s_len + rel0) * d + c0;
                     const long mi = ((long)h * (d / g_size) + c0 / g_size) * s_len + rel0;
-                    const __global uchar* codes = a0 + cm[5];
-                    const __global half* vs = (const __global half*)(a0 + cm[6]);
-                    const __global half* vm = (const __global half*)(a0 + cm[7]);
+                    const long codes = cm[5], vs = cm[6], vm = cm[7];
                     const int bits = cm[1];
-                    for (int u = 0; u < run; u++)
+                    // The run's codes (from a 128-code boundary eb, so both planes of B = 3 index from it), scales and
+                    // mins through one lookup each where each lies in one page; else a lookup per token.
+                    const long eb = ((e0 >> 4) & ~7L) * 16, el = e0 + (long)(run - 1) * d;
+                    const int b2 = bits == 3 ? 2 : bits;
+                    const long o2 = codes + ((eb >> 4) >> group_shift(b2)) * 16, o1 = codes + n / 4 + ((eb >> 4) >> 3) * 16;
+                    const __global uchar* p2 = chunk_span(&cache, cm, o2, codes + ((el >> 4) >> group_shift(b2)) * 16 + 16 - o2);
+                    const __global uchar* p1 = bits == 3 ? chunk_span(&cache, cm, o1, codes + n / 4 + ((el >> 4) >> 3) * 16 + 16 - o1) : p2;
+                    const __global half* ps = (const __global half*)chunk_span(&cache, cm, vs + 2 * mi, 2L * run);
+                    const __global half* pm = (const __global half*)chunk_span(&cache, cm, vm + 2 * mi, 2L * run);
+                    if (p2 && p1 && ps && pm)
                     {
-                        const float16 vv = fma(codes16(codes, n, bits, e0 + (long)u * d), (float16)h2f(vs, mi + u), (float16)h2f(vm, mi + u));
+                        for (int u = 0; u < run; u++)
+                        {
+                            const float16 vv = fma(convert_float16(icodes16p(p2, p1, bits, e0 - eb + (long)u * d)), (float16)h2f(ps, u), (float16)h2f(pm, u));
+                            _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j + u], vv, a[r]);
+                        }
+                    }
+                    else for (int u = 0; u < run; u++)
+                    {
+                        const float16 vv = fma(codes16(&cache, cm, codes, n, bits, e0 + (long)u * d), (float16)chunk_half(&cache, cm, vs, mi + u),
+                            (float16)chunk_half(&cache, cm, vm, mi + u));
                         _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j + u], vv, a[r]);
                     }
                 }
                 else
                 {
-                    const __global float* rv = (const __global float*)a3 + ((long)rel0 * kv_heads + h) * d + c0;
                     for (int u = 0; u < run; u++)
                     {
-                        const float16 vv = vload16(0, rv + (long)u * kv_heads * d);
+                        const float16 vv = vload16(0, residual_value(&cache, rel0 + u, h) + c0);
                         _Pragma("unroll") for (int r = 0; r < ROWS; r++) a[r] = fma((float16)sc[r * TILE + j + u], vv, a[r]);
                     }
                 }

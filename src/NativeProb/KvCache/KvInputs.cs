@@ -6,7 +6,10 @@ using NativeProb.Cpu.KvCache;
 
 namespace NativeProb.KvCache;
 
-/// <summary>The argument checks of appends and attention, shared by <see cref="QuantizedKvCache"/> and <see cref="KvPagePool"/>.</summary>
+/// <summary>
+/// The argument checks of appends and attention, shared by <see cref="QuantizedKvCache"/>, <see cref="KvPagePool"/> and
+/// the OpenCL backend's device pool (so both pools report a misuse with the same message).
+/// </summary>
 internal static unsafe class KvInputs
 {
     /// <summary>Checks a range and its destinations, then writes the store's tokens start .. start + count, <c>[Hkv, count, D]</c> each.</summary>
@@ -57,7 +60,24 @@ internal static unsafe class KvInputs
         CheckData(values, tokens, headDim, limit, format, nameof(values));
     }
 
-    private static void CheckData(ReadOnlySpan<float> data, int tokens, int headDim, float limit, KvFormat format, string name)
+    /// <summary>Checks a decode step of a pool: one token for each of <paramref name="sequences"/> sequences, <c>[B, Hkv, D]</c> each.</summary>
+    /// <exception cref="ArgumentException">A length is wrong, or an element is not finite or exceeds the format's limit.</exception>
+    public static void CheckStep(int kvHeads, int headDim, int sequences, float limit, KvFormat format, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
+    {
+        long expected = (long)sequences * kvHeads * headDim;
+        string shape = $"sequences*kv_heads*dim = {sequences}*{kvHeads}*{headDim} = {expected}";
+        if (keys.Length != expected) throw new ArgumentException($"keys has length {keys.Length}; expected {shape}.", nameof(keys));
+        if (values.Length != expected) throw new ArgumentException($"values has length {values.Length}; expected {shape}.", nameof(values));
+        CheckData(keys, kvHeads, headDim, limit, format, nameof(keys), ("sequence", "head"));
+        CheckData(values, kvHeads, headDim, limit, format, nameof(values), ("sequence", "head"));
+    }
+
+    /// <summary>
+    /// Checks every element of <c>[outer, inner, D]</c> data (<paramref name="inner"/> rows per outer index; by default
+    /// KV heads of <paramref name="inner"/> tokens each); the message names the element by <paramref name="labels"/>.
+    /// </summary>
+    private static void CheckData(ReadOnlySpan<float> data, int inner, int headDim, float limit, KvFormat format, string name,
+        (string Outer, string Inner)? labels = null)
     {
         // |x| <= limit is false for NaN and for infinities, so one comparison checks everything.
         var bound = Vector<float>.One * limit;
@@ -74,12 +94,44 @@ internal static unsafe class KvInputs
         {
             float x = data[i];
             if (float.IsFinite(x) && MathF.Abs(x) <= limit) continue;
-            int c = i % headDim, t = i / headDim % tokens, h = i / headDim / tokens;
+            int c = i % headDim, t = i / headDim % inner, h = i / headDim / inner;
+            (string outer, string row) = labels ?? ("head", "token");
             string why = float.IsFinite(x)
                 ? $"exceeds the {format.Name()} limit of {limit} (scales and mins are stored as fp16)"
                 : "is not finite; the cache accepts finite numbers only";
-            throw new ArgumentException($"{name}[head {h}, token {t}, channel {c}] = {x} {why}. Nothing was appended.", name);
+            throw new ArgumentException($"{name}[{outer} {h}, {row} {t}, channel {c}] = {x} {why}. Nothing was appended.", name);
         }
+    }
+
+    /// <summary>
+    /// Checks a pool's ragged batched attention call and returns each sequence's shape: the query lengths against the
+    /// sequences, the overlap, each sequence (<paramref name="measure"/> checks sequence b, throwing for a freed or
+    /// foreign one, and returns its id and length), its Nq and shape, then the buffers' lengths.
+    /// </summary>
+    /// <exception cref="ArgumentException">A shape or length is wrong, or a sequence is empty.</exception>
+    public static AttentionShape[] CheckBatch(int sequences, Func<int, (int Id, int Length)> measure, int kvHeads, int headDim,
+        ReadOnlySpan<float> queries, ReadOnlySpan<float> output, int heads, ReadOnlySpan<int> queryLengths, bool causal)
+    {
+        int n = sequences;
+        if (!queryLengths.IsEmpty && queryLengths.Length != n)
+            throw new ArgumentException($"queryLengths has {queryLengths.Length} entries for {n} sequences.", nameof(queryLengths));
+        if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
+        var shapes = new AttentionShape[n];
+        long total = 0;
+        for (int b = 0; b < n; b++)
+        {
+            (int id, int length) = measure(b);
+            int nq = queryLengths.IsEmpty ? 1 : queryLengths[b];
+            if (nq <= 0) throw new ArgumentException($"queryLengths[{b}] must be positive; got {nq}.", nameof(queryLengths));
+            if (length == 0) throw new ArgumentException($"sequences[{b}] (sequence {id}) is empty: append keys and values before attending.", nameof(sequences));
+            shapes[b] = new AttentionShape(1, heads, kvHeads, nq, length, headDim);
+            FlashAttention.ValidateShape(shapes[b], causal);
+            total += shapes[b].QueryElements;
+        }
+        string text = $"the sum over sequences of heads*q_len*dim = {total}";
+        if (queries.Length != total) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
+        if (output.Length != total) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
+        return shapes;
     }
 
     /// <summary>Checks one attention call on a cache of <paramref name="length"/> tokens and returns its shape.</summary>

@@ -165,24 +165,11 @@ public sealed unsafe class KvPagePool : IDisposable
         {
             CheckOpen();
             int n = sequences.Count;
-            if (!queryLengths.IsEmpty && queryLengths.Length != n)
-                throw new ArgumentException($"queryLengths has {queryLengths.Length} entries for {n} sequences.", nameof(queryLengths));
-            if (output.Overlaps(queries)) throw new ArgumentException("output must not overlap queries.", nameof(output));
-            var shapes = new AttentionShape[n];
-            long total = 0;
-            for (int b = 0; b < n; b++)
+            AttentionShape[] shapes = KvInputs.CheckBatch(n, b =>
             {
                 KvSequence s = CheckSequence(sequences[b], $"sequences[{b}]");
-                int nq = queryLengths.IsEmpty ? 1 : queryLengths[b];
-                if (nq <= 0) throw new ArgumentException($"queryLengths[{b}] must be positive; got {nq}.", nameof(queryLengths));
-                if (s.Store.Length == 0) throw new ArgumentException($"sequences[{b}] (sequence {s.Id}) is empty: append keys and values before attending.", nameof(sequences));
-                shapes[b] = new AttentionShape(1, heads, KvHeads, nq, s.Store.Length, HeadDim);
-                FlashAttention.ValidateShape(shapes[b], options.Causal);
-                total += shapes[b].QueryElements;
-            }
-            string text = $"the sum over sequences of heads*q_len*dim = {total}";
-            if (queries.Length != total) throw new ArgumentException($"queries has length {queries.Length}; expected {text}.", nameof(queries));
-            if (output.Length != total) throw new ArgumentException($"output has length {output.Length}; expected {text}.", nameof(output));
+                return (s.Id, s.Store.Length);
+            }, KvHeads, HeadDim, queries, output, heads, queryLengths, options.Causal);
             if (n == 0) return;
             CpuPath path = options.Path ?? _path;
             CpuPaths.EnsureAvailable(path, nameof(options));
@@ -258,11 +245,21 @@ public sealed unsafe class KvPagePool : IDisposable
             KvStore store = CheckSequence(sequence, nameof(sequence)).Store;
             if (tokens < 0 || tokens > store.Length)
                 throw new ArgumentException($"tokens must be within 0 .. {store.Length} (the sequence's length); got {tokens}.", nameof(tokens));
-            if (tokens > store.TruncatableTokens)
-                throw new ArgumentException($"{Format.Name()} can drop only the {store.TruncatableTokens} newest tokens, which are still in full precision; " +
-                    $"{tokens} were asked for (quantized chunks, and the ladder steps their flush made, cannot be undone). Nothing was dropped.", nameof(tokens));
+            CheckTruncatable(Format, store.TruncatableTokens, tokens);
             store.Truncate(tokens);
         }
+    }
+
+    /// <summary>
+    /// The check of a truncation that the format cannot undo (KIVI / SAQ: only the fp32 residual can be dropped), shared
+    /// with the OpenCL device pool.
+    /// </summary>
+    /// <exception cref="ArgumentException">More than <paramref name="truncatable"/> tokens were asked for; the message names <c>tokens</c>.</exception>
+    internal static void CheckTruncatable(KvFormat format, int truncatable, int tokens)
+    {
+        if (tokens > truncatable)
+            throw new ArgumentException($"{format.Name()} can drop only the {truncatable} newest tokens, which are still in full precision; " +
+                $"{tokens} were asked for (quantized chunks, and the ladder steps their flush made, cannot be undone). Nothing was dropped.", nameof(tokens));
     }
 
     internal void Free(KvSequence sequence)
