@@ -110,8 +110,8 @@ internal static unsafe class TileKernels
             // rows, into L2 (keeping L1 for the query rows and scores); a prefetch past the end of
             // the cache is a harmless hint, it never faults. With a 4-row block the requests are spread
             // over its channel loop, two lines of each row per step, instead of 2 D / 16 in a burst that
-            // fills the core's miss buffers before the key's own loads (measured 3% faster cold and warm
-            // on a Zen 4 core, in one process against the burst).
+            // can fill the core's miss buffers before the key's own loads (on a Zen 4 core, in one process
+            // against the burst: 1-4% faster at one thread, alike at two).
             int ka = t + PrefetchRowsAhead, va = t + PrefetchValueRowsAhead;
             float* kAhead = ka < count ? k + PrefetchRowsAhead * d : nextKeys + (long)(ka - count) * d;
             float* vAhead = va < count ? values + (long)va * d : nextValues + (long)(va - count) * d;
