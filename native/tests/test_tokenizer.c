@@ -204,10 +204,11 @@ int main(int argc, char** argv) {
     int nlines = parse_lines(json, lines, lens, 256);
     CHECK(nlines > 30);
 
-    static const char* full[] = {"llama2", "llama3", "qwen3", "gemma3", "gpt2", "bert-base-uncased", "unigram"};
+    static const char* full[] = {"llama2", "llama3", "qwen3", "gemma3", "gpt2", "bert-base-uncased", "unigram",
+                                 "deepseek_v3", "gpt4o", "gptoss", "gpt35turbo", "claude", "gemini"};
     static const char* small[] = {"bert-base-uncased", "unigram"};
     const char** names = quick ? small : full;
-    int count = quick ? 2 : 7;
+    int count = quick ? (int)(sizeof small / sizeof small[0]) : (int)(sizeof full / sizeof full[0]);
     static expected_t rows[256];
     np_tokenizer_t* first = NULL;
     for (int k = 0; k < count; ++k) {
