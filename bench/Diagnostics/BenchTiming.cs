@@ -20,8 +20,19 @@ internal static class BenchTiming
             action(warmup + i);
             times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
-        Array.Sort(times);
-        return reps % 2 == 1 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+        return Median(times);
+    }
+
+    /// <summary>The median: the middle value, or the mean of the two middle values of an even count.</summary>
+    public static double Median(IReadOnlyCollection<double> values) => Quantile(values, 0.5);
+
+    /// <summary>The <paramref name="p"/>-quantile, linear between the two nearest order statistics (input in any order).</summary>
+    public static double Quantile(IReadOnlyCollection<double> values, double p)
+    {
+        double[] sorted = values.Order().ToArray();
+        double at = p * (sorted.Length - 1);
+        int lo = (int)Math.Floor(at), hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (at - lo) * (sorted[hi] - sorted[lo]);
     }
 
     /// <summary>

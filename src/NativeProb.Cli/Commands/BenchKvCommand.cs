@@ -183,9 +183,7 @@ internal static class BenchKvCommand
             fmaGflops = Math.Max(fmaGflops, MachineProbe.FmaPeakGflops(s.Threads));
             for (int f = 0; f < rows.Count; f++)
             {
-                double[] sorted = times[f].Order().ToArray();
-                double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
-                rows[f] = rows[f] with { Ms = median };
+                rows[f] = rows[f] with { Ms = BenchTiming.Median(times[f]) };
             }
         }
         caches.Clear();

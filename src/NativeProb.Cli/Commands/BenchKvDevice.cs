@@ -85,7 +85,7 @@ internal static class BenchKvDevice
                 }
             });
             double upPerStep = up / (double)steps, downPerStep = down / (double)steps;
-            double devMedian = Median(devMs), cpuMedian = Median(cpuMs);
+            double devMedian = BenchTiming.Median(devMs), cpuMedian = BenchTiming.Median(cpuMs), kernelMedian = BenchTiming.Median(kernelMs);
             JsonObject row = BenchKvCommand.DecodeRow(s, "opencl", "opencl", format, resolved.Name());
             row["device"] = device.Info.Name;
             row["prefill_tokens"] = prompt;
@@ -102,13 +102,13 @@ internal static class BenchKvDevice
             row["rel_error_vs_cpu"] = worst;
             row["median_ms"] = Math.Round(devMedian, 4);
             row["mean_ms"] = Math.Round(devMs.Average(), 4);
-            row["kernel_ms"] = Math.Round(Median(kernelMs), 4);
+            row["kernel_ms"] = Math.Round(kernelMedian, 4);
             row["cpu_median_ms"] = Math.Round(cpuMedian, 4);
             row["cpu_mean_ms"] = Math.Round(cpuMs.Average(), 4);
             row["device_vs_cpu"] = Math.Round(devMedian / cpuMedian, 3);
             results.Add(row);
             table.AddRow(format.Name() + (resolved == KvArithmetic.Integer ? "/int" : ""), F(cpu.BitsPerElement, 2), F(upPerStep, 0), F(downPerStep, 0), worst.ToString("E2", CultureInfo.InvariantCulture),
-                F(devMedian, 3), F(Median(kernelMs), 3), F(cpuMedian, 3), F(devMedian / cpuMedian, 2) + "x");
+                F(devMedian, 3), F(kernelMedian, 3), F(cpuMedian, 3), F(devMedian / cpuMedian, 2) + "x");
         }
         console.MarkupLine($"[bold]KV cache on OpenCL[/] {Markup.Escape(device.Info.Name)}: kv_len={s.KvLen} ({prompt} appended in blocks of {FillBlock}, then {steps} decode steps " +
             $"of append one token + attend) heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}; a step's bytes are averaged over the steps, flush uploads included; " +
@@ -124,12 +124,6 @@ internal static class BenchKvDevice
         for (int h = 0; h < s.KvHeads; h++)
             Array.Copy(data, ((long)h * s.KvLen + t0) * s.Dim, block, (long)h * n * s.Dim, (long)n * s.Dim);
         return block;
-    }
-
-    private static double Median(List<double> xs)
-    {
-        double[] sorted = xs.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
     }
 
     private static string F(double x, int digits) => double.IsFinite(x) ? x.ToString("F" + digits, CultureInfo.InvariantCulture) : "-";

@@ -276,7 +276,8 @@ internal static class BenchPoolCommand
                 // so a change of the host's bandwidth between reps moves both of its times, not their ratio.
                 List<double> ratios = separate.Zip(batched, (a, b) => a / b).ToList();
                 rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
-                    Median(batched), Median(separate), (Quantile(ratios, 0.25), Median(ratios), Quantile(ratios, 0.75))));
+                    BenchTiming.Median(batched), BenchTiming.Median(separate),
+                    (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75))));
             }
             foreach (KvSequence seq in filled.Sequences) seq.Free();
         }
@@ -356,17 +357,6 @@ internal static class BenchPoolCommand
         if (rows.Any(r => r.Used < r.Batch))
             console.MarkupLine("* fewer sequences fit than the batch asks for: the batch is all of them.");
         return results;
-    }
-
-    private static double Median(List<double> values) => Quantile(values, 0.5);
-
-    /// <summary>The <paramref name="p"/>-quantile, linear between the two nearest order statistics.</summary>
-    internal static double Quantile(IReadOnlyCollection<double> values, double p)
-    {
-        double[] sorted = values.Order().ToArray();
-        double at = p * (sorted.Length - 1);
-        int lo = (int)Math.Floor(at), hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (at - lo) * (sorted[hi] - sorted[lo]);
     }
 
     private static string F(double x, int digits) => double.IsFinite(x) ? x.ToString("F" + digits, CultureInfo.InvariantCulture) : "-";

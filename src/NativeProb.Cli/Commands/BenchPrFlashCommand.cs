@@ -153,13 +153,13 @@ internal static class BenchPrFlashCommand
                         }
                 }
             });
-            double denseMs = Median(denseTimes), denseCpuMs = Median(denseCpuTimes);
+            double denseMs = BenchTiming.Median(denseTimes), denseCpuMs = BenchTiming.Median(denseCpuTimes);
             for (int i = 0; i < variants.Length; i++)
             {
                 PrFlashOptions options = variants[i];
                 PrFlashLayout layout = options.ResolveLayout(s.QueryLength);
                 PrFlashResult result = runs[i];
-                double ms = Median(times[i]), cpuMs = Median(cpuTimes[i]);
+                double ms = BenchTiming.Median(times[i]), cpuMs = BenchTiming.Median(cpuTimes[i]);
                 BlockPlan plan = PrFlashAttention.Plan(s, options);
                 if (plan.BlocksComputed != result.BlocksComputed)
                     throw new InvalidOperationException($"the kernel computed {result.BlocksComputed} blocks but the plan has {plan.BlocksComputed}.");
@@ -258,12 +258,6 @@ internal static class BenchPrFlashCommand
         wall.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         process.Refresh();
         cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
-    }
-
-    private static double Median(List<double> times)
-    {
-        double[] a = times.Order().ToArray();
-        return a.Length % 2 == 1 ? a[a.Length / 2] : 0.5 * (a[a.Length / 2 - 1] + a[a.Length / 2]);
     }
 
     private static string Ms(double ms) => F(ms, ms >= 100 ? 0 : 2);

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using NativeProb.Cli;
 using NativeProb.Cli.Commands;
 using NativeProb.Cpu;
+using NativeProb.Diagnostics;
 using NativeProb.Errors;
 using NativeProb.KvCache;
 
@@ -80,11 +81,11 @@ public class BenchPoolCommandTests : IDisposable
     [Fact]
     public void QuantilesInterpolateBetweenOrderStatistics()
     {
-        Assert.Equal(2.5, BenchPoolCommand.Quantile([4.0, 1.0, 3.0, 2.0], 0.5), 12);
-        Assert.Equal(1.75, BenchPoolCommand.Quantile([4.0, 1.0, 3.0, 2.0], 0.25), 12);
-        Assert.Equal(3.25, BenchPoolCommand.Quantile([4.0, 1.0, 3.0, 2.0], 0.75), 12);
-        Assert.Equal(3.0, BenchPoolCommand.Quantile([5.0, 3.0, 1.0], 0.5), 12);
-        Assert.Equal(7.0, BenchPoolCommand.Quantile([7.0], 0.25), 12);
+        Assert.Equal(2.5, BenchTiming.Quantile([4.0, 1.0, 3.0, 2.0], 0.5), 12);
+        Assert.Equal(1.75, BenchTiming.Quantile([4.0, 1.0, 3.0, 2.0], 0.25), 12);
+        Assert.Equal(3.25, BenchTiming.Quantile([4.0, 1.0, 3.0, 2.0], 0.75), 12);
+        Assert.Equal(3.0, BenchTiming.Quantile([5.0, 3.0, 1.0], 0.5), 12);
+        Assert.Equal(7.0, BenchTiming.Quantile([7.0], 0.25), 12);
     }
 
     /// <summary>Filling stops at the first sequence the budget refuses and frees it: the pool then holds exactly the fitted ones.</summary>
