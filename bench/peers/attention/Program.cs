@@ -231,17 +231,10 @@ internal static class Program
             {
                 ["backend"] = r.Backend,
                 ["path"] = r.Path,
-                ["mode"] = r.Case.Mode,
-                ["batch"] = s.Batch,
-                ["heads"] = s.Heads,
-                ["kv_heads"] = s.KvHeads,
-                ["dim"] = s.HeadDim,
-                ["q_len"] = s.QueryLength,
-                ["kv_len"] = s.KeyLength,
                 ["causal"] = true,
                 ["kv_format"] = r.KvFormat,
                 ["threads"] = set.Threads,
-            };
+            }.WithShape(s, r.Case.Mode);
             if (r.Error is not null)
             {
                 o["available"] = false;

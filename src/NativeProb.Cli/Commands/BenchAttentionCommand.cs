@@ -99,30 +99,17 @@ internal static class BenchAttentionCommand
         var table = new Table().AddColumns("path", "bias", "median ms", "GFLOP/s", "KV GB/s", "ratio to limit", "rel error");
         foreach (var (path, bias, ms, relError) in measured)
         {
-            double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
-            double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
-            double ratio = set.Decode ? kvGbps / readGbps : gflops / fmaGflops;
-            results.Add(WithShape(new JsonObject
-            {
-                ["backend"] = "cpu",
-                ["path"] = path.ToString().ToLowerInvariant(),
-                ["threads"] = set.Threads,
-                ["cpu_model"] = MachineInfo.CpuModel,
-                ["median_ms"] = Math.Round(ms, 4),
-                ["gflops"] = Math.Round(gflops, 2),
-                ["kv_bytes"] = kvBytes,
-                ["kv_gbps"] = Math.Round(kvGbps, 3),
-                ["rel_error"] = relError,
-                ["machine_read_gbps"] = Math.Round(readGbps, 3),
-                ["machine_read_gbps_before"] = Math.Round(readBefore, 3),
-                ["machine_read_gbps_after"] = Math.Round(readAfter, 3),
-                ["machine_fma_gflops"] = Math.Round(fmaGflops, 2),
-                ["ratio_to_limit"] = Math.Round(ratio, 4),
-                ["cold"] = set.Cold,
-                ["cold_copies"] = copies,
-                ["reps"] = set.Reps,
-            }, s, set.Decode, set.Causal, bias));
-            table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(gflops, 1), F(kvGbps, 2), F(ratio, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
+            JsonObject row = TimedRow(set, bias, ms, relError, kvBytes, copies, readGbps, fmaGflops, out Rates rates);
+            row["backend"] = "cpu";
+            row["path"] = path.ToString().ToLowerInvariant();
+            row["threads"] = set.Threads;
+            row["cpu_model"] = MachineInfo.CpuModel;
+            row["machine_read_gbps"] = Math.Round(readGbps, 3);
+            row["machine_read_gbps_before"] = Math.Round(readBefore, 3);
+            row["machine_read_gbps_after"] = Math.Round(readAfter, 3);
+            row["machine_fma_gflops"] = Math.Round(fmaGflops, 2);
+            results.Add(row);
+            table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(rates.Gflops, 1), F(rates.KvGbps, 2), F(rates.Ratio, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
         }
         console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} threads={set.Threads}; " +
             $"machine: read {readGbps:F1} GB/s, FMA {fmaGflops:F0} GFLOP/s" + (set.Cold ? $"; cold: {copies} KV copies rotated" : "; hot cache"));
@@ -130,20 +117,36 @@ internal static class BenchAttentionCommand
         return results;
     }
 
-    /// <summary>Adds the fields every attention benchmark row shares (mode and shape), for each backend.</summary>
-    internal static JsonObject WithShape(JsonObject row, AttentionShape s, bool decode, bool causal, PositionalBias bias)
+    /// <summary>Throughput of one timed call: GFLOP/s, KV GB/s and the ratio to the limit of its mode.</summary>
+    internal readonly record struct Rates(double Gflops, double KvGbps, double Ratio);
+
+    /// <summary>
+    /// The fields every attention benchmark row shares, for each backend: the shape, the median time, the
+    /// throughputs derived from it and its ratio to the limit of the mode (read bandwidth for decode, FMA peak for
+    /// prefill), the error and the timing settings. Each backend adds where it ran and which limits it used.
+    /// </summary>
+    internal static JsonObject TimedRow(Settings set, PositionalBias bias, double ms, double relError, long kvBytes, int copies,
+        double readLimit, double fmaLimit, out Rates rates)
     {
-        row["mode"] = decode ? "decode" : "prefill";
-        row["batch"] = s.Batch;
-        row["heads"] = s.Heads;
-        row["kv_heads"] = s.KvHeads;
-        row["dim"] = s.HeadDim;
-        row["q_len"] = s.QueryLength;
-        row["kv_len"] = s.KeyLength;
-        row["causal"] = causal;
-        row["bias"] = bias.Name;
-        row["kv_format"] = "fp32";
-        return row;
+        AttentionShape s = set.Shape;
+        double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
+        double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
+        rates = new Rates(gflops, kvGbps, set.Decode ? kvGbps / readLimit : gflops / fmaLimit);
+        return new JsonObject
+        {
+            ["causal"] = set.Causal,
+            ["bias"] = bias.Name,
+            ["kv_format"] = "fp32",
+            ["median_ms"] = Math.Round(ms, 4),
+            ["gflops"] = Math.Round(gflops, 2),
+            ["kv_bytes"] = kvBytes,
+            ["kv_gbps"] = Math.Round(kvGbps, 3),
+            ["rel_error"] = relError,
+            ["ratio_to_limit"] = Math.Round(rates.Ratio, 4),
+            ["cold"] = set.Cold,
+            ["cold_copies"] = copies,
+            ["reps"] = set.Reps,
+        }.WithShape(s, set.Decode ? "decode" : "prefill");
     }
 
     private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);

@@ -68,34 +68,21 @@ internal static class BenchAttentionOpenCl
                 device.FlashAttention.Forward(dq, caches[0].K, caches[0].V, dout, s, options);
                 device.Download(dout, o);
                 double relError = ReferenceAttention.SampledRelativeError(q, k0, v0, o, s, options);
-                double gflops = s.Flops(set.Causal) / (ms * 1e-3) / 1e9;
-                double kvGbps = kvBytes / (ms * 1e-3) / 1e9;
-                double ratio = set.Decode ? kvGbps / readLimit : gflops / fmaLimit;
-                results.Add(BenchAttentionCommand.WithShape(new JsonObject
-                {
-                    ["backend"] = "opencl",
-                    ["path"] = "opencl",
-                    ["device"] = device.Info.Name,
-                    ["device_kind"] = device.Info.Kind.ToString().ToLowerInvariant(),
-                    ["platform"] = device.Info.PlatformName,
-                    ["threads"] = device.Info.ComputeUnits,
-                    ["median_ms"] = Math.Round(ms, 4),
-                    ["kernel_ms"] = Math.Round(kms, 4),
-                    ["gflops"] = Math.Round(gflops, 2),
-                    ["kv_bytes"] = kvBytes,
-                    ["kv_gbps"] = Math.Round(kvGbps, 3),
-                    ["rel_error"] = relError,
-                    ["machine_read_gbps"] = Math.Round(machineRead, 3),
-                    ["machine_fma_gflops"] = Math.Round(machineFma, 2),
-                    ["device_read_gbps"] = Math.Round(deviceRead, 3),
-                    ["device_fma_gflops"] = Math.Round(deviceFma, 2),
-                    ["limit_source"] = cpuDevice ? "machine" : "device",
-                    ["ratio_to_limit"] = Math.Round(ratio, 4),
-                    ["cold"] = set.Cold,
-                    ["cold_copies"] = copies,
-                    ["reps"] = set.Reps,
-                }, s, set.Decode, set.Causal, bias));
-                table.AddRow(Markup.Escape(device.Info.Name), bias.Name, F(ms, 3), F(kms, 3), F(gflops, 1), F(kvGbps, 2), F(ratio, 3),
+                JsonObject row = BenchAttentionCommand.TimedRow(set, bias, ms, relError, kvBytes, copies, readLimit, fmaLimit, out var rates);
+                row["backend"] = "opencl";
+                row["path"] = "opencl";
+                row["device"] = device.Info.Name;
+                row["device_kind"] = device.Info.Kind.ToString().ToLowerInvariant();
+                row["platform"] = device.Info.PlatformName;
+                row["threads"] = device.Info.ComputeUnits;
+                row["kernel_ms"] = Math.Round(kms, 4);
+                row["machine_read_gbps"] = Math.Round(machineRead, 3);
+                row["machine_fma_gflops"] = Math.Round(machineFma, 2);
+                row["device_read_gbps"] = Math.Round(deviceRead, 3);
+                row["device_fma_gflops"] = Math.Round(deviceFma, 2);
+                row["limit_source"] = cpuDevice ? "machine" : "device";
+                results.Add(row);
+                table.AddRow(Markup.Escape(device.Info.Name), bias.Name, F(ms, 3), F(kms, 3), F(rates.Gflops, 1), F(rates.KvGbps, 2), F(rates.Ratio, 3),
                     relError.ToString("E2", CultureInfo.InvariantCulture));
             }
             console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} " +

@@ -172,13 +172,6 @@ internal static class BenchPrFlashCommand
                     ["op"] = "prflash",
                     ["path"] = label.ToLowerInvariant(),
                     ["device"] = cl?.Info.Name,
-                    ["mode"] = s.QueryLength == 1 ? "decode" : "prefill",
-                    ["batch"] = s.Batch,
-                    ["heads"] = s.Heads,
-                    ["kv_heads"] = s.KvHeads,
-                    ["dim"] = s.HeadDim,
-                    ["q_len"] = s.QueryLength,
-                    ["kv_len"] = s.KeyLength,
                     ["block"] = options.BlockSize,
                     ["dist"] = options.Distribution.ToString().ToLowerInvariant(),
                     ["c"] = options.C,
@@ -217,7 +210,7 @@ internal static class BenchPrFlashCommand
                     ["dense_reps"] = set.DenseReps,
                     ["times_ms"] = new JsonArray(times[i].Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
                     ["dense_times_ms"] = new JsonArray(denseTimes.Select(t => (JsonNode)Math.Round(t, 3)).ToArray()),
-                });
+                }.WithShape(s));
                 table.AddRow(label, cl is not null ? "device" : layout == PrFlashLayout.Gather ? "gather" : "inplace", result.BlocksComputed.ToString(CultureInfo.InvariantCulture),
                     F(100.0 * result.BlocksComputed / result.BlocksDense, 1), Ms(ms), Ms(denseMs),
                     F(speedup, 2), F(perBlock / densePerBlock, 3), F(cpuMs / result.BlocksComputed / (denseCpuMs / result.BlocksDense), 3),
