@@ -1,5 +1,5 @@
 // NativeProb — MIT License.
-// Generates expected-pairs.json.gz, what Hugging Face tokenizers (npm tokenizers 0.23.2) makes of sentence
+// Generates expected-pairs.json.gz (and, for the C ABI test, expected-pairs.tsv.gz), what Hugging Face tokenizers (npm tokenizers 0.23.2) makes of sentence
 // pairs and of overflowing windows. Run after fetch-tokenizers.sh:
 //   node generate-pairs.mjs CACHE PATH/TO/sotu.txt
 // Each case is a fetched tokenizer.json with, where "postProcessor" is not null, its post_processor replaced
@@ -141,3 +141,25 @@ for (const [name, variant, postProcessor] of cases) {
 }
 fs.unlinkSync(file);
 fs.writeFileSync(path.join(here, 'expected-pairs.json.gz'), zlib.gzipSync(JSON.stringify(out), { level: 9 }));
+
+// The same pair results as tab-separated rows for the C ABI test (native/tests/test_tokenizer.c), for the
+// cases that use the fetched file as it is, after a first row "#lines" holding the lines as a JSON array: name, setting, the arguments of np_tokenizer_set_truncation
+// (enable max_length stride strategy direction) and np_tokenizer_set_padding (enable strategy length
+// pad_to_multiple_of pad_id pad_type_id direction), the pair's line indices, add_special_tokens, then ids,
+// type ids, attention mask and special tokens mask (space-separated), or "!" where Hugging Face failed or panicked.
+const strategies = { LongestFirst: 0, OnlyFirst: 1, OnlySecond: 2 };
+const rows = [`#lines\t${JSON.stringify(lines)}`];
+for (const c of out.cases.filter(c => c.postProcessor === null)) {
+  for (const r of c.results) {
+    const t = r.truncation, p = r.padding;
+    const targs = t ? [1, t.max_length, t.stride, strategies[t.strategy], t.direction === 'Left' ? 1 : 0] : [0, 0, 0, 0, 0];
+    const pargs = p ? [1, p.strategy.Fixed === undefined ? 0 : 1, p.strategy.Fixed ?? 0, p.pad_to_multiple_of ?? 0, p.pad_id, p.pad_type_id, p.direction === 'Left' ? 1 : 0]
+      : [0, 0, 0, 0, 0, 0, 0];
+    r.pairs.forEach((e, i) => {
+      const [a, b] = pairs[i >> 1];
+      const values = e.ids ? [e.ids, e.types, e.mask, e.special].map(v => v.join(' ')) : ['!', '!', '!', '!'];
+      rows.push([c.name, r.setting, targs.join(' '), pargs.join(' '), a, b, i & 1, ...values].join('\t'));
+    });
+  }
+}
+fs.writeFileSync(path.join(here, 'expected-pairs.tsv.gz'), zlib.gzipSync(rows.join('\n') + '\n', { level: 9 }));
