@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { applySettings } from './hf-settings.mjs';
 import { spawnSync } from 'node:child_process';
 
 const cache = path.resolve(process.argv[2]);
@@ -104,12 +105,7 @@ for (const [name, variant, postProcessor] of cases) {
   const t = hf.Tokenizer.fromFile(file);
   const results = [];
   for (const [setting, truncation, padding] of settings) {
-    t.disableTruncation();
-    t.disablePadding();
-    if (truncation) t.setTruncation(...truncation);
-    if (padding) t.setPadding(padding);
-    t.save(file);
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const saved = applySettings(t, truncation, padding, file);
     const pairResults = [], singles = [], batches = [];
     if (truncation?.[1].stride)
       pairResults.push(...encodePairsInChildren(file, pairs.flatMap(([a, b]) => [[a, b, false], [a, b, true]])));
