@@ -10,7 +10,8 @@ namespace NativeProb.Tokenization.HuggingFace;
 /// added tokens split off (the non-normalized ones on the raw text, the normalized ones after the
 /// normalizer), then normalizer, pre-tokenizer, model (BPE, WordPiece or Unigram) and, when special tokens
 /// are asked for, the post-processor's special tokens; then <see cref="Truncation"/> and <see cref="Padding"/>
-/// when set (read from tokenizer.json's <c>truncation</c> and <c>padding</c>, or set later);
+/// when set (read from tokenizer.json's <c>truncation</c> and <c>padding</c>, or set later). One text or a
+/// sentence pair (<see cref="EncodePair"/>: the post-processor's pair template and type ids);
 /// <see cref="Decode"/> runs the decoder.
 /// </summary>
 /// <remarks>Thread safety: every member may be called from any number of threads at once; an encoding
@@ -342,6 +343,8 @@ public sealed class HuggingFaceTokenizer
         TemplatePiece[] template = _post.TemplateFor(pair, addSpecialTokens)
             ?? throw new NotSupportedException("this tokenizer's post_processor has no form for a pair (a TemplateProcessing without \"pair\", " +
                 "or a Sequence of two processors that both add tokens).");
+        // Hugging Face's early stop (EncodeText) applies to the sequences the strategy may shorten: with OnlySecond
+        // the first text is tokenized whole (one text then fails as too long), with OnlyFirst the second.
         var strategy = truncation?.Strategy;
         var a = new EncodingParts.Sequence(EncodeText(text, strategy == HuggingFaceTruncationStrategy.OnlySecond ? null : truncation));
         EncodingParts.Sequence? b = pair ? new EncodingParts.Sequence(EncodeText(textPair!, strategy == HuggingFaceTruncationStrategy.OnlyFirst ? null : truncation)) : null;
