@@ -101,7 +101,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 7
+#define NP_ABI_VERSION_MINOR 8
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -910,7 +910,9 @@ NP_NODISCARD NP_API np_status_t np_opencl_device_close(np_opencl_device_t* devic
 /** \defgroup tokenizer Tokenizers
  *  Hugging Face tokenizer.json files (Llama, Qwen, Gemma, GPT-2, BERT, Unigram models, ...) encoded
  *  and decoded exactly as Hugging Face tokenizers does: added tokens, normalizer, pre-tokenizer, BPE /
- *  WordPiece / Unigram model, post-processor special tokens, decoder. Text is UTF-8.
+ *  WordPiece / Unigram model, post-processor special tokens, decoder; truncation and padding (from the
+ *  file or set with np_tokenizer_set_truncation / np_tokenizer_set_padding); sentence pairs with type ids
+ *  (np_tokenizer_encode_pair). Text is UTF-8.
  *  @{ */
 
 /** A loaded tokenizer (opaque). */
@@ -947,7 +949,9 @@ NP_NODISCARD NP_API np_status_t np_tokenizer_load(const char* path, const char* 
  * \param[in]  capacity           Ids (and offset pairs) the buffers hold.
  * \param[out] count              Not NULL. Receives the number of tokens, also when the buffers are too small.
  * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (count NULL, text NULL with text_len > 0,
- *         text not valid UTF-8, offsets without ids); NP_ERR_BUFFER_TOO_SMALL (capacity < *count; nothing written).
+ *         text not valid UTF-8, offsets without ids, a truncation that cannot apply: max_length below the
+ *         special tokens, strategy 2 (only the second) on a text that needs truncating);
+ *         NP_ERR_BUFFER_TOO_SMALL (capacity < *count; nothing written).
  * \par Thread safety: any thread; several threads may encode with one tokenizer at once.
  * \since 0.5
  */
@@ -974,6 +978,86 @@ NP_NODISCARD NP_API np_status_t np_tokenizer_encode(const np_tokenizer_t* tokeni
 NP_NODISCARD NP_API np_status_t np_tokenizer_decode(const np_tokenizer_t* tokenizer, const int32_t* ids, size_t ids_count,
                                                     int32_t skip_special_tokens, char* buf, size_t buf_len,
                                                     size_t* required);
+
+/**
+ * \brief Sets (or, with enable 0, removes) the truncation every later encode of this tokenizer applies,
+ *        as Hugging Face's enable_truncation: the text's tokens (both texts' for a pair) are cut to
+ *        max_length less the special tokens the post-processor adds, then the special tokens are added.
+ * \param[in] tokenizer  A live tokenizer.
+ * \param[in] enable     1: truncate with the values below; 0: no truncation (the values below are ignored).
+ * \param[in] max_length The most tokens an encoding keeps, special tokens included; at most INT32_MAX.
+ * \param[in] stride     Tokens each overflowing window repeats of the one before; below max_length less the
+ *                       special tokens one sequence gets (Hugging Face's rule).
+ * \param[in] strategy   Which sequence of a pair is shortened: 0 the longer first (Hugging Face's LongestFirst;
+ *                       one sequence: that sequence), 1 only the first (OnlyFirst), 2 only the second
+ *                       (OnlySecond; one sequence that needs truncating then fails to encode).
+ * \param[in] direction  0: cut the end, keeping the start (Hugging Face's Right); 1: cut the start (Left).
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (enable not 0 or 1, a strategy or direction
+ *         not listed, max_length or stride above INT32_MAX, a stride not below the effective max length; np_last_error()
+ *         names the argument). On failure the tokenizer keeps its previous truncation.
+ * \par Thread safety: any thread; an encode running at the same time uses the old or the new truncation.
+ * \since 0.8
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_set_truncation(np_tokenizer_t* tokenizer, int32_t enable, size_t max_length,
+                                                            size_t stride, int32_t strategy, int32_t direction);
+
+/**
+ * \brief Sets (or, with enable 0, removes) the padding every later encode of this tokenizer applies, as
+ *        Hugging Face's enable_padding: pad_id is added on the side `direction` names until the encoding has
+ *        the target length; a pad token's attention mask is 0, its special tokens mask 1, its type id
+ *        pad_type_id and its offsets [0, 0).
+ * \param[in] tokenizer          A live tokenizer.
+ * \param[in] enable             1: pad with the values below; 0: no padding (the values below are ignored).
+ * \param[in] strategy           0: to the encoding's own length (Hugging Face's BatchLongest; one text or pair is
+ *                               its own batch); 1: to `length` (Fixed; an encoding already longer stays as it is).
+ * \param[in] length             The target length with strategy 1 (ignored otherwise); at most INT32_MAX.
+ * \param[in] pad_to_multiple_of When not 0, the target length is rounded up to a multiple of it; at most INT32_MAX.
+ * \param[in] pad_id             The pad token's id; not negative. Its token string (the tokenizer's, else "[PAD]")
+ *                               is the pad token's.
+ * \param[in] pad_type_id        The pad token's type id; not negative.
+ * \param[in] direction          0: pad after the tokens (Hugging Face's Right); 1: before them (Left).
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (enable not 0 or 1, a strategy or direction
+ *         not listed, a negative id, a length above INT32_MAX; np_last_error() names the argument). On failure
+ *         the tokenizer keeps its previous padding.
+ * \par Thread safety: any thread; an encode running at the same time uses the old or the new padding.
+ * \since 0.8
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_set_padding(np_tokenizer_t* tokenizer, int32_t enable, int32_t strategy, size_t length,
+                                                         size_t pad_to_multiple_of, int32_t pad_id, int32_t pad_type_id,
+                                                         int32_t direction);
+
+/**
+ * \brief Encodes the sentence pair (text, text_pair) as Hugging Face's encode(text, text_pair): each text
+ *        tokenized, the tokenizer's truncation applied to both together, the post-processor's pair template
+ *        (special tokens and type ids: [CLS] A [SEP] B [SEP] with type ids 0 then 1 for BERT; without a
+ *        template the first text's tokens have type id 0 and the second's 1), then the tokenizer's padding.
+ *        With ids NULL only the token count is computed (a size query). Overflowing windows are not returned.
+ * \param[in]  tokenizer           A live tokenizer.
+ * \param[in]  text                UTF-8 first text of text_len bytes (no NUL needed); NULL only when text_len is 0.
+ * \param[in]  text_len            Bytes at text.
+ * \param[in]  text_pair           UTF-8 second text of text_pair_len bytes; NULL only when text_pair_len is 0.
+ * \param[in]  text_pair_len       Bytes at text_pair.
+ * \param[in]  add_special_tokens  1: add the post-processor's special tokens for a pair; 0: none.
+ * \param[out] ids                 Caller-owned, room for `capacity` ids; or NULL for a size query.
+ * \param[out] type_ids            Caller-owned, room for `capacity` values, or NULL when not wanted: each token's
+ *                                 type id (segment id).
+ * \param[out] attention_mask      Caller-owned, room for `capacity` values, or NULL: 1, or 0 for a pad token.
+ * \param[out] special_tokens_mask Caller-owned, room for `capacity` values, or NULL: 1 for a token the
+ *                                 post-processor or padding added, else 0.
+ * \param[in]  capacity            Values each buffer holds.
+ * \param[out] count               Not NULL. Receives the number of tokens, also when the buffers are too small.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (count NULL, a text NULL with a length > 0, a
+ *         text not valid UTF-8, a mask or type_ids without ids, a truncation that cannot apply to this pair:
+ *         max_length below the pair's special tokens, the sequence an ONLY_* strategy shortens too short, a
+ *         stride not below a sequence's truncated length); NP_ERR_UNSUPPORTED (the post-processor has no pair
+ *         form); NP_ERR_BUFFER_TOO_SMALL (capacity < *count; nothing written).
+ * \par Thread safety: any thread; several threads may encode with one tokenizer at once.
+ * \since 0.8
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_encode_pair(const np_tokenizer_t* tokenizer, const char* text, size_t text_len,
+                                                         const char* text_pair, size_t text_pair_len, int32_t add_special_tokens,
+                                                         int32_t* ids, int32_t* type_ids, int32_t* attention_mask,
+                                                         int32_t* special_tokens_mask, size_t capacity, size_t* count);
 
 /**
  * \brief Destroys a tokenizer. Every copy of the handle becomes invalid.

@@ -123,7 +123,22 @@
       (const np_tokenizer_t* tokenizer, const int32_t* ids, size_t ids_count, int32_t skip_special_tokens,  \
        char* buf, size_t buf_len, size_t* required),                                                        \
       (tokenizer, ids, ids_count, skip_special_tokens, buf, buf_len, required), NP_ERR_UNSUPPORTED)         \
-    X(np_status_t, np_tokenizer_destroy, (np_tokenizer_t * tokenizer), (tokenizer), NP_ERR_UNSUPPORTED)
+    X(np_status_t, np_tokenizer_destroy, (np_tokenizer_t * tokenizer), (tokenizer), NP_ERR_UNSUPPORTED)     \
+    X(np_status_t, np_tokenizer_set_truncation,                                                             \
+      (np_tokenizer_t * tokenizer, int32_t enable, size_t max_length, size_t stride, int32_t strategy,      \
+       int32_t direction),                                                                                  \
+      (tokenizer, enable, max_length, stride, strategy, direction), NP_ERR_UNSUPPORTED)                     \
+    X(np_status_t, np_tokenizer_set_padding,                                                                \
+      (np_tokenizer_t * tokenizer, int32_t enable, int32_t strategy, size_t length,                         \
+       size_t pad_to_multiple_of, int32_t pad_id, int32_t pad_type_id, int32_t direction),                  \
+      (tokenizer, enable, strategy, length, pad_to_multiple_of, pad_id, pad_type_id, direction),            \
+      NP_ERR_UNSUPPORTED)                                                                                   \
+    X(np_status_t, np_tokenizer_encode_pair,                                                                \
+      (const np_tokenizer_t* tokenizer, const char* text, size_t text_len, const char* text_pair,           \
+       size_t text_pair_len, int32_t add_special_tokens, int32_t* ids, int32_t* type_ids,                   \
+       int32_t* attention_mask, int32_t* special_tokens_mask, size_t capacity, size_t* count),              \
+      (tokenizer, text, text_len, text_pair, text_pair_len, add_special_tokens, ids, type_ids,              \
+       attention_mask, special_tokens_mask, capacity, count), NP_ERR_UNSUPPORTED)
 
 static const char* np_loader_status_string(np_status_t status);
 

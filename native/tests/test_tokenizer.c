@@ -2,8 +2,10 @@
  * The tokenizer exports: the multilingual lines of the managed Hugging Face compatibility tests
  * (tests/NativeProb.Tests/Tokenization/HuggingFace/Data) through every tokenizer.json, ids compared with
  * Hugging Face tokenizers' (the ids column of expected-NAME.tsv.gz), the count with special tokens, and
- * decode(encode(line)) == line wherever Hugging Face's decode gives the line back; then NULL, stale
- * handles, short buffers and bad documents.
+ * decode(encode(line)) == line wherever Hugging Face's decode gives the line back; sentence pairs under
+ * truncation and padding (expected-pairs.tsv.gz: ids, type ids and masks of Hugging Face's encode(text,
+ * pair)) for the BERT, GPT-2, Gemma 3 and Qwen 3 files; then NULL, stale handles, short buffers, bad
+ * documents and bad truncation / padding arguments.
  *   test_tokenizer DATA_DIR [--quick]
  * The fetched files are read from $NP_TOKENIZER_CACHE (else ~/.cache/nativeprob-tokenizers); the Unigram
  * model from DATA_DIR/unigram.json.gz, through the in-memory load. A missing cache skips (exit 77) unless
@@ -151,6 +153,129 @@ static void check_tokenizer(np_tokenizer_t* t, const char* name, char** lines, s
     free(text);
 }
 
+/* Space-separated integers of s into v (at most max); the count. */
+static int parse_ints(const char* s, int32_t* v, int max) {
+    int n = 0;
+    while (*s && n < max) {
+        char* end;
+        long x = strtol(s, &end, 10);
+        if (end == s) break;
+        v[n++] = (int32_t)x;
+        s = end;
+    }
+    return n;
+}
+
+/* Splits a tab-separated row in place into at most max fields; the count. */
+static int split_tabs(char* row, char** f, int max) {
+    int k = 0;
+    f[k++] = row;
+    for (char* c = row; *c && k < max; ++c)
+        if (*c == '\t') { *c = '\0'; f[k++] = c + 1; }
+    return k;
+}
+
+/* Sentence pairs under truncation and padding (np_tokenizer_set_truncation, np_tokenizer_set_padding,
+ * np_tokenizer_encode_pair) against Hugging Face's ids, type ids, attention and special tokens masks, or its
+ * failure, from DATA_DIR/expected-pairs.tsv.gz (generate-pairs.mjs); the tokenizer is left without either. */
+static void check_pairs(np_tokenizer_t* t, const char* name, const char* data) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/expected-pairs.tsv.gz", data);
+    char* tsv = read_gz(path, NULL);
+    CHECK_MSG(tsv != NULL, "cannot read %s", path);
+    if (tsv == NULL) return;
+    char* row = strchr(tsv, '\n');
+    CHECK(strncmp(tsv, "#lines\t", 7) == 0 && row != NULL);
+    if (row == NULL) { free(tsv); return; }
+    *row++ = '\0';
+    static char* lines[256];
+    static size_t lens[256];
+    int nlines = parse_lines(tsv + 7, lines, lens, 256);
+    enum { CAP = 4096 };
+    int32_t* got = (int32_t*)malloc(4 * CAP * sizeof(int32_t));
+    int32_t* want = (int32_t*)malloc(4 * CAP * sizeof(int32_t));
+    char last[64] = "";
+    int compared = 0, refused = 0;
+    for (char* next; row != NULL && *row; row = next) {
+        next = strchr(row, '\n');
+        if (next != NULL) *next++ = '\0';
+        char* f[11];
+        if (split_tabs(row, f, 11) != 11 || strcmp(f[0], name) != 0) continue;
+        if (strcmp(f[1], last) != 0) {
+            int32_t tv[5] = {0}, pv[7] = {0};
+            CHECK(parse_ints(f[2], tv, 5) == 5 && parse_ints(f[3], pv, 7) == 7);
+            EXPECT_OK(np_tokenizer_set_truncation(t, tv[0], (size_t)tv[1], (size_t)tv[2], tv[3], tv[4]));
+            EXPECT_OK(np_tokenizer_set_padding(t, pv[0], pv[1], (size_t)pv[2], (size_t)pv[3], pv[4], pv[5], pv[6]));
+            snprintf(last, sizeof last, "%s", f[1]);
+        }
+        int a = atoi(f[4]), b = atoi(f[5]), special = atoi(f[6]);
+        CHECK(a >= 0 && a < nlines && b >= 0 && b < nlines);
+        if (a < 0 || a >= nlines || b < 0 || b >= nlines) continue;
+        size_t n = 0;
+        np_status_t status = np_tokenizer_encode_pair(t, lines[a], lens[a], lines[b], lens[b], special, got, got + CAP, got + 2 * CAP,
+                                                      got + 3 * CAP, CAP, &n);
+        if (strcmp(f[7], "!") == 0) {
+            CHECK_MSG(status == NP_ERR_INVALID_ARGUMENT, "%s %s pair (%d, %d): status %d, Hugging Face failed", name, f[1], a, b, status);
+            ++refused;
+            continue;
+        }
+        EXPECT_OK(status);
+        int same = status == NP_OK;
+        for (int k = 0; k < 4 && same; ++k) {
+            int m = parse_ints(f[7 + k], want + k * CAP, CAP);
+            same = (size_t)m == n && memcmp(got + k * CAP, want + k * CAP, n * sizeof(int32_t)) == 0;
+            CHECK_MSG(same, "%s %s pair (%d, %d)%s: %s differ", name, f[1], a, b, special ? " with special tokens" : "",
+                      (const char*[]){"ids", "type ids", "attention mask", "special tokens mask"}[k]);
+        }
+        size_t only = 0;
+        EXPECT_OK(np_tokenizer_encode_pair(t, lines[a], lens[a], lines[b], lens[b], special, NULL, NULL, NULL, NULL, 0, &only));
+        CHECK(only == n);
+        ++compared;
+    }
+    CHECK_MSG(compared > 300 && refused > 20, "%s: %d pairs compared, %d refused", name, compared, refused);
+    EXPECT_OK(np_tokenizer_set_truncation(t, 0, 0, 0, 0, 0));
+    EXPECT_OK(np_tokenizer_set_padding(t, 0, 0, 0, 0, 0, 0, 0));
+    free(got);
+    free(want);
+    free(tsv);
+}
+
+/* The pair, truncation and padding calls refuse bad arguments, naming them, and keep the previous setting. */
+static void check_pair_errors(np_tokenizer_t* t) {
+    int32_t ids[8], types[8];
+    size_t n = 99;
+    EXPECT_FAIL(np_tokenizer_set_truncation(NULL, 1, 8, 0, 0, 0), NP_ERR_INVALID_HANDLE, "tokenizer");
+    EXPECT_FAIL(np_tokenizer_set_truncation(t, 2, 8, 0, 0, 0), NP_ERR_INVALID_ARGUMENT, "enable");
+    EXPECT_FAIL(np_tokenizer_set_truncation(t, 1, 8, 0, 3, 0), NP_ERR_INVALID_ARGUMENT, "strategy");
+    EXPECT_FAIL(np_tokenizer_set_truncation(t, 1, 8, 0, 0, -1), NP_ERR_INVALID_ARGUMENT, "direction");
+    EXPECT_FAIL(np_tokenizer_set_truncation(t, 1, (size_t)INT32_MAX + 1, 0, 0, 0), NP_ERR_INVALID_ARGUMENT, "max_length");
+    EXPECT_FAIL(np_tokenizer_set_truncation(t, 1, 8, 7, 0, 0), NP_ERR_INVALID_ARGUMENT, "stride");
+    EXPECT_FAIL(np_tokenizer_set_padding(NULL, 1, 0, 0, 0, 0, 0, 0), NP_ERR_INVALID_HANDLE, "tokenizer");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, -1, 0, 0, 0, 0, 0, 0), NP_ERR_INVALID_ARGUMENT, "enable");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, 1, 2, 0, 0, 0, 0, 0), NP_ERR_INVALID_ARGUMENT, "strategy");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, 1, 1, (size_t)INT32_MAX + 1, 0, 0, 0, 0), NP_ERR_INVALID_ARGUMENT, "length");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, 1, 0, 0, (size_t)INT32_MAX + 1, 0, 0, 0), NP_ERR_INVALID_ARGUMENT, "pad_to_multiple_of");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, 1, 0, 0, 0, -1, 0, 0), NP_ERR_INVALID_ARGUMENT, "pad_id");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, 1, 0, 0, 0, 0, -2, 0), NP_ERR_INVALID_ARGUMENT, "pad_type_id");
+    EXPECT_FAIL(np_tokenizer_set_padding(t, 1, 0, 0, 0, 0, 0, 2), NP_ERR_INVALID_ARGUMENT, "direction");
+    /* The refused settings left none: "a" "b" encodes to its own tokens, unpadded. */
+    EXPECT_OK(np_tokenizer_encode_pair(t, "a", 1, "b", 1, 0, ids, types, NULL, NULL, 8, &n));
+    CHECK(n == 2 && types[0] == 0 && types[1] == 1);
+    EXPECT_FAIL(np_tokenizer_encode_pair(NULL, "a", 1, "b", 1, 0, ids, NULL, NULL, NULL, 8, &n), NP_ERR_INVALID_HANDLE, "tokenizer");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, "b", 1, 0, ids, NULL, NULL, NULL, 8, NULL), NP_ERR_INVALID_ARGUMENT, "count");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, NULL, 1, "b", 1, 0, ids, NULL, NULL, NULL, 8, &n), NP_ERR_INVALID_ARGUMENT, "text");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, NULL, 1, 0, ids, NULL, NULL, NULL, 8, &n), NP_ERR_INVALID_ARGUMENT, "text_pair");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, "\xff", 1, 0, ids, NULL, NULL, NULL, 8, &n), NP_ERR_INVALID_ARGUMENT, "UTF-8");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, "b", 1, 5, ids, NULL, NULL, NULL, 8, &n), NP_ERR_INVALID_ARGUMENT, "add_special_tokens");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, "b", 1, 0, NULL, types, NULL, NULL, 8, &n), NP_ERR_INVALID_ARGUMENT, "ids");
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, "b", 1, 1, ids, NULL, NULL, NULL, 1, &n), NP_ERR_BUFFER_TOO_SMALL, "capacity");
+    CHECK(n > 1);
+    /* A max length below the pair's special tokens cannot apply. */
+    EXPECT_OK(np_tokenizer_set_truncation(t, 1, 1, 0, 0, 0));
+    EXPECT_FAIL(np_tokenizer_encode_pair(t, "a", 1, "b", 1, 1, ids, NULL, NULL, NULL, 8, &n), NP_ERR_INVALID_ARGUMENT, "MaxLength");
+    EXPECT_OK(np_tokenizer_set_truncation(t, 0, 0, 0, 0, 0));
+}
+
 static void check_errors(np_tokenizer_t* t, const char* data) {
     np_tokenizer_t* none = NULL;
     EXPECT_FAIL(np_tokenizer_load(NULL, NULL, 0, &none), NP_ERR_INVALID_ARGUMENT, "path");
@@ -240,11 +365,15 @@ int main(int argc, char** argv) {
         }
         if (t == NULL) continue;
         if (n == nlines) check_tokenizer(t, names[k], lines, lens, nlines, rows);
+        if (strcmp(names[k], "bert-base-uncased") == 0 || strcmp(names[k], "gpt2") == 0 || strcmp(names[k], "gemma3") == 0 ||
+            strcmp(names[k], "qwen3") == 0)
+            check_pairs(t, names[k], data);
         if (first == NULL) first = t;
         else EXPECT_OK(np_tokenizer_destroy(t));
     }
     if (first != NULL) {
         check_errors(first, data);
+        check_pair_errors(first);
         EXPECT_OK(np_tokenizer_destroy(first));
         size_t n = 0;
         EXPECT_FAIL(np_tokenizer_encode(first, "abc", 3, 0, NULL, NULL, 0, &n), NP_ERR_INVALID_HANDLE, "tokenizer");

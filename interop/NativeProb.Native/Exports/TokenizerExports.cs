@@ -54,24 +54,19 @@ public static unsafe class TokenizerExports
             HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
             Check.NotNull(count, nameof(count));
             *count = 0;
-            if (text == null && text_len != 0) throw new NpException(NpStatus.InvalidArgument, $"text is NULL but text_len is {text_len}.");
             if (ids == null && offsets != null) throw new NpException(NpStatus.InvalidArgument, "offsets is set but ids is NULL; pass ids to receive tokens.");
-            if (text_len > int.MaxValue) throw new NpException(NpStatus.InvalidArgument, $"text_len is {text_len}; at most {int.MaxValue} bytes.");
             bool special = Check.Bool(add_special_tokens, nameof(add_special_tokens));
-            var utf8 = new ReadOnlySpan<byte>(text, (int)text_len);
-            string s;
-            try { s = StrictUtf8.GetString(utf8); }
-            catch (DecoderFallbackException e) { throw new NpException(NpStatus.InvalidArgument, $"text is not valid UTF-8 ({e.Message}).", e); }
+            string s = Utf8Text(text, text_len, nameof(text));
             if (offsets == null)
             {
-                int[] only = t.EncodeToIds(s, special);
+                int[] only = Applying(() => t.EncodeToIds(s, special));
                 *count = (nuint)only.Length;
                 if (ids == null) return 0;
                 Fits((nuint)only.Length, capacity);
                 only.CopyTo(new Span<int>(ids, only.Length));
                 return 0;
             }
-            TokenEncoding enc = t.Encode(s, special);
+            TokenEncoding enc = Applying(() => t.Encode(s, special));
             int n = enc.Ids.Count;
             *count = (nuint)n;
             Fits((nuint)n, capacity);
@@ -86,6 +81,119 @@ public static unsafe class TokenizerExports
         }
         catch (Exception e) { return NativeError.Capture(e); }
     }
+
+    /// <summary><c>np_status_t np_tokenizer_set_truncation(np_tokenizer_t* tokenizer, int32_t enable, size_t max_length, size_t stride, int32_t strategy, int32_t direction)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_set_truncation")]
+    public static int np_tokenizer_set_truncation(nint tokenizer, int enable, nuint max_length, nuint stride, int strategy, int direction)
+    {
+        try
+        {
+            HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
+            if (!Check.Bool(enable, nameof(enable)))
+            {
+                t.Truncation = null;
+                return 0;
+            }
+            var truncation = new HuggingFaceTruncation
+            {
+                MaxLength = Int(max_length, nameof(max_length)),
+                Stride = Int(stride, nameof(stride)),
+                Strategy = Named<HuggingFaceTruncationStrategy>(strategy, nameof(strategy), "0 (longest first), 1 (only first) or 2 (only second)"),
+                Direction = Named<HuggingFaceSide>(direction, nameof(direction), "0 (right) or 1 (left)"),
+            };
+            try { t.Truncation = truncation; }
+            catch (ArgumentOutOfRangeException e) { throw new NpException(NpStatus.InvalidArgument, $"stride: {Reason(e)}", e); }
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary><c>np_status_t np_tokenizer_set_padding(np_tokenizer_t* tokenizer, int32_t enable, int32_t strategy, size_t length, size_t pad_to_multiple_of, int32_t pad_id, int32_t pad_type_id, int32_t direction)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_set_padding")]
+    public static int np_tokenizer_set_padding(nint tokenizer, int enable, int strategy, nuint length, nuint pad_to_multiple_of, int pad_id, int pad_type_id, int direction)
+    {
+        try
+        {
+            HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
+            if (!Check.Bool(enable, nameof(enable)))
+            {
+                t.Padding = null;
+                return 0;
+            }
+            if (pad_id < 0) throw new NpException(NpStatus.InvalidArgument, $"pad_id is {pad_id}; it must not be negative.");
+            if (pad_type_id < 0) throw new NpException(NpStatus.InvalidArgument, $"pad_type_id is {pad_type_id}; it must not be negative.");
+            int multiple = Int(pad_to_multiple_of, nameof(pad_to_multiple_of));
+            t.Padding = new HuggingFacePadding
+            {
+                Strategy = Named<HuggingFacePaddingStrategy>(strategy, nameof(strategy), "0 (batch longest) or 1 (fixed)"),
+                Length = Int(length, nameof(length)),
+                PadToMultipleOf = multiple == 0 ? null : multiple,
+                PadId = pad_id,
+                PadTypeId = pad_type_id,
+                PadToken = t.IdToToken(pad_id) ?? "[PAD]",
+                Direction = Named<HuggingFaceSide>(direction, nameof(direction), "0 (right) or 1 (left)"),
+            };
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary><c>np_status_t np_tokenizer_encode_pair(const np_tokenizer_t* tokenizer, const char* text, size_t text_len, const char* text_pair, size_t text_pair_len, int32_t add_special_tokens, int32_t* ids, int32_t* type_ids, int32_t* attention_mask, int32_t* special_tokens_mask, size_t capacity, size_t* count)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_encode_pair")]
+    public static int np_tokenizer_encode_pair(nint tokenizer, byte* text, nuint text_len, byte* text_pair, nuint text_pair_len, int add_special_tokens,
+        int* ids, int* type_ids, int* attention_mask, int* special_tokens_mask, nuint capacity, nuint* count)
+    {
+        try
+        {
+            HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
+            Check.NotNull(count, nameof(count));
+            *count = 0;
+            if (ids == null && (type_ids != null || attention_mask != null || special_tokens_mask != null))
+                throw new NpException(NpStatus.InvalidArgument, "type_ids, attention_mask or special_tokens_mask is set but ids is NULL; pass ids to receive tokens.");
+            string first = Utf8Text(text, text_len, nameof(text));
+            string second = Utf8Text(text_pair, text_pair_len, nameof(text_pair));
+            bool special = Check.Bool(add_special_tokens, nameof(add_special_tokens));
+            TokenEncoding enc = Applying(() => t.EncodePair(first, second, special));
+            int n = enc.Ids.Count;
+            *count = (nuint)n;
+            if (ids == null) return 0;
+            Fits((nuint)n, capacity);
+            for (int i = 0; i < n; i++)
+            {
+                ids[i] = enc.Ids[i];
+                if (type_ids != null) type_ids[i] = enc.TypeIds[i];
+                if (attention_mask != null) attention_mask[i] = enc.AttentionMask[i];
+                if (special_tokens_mask != null) special_tokens_mask[i] = enc.SpecialTokensMask[i];
+            }
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary>UTF-8 text of <paramref name="length"/> bytes at <paramref name="p"/> (NULL only when empty), strictly decoded.</summary>
+    private static string Utf8Text(byte* p, nuint length, string name)
+    {
+        if (p == null && length != 0) throw new NpException(NpStatus.InvalidArgument, $"{name} is NULL but {name}_len is {length}.");
+        if (length > int.MaxValue) throw new NpException(NpStatus.InvalidArgument, $"{name}_len is {length}; at most {int.MaxValue} bytes.");
+        try { return StrictUtf8.GetString(new ReadOnlySpan<byte>(p, (int)length)); }
+        catch (DecoderFallbackException e) { throw new NpException(NpStatus.InvalidArgument, $"{name} is not valid UTF-8 ({e.Message}).", e); }
+    }
+
+    /// <summary>Runs an encode; a truncation that cannot apply (InvalidOperationException) becomes NP_ERR_INVALID_ARGUMENT.</summary>
+    private static T Applying<T>(Func<T> encode)
+    {
+        try { return encode(); }
+        catch (InvalidOperationException e) { throw new NpException(NpStatus.InvalidArgument, $"truncation cannot apply: {e.Message}", e); }
+    }
+
+    private static int Int(nuint value, string name) =>
+        value <= int.MaxValue ? (int)value : throw new NpException(NpStatus.InvalidArgument, $"{name} is {value}; at most {int.MaxValue}.");
+
+    private static T Named<T>(int value, string name, string allowed) where T : struct, Enum =>
+        Enum.IsDefined((T)(object)value) ? (T)(object)value : throw new NpException(NpStatus.InvalidArgument, $"{name} is {value}; expected {allowed}.");
+
+    /// <summary>An ArgumentOutOfRangeException's message without the parameter line .NET appends.</summary>
+    private static string Reason(ArgumentOutOfRangeException e) => e.Message.Split(" (Parameter")[0];
 
     private static void Fits(nuint n, nuint capacity)
     {

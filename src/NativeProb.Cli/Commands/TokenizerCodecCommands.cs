@@ -15,6 +15,9 @@ internal static class TokenizerCodecCommands
 
         public IReadOnlyList<string> Tokens(string line, bool special) => hf?.Encode(line, special).Tokens ?? own!.Encode(line).Tokens;
 
+        /// <summary>The sentence pair's encoding (Hugging Face's pipeline only).</summary>
+        public TokenEncoding Pair(string text, string textPair, bool special) => hf!.EncodePair(text, textPair, special);
+
         public string Decode(int[] ids, bool skipSpecial) => hf?.Decode(ids, skipSpecial) ?? own!.Decode(ids);
 
         public bool HasPostProcessor => hf is not null;
@@ -37,8 +40,14 @@ internal static class TokenizerCodecCommands
         var tokenizer = TokenizerOption();
         var ids = new Option<bool>("--ids") { Description = "Print token ids instead of token strings." };
         var special = new Option<bool>("--add-special-tokens") { Description = "Add the post-processor's special tokens (BOS, [CLS] / [SEP], ...)." };
-        var command = new Command("encode", "Encode standard input line by line; one line of tokens (or ids) per input line on standard output.") { tokenizer, ids, special };
-        command.SetAction(parse => OverStandardStreams((stdin, stdout) => EncodeLines(Load(parse.GetValue(tokenizer)!), stdin, stdout, parse.GetValue(ids), parse.GetValue(special))));
+        var pair = new Option<bool>("--pair")
+        {
+            Description = "Each input line is a sentence pair, the two texts separated by the line's first tab, encoded as Hugging Face's " +
+                "encode(text, text_pair) (the post-processor's pair template: [CLS] A [SEP] B [SEP], ...).",
+        };
+        var command = new Command("encode", "Encode standard input line by line; one line of tokens (or ids) per input line on standard output.") { tokenizer, ids, special, pair };
+        command.SetAction(parse => OverStandardStreams((stdin, stdout) =>
+            EncodeLines(Load(parse.GetValue(tokenizer)!), stdin, stdout, parse.GetValue(ids), parse.GetValue(special), parse.GetValue(pair))));
         return command;
     }
 
@@ -60,17 +69,29 @@ internal static class TokenizerCodecCommands
         return 0;
     });
 
-    /// <summary>One line of tokens (or ids) on <paramref name="output"/> per line of <paramref name="input"/>.</summary>
-    internal static void EncodeLines(Loaded tok, TextReader input, TextWriter output, bool asIds, bool addSpecial)
+    /// <summary>
+    /// One line of tokens (or ids) on <paramref name="output"/> per line of <paramref name="input"/>; with
+    /// <paramref name="pair"/>, each line is two texts separated by its first tab, encoded as a sentence pair.
+    /// </summary>
+    internal static void EncodeLines(Loaded tok, TextReader input, TextWriter output, bool asIds, bool addSpecial, bool pair = false)
     {
-        if (addSpecial && !tok.HasPostProcessor)
-            throw new NpException(NpStatus.InvalidArgument, "--add-special-tokens: this tokenizer (a NativeProb Unigram with a piece limit) has no post-processor.");
+        if ((addSpecial || pair) && !tok.HasPostProcessor)
+            throw new NpException(NpStatus.InvalidArgument, $"{(pair ? "--pair" : "--add-special-tokens")}: this tokenizer (a NativeProb Unigram with a piece limit) has no post-processor.");
         var sb = new StringBuilder();
+        int lineNumber = 0;
         while (input.ReadLine() is { } line)
         {
+            lineNumber++;
             sb.Clear();
-            if (asIds) foreach (int id in tok.Ids(line, addSpecial)) (sb.Length > 0 ? sb.Append(' ') : sb).Append(id);
-            else foreach (string t in tok.Tokens(line, addSpecial)) (sb.Length > 0 ? sb.Append(' ') : sb).Append(t);
+            TokenEncoding? e = null;
+            if (pair)
+            {
+                int tab = line.IndexOf('\t');
+                if (tab < 0) throw new NpException(NpStatus.InvalidArgument, $"standard input line {lineNumber}: --pair needs the two texts separated by a tab.");
+                e = tok.Pair(line[..tab], line[(tab + 1)..], addSpecial);
+            }
+            if (asIds) foreach (int id in e?.Ids ?? tok.Ids(line, addSpecial)) (sb.Length > 0 ? sb.Append(' ') : sb).Append(id);
+            else foreach (string t in e?.Tokens ?? tok.Tokens(line, addSpecial)) (sb.Length > 0 ? sb.Append(' ') : sb).Append(t);
             output.Write(sb);
             output.Write('\n');
         }

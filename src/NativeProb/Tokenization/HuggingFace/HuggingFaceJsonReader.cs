@@ -172,32 +172,70 @@ internal static class HuggingFaceJsonReader
             case "Sequence":
                 return p.Child("processors").Items().Select(x => ReadPostProcessor(x, tokenIds)).Aggregate(PostProcessor.None, (a, b) => a.Then(b));
             case "BertProcessing":
+            {
+                int[] cls = [ReadPairId(p.Child("cls"), tokenIds)], sep = [ReadPairId(p.Child("sep"), tokenIds)];
+                return PostProcessor.WithSpecialTokensOnly(
+                    [TemplatePiece.Special(cls, 0), TemplatePiece.Of(0, 0), TemplatePiece.Special(sep, 0)],
+                    [TemplatePiece.Special(cls, 0), TemplatePiece.Of(0, 0), TemplatePiece.Special(sep, 0), TemplatePiece.Of(1, 1), TemplatePiece.Special(sep, 1)]);
+            }
             case "RobertaProcessing":
-                return new PostProcessor([ReadPairId(p.Child("cls"), tokenIds)], [ReadPairId(p.Child("sep"), tokenIds)]);
+            {
+                int[] cls = [ReadPairId(p.Child("cls"), tokenIds)], sep = [ReadPairId(p.Child("sep"), tokenIds)];
+                // RoBERTa has no type ids: every token's is 0, except, without special tokens, in the second
+                // sequence's overflowing windows, which Hugging Face leaves at 1.
+                return new PostProcessor(
+                    [TemplatePiece.Special(cls, 0), TemplatePiece.Of(0, 0), TemplatePiece.Special(sep, 0)],
+                    [TemplatePiece.Special(cls, 0), TemplatePiece.Of(0, 0), TemplatePiece.Special(sep, 0), TemplatePiece.Special(sep, 0),
+                     TemplatePiece.Of(1, 0), TemplatePiece.Special(sep, 0)],
+                    [TemplatePiece.Of(0, 0)], [TemplatePiece.Of(0, 0), TemplatePiece.KeptOnly(1, 0)]);
+            }
             case "TemplateProcessing":
             {
-                var specials = p.Child("special_tokens");
-                var before = new List<int>();
-                var after = new List<int>();
-                bool seenSequence = false;
-                foreach (JsonAt item in p.Child("single").Items())
-                {
-                    item.RequireObject();
-                    if (!item.Child("Sequence").IsNull) { seenSequence = true; continue; }
-                    JsonAt st = item.Child("SpecialToken");
-                    if (st.IsNull) throw item.Bad("must hold \"Sequence\" or \"SpecialToken\"");
-                    string name = st.Child("id").String();
-                    JsonAt entry = specials.Child(name);
-                    List<int> ids = entry.IsNull
-                        ? tokenIds.TryGetValue(name, out int id) ? [id] : throw st.Child("id").Bad($"names '{name}', which is neither in $.post_processor.special_tokens nor a token")
-                        : entry.Child("ids").Items().Select(x => KnownId(x, tokenIds)).ToList();
-                    (seenSequence ? after : before).AddRange(ids);
-                }
-                return new PostProcessor([.. before], [.. after]);
+                JsonAt pair = p.Child("pair");
+                return PostProcessor.Template(ReadTemplate(p.Child("single"), p.Child("special_tokens"), tokenIds),
+                    pair.IsNull ? null : ReadTemplate(pair, p.Child("special_tokens"), tokenIds));
             }
             default:
                 throw p.Child("type").Bad($"'{type}' is not supported (expected TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel or Sequence)");
         }
+    }
+
+    /// <summary>A TemplateProcessing <c>single</c> or <c>pair</c>: its pieces with their type ids.</summary>
+    private static TemplatePiece[] ReadTemplate(JsonAt template, JsonAt specials, Dictionary<string, int> tokenIds)
+    {
+        var pieces = new List<TemplatePiece>();
+        foreach (JsonAt item in template.Items())
+        {
+            item.RequireObject();
+            JsonAt sequence = item.Child("Sequence");
+            if (!sequence.IsNull)
+            {
+                int which = sequence.Child("id").StringOr("A") switch
+                {
+                    "A" => 0,
+                    "B" => 1,
+                    string s => throw sequence.Child("id").Bad($"'{s}' is not a sequence (A or B)"),
+                };
+                pieces.Add(TemplatePiece.Of(which, ReadTypeId(sequence.Child("type_id"))));
+                continue;
+            }
+            JsonAt st = item.Child("SpecialToken");
+            if (st.IsNull) throw item.Bad("must hold \"Sequence\" or \"SpecialToken\"");
+            string name = st.Child("id").String();
+            JsonAt entry = specials.Child(name);
+            int[] ids = entry.IsNull
+                ? tokenIds.TryGetValue(name, out int id) ? [id] : throw st.Child("id").Bad($"names '{name}', which is neither in $.post_processor.special_tokens nor a token")
+                : [.. entry.Child("ids").Items().Select(x => KnownId(x, tokenIds))];
+            pieces.Add(TemplatePiece.Special(ids, ReadTypeId(st.Child("type_id"))));
+        }
+        if (pieces.Count(x => x.Ids is null) == 0) throw template.Bad("holds no \"Sequence\"");
+        return [.. pieces];
+    }
+
+    private static int ReadTypeId(JsonAt t)
+    {
+        int v = t.Int(0);
+        return v >= 0 ? v : throw t.Bad($"is {v}; a type id must be non-negative");
     }
 
     private static int ReadPairId(JsonAt pair, Dictionary<string, int> tokenIds)

@@ -10,7 +10,8 @@ namespace NativeProb.Tokenization.HuggingFace;
 /// added tokens split off (the non-normalized ones on the raw text, the normalized ones after the
 /// normalizer), then normalizer, pre-tokenizer, model (BPE, WordPiece or Unigram) and, when special tokens
 /// are asked for, the post-processor's special tokens; then <see cref="Truncation"/> and <see cref="Padding"/>
-/// when set (read from tokenizer.json's <c>truncation</c> and <c>padding</c>, or set later);
+/// when set (read from tokenizer.json's <c>truncation</c> and <c>padding</c>, or set later). One text or a
+/// sentence pair (<see cref="EncodePair"/>: the post-processor's pair template and type ids);
 /// <see cref="Decode"/> runs the decoder.
 /// </summary>
 /// <remarks>Thread safety: every member may be called from any number of threads at once; an encoding
@@ -261,38 +262,104 @@ public sealed class HuggingFaceTokenizer
         return target;
     }
 
-    /// <summary>Encodes <paramref name="text"/> to ids, token strings and offsets.</summary>
+    /// <summary>Encodes <paramref name="text"/> to ids, token strings, offsets, type ids, masks and overflowing windows.</summary>
     /// <param name="text">The text.</param>
     /// <param name="addSpecialTokens">Add the post-processor's special tokens (BOS, CLS / SEP, ...); their offsets are (0, 0).</param>
-    /// <returns>The encoding; offsets are UTF-16 ranges of <paramref name="text"/> each token came from.</returns>
+    /// <returns>The encoding; offsets are UTF-16 ranges of <paramref name="text"/> each token came from; under
+    /// <see cref="Truncation"/>, <see cref="TokenEncoding.Overflowing"/> holds the windows cut off.</returns>
     /// <exception cref="InvalidOperationException">As for <see cref="EncodeToIds"/>.</exception>
     public TokenEncoding Encode(string text, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return EncodePadded(text, null, addSpecialTokens);
+    }
+
+    /// <summary>
+    /// Encodes the sentence pair (<paramref name="text"/>, <paramref name="textPair"/>) as Hugging Face's
+    /// <c>encode(text, text_pair)</c> does: each text is tokenized, <see cref="Truncation"/> shortens the two
+    /// together (its strategy choosing which), the post-processor's pair template adds its special tokens and
+    /// type ids (without a template, the first text's tokens have type id 0 and the second's 1), then
+    /// <see cref="Padding"/> pads.
+    /// </summary>
+    /// <param name="text">The first text.</param>
+    /// <param name="textPair">The second text.</param>
+    /// <param name="addSpecialTokens">Add the post-processor's special tokens for a pair ([CLS] A [SEP] B [SEP], ...).</param>
+    /// <returns>The encoding; each token's offsets are UTF-16 ranges of the text it came from.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Truncation"/> cannot apply: its max length is below
+    /// the special tokens a pair gets, the sequence its strategy shortens is too short to lose enough tokens, or
+    /// its stride is not below the length a sequence is cut to (Hugging Face fails or panics in these cases).</exception>
+    /// <exception cref="NotSupportedException">The post-processor has no pair form (a TemplateProcessing without
+    /// <c>pair</c>, or a Sequence of two processors that both add tokens).</exception>
+    public TokenEncoding EncodePair(string text, string textPair, bool addSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(textPair);
+        return EncodePadded(text, textPair, addSpecialTokens);
+    }
+
+    /// <summary>
+    /// Encodes many sentence pairs as <see cref="EncodePair"/> does, on up to <paramref name="threads"/> threads
+    /// (0: all cores); with <see cref="Padding"/>, every encoding is padded to the batch's target length.
+    /// </summary>
+    /// <param name="pairs">The pairs of texts.</param>
+    /// <param name="addSpecialTokens">Add the post-processor's special tokens for a pair.</param>
+    /// <param name="threads">Threads to use; 0 for <see cref="Environment.ProcessorCount"/>.</param>
+    /// <returns>The encoding of each pair, in order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">As for <see cref="EncodePair"/>.</exception>
+    /// <exception cref="NotSupportedException">As for <see cref="EncodePair"/>.</exception>
+    public TokenEncoding[] EncodePairBatch(IReadOnlyList<(string Text, string TextPair)> pairs, bool addSpecialTokens = false, int threads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        for (int i = 0; i < pairs.Count; i++)
+            if (pairs[i].Text is null || pairs[i].TextPair is null) throw new ArgumentNullException(nameof(pairs), $"pair {i} holds a null text.");
+        HuggingFaceTruncation? truncation = _truncation;
         HuggingFacePadding? padding = _padding;
-        var tokens = new List<ModelToken>(text.Length / 3 + 4);
-        EncodeCore(text, addSpecialTokens, true, tokens);
-        int n = padding is null ? tokens.Count : Math.Max(tokens.Count, PadTarget(padding, tokens.Count));
-        int lead = padding?.Direction == HuggingFaceSide.Left ? n - tokens.Count : 0;
-        var ids = new int[n];
-        var strings = new string[n];
-        var offsets = new (int, int)[n];
-        var mask = new int[n];
-        for (int i = 0; i < n; i++)
+        var parts = new EncodingParts[pairs.Count];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads };
+        Parallel.For(0, pairs.Count, options, i => parts[i] = Assemble(pairs[i].Text, pairs[i].TextPair, addSpecialTokens, truncation));
+        if (padding is not null && parts.Length > 0)
         {
-            int k = i - lead;
-            if (k < 0 || k >= tokens.Count)
-            {
-                ids[i] = padding!.PadId;
-                strings[i] = padding.PadToken;
-                continue;
-            }
-            ids[i] = tokens[k].Id;
-            strings[i] = IdToToken(ids[i]) ?? "";
-            offsets[i] = (tokens[k].Start, tokens[k].End);
-            mask[i] = 1;
+            int target = PadTarget(padding, parts.Max(p => p.Count));
+            foreach (EncodingParts p in parts) p.PadTo(target, padding);
         }
-        return new TokenEncoding(ids, strings, offsets, mask);
+        return [.. parts.Select(p => p.ToEncoding(IdToToken, padding?.PadToken ?? ""))];
+    }
+
+    /// <summary>One text or pair assembled and padded to its own target (<see cref="Padding"/>).</summary>
+    private TokenEncoding EncodePadded(string text, string? textPair, bool addSpecialTokens)
+    {
+        HuggingFacePadding? padding = _padding;
+        EncodingParts parts = Assemble(text, textPair, addSpecialTokens, _truncation);
+        if (padding is not null) parts.PadTo(PadTarget(padding, parts.Count), padding);
+        return parts.ToEncoding(IdToToken, padding?.PadToken ?? "");
+    }
+
+    /// <summary>Tokenizes, truncates and post-processes one text or a pair, with offsets.</summary>
+    private EncodingParts Assemble(string text, string? textPair, bool addSpecialTokens, HuggingFaceTruncation? truncation)
+    {
+        bool pair = textPair is not null;
+        TemplatePiece[] template = _post.TemplateFor(pair, addSpecialTokens)
+            ?? throw new NotSupportedException("this tokenizer's post_processor has no form for a pair (a TemplateProcessing without \"pair\", " +
+                "or a Sequence of two processors that both add tokens).");
+        // Hugging Face's early stop (EncodeText) applies to the sequences the strategy may shorten: with OnlySecond
+        // the first text is tokenized whole (one text then fails as too long), with OnlyFirst the second.
+        var strategy = truncation?.Strategy;
+        var a = new EncodingParts.Sequence(EncodeText(text, strategy == HuggingFaceTruncationStrategy.OnlySecond ? null : truncation));
+        EncodingParts.Sequence? b = pair ? new EncodingParts.Sequence(EncodeText(textPair!, strategy == HuggingFaceTruncationStrategy.OnlyFirst ? null : truncation)) : null;
+        if (truncation is not null)
+            EncodingParts.Truncate(a, b, MaxTextTokens(truncation, addSpecialTokens ? pair ? _post.PairSpecialCount : SpecialTokenCount : 0), truncation);
+        return EncodingParts.Process(template, a, b);
+    }
+
+    /// <summary>The tokens truncation leaves the text (or both texts) when <paramref name="added"/> special tokens are added.</summary>
+    private static int MaxTextTokens(HuggingFaceTruncation t, int added)
+    {
+        int max = t.MaxLength - added;
+        return max >= 0 ? max
+            : throw new InvalidOperationException($"Truncation.MaxLength {t.MaxLength} is below the {added} special tokens the post-processor adds " +
+                "(Hugging Face's unsigned subtraction wraps there); raise it or encode without special tokens.");
     }
 
     /// <summary>
@@ -346,46 +413,87 @@ public sealed class HuggingFaceTokenizer
     {
         if (addSpecialTokens) foreach (int id in _post.Before) output.Add(new ModelToken(id, 0, 0));
         int from = output.Count;
-        var matches = new List<(int Start, int End, AddedTokenSpec Token)>();
-        _rawAdded.Find(text, matches);
-        int at = 0;
-        foreach (var (start, end, token) in matches)
-        {
-            if (start > at) EncodeSegment(new TextPiece(text[at..start], at, tracked), output);
-            output.Add(new ModelToken(token.Id, start, end));
-            at = end;
-        }
-        if (at < text.Length || text.Length == 0) EncodeSegment(new TextPiece(at == 0 ? text : text[at..], at, tracked), output);
+        EncodeText(text, tracked, output);
         if (_truncation is { } truncation) Truncate(truncation, addSpecialTokens, output, from);
         if (addSpecialTokens) foreach (int id in _post.After) output.Add(new ModelToken(id, 0, 0));
     }
 
     /// <summary>
+    /// The text's tokens with offsets. Under <paramref name="truncation"/>, Hugging Face stops tokenizing a
+    /// sequence once a split the model tokenized (not an added token) brings it to
+    /// <see cref="HuggingFaceTruncation.MaxLength"/> tokens, going from the start or, truncating from the
+    /// left, from the end; the splits it leaves out are left out here too, so the overflowing windows end
+    /// within the split that reached the max length.
+    /// </summary>
+    private List<ModelToken> EncodeText(string text, HuggingFaceTruncation? truncation)
+    {
+        var tokens = new List<ModelToken>(text.Length / 3 + 4);
+        var splits = new List<(int Start, bool Model)>();
+        EncodeText(text, true, tokens, splits);
+        if (truncation is null) return tokens;
+        int limit = truncation.MaxLength, n = tokens.Count;
+        if (truncation.Direction == HuggingFaceSide.Right)
+        {
+            for (int i = 0; i < splits.Count; i++)
+            {
+                int end = i + 1 < splits.Count ? splits[i + 1].Start : n;
+                if (!splits[i].Model || end < limit) continue;
+                tokens.RemoveRange(end, n - end);
+                break;
+            }
+        }
+        else
+        {
+            for (int i = splits.Count - 1; i >= 0; i--)
+            {
+                if (!splits[i].Model || n - splits[i].Start < limit) continue;
+                tokens.RemoveRange(0, splits[i].Start);
+                break;
+            }
+        }
+        return tokens;
+    }
+
+    /// <summary>
+    /// The text's tokens (added tokens, then normalizer, pre-tokenizer and model), appended to
+    /// <paramref name="output"/>; <paramref name="splits"/>, when given, gets the index in <paramref name="output"/>
+    /// where each split starts, and whether the model tokenized it (a pre-tokenizer piece) or not (an added token).
+    /// </summary>
+    private void EncodeText(string text, bool tracked, List<ModelToken> output, List<(int Start, bool Model)>? splits = null)
+    {
+        var matches = new List<(int Start, int End, AddedTokenSpec Token)>();
+        _rawAdded.Find(text, matches);
+        int at = 0;
+        foreach (var (start, end, token) in matches)
+        {
+            if (start > at) EncodeSegment(new TextPiece(text[at..start], at, tracked), output, splits);
+            splits?.Add((output.Count, false));
+            output.Add(new ModelToken(token.Id, start, end));
+            at = end;
+        }
+        if (at < text.Length || text.Length == 0) EncodeSegment(new TextPiece(at == 0 ? text : text[at..], at, tracked), output, splits);
+    }
+
+    /// <summary>
     /// Cuts the text's tokens, output[from..], to the max length less the special tokens asked for, as Hugging
-    /// Face does before its post-processor (the first window only: overflowing windows are not kept).
+    /// Face does before its post-processor (the kept window only: <see cref="EncodeToIds"/> returns no overflowing ones).
     /// </summary>
     private void Truncate(HuggingFaceTruncation t, bool addSpecialTokens, List<ModelToken> output, int from)
     {
-        int added = addSpecialTokens ? SpecialTokenCount : 0;
-        int max = t.MaxLength - added;
-        if (max < 0)
-            throw new InvalidOperationException($"Truncation.MaxLength {t.MaxLength} is below the {added} special tokens the post-processor adds " +
-                "(Hugging Face's unsigned subtraction wraps there); raise it or encode without special tokens.");
-        int length = output.Count - from;
-        if (length <= max) return;
-        if (t.Strategy == HuggingFaceTruncationStrategy.OnlySecond)
-            throw new InvalidOperationException("Truncation.Strategy is OnlySecond, which shortens the second sequence of a pair, and this encoding has one " +
-                "(Hugging Face: second sequence not provided).");
-        if (t.Direction == HuggingFaceSide.Right) output.RemoveRange(from + max, length - max);
-        else output.RemoveRange(from, length - max);
+        int max = MaxTextTokens(t, addSpecialTokens ? SpecialTokenCount : 0);
+        if (output.Count - from <= max) return;
+        var text = new EncodingParts.Sequence(output[from..]);
+        EncodingParts.Truncate(text, null, max, t);
+        output.RemoveRange(from, output.Count - from);
+        output.AddRange(text.Kept);
     }
 
-    private void EncodeSegment(TextPiece segment, List<ModelToken> output)
+    private void EncodeSegment(TextPiece segment, List<ModelToken> output, List<(int Start, bool Model)>? splits)
     {
         TextPiece piece = _normalizer is null ? segment : _normalizer.Normalize(segment);
         if (_normalizedAdded.Count == 0)
         {
-            EncodeNormalized(piece, output);
+            EncodeNormalized(piece, output, splits);
             return;
         }
         var matches = new List<(int Start, int End, AddedTokenSpec Token)>();
@@ -393,15 +501,16 @@ public sealed class HuggingFaceTokenizer
         int at = 0;
         foreach (var (start, end, token) in matches)
         {
-            if (start > at) EncodeNormalized(piece.Slice(at, start), output);
+            if (start > at) EncodeNormalized(piece.Slice(at, start), output, splits);
+            splits?.Add((output.Count, false));
             var (s, e) = piece.OriginOf(start, end);
             output.Add(new ModelToken(token.Id, s, e));
             at = end;
         }
-        if (at < piece.Length) EncodeNormalized(piece.Slice(at, piece.Length), output);
+        if (at < piece.Length) EncodeNormalized(piece.Slice(at, piece.Length), output, splits);
     }
 
-    private void EncodeNormalized(TextPiece piece, List<ModelToken> output)
+    private void EncodeNormalized(TextPiece piece, List<ModelToken> output, List<(int Start, bool Model)>? splits)
     {
         if (piece.Length == 0) return;
         if (!piece.Tracked && _byteLevelSplit is not null)
@@ -424,6 +533,7 @@ public sealed class HuggingFaceTokenizer
         _preTokenizer?.PreTokenize(pieces);
         foreach (TextPiece p in pieces)
         {
+            splits?.Add((output.Count, true));
             int from = output.Count;
             _model.Tokenize(p.Text, output);
             if (!p.Tracked) continue;

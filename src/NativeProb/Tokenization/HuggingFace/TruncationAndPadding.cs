@@ -14,15 +14,18 @@ public enum HuggingFaceSide
 /// <summary>Which sequence truncation shortens (tokenizer.json's <c>truncation.strategy</c>).</summary>
 public enum HuggingFaceTruncationStrategy
 {
-    /// <summary>The longer sequence first; for one sequence, that sequence.</summary>
+    /// <summary>
+    /// For a pair, Hugging Face's split: the shorter sequence is kept whole when the longer can take the cut,
+    /// else each gets half the room (the second the odd token); for one sequence, that sequence.
+    /// </summary>
     LongestFirst,
 
     /// <summary>Only the first sequence: for one sequence, the same as <see cref="LongestFirst"/>.</summary>
     OnlyFirst,
 
     /// <summary>
-    /// Only the second sequence of a pair. The encoders here take one sequence, so an encoding that needs
-    /// truncating fails, as Hugging Face's does ("Second sequence not provided").
+    /// Only the second sequence of a pair (<see cref="HuggingFaceTokenizer.EncodePair"/>). One sequence that
+    /// needs truncating fails, as Hugging Face's does ("Second sequence not provided").
     /// </summary>
     OnlySecond,
 }
@@ -39,9 +42,10 @@ public sealed class HuggingFaceTruncation
     public required int MaxLength { get; init; }
 
     /// <summary>
-    /// How many tokens each overflowing window repeats of the previous one. The encoders here return only
-    /// the first window, which the stride does not change; it is checked as Hugging Face checks it (below
-    /// <see cref="MaxLength"/> less the special tokens) and written by <see cref="HuggingFaceTokenizer.ToJson"/>.
+    /// How many tokens each overflowing window (<see cref="TokenEncoding.Overflowing"/>) repeats of the
+    /// previous one. It is checked as Hugging Face checks it (below <see cref="MaxLength"/> less the special
+    /// tokens one sequence gets); a pair whose truncation leaves a sequence no longer than the stride fails
+    /// to encode (Hugging Face panics).
     /// </summary>
     public int Stride { get; init; }
 
@@ -88,10 +92,7 @@ public sealed class HuggingFacePadding
     /// <summary>The id of the pad token.</summary>
     public int PadId { get; init; }
 
-    /// <summary>
-    /// The type id of the pad token. The encoders here take one sequence and return no type ids; it is
-    /// kept for <see cref="HuggingFaceTokenizer.ToJson"/>.
-    /// </summary>
+    /// <summary>The type id of the pad token (<see cref="TokenEncoding.TypeIds"/>).</summary>
     public int PadTypeId { get; init; }
 
     /// <summary>The string of the pad token, which <see cref="HuggingFaceTokenizer.Encode"/> reports.</summary>

@@ -51,6 +51,40 @@ public sealed class TokenizerCliTests : IDisposable
         Assert.Contains("--add-special-tokens", e.Message);
     }
 
+    [SkippableFact]
+    public void PairEncodesEachLinesTwoTextsAsHuggingFaceDoes()
+    {
+        // The pair lines and Hugging Face's ids of generate-pairs.mjs (no truncation, no padding, BERT's template).
+        var (reference, c) = PairEncodingTests.Load("bert-base-uncased", "template");
+        string path = Path.Combine(_dir, "bert.json");
+        File.WriteAllBytes(path, HuggingFaceFiles.Json("bert-base-uncased"));
+        string[] lines = PairEncodingTests.Lines();
+        (int A, int B)[] pairs = PairEncodingTests.Pairs();
+        // Lines a reader splits (\n, \r) cannot be given; the first text cannot hold the tab that separates the two.
+        var usable = pairs.Where(p => !lines[p.A].Contains('\t') && lines[p.A].IndexOfAny(['\n', '\r']) < 0 && lines[p.B].IndexOfAny(['\n', '\r']) < 0).ToArray();
+        Assert.True(usable.Length > 10);
+        var output = new StringWriter();
+        TokenizerCodecCommands.EncodeLines(TokenizerCodecCommands.Load(path), new StringReader(string.Join('\n', usable.Select(p => lines[p.A] + "\t" + lines[p.B]))),
+            output, asIds: true, addSpecial: true, pair: true);
+        string[] got = output.ToString().Split('\n')[..usable.Length];
+        var expected = c.GetProperty("results")[0].GetProperty("pairs");
+        for (int i = 0; i < usable.Length; i++)
+        {
+            int k = Array.IndexOf(pairs, usable[i]);
+            Assert.Equal(string.Join(' ', PairEncodingTests.Ints(expected[2 * k + 1], "ids")), got[i]);
+        }
+        Assert.Equal(string.Join(' ', reference.EncodePair("one", "two", true).Tokens) + "\n", Run("one\ttwo"));
+        var e = Assert.Throws<NpException>(() => Run("one two"));
+        Assert.Contains("line 1: --pair needs the two texts separated by a tab", e.Message);
+
+        string Run(string input)
+        {
+            var o = new StringWriter();
+            TokenizerCodecCommands.EncodeLines(TokenizerCodecCommands.Load(path), new StringReader(input), o, asIds: false, addSpecial: true, pair: true);
+            return o.ToString();
+        }
+    }
+
     [Fact]
     public void DecodeNamesTheLineOfABadId()
     {

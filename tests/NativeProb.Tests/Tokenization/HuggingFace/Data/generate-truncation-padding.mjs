@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { applySettings } from './hf-settings.mjs';
 
 const cache = path.resolve(process.argv[2]);
 const require = createRequire(path.join(cache, 'npm', 'package.json'));
@@ -42,12 +43,7 @@ for (const name of ['bert-base-uncased', 'llama3', 'gemma3', 'gpt2']) {
   const t = hf.Tokenizer.fromFile(path.join(cache, `${name}.json`));
   out[name] = [];
   for (const [setting, truncation, padding, withSotu] of settings) {
-    t.disableTruncation();
-    t.disablePadding();
-    if (truncation) t.setTruncation(...truncation);
-    if (padding) t.setPadding(padding);
-    t.save(saved);
-    const doc = JSON.parse(fs.readFileSync(saved, 'utf8'));
+    const doc = applySettings(t, truncation, padding, saved);
     const lines = withSotu ? [...multilingual, ...sotu] : multilingual;
     const single = [];
     for (const line of lines) {
