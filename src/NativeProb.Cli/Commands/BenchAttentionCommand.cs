@@ -61,7 +61,8 @@ internal static class BenchAttentionCommand
         long kvBytes = 2 * s.KeyElements * sizeof(float);
         int copies = set.Cold ? BenchTiming.ColdRotation(kvBytes) : 1;
         double readGbps = 0, fmaGflops = 0;
-        var caches = new List<(float[] K, float[] V)>();
+        // K and V on 64-byte boundaries, as tensor allocators place them (a float[] is not).
+        var caches = new List<(AlignedTensor K, AlignedTensor V)>();
         float[] q = Array.Empty<float>(), o = Array.Empty<float>();
         console.Status().Start("measuring the machine and preparing inputs", ctx =>
         {
@@ -72,23 +73,34 @@ internal static class BenchAttentionCommand
             for (int c = 0; c < copies; c++)
             {
                 ctx.Status($"preparing KV copy {c + 1}/{copies} ({kvBytes / (1 << 20)} MiB each)");
-                caches.Add((RandomData(100 + 2 * c, s.KeyElements), RandomData(101 + 2 * c, s.KeyElements)));
+                caches.Add((new AlignedTensor(100 + 2 * c, s.KeyElements), new AlignedTensor(101 + 2 * c, s.KeyElements)));
             }
         });
 
         var measured = new List<(CpuPath Path, PositionalBias Bias, double Ms, double RelError)>();
-        foreach (CpuPath path in set.Paths)
-            foreach (PositionalBias bias in set.Biases)
-            {
-                var options = new AttentionOptions { Causal = set.Causal, Bias = bias, Path = path, MaxDegreeOfParallelism = set.Threads };
-                double ms = BenchTiming.MedianMs(i =>
+        try
+        {
+            foreach (CpuPath path in set.Paths)
+                foreach (PositionalBias bias in set.Biases)
                 {
-                    var (k, v) = caches[i % copies];
-                    FlashAttention.Forward(q, k, v, o, s, options);
-                }, warmup: Math.Max(3, copies), reps: set.Reps);
-                FlashAttention.Forward(q, caches[0].K, caches[0].V, o, s, options);
-                measured.Add((path, bias, ms, ReferenceAttention.SampledRelativeError(q, caches[0].K, caches[0].V, o, s, options)));
+                    var options = new AttentionOptions { Causal = set.Causal, Bias = bias, Path = path, MaxDegreeOfParallelism = set.Threads };
+                    double ms = BenchTiming.MedianMs(i =>
+                    {
+                        var (k, v) = caches[i % copies];
+                        FlashAttention.Forward(q, k.Span, v.Span, o, s, options);
+                    }, warmup: Math.Max(3, copies), reps: set.Reps);
+                    FlashAttention.Forward(q, caches[0].K.Span, caches[0].V.Span, o, s, options);
+                    measured.Add((path, bias, ms, ReferenceAttention.SampledRelativeError(q, caches[0].K.Span, caches[0].V.Span, o, s, options)));
+                }
+        }
+        finally
+        {
+            foreach (var (k, v) in caches)
+            {
+                k.Dispose();
+                v.Dispose();
             }
+        }
         // The limits probed again after the timing; the best of the two readings is kept (other load only lowers
         // them), and both are in the JSON, so a run during which the host changed shows it.
         double readAfter = MachineProbe.ReadBandwidthGBps(set.Threads), readBefore = readGbps;
@@ -145,6 +157,7 @@ internal static class BenchAttentionCommand
             ["ratio_to_limit"] = Math.Round(rates.Ratio, 4),
             ["cold"] = set.Cold,
             ["cold_copies"] = copies,
+            ["kv_alignment"] = AlignedTensor.Alignment,
             ["reps"] = set.Reps,
         }.WithShape(s, set.Decode ? "decode" : "prefill");
     }

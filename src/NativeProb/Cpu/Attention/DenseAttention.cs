@@ -71,10 +71,12 @@ internal static unsafe class DenseAttention
             for (long j0 = it.Begin; j0 < it.End; j0 += Bk)
             {
                 int n = (int)Math.Min(Bk, it.End - j0);
+                // Row-major keys are streamed once (decode, short chunks): K and V are contiguous runs here, so values
+                // are read whole rows at a time, in address order, and left to the hardware prefetcher.
                 if (kBlocks != null) TileKernels.ScoresTransposed<TOps, TVec>(tile, kBlocks + j0 * d, n);
-                else TileKernels.ScoresRowMajor<TOps, TVec>(tile, k + j0 * d, n, v + j0 * d);
+                else TileKernels.ScoresRowMajor<TOps, TVec>(tile, k + j0 * d, n, v + j0 * d, prefetchValues: false);
                 TileKernels.SoftmaxUpdate<TOps, TVec>(tile, j0, n, Call.Causal, Call.Table, Call.TableCenter, 0f);
-                TileKernels.AccumulateValues<TOps, TVec>(tile, v + j0 * d);
+                TileKernels.AccumulateValues<TOps, TVec>(tile, v + j0 * d, wholeRows: kBlocks == null);
             }
             return 0;
         }

@@ -93,7 +93,8 @@ internal static unsafe class TileKernels
     /// this run's end (null: right after this run's rows, for contiguous keys and values).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count, float* values, float* nextKeys = null, float* nextValues = null)
+    public static void ScoresRowMajor<TOps, TVec>(AttentionTile tile, float* keys, int count, float* values, float* nextKeys = null, float* nextValues = null,
+        bool prefetchValues = true)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -119,7 +120,7 @@ internal static unsafe class TileKernels
             if (!spread)
             {
                 Prefetch.RangeL2(kAhead, d);
-                Prefetch.RangeL2(vAhead, d);
+                if (prefetchValues) Prefetch.RangeL2(vAhead, d);
             }
             int r = 0;
             for (; r + 4 <= rows; r += 4)
@@ -133,7 +134,7 @@ internal static unsafe class TileKernels
                     if (spread)
                     {
                         Prefetch.RangeL2(kAhead + i, 2 * w);
-                        Prefetch.RangeL2(vAhead + i, 2 * w);
+                        if (prefetchValues) Prefetch.RangeL2(vAhead + i, 2 * w);
                     }
                     TVec kv = TOps.Load(k + i), kw = TOps.Load(k + i + w);
                     c0 = TOps.Fma(TOps.Load(a0 + i), kv, c0);
@@ -149,7 +150,7 @@ internal static unsafe class TileKernels
                 if (spread)
                 {
                     Prefetch.RangeL2(kAhead + i, d - i);
-                    Prefetch.RangeL2(vAhead + i, d - i);
+                    if (prefetchValues) Prefetch.RangeL2(vAhead + i, d - i);
                     spread = false;
                 }
                 for (; i < dv; i += w)
@@ -268,7 +269,7 @@ internal static unsafe class TileKernels
     /// FMAs. Keys past every row's limit are skipped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AccumulateValues<TOps, TVec>(AttentionTile tile, float* values)
+    public static void AccumulateValues<TOps, TVec>(AttentionTile tile, float* values, bool wholeRows = false)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -285,6 +286,12 @@ internal static unsafe class TileKernels
             TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
             int i = 0;
+            if (wholeRows && TOps.Count >= 16 && d % (8 * w) == 0)
+            {
+                AccumulateRowPair<TOps, TVec>(tile, values, r);
+                AccumulateRowPair<TOps, TVec>(tile, values, r + 2);
+                continue;
+            }
             // 512-bit paths: a 4-row by 4-vector block (16 accumulators, each probability broadcast feeds four FMAs).
             if (TOps.Count >= 16)
                 for (; i + 4 * w <= d; i += 4 * w)
@@ -375,6 +382,52 @@ internal static unsafe class TileKernels
                 }
                 o0[i] = c0; o1[i] = c1; o2[i] = c2; o3[i] = c3;
             }
+        }
+    }
+
+    /// <summary>
+    /// O = Alpha O + P V for rows r and r + 1 over whole value rows: a 2-row by 8-vector block (16 accumulators),
+    /// so each pass reads every key's value row front to back, the order a hardware stream prefetcher follows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateRowPair<TOps, TVec>(AttentionTile tile, float* values, int r)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        int d = tile.HeadDim;
+        const int bk = AttentionTile.BlockKeys;
+        int n = Math.Max(tile.Limit[r], tile.Limit[r + 1]);
+        if (n == 0) return;
+        float* pa = tile.S + r * bk, pb = pa + bk;
+        TVec ala = TOps.Splat(tile.Alpha[r]), alb = TOps.Splat(tile.Alpha[r + 1]);
+        for (int i = 0; i < d; i += 8 * w)
+        {
+            float* oa = tile.O + r * d + i, ob = oa + d;
+            TVec a0 = TOps.Mul(TOps.Load(oa), ala), a1 = TOps.Mul(TOps.Load(oa + w), ala);
+            TVec a2 = TOps.Mul(TOps.Load(oa + 2 * w), ala), a3 = TOps.Mul(TOps.Load(oa + 3 * w), ala);
+            TVec a4 = TOps.Mul(TOps.Load(oa + 4 * w), ala), a5 = TOps.Mul(TOps.Load(oa + 5 * w), ala);
+            TVec a6 = TOps.Mul(TOps.Load(oa + 6 * w), ala), a7 = TOps.Mul(TOps.Load(oa + 7 * w), ala);
+            TVec b0 = TOps.Mul(TOps.Load(ob), alb), b1 = TOps.Mul(TOps.Load(ob + w), alb);
+            TVec b2 = TOps.Mul(TOps.Load(ob + 2 * w), alb), b3 = TOps.Mul(TOps.Load(ob + 3 * w), alb);
+            TVec b4 = TOps.Mul(TOps.Load(ob + 4 * w), alb), b5 = TOps.Mul(TOps.Load(ob + 5 * w), alb);
+            TVec b6 = TOps.Mul(TOps.Load(ob + 6 * w), alb), b7 = TOps.Mul(TOps.Load(ob + 7 * w), alb);
+            float* v = values + i;
+            for (int t = 0; t < n; t++, v += d)
+            {
+                TVec x = TOps.Splat(pa[t]), y = TOps.Splat(pb[t]), e;
+                e = TOps.Load(v); a0 = TOps.Fma(x, e, a0); b0 = TOps.Fma(y, e, b0);
+                e = TOps.Load(v + w); a1 = TOps.Fma(x, e, a1); b1 = TOps.Fma(y, e, b1);
+                e = TOps.Load(v + 2 * w); a2 = TOps.Fma(x, e, a2); b2 = TOps.Fma(y, e, b2);
+                e = TOps.Load(v + 3 * w); a3 = TOps.Fma(x, e, a3); b3 = TOps.Fma(y, e, b3);
+                e = TOps.Load(v + 4 * w); a4 = TOps.Fma(x, e, a4); b4 = TOps.Fma(y, e, b4);
+                e = TOps.Load(v + 5 * w); a5 = TOps.Fma(x, e, a5); b5 = TOps.Fma(y, e, b5);
+                e = TOps.Load(v + 6 * w); a6 = TOps.Fma(x, e, a6); b6 = TOps.Fma(y, e, b6);
+                e = TOps.Load(v + 7 * w); a7 = TOps.Fma(x, e, a7); b7 = TOps.Fma(y, e, b7);
+            }
+            TOps.Store(oa, a0); TOps.Store(oa + w, a1); TOps.Store(oa + 2 * w, a2); TOps.Store(oa + 3 * w, a3);
+            TOps.Store(oa + 4 * w, a4); TOps.Store(oa + 5 * w, a5); TOps.Store(oa + 6 * w, a6); TOps.Store(oa + 7 * w, a7);
+            TOps.Store(ob, b0); TOps.Store(ob + w, b1); TOps.Store(ob + 2 * w, b2); TOps.Store(ob + 3 * w, b3);
+            TOps.Store(ob + 4 * w, b4); TOps.Store(ob + 5 * w, b5); TOps.Store(ob + 6 * w, b6); TOps.Store(ob + 7 * w, b7);
         }
     }
 
