@@ -27,6 +27,9 @@ public static class FlashAttention
     /// Data is not checked: a NaN or infinity in Q, K or V makes every output that reads it NaN, and may
     /// also reach other rows of the same 64-row tile (their masked probability 0 times NaN); outputs of
     /// other KV groups are unaffected. Invalid shapes and options are rejected before any work.
+    /// Any alignment works; decode reads K and V fastest when they start on 64-byte boundaries (native memory
+    /// from <c>NativeMemory.AlignedAlloc(bytes, 64)</c>): a managed array starts 16 or 24 bytes past one, so each
+    /// 64-byte vector load of it spans two cache lines.
     /// </remarks>
     /// <exception cref="ArgumentException">
     /// A length does not match the shape, H is not divisible by Hkv, D is not a positive multiple of 8,
