@@ -20,6 +20,9 @@ public sealed class TrialDispatcher : IAsyncDisposable
     private static readonly TimeSpan MembershipPoll = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan QuarantineTime = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LivenessCheck = TimeSpan.FromMilliseconds(250);
+    // A call running this long asks its worker how the trial stands; two answers of "unknown" in a row (the
+    // request or its reply was lost on the way, e.g. through a gateway that died) dispatch it again.
+    private static readonly TimeSpan ProgressCheck = TimeSpan.FromSeconds(5);
 
     private readonly IHost _host;
     private readonly IClusterClient _client;
@@ -105,8 +108,12 @@ public sealed class TrialDispatcher : IAsyncDisposable
             lock (_gate) name = _names[worker];
             _log($"trial {request.Config.Key} -> {name}");
             Task<TrialReply> call = _client.GetGrain<ITrialWorkerGrain>(worker).Run(request);
-            // The call ends with the trial, or is abandoned when the membership no longer lists the worker.
-            bool lost = false;
+            // The call ends with the trial, or is abandoned when the membership no longer lists the worker, or when
+            // the worker, asked, has no record of the trial twice in a row.
+            string? lost = null;
+            TrialReply? polled = null;
+            var sinceCheck = System.Diagnostics.Stopwatch.StartNew();
+            int unknown = 0;
             while (!call.IsCompleted)
             {
                 await Task.WhenAny(call, Task.Delay(LivenessCheck, cancellationToken)).ConfigureAwait(false);
@@ -116,17 +123,44 @@ public sealed class TrialDispatcher : IAsyncDisposable
                     Release(worker, null);
                     cancellationToken.ThrowIfCancellationRequested();
                 }
-                if (!call.IsCompleted && !IsLive(worker))
+                if (call.IsCompleted) break;
+                if (!IsLive(worker))
                 {
-                    lost = true;
-                    // Its result, if it ever comes, is not used; observe a late failure so it is not reported as unobserved.
-                    _ = call.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    lost = $"worker {name} left the cluster during trial {request.Config.Key}; dispatching it again";
+                    break;
+                }
+                if (sinceCheck.Elapsed < ProgressCheck) continue;
+                sinceCheck.Restart();
+                TrialProgress? progress = await ProgressAsync(worker, request.Config.Key).ConfigureAwait(false);
+                if (progress is null || call.IsCompleted) continue;
+                if (progress.State == TrialState.Finished)
+                {
+                    polled = progress.Reply;
+                    break;
+                }
+                unknown = progress.State == TrialState.Unknown ? unknown + 1 : 0;
+                if (unknown >= 2)
+                {
+                    lost = $"worker {name} has no record of trial {request.Config.Key} (the request or its reply was lost); dispatching it again";
                     break;
                 }
             }
-            if (lost)
+            if (!call.IsCompleted && (lost is not null || polled is not null))
             {
-                _log($"worker {name} left the cluster during trial {request.Config.Key}; dispatching it again");
+                // Its result, if it ever comes, is not used; observe a late failure so it is not reported as unobserved.
+                _ = call.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+            if (polled is not null && !call.IsCompleted)
+            {
+                _log($"trial {request.Config.Key}: reply lost on the way, taken from worker {name}");
+                Release(worker, polled);
+                return polled;
+            }
+            if (lost is not null && !call.IsCompleted)
+            {
+                _log(lost);
+                // A live worker that lost a message is free again; a departed one is not offered (Release checks).
+                Release(worker, null);
                 continue;
             }
             try
@@ -145,6 +179,19 @@ public sealed class TrialDispatcher : IAsyncDisposable
                 Release(worker, null);
                 throw;
             }
+        }
+    }
+
+    /// <summary>The worker's record of a trial, or null when it did not answer within the check interval.</summary>
+    private async Task<TrialProgress?> ProgressAsync(string worker, string trialKey)
+    {
+        try
+        {
+            return await _client.GetGrain<ITrialWorkerGrain>(worker).Progress(trialKey).WaitAsync(ProgressCheck).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            return null;
         }
     }
 

@@ -77,3 +77,22 @@ public sealed record TrialReply(
     [property: Id(2)] string Worker,
     [property: Id(3)] long StartedUtcTicks,
     [property: Id(4)] long FinishedUtcTicks);
+
+/// <summary>What a worker knows of a trial it was sent.</summary>
+public enum TrialState
+{
+    /// <summary>No record: the request never arrived, or the worker's endpoint was restarted since.</summary>
+    Unknown,
+    /// <summary>Training now.</summary>
+    Running,
+    /// <summary>Finished; the reply is kept for a while.</summary>
+    Finished,
+}
+
+/// <summary>A worker's answer to <see cref="ITrialWorkerGrain.Progress"/>.</summary>
+/// <param name="State">What the worker knows of the trial.</param>
+/// <param name="Reply">The reply when <paramref name="State"/> is <see cref="TrialState.Finished"/>, else null.</param>
+[GenerateSerializer, Immutable]
+public sealed record TrialProgress(
+    [property: Id(0)] TrialState State,
+    [property: Id(1)] TrialReply? Reply);

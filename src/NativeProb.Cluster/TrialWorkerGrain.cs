@@ -1,5 +1,6 @@
 // NativeProb — MIT License.
 using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 using NativeProb.Embeddings;
 using NativeProb.Embeddings.Search;
 
@@ -8,7 +9,8 @@ namespace NativeProb.Cluster;
 /// <summary>
 /// The trial endpoint of one worker. Its key is the worker silo's address, and <see cref="WorkerSiloPlacementStrategy"/>
 /// puts the activation on that silo, so the coordinator addresses each worker directly. The grain is not
-/// reentrant: a worker runs one trial at a time and queues any other call behind it.
+/// reentrant: a worker runs one trial at a time and queues any other call behind it, except
+/// <see cref="ITrialWorkerGrain.Progress"/>, which answers beside a running trial.
 /// </summary>
 public interface ITrialWorkerGrain : IGrainWithStringKey
 {
@@ -16,6 +18,16 @@ public interface ITrialWorkerGrain : IGrainWithStringKey
     /// <param name="request">The trial.</param>
     /// <returns>The score, the fingerprint and the worker's timestamps.</returns>
     Task<TrialReply> Run(TrialRequest request);
+
+    /// <summary>
+    /// What this worker knows of a trial (answered at once, beside a running trial): the coordinator asks when a
+    /// call takes long, so that a request or reply lost on the way (a gateway that died with it in flight) is
+    /// noticed instead of waited for until the response timeout.
+    /// </summary>
+    /// <param name="trialKey">The trial's configuration key.</param>
+    /// <returns>Unknown, running, or finished with its reply.</returns>
+    [AlwaysInterleave]
+    Task<TrialProgress> Progress(string trialKey);
 }
 
 /// <summary>The worker side of <see cref="ITrialWorkerGrain"/>.</summary>
@@ -32,11 +44,51 @@ internal sealed class TrialWorkerGrain(WorkerObjectives objectives, ILocalSiloDe
         return Task.CompletedTask;
     }
 
+    /// <summary>Finished replies kept for <see cref="Progress"/>.</summary>
+    private const int KeptReplies = 64;
+
+    private readonly object _gate = new();
+    private readonly HashSet<string> _running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TrialReply> _finished = new(StringComparer.Ordinal);
+    private readonly Queue<string> _finishedOrder = new();
+
+    public Task<TrialProgress> Progress(string trialKey)
+    {
+        lock (_gate)
+        {
+            if (_running.Contains(trialKey)) return Task.FromResult(new TrialProgress(TrialState.Running, null));
+            return Task.FromResult(_finished.TryGetValue(trialKey, out TrialReply? reply)
+                ? new TrialProgress(TrialState.Finished, reply)
+                : new TrialProgress(TrialState.Unknown, null));
+        }
+    }
+
     public async Task<TrialReply> Run(TrialRequest request)
+    {
+        string trialKey = request.Config.Key;
+        lock (_gate) _running.Add(trialKey);
+        try
+        {
+            TrialReply reply = await Train(request);
+            lock (_gate)
+            {
+                if (_finished.TryAdd(trialKey, reply)) _finishedOrder.Enqueue(trialKey);
+                else _finished[trialKey] = reply;
+                while (_finishedOrder.Count > KeptReplies) _finished.Remove(_finishedOrder.Dequeue());
+            }
+            return reply;
+        }
+        finally
+        {
+            lock (_gate) _running.Remove(trialKey);
+        }
+    }
+
+    private Task<TrialReply> Train(TrialRequest request)
     {
         // The training is plain CPU work: it runs on a pool thread, and the grain's turn awaits it, so the
         // silo's messaging (membership probes included) is never starved by a trial.
-        return await Task.Run(() =>
+        return Task.Run(() =>
         {
             long started = DateTime.UtcNow.Ticks;
             string key = request.Config.Key;
