@@ -19,8 +19,14 @@ internal sealed unsafe class AlignedTensor : IDisposable
     {
         Length = length;
         _data = (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, length) * sizeof(float)), Alignment);
+        FillUniform(_data, length, seed);
+    }
+
+    /// <summary>Fills <paramref name="length"/> floats at <paramref name="data"/> with uniform values in [-1, 1) from <paramref name="seed"/>.</summary>
+    public static void FillUniform(float* data, long length, int seed)
+    {
         var rng = new Random(seed);
-        for (long i = 0; i < length; i++) _data[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (long i = 0; i < length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
     }
 
     public long Length { get; }

@@ -164,11 +164,10 @@ internal static class BenchAttentionCommand
 
     private static string F(double x, int digits) => x.ToString("F" + digits, CultureInfo.InvariantCulture);
 
-    internal static float[] RandomData(int seed, long length)
+    internal static unsafe float[] RandomData(int seed, long length)
     {
-        var rng = new Random(seed);
         var a = new float[length];
-        for (long i = 0; i < length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        fixed (float* p = a) AlignedTensor.FillUniform(p, length, seed);
         return a;
     }
 }
