@@ -277,8 +277,15 @@ internal static unsafe class TileKernels
         const int bk = AttentionTile.BlockKeys;
         int d2 = d / (2 * w) * (2 * w);
         int d1 = d / w * w;
+        bool rowPairs = wholeRows && TOps.Count >= 16 && d % (8 * w) == 0;
         for (int r = 0; r < tile.Rows; r += AttentionTile.MicroRows)
         {
+            if (rowPairs)
+            {
+                AccumulateRowPair<TOps, TVec>(tile, values, r);
+                AccumulateRowPair<TOps, TVec>(tile, values, r + 2);
+                continue;
+            }
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
             if (n == 0) continue;
             float* p0 = tile.S + r * bk, p1 = p0 + bk, p2 = p1 + bk, p3 = p2 + bk;
@@ -286,12 +293,6 @@ internal static unsafe class TileKernels
             TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
             int i = 0;
-            if (wholeRows && TOps.Count >= 16 && d % (8 * w) == 0)
-            {
-                AccumulateRowPair<TOps, TVec>(tile, values, r);
-                AccumulateRowPair<TOps, TVec>(tile, values, r + 2);
-                continue;
-            }
             // 512-bit paths: a 4-row by 4-vector block (16 accumulators, each probability broadcast feeds four FMAs).
             if (TOps.Count >= 16)
                 for (; i + 4 * w <= d; i += 4 * w)
@@ -387,7 +388,8 @@ internal static unsafe class TileKernels
 
     /// <summary>
     /// O = Alpha O + P V for rows r and r + 1 over whole value rows: a 2-row by 8-vector block (16 accumulators),
-    /// so each pass reads every key's value row front to back, the order a hardware stream prefetcher follows.
+    /// so each pass reads every key's value row front to back, the order a hardware stream prefetcher follows
+    /// (D = 8 W; a larger multiple of 8 W is walked in pieces of 8 W channels, a pass per piece).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateRowPair<TOps, TVec>(AttentionTile tile, float* values, int r)
