@@ -145,20 +145,19 @@ public sealed class TrialDispatcher : IAsyncDisposable
                     break;
                 }
             }
-            if (!call.IsCompleted && (lost is not null || polled is not null))
+            // Still running here means the loop gave the call up: its worker left, or the worker's record said
+            // finished (polled) or unknown twice (lost).
+            if (!call.IsCompleted)
             {
                 // Its result, if it ever comes, is not used; observe a late failure so it is not reported as unobserved.
                 _ = call.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            }
-            if (polled is not null && !call.IsCompleted)
-            {
-                _log($"trial {request.Config.Key}: reply lost on the way, taken from worker {name}");
-                Release(worker, polled);
-                return polled;
-            }
-            if (lost is not null && !call.IsCompleted)
-            {
-                _log(lost);
+                if (polled is not null)
+                {
+                    _log($"trial {request.Config.Key}: reply lost on the way, taken from worker {name}");
+                    Release(worker, polled);
+                    return polled;
+                }
+                _log(lost!);
                 // A live worker that lost a message is free again; a departed one is not offered (Release checks).
                 Release(worker, null);
                 continue;
