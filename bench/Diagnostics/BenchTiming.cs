@@ -9,7 +9,12 @@ internal static class BenchTiming
 {
     /// <summary>Runs <paramref name="action"/> <paramref name="warmup"/> times untimed, then returns the
     /// median of <paramref name="reps"/> timed runs in milliseconds. The argument is the run index.</summary>
-    public static double MedianMs(Action<int> action, int warmup, int reps, Action<int>? beforeEach = null)
+    public static double MedianMs(Action<int> action, int warmup, int reps, Action<int>? beforeEach = null) =>
+        Median(TimesMs(action, warmup, reps, beforeEach));
+
+    /// <summary>As <see cref="MedianMs"/>, but every timed run's milliseconds, in order; <paramref name="beforeEach"/>
+    /// runs untimed before every run, warm-up included, with the run index (timed runs from <paramref name="warmup"/>).</summary>
+    public static double[] TimesMs(Action<int> action, int warmup, int reps, Action<int>? beforeEach = null)
     {
         for (int i = 0; i < warmup; i++) { beforeEach?.Invoke(i); action(i); }
         var times = new double[reps];
@@ -20,7 +25,7 @@ internal static class BenchTiming
             action(warmup + i);
             times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
-        return Median(times);
+        return times;
     }
 
     /// <summary>The median: the middle value, or the mean of the two middle values of an even count.</summary>

@@ -20,37 +20,44 @@ internal static class MachineProbe
     {
         if (bytes <= 0) bytes = Math.Max(512L << 20, 4 * MachineInfo.LastLevelCacheBytes);
         long floats = bytes / sizeof(float) / 64 * 64;
-        float* buffer = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        float* buffer = AllocateTouched(floats, threads);
         try
         {
-            // Touch every page (and make the data non-trivial) before timing.
-            Parallel.For(0, threads, t =>
-            {
-                long a = floats * t / threads, b = floats * (t + 1) / threads;
-                for (long i = a; i < b; i++) buffer[i] = i & 7;
-            });
             double best = 0;
-            float sink = 0;
-            for (int pass = 0; pass < passes; pass++)
-            {
-                var sums = new float[threads];
-                var sw = Stopwatch.StartNew();
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                {
-                    long a = floats * t / threads / 64 * 64, b = floats * (t + 1) / threads / 64 * 64;
-                    sums[t] = SumRange(buffer + a, b - a);
-                });
-                double seconds = sw.Elapsed.TotalSeconds;
-                sink += sums.Sum();
-                best = Math.Max(best, floats * sizeof(float) / seconds / 1e9);
-            }
-            GC.KeepAlive(sink);
+            for (int pass = 0; pass < passes; pass++) best = Math.Max(best, ReadPassGBps(buffer, floats, threads));
             return best;
         }
         finally
         {
             NativeMemory.AlignedFree(buffer);
         }
+    }
+
+    /// <summary>A 64-byte aligned buffer of <paramref name="floats"/> (a multiple of 64), every page touched and the data non-trivial.</summary>
+    internal static unsafe float* AllocateTouched(long floats, int threads)
+    {
+        float* buffer = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        Parallel.For(0, threads, t =>
+        {
+            long a = floats * t / threads, b = floats * (t + 1) / threads;
+            for (long i = a; i < b; i++) buffer[i] = i & 7;
+        });
+        return buffer;
+    }
+
+    /// <summary>One timed streaming read of the whole buffer, cut into one contiguous range per thread; GB/s (10^9 bytes).</summary>
+    internal static unsafe double ReadPassGBps(float* buffer, long floats, int threads)
+    {
+        var sums = new float[threads];
+        long t0 = Stopwatch.GetTimestamp();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            long a = floats * t / threads / 64 * 64, b = floats * (t + 1) / threads / 64 * 64;
+            sums[t] = SumRange(buffer + a, b - a);
+        });
+        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        GC.KeepAlive(sums);
+        return floats * sizeof(float) / seconds / 1e9;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

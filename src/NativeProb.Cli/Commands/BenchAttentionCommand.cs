@@ -77,24 +77,34 @@ internal static class BenchAttentionCommand
             }
         });
 
-        var measured = new List<(CpuPath Path, PositionalBias Bias, double Ms, double RelError)>();
+        var measured = new List<(CpuPath Path, PositionalBias Bias, double Ms, double RelError, PairedRatio? Paired)>();
+        // Decode is bound by memory: each timed call gets a read pass of its own right before it (see PairedReadProbe).
+        PairedReadProbe? paired = set.Decode && set.Cold ? new PairedReadProbe(set.Threads) : null;
         try
         {
             foreach (CpuPath path in set.Paths)
                 foreach (PositionalBias bias in set.Biases)
                 {
                     var options = new AttentionOptions { Causal = set.Causal, Bias = bias, Path = path, MaxDegreeOfParallelism = set.Threads };
-                    double ms = BenchTiming.MedianMs(i =>
+                    int warmup = Math.Max(3, copies);
+                    var passes = new List<double>();
+                    double[] times = BenchTiming.TimesMs(i =>
                     {
                         var (k, v) = caches[i % copies];
                         FlashAttention.Forward(q, k.Span, v.Span, o, s, options);
-                    }, warmup: Math.Max(3, copies), reps: set.Reps);
+                    }, warmup, set.Reps, paired is null ? null : i =>
+                    {
+                        double gbps = paired.Pass();
+                        if (i >= warmup) passes.Add(gbps);
+                    });
                     FlashAttention.Forward(q, caches[0].K.Span, caches[0].V.Span, o, s, options);
-                    measured.Add((path, bias, ms, ReferenceAttention.SampledRelativeError(q, caches[0].K.Span, caches[0].V.Span, o, s, options)));
+                    measured.Add((path, bias, BenchTiming.Median(times), ReferenceAttention.SampledRelativeError(q, caches[0].K.Span, caches[0].V.Span, o, s, options),
+                        paired is null ? null : PairedReadProbe.Ratio(times, passes, kvBytes)));
                 }
         }
         finally
         {
+            paired?.Dispose();
             foreach (var (k, v) in caches)
             {
                 k.Dispose();
@@ -108,8 +118,8 @@ internal static class BenchAttentionCommand
         fmaGflops = Math.Max(fmaGflops, MachineProbe.FmaPeakGflops(set.Threads));
 
         var results = new JsonArray();
-        var table = new Table().AddColumns("path", "bias", "median ms", "GFLOP/s", "KV GB/s", "ratio to limit", "rel error");
-        foreach (var (path, bias, ms, relError) in measured)
+        var table = new Table().AddColumns("path", "bias", "median ms", "GFLOP/s", "KV GB/s", "ratio to limit", "vs paired read", "rel error");
+        foreach (var (path, bias, ms, relError, pairedRatio) in measured)
         {
             JsonObject row = TimedRow(set, bias, ms, relError, kvBytes, copies, readGbps, fmaGflops, out Rates rates);
             row["backend"] = "cpu";
@@ -120,8 +130,10 @@ internal static class BenchAttentionCommand
             row["machine_read_gbps_before"] = Math.Round(readBefore, 3);
             row["machine_read_gbps_after"] = Math.Round(readAfter, 3);
             row["machine_fma_gflops"] = Math.Round(fmaGflops, 2);
+            pairedRatio?.AddTo(row);
             results.Add(row);
-            table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(rates.Gflops, 1), F(rates.KvGbps, 2), F(rates.Ratio, 3), relError.ToString("E2", CultureInfo.InvariantCulture));
+            table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(rates.Gflops, 1), F(rates.KvGbps, 2), F(rates.Ratio, 3),
+                pairedRatio is { } pr ? $"{F(pr.Median, 3)} of {F(pr.ReadGbps, 1)}" : "-", relError.ToString("E2", CultureInfo.InvariantCulture));
         }
         console.MarkupLine($"[bold]{(set.Decode ? "decode" : "prefill")}[/] {Markup.Escape(s.ToString())} causal={set.Causal} threads={set.Threads}; " +
             $"machine: read {readGbps:F1} GB/s, FMA {fmaGflops:F0} GFLOP/s" + (set.Cold ? $"; cold: {copies} KV copies rotated" : "; hot cache"));

@@ -120,11 +120,12 @@ internal static class BenchKvCommand
         });
 
         var results = new JsonArray();
-        var rows = new List<(KvFormat F, CpuPath P, KvArithmetic A, double Bits, long Bytes, double Rel, double RelDeq, double Kl, double Ms, double Append)>();
+        var rows = new List<(KvFormat F, CpuPath P, KvArithmetic A, double Bits, long Bytes, double Rel, double RelDeq, double Kl, double Ms, double Append, PairedRatio Paired)>();
         // One row per (format, path).
         CpuPath[] paths = s.Paths;
         var caches = new List<QuantizedKvCache>();
-        using var flusher = s.Timing ? new CacheFlusher() : null;
+        // Before each timed step a read pass with the step's threads: it evicts the caches and reads the bandwidth of that moment.
+        using var paired = s.Timing ? new PairedReadProbe(s.Threads) : null;
         void Attend(QuantizedKvCache cache, CpuPath path, float[] o) =>
             cache.Attend(q, o, s.Heads, 1, new AttentionOptions { Path = path, MaxDegreeOfParallelism = s.Threads });
         foreach (KvFormat format in s.Formats)
@@ -153,7 +154,7 @@ internal static class BenchKvCommand
                 {
                     Attend(cache, p, o);
                     KvArithmetic used = cache.ArithmeticOn(p);
-                    rows.Add((format, p, used, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), RelativeError(o, dequantized), kl, double.NaN, appendUs));
+                    rows.Add((format, p, used, cache.BitsPerElement, cache.BytesUsed, RelativeError(o, reference), RelativeError(o, dequantized), kl, double.NaN, appendUs, default));
                     caches.Add(cache);
                 }
             });
@@ -163,17 +164,20 @@ internal static class BenchKvCommand
             // Round-robin over the formats, so that load from other processes hits every format alike; the
             // caches are flushed before each timed step (cold).
             var times = caches.Select(_ => new List<double>()).ToList();
+            var passes = caches.Select(_ => new List<double>()).ToList();
             var o = new float[q.Length];
             console.Status().Start($"timing {s.Reps} decode steps per format, interleaved, cold cache", _ =>
             {
                 for (int rep = -2; rep < s.Reps; rep++)
                     for (int f = 0; f < caches.Count; f++)
                     {
-                        flusher!.Flush();
+                        double gbps = paired!.Pass();
                         long t0 = Stopwatch.GetTimestamp();
                         Attend(caches[f], rows[f].P, o);
                         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                        if (rep >= 0) times[f].Add(ms);
+                        if (rep < 0) continue;
+                        times[f].Add(ms);
+                        passes[f].Add(gbps);
                     }
             });
             // Limits probed again after the timing; the best of the two readings is kept (other load only lowers them).
@@ -183,7 +187,7 @@ internal static class BenchKvCommand
             fmaGflops = Math.Max(fmaGflops, MachineProbe.FmaPeakGflops(s.Threads));
             for (int f = 0; f < rows.Count; f++)
             {
-                rows[f] = rows[f] with { Ms = BenchTiming.Median(times[f]) };
+                rows[f] = rows[f] with { Ms = BenchTiming.Median(times[f]), Paired = PairedReadProbe.Ratio(times[f], passes[f], rows[f].Bytes) };
             }
         }
         caches.Clear();
@@ -194,7 +198,7 @@ internal static class BenchKvCommand
         // the largest speed-up over fp32 this machine allows such a kernel in this run.
         bool floors = s.Timing && fmaGflops > 0 && readGbps > 0;
         double computeFloorMs = floors ? 4.0 * s.Heads * s.KvLen * s.Dim / (fmaGflops * 1e9) * 1e3 : double.NaN;
-        var table = new Table().AddColumns("format", "path", "bits/elem", "KV MiB", "rel error", "vs deq", "KL div", "decode ms", "vs fp32", "KV GB/s", "append µs/token");
+        var table = new Table().AddColumns("format", "path", "bits/elem", "KV MiB", "rel error", "vs deq", "KL div", "decode ms", "vs fp32", "KV GB/s", "vs paired read", "append µs/token");
         var ceilings = new List<string>();
         for (int ri = 0; ri < rows.Count; ri++)
         {
@@ -223,6 +227,7 @@ internal static class BenchKvCommand
                 obj["machine_read_gbps_before"] = Math.Round(readBefore, 3);
                 obj["machine_read_gbps_after"] = Math.Round(readAfter, 3);
                 obj["ratio_to_limit"] = Math.Round(gbps / readGbps, 4);
+                r.Paired.AddTo(obj);
                 if (floors)
                 {
                     obj["machine_fma_gflops"] = Math.Round(fmaGflops, 2);
@@ -236,12 +241,13 @@ internal static class BenchKvCommand
             }
             results.Add(obj);
             table.AddRow(name, r.P.ToString(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.RelDeq), E(r.Kl),
-                s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-", F(r.Append, 2));
+                s.Timing ? F(r.Ms, 2) : "-", s.Timing && double.IsFinite(speedup) ? F(speedup, 2) + "x" : "-", s.Timing ? F(gbps, 1) : "-",
+                s.Timing ? $"{F(r.Paired.Median, 2)} of {F(r.Paired.ReadGbps, 1)}" : "-", F(r.Append, 2));
             if (double.IsFinite(ceiling)) ceilings.Add($"{name} {r.P} {F(ceiling, 2)}x (floor {F(floorMs, 2)} ms, reached {F(floorMs / r.Ms, 2)})");
         }
         console.MarkupLine($"[bold]KV cache[/] decode kv_len={s.KvLen} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim} data={(s.Outliers ? "outliers" : "gaussian")} " +
             $"paths={string.Join(",", paths)} threads={s.Threads}" + (s.Timing ? $"; machine read {readGbps:F1} GB/s" + (floors ? $", fp32 FMA {fmaGflops:F0} GFLOP/s (compute floor {computeFloorMs:F2} ms)" : "") +
-            "; cold cache (flushed before each step)" : ""));
+            "; cold cache (a read pass with the step's threads before each step)" : ""));
         console.Write(table);
         if (ceilings.Count > 0)
             console.MarkupLine("Largest speed-up over fp32 a kernel with fp32 multiply-adds can reach here (2·H·N·D of them at the FMA peak, or the KV bytes " +

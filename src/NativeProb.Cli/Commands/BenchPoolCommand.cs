@@ -204,7 +204,7 @@ internal static class BenchPoolCommand
     /// <summary>One measured (format, path, threads, batch): the medians of the batched and separate step times, and the
     /// quartiles of the per-rep ratios separate / batched (each rep times both, back to back).</summary>
     private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength, double Ms, double SeparateMs,
-        (double Q1, double Median, double Q3) Speedup);
+        (double Q1, double Median, double Q3) Speedup, PairedRatio Paired);
 
     internal static JsonArray Run(Settings s, IAnsiConsole console)
     {
@@ -228,58 +228,70 @@ internal static class BenchPoolCommand
         float[] queries = BenchKvCommand.Gaussian(s.Seed + 7, (long)maxBatch * s.Heads * s.Dim);
         float[] output = new float[queries.Length];
         var rows = new List<Row>();
-        using var flusher = new CacheFlusher();
-        foreach (KvFormat format in s.Formats)
+        // Before each timed step a read pass with the step's threads: it evicts the caches and reads the bandwidth of that moment.
+        var paired = s.Threads.Distinct().ToDictionary(t => t, t => new PairedReadProbe(t));
+        try
         {
-            using KvPagePool pool = NewPool(s, format);
-            Filled filled = null!;
-            console.Status().Start($"{format.Name()}: filling the {s.BudgetMib} MiB pool", ctx =>
-                filled = Fill(pool, s, source, (n, tokens) => ctx.Status($"{format.Name()}: filling the {s.BudgetMib} MiB pool: {n} sequences, {tokens} tokens")));
-            foreach (int threads in s.Threads)
-            foreach (CpuPath path in s.Paths)
-            foreach (int batch in s.Batches)
+            foreach (KvFormat format in s.Formats)
             {
-                var options = new AttentionOptions { Path = path, MaxDegreeOfParallelism = threads };
-                List<KvSequence> seqs = filled.Sequences.Take(batch).ToList();
-                int elements = seqs.Count * s.Heads * s.Dim, per = s.Heads * s.Dim;
-                var q = queries.AsMemory(0, elements);
-                var o = output.AsMemory(0, elements);
-                var batched = new List<double>();
-                var separate = new List<double>();
-                console.Status().Start($"{format.Name()} batch {seqs.Count} {path} {threads} threads: timing {s.Reps} decode steps, batched and separate interleaved, cold cache", _ =>
+                using KvPagePool pool = NewPool(s, format);
+                Filled filled = null!;
+                console.Status().Start($"{format.Name()}: filling the {s.BudgetMib} MiB pool", ctx =>
+                    filled = Fill(pool, s, source, (n, tokens) => ctx.Status($"{format.Name()}: filling the {s.BudgetMib} MiB pool: {n} sequences, {tokens} tokens")));
+                foreach (int threads in s.Threads)
+                foreach (CpuPath path in s.Paths)
+                foreach (int batch in s.Batches)
                 {
-                    void Batched() => pool.Attend(seqs, q.Span, o.Span, s.Heads, default, options);
-                    void Separate()
+                    var options = new AttentionOptions { Path = path, MaxDegreeOfParallelism = threads };
+                    List<KvSequence> seqs = filled.Sequences.Take(batch).ToList();
+                    int elements = seqs.Count * s.Heads * s.Dim, per = s.Heads * s.Dim;
+                    var q = queries.AsMemory(0, elements);
+                    var o = output.AsMemory(0, elements);
+                    var batched = new List<double>();
+                    var separate = new List<double>();
+                    var batchedPasses = new List<double>();
+                    console.Status().Start($"{format.Name()} batch {seqs.Count} {path} {threads} threads: timing {s.Reps} decode steps, batched and separate interleaved, cold cache", _ =>
                     {
-                        for (int b = 0; b < seqs.Count; b++)
-                            seqs[b].Attend(q.Span.Slice(b * per, per), o.Span.Slice(b * per, per), s.Heads, 1, options);
-                    }
-                    double Time(Action step)
-                    {
-                        flusher.Flush();
-                        long t0 = Stopwatch.GetTimestamp();
-                        step();
-                        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                    }
-                    // One untimed step of each first; then alternate which goes first, so that drift hits both alike.
-                    for (int rep = -1; rep < s.Reps; rep++)
-                    {
-                        double tb, ts;
-                        if ((rep & 1) == 0) { tb = Time(Batched); ts = Time(Separate); }
-                        else { ts = Time(Separate); tb = Time(Batched); }
-                        if (rep < 0) continue;
-                        batched.Add(tb);
-                        separate.Add(ts);
-                    }
-                });
-                // The speed-up is taken per rep (the two steps of a rep run back to back, in the same state of the machine),
-                // so a change of the host's bandwidth between reps moves both of its times, not their ratio.
-                List<double> ratios = separate.Zip(batched, (a, b) => a / b).ToList();
-                rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
-                    BenchTiming.Median(batched), BenchTiming.Median(separate),
-                    (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75))));
+                        void Batched() => pool.Attend(seqs, q.Span, o.Span, s.Heads, default, options);
+                        void Separate()
+                        {
+                            for (int b = 0; b < seqs.Count; b++)
+                                seqs[b].Attend(q.Span.Slice(b * per, per), o.Span.Slice(b * per, per), s.Heads, 1, options);
+                        }
+                        double lastPass = 0;
+                        double Time(Action step)
+                        {
+                            lastPass = paired[threads].Pass();
+                            long t0 = Stopwatch.GetTimestamp();
+                            step();
+                            return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                        }
+                        // One untimed step of each first; then alternate which goes first, so that drift hits both alike.
+                        for (int rep = -1; rep < s.Reps; rep++)
+                        {
+                            double tb, ts, pass;
+                            if ((rep & 1) == 0) { tb = Time(Batched); pass = lastPass; ts = Time(Separate); }
+                            else { ts = Time(Separate); tb = Time(Batched); pass = lastPass; }
+                            if (rep < 0) continue;
+                            batched.Add(tb);
+                            separate.Add(ts);
+                            batchedPasses.Add(pass);
+                        }
+                    });
+                    // The speed-up is taken per rep (the two steps of a rep run back to back, in the same state of the machine),
+                    // so a change of the host's bandwidth between reps moves both of its times, not their ratio.
+                    List<double> ratios = separate.Zip(batched, (a, b) => a / b).ToList();
+                    rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
+                        BenchTiming.Median(batched), BenchTiming.Median(separate),
+                        (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75)),
+                        PairedReadProbe.Ratio(batched, batchedPasses, seqs.Sum(x => x.BytesUsed))));
+                }
+                foreach (KvSequence seq in filled.Sequences) seq.Free();
             }
-            foreach (KvSequence seq in filled.Sequences) seq.Free();
+        }
+        finally
+        {
+            foreach (PairedReadProbe p in paired.Values) p.Dispose();
         }
         // The bandwidth probed again after the timing; the best reading is kept (other load only lowers it).
         var readBefore = new Dictionary<int, double>(readGbps);
@@ -293,7 +305,7 @@ internal static class BenchPoolCommand
         table.AddColumn("format");
         if (pathColumn) table.AddColumn("path");
         if (threadColumn) table.AddColumn("threads");
-        table.AddColumns("batch", "fit", "bits", "mean len", "KV MiB", "batched ms", "separate ms", "speed-up", "KV GB/s", "vs read", "fill s");
+        table.AddColumns("batch", "fit", "bits", "mean len", "KV MiB", "batched ms", "separate ms", "speed-up", "KV GB/s", "vs read", "vs paired read", "fill s");
         foreach (Row r in rows)
         {
             double gbps = r.KvBytes / (r.Ms * 1e-3) / 1e9;
@@ -333,6 +345,7 @@ internal static class BenchPoolCommand
                 ["reps"] = s.Reps,
                 ["seed"] = s.Seed,
             };
+            r.Paired.AddTo(obj);
             if (s.Lengths.IsZipf) obj["zipf_exponent"] = Math.Round(PoolLengths.ZipfExponent, 6);
             if (r.Used < r.Batch) obj["note"] = $"only {r.Used} sequences fit; the batch uses all of them";
             results.Add(obj);
@@ -342,7 +355,7 @@ internal static class BenchPoolCommand
             cells.AddRange([
                 r.Used < r.Batch ? $"{r.Used} of {r.Batch}*" : r.Batch.ToString(CultureInfo.InvariantCulture),
                 r.Fill.Sequences.Count.ToString(CultureInfo.InvariantCulture), F(r.Fill.Stats.BitsPerElement, 2), F(r.MeanLength, 0), F(r.KvBytes / 1048576.0, 1),
-                F(r.Ms, 2), F(r.SeparateMs, 2), F(speedup, 2) + "x", F(gbps, 1), F(ratio, 2), F(r.Fill.Seconds, 1)]);
+                F(r.Ms, 2), F(r.SeparateMs, 2), F(speedup, 2) + "x", F(gbps, 1), F(ratio, 2), $"{F(r.Paired.Median, 2)} of {F(r.Paired.ReadGbps, 1)}", F(r.Fill.Seconds, 1)]);
             table.AddRow(cells.ToArray());
         }
         string lengthText = s.Lengths.IsZipf
@@ -352,7 +365,7 @@ internal static class BenchPoolCommand
         console.MarkupLine(Markup.Escape($"KV pool budget={s.BudgetMib} MiB lengths={lengthText} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}") +
             (pathColumn ? "" : $" path={s.Paths[0]}") + (threadColumn ? "" : $" threads={s.Threads[0]}") + "; " +
             $"machine read {string.Join(", ", s.Threads.Select(t => $"{readGbps[t].ToString("F1", CultureInfo.InvariantCulture)} GB/s ({t} threads)"))}; " +
-            "one decode step, cold cache (flushed before each step); separate = one call per sequence; speed-up = median over reps of separate / batched");
+            "one decode step, cold cache (a read pass with the step's threads before each step); separate = one call per sequence; speed-up = median over reps of separate / batched");
         console.Write(table);
         if (rows.Any(r => r.Used < r.Batch))
             console.MarkupLine("* fewer sequences fit than the batch asks for: the batch is all of them.");

@@ -30,5 +30,18 @@ public class BenchAttentionCommandTests
         double limit = decode ? kvGbps / read : row["gflops"]!.GetValue<double>() / row["machine_fma_gflops"]!.GetValue<double>();
         Assert.Equal(limit, row["ratio_to_limit"]!.GetValue<double>(), 0.01 * limit + 1e-4);
         Assert.True(row["rel_error"]!.GetValue<double>() < 1e-5, row.ToJsonString());
+        // Only cold decode pairs a read pass with each call.
+        Assert.Null(row["ratio_to_paired_read"]);
+    }
+
+    [Fact]
+    public void ColdDecodeRowsCarryTheRatioToTheReadPassBeforeEachCall()
+    {
+        var shape = new AttentionShape(1, 4, 2, 1, 4096, 64);
+        var set = new BenchAttentionCommand.Settings(true, shape, true, [PositionalBias.None], [CpuPaths.Best], 1, 3, true);
+        JsonNode row = BenchAttentionCommand.Run(set, Quiet()).Single()!;
+        double read = row["paired_read_gbps"]!.GetValue<double>(), ratio = row["ratio_to_paired_read"]!.GetValue<double>();
+        double q1 = row["ratio_to_paired_read_q1"]!.GetValue<double>(), q3 = row["ratio_to_paired_read_q3"]!.GetValue<double>();
+        Assert.True(read > 0 && q1 > 0 && q1 <= ratio && ratio <= q3, row.ToJsonString());
     }
 }

@@ -67,6 +67,8 @@ public class BenchPoolCommandTests : IDisposable
             Near(r["kv_gbps"]!.GetValue<double>() / r["machine_read_gbps"]!.GetValue<double>(), r["ratio_to_limit"]!.GetValue<double>(), "ratio_to_limit");
             Assert.Equal(Math.Max(r["machine_read_gbps_before"]!.GetValue<double>(), r["machine_read_gbps_after"]!.GetValue<double>()),
                 r["machine_read_gbps"]!.GetValue<double>(), 3);
+            double pq1 = r["ratio_to_paired_read_q1"]!.GetValue<double>(), pm = r["ratio_to_paired_read"]!.GetValue<double>(), pq3 = r["ratio_to_paired_read_q3"]!.GetValue<double>();
+            Assert.True(r["paired_read_gbps"]!.GetValue<double>() > 0 && pq1 > 0 && pq1 <= pm && pm <= pq3, $"paired quartiles {pq1} <= {pm} <= {pq3}");
         }
         int fp16 = rows[0]!["sequences_fit"]!.GetValue<int>(), saq = rows[3]!["sequences_fit"]!.GetValue<int>();
         Assert.InRange(fp16, 1, 99);                              // the 100-batch row is one that did not fit

@@ -82,6 +82,8 @@ public class KvCommandTests : IDisposable
             double fma = r!["machine_fma_gflops"]!.GetValue<double>(), read = r["machine_read_gbps"]!.GetValue<double>();
             // The bandwidth is probed before and after the timing; the ratios use the better reading.
             Assert.Equal(Math.Max(r["machine_read_gbps_before"]!.GetValue<double>(), r["machine_read_gbps_after"]!.GetValue<double>()), read, 3);
+            double pq1 = r["ratio_to_paired_read_q1"]!.GetValue<double>(), pm = r["ratio_to_paired_read"]!.GetValue<double>(), pq3 = r["ratio_to_paired_read_q3"]!.GetValue<double>();
+            Assert.True(r["paired_read_gbps"]!.GetValue<double>() > 0 && pq1 > 0 && pq1 <= pm && pm <= pq3, $"paired quartiles {pq1} <= {pm} <= {pq3}");
             double compute = r["compute_floor_ms"]!.GetValue<double>(), floor = r["floor_ms"]!.GetValue<double>();
             // 2·H·N·D multiply-adds = 4·H·N·D flops at the probed peak; the floor is that or the bytes at the probed bandwidth.
             Near(4.0 * 8 * 2048 * 64 / (fma * 1e9) * 1e3, compute, "compute_floor_ms");
