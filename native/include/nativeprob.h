@@ -101,7 +101,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 8
+#define NP_ABI_VERSION_MINOR 9
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -914,7 +914,8 @@ NP_NODISCARD NP_API np_status_t np_opencl_device_close(np_opencl_device_t* devic
  *  and decoded exactly as Hugging Face tokenizers does: added tokens, normalizer, pre-tokenizer, BPE /
  *  WordPiece / Unigram model, post-processor special tokens, decoder; truncation and padding (from the
  *  file or set with np_tokenizer_set_truncation / np_tokenizer_set_padding); sentence pairs with type ids
- *  (np_tokenizer_encode_pair). Text is UTF-8.
+ *  (np_tokenizer_encode_pair); the overflowing windows truncation makes, of one text or a pair
+ *  (np_tokenizer_encode_windows). Text is UTF-8.
  *  @{ */
 
 /** A loaded tokenizer (opaque). */
@@ -1033,7 +1034,8 @@ NP_NODISCARD NP_API np_status_t np_tokenizer_set_padding(np_tokenizer_t* tokeniz
  *        tokenized, the tokenizer's truncation applied to both together, the post-processor's pair template
  *        (special tokens and type ids: [CLS] A [SEP] B [SEP] with type ids 0 then 1 for BERT; without a
  *        template the first text's tokens have type id 0 and the second's 1), then the tokenizer's padding.
- *        With ids NULL only the token count is computed (a size query). Overflowing windows are not returned.
+ *        With ids NULL only the token count is computed (a size query). Overflowing windows are not returned
+ *        (np_tokenizer_encode_windows returns them).
  * \param[in]  tokenizer           A live tokenizer.
  * \param[in]  text                UTF-8 first text of text_len bytes (no NUL needed); NULL only when text_len is 0.
  * \param[in]  text_len            Bytes at text.
@@ -1060,6 +1062,58 @@ NP_NODISCARD NP_API np_status_t np_tokenizer_encode_pair(const np_tokenizer_t* t
                                                          const char* text_pair, size_t text_pair_len, int32_t add_special_tokens,
                                                          int32_t* ids, int32_t* type_ids, int32_t* attention_mask,
                                                          int32_t* special_tokens_mask, size_t capacity, size_t* count);
+
+/**
+ * \brief Encodes one text (text_pair NULL) as np_tokenizer_encode does, or a sentence pair as
+ *        np_tokenizer_encode_pair does, and returns every window: the encoding itself, then the overflowing
+ *        windows the tokenizer's truncation cut off (Hugging Face's Encoding.overflowing, in its order; with a
+ *        stride each repeats that many tokens of the window before; each has the post-processor's special
+ *        tokens and is padded as the tokenizer's padding says). Without truncation, or when nothing overflows,
+ *        there is one window. The windows' tokens are written one after another; window_lengths says where
+ *        each ends. No offsets are returned. With ids and window_lengths NULL only the counts are computed
+ *        (a size query).
+ *
+ *     size_t count = 0, windows = 0;
+ *     np_status_t s = np_tokenizer_encode_windows(t, text, len, NULL, 0, 1, NULL, NULL, NULL, NULL, 0, &count,
+ *                                                 NULL, 0, &windows);
+ *     // allocate count ids and windows lengths, then call again with them; window w's ids start at the
+ *     // sum of window_lengths[0 .. w).
+ *
+ * \param[in]  tokenizer           A live tokenizer.
+ * \param[in]  text                UTF-8 (first) text of text_len bytes (no NUL needed); NULL only when text_len is 0.
+ * \param[in]  text_len            Bytes at text.
+ * \param[in]  text_pair           UTF-8 second text of text_pair_len bytes, or NULL (with text_pair_len 0) to
+ *                                 encode text alone. An empty second text is a non-NULL pointer with length 0.
+ * \param[in]  text_pair_len       Bytes at text_pair.
+ * \param[in]  add_special_tokens  1: add the post-processor's special tokens (for one text or for a pair); 0: none.
+ * \param[out] ids                 Caller-owned, room for `capacity` ids; or NULL (with window_lengths NULL) for a
+ *                                 size query. Receives the windows' ids, window after window.
+ * \param[out] type_ids            Caller-owned, room for `capacity` values, or NULL when not wanted: each token's type id.
+ * \param[out] attention_mask      Caller-owned, room for `capacity` values, or NULL: 1, or 0 for a pad token.
+ * \param[out] special_tokens_mask Caller-owned, room for `capacity` values, or NULL: 1 for a token the
+ *                                 post-processor or padding added, else 0.
+ * \param[in]  capacity            Values each of the four buffers holds.
+ * \param[out] count               Not NULL. Receives the number of tokens in all windows together, also when a
+ *                                 buffer is too small.
+ * \param[out] window_lengths      Caller-owned, room for `window_capacity` values; NULL exactly when ids is NULL.
+ *                                 Receives each window's token count, the encoding's own first.
+ * \param[in]  window_capacity     Values window_lengths holds.
+ * \param[out] window_count        Not NULL. Receives the number of windows (at least 1), also when a buffer is too small.
+ * \return NP_OK; NP_ERR_INVALID_HANDLE; NP_ERR_INVALID_ARGUMENT (count or window_count NULL, exactly one of ids and
+ *         window_lengths NULL, type_ids or a mask without ids, text NULL with text_len > 0, text_pair NULL with
+ *         text_pair_len > 0, a text not valid UTF-8, add_special_tokens not 0 or 1, a truncation that cannot apply,
+ *         as for np_tokenizer_encode and np_tokenizer_encode_pair; np_last_error() names the argument or the
+ *         truncation setting); NP_ERR_UNSUPPORTED (a pair and a post-processor without a pair form);
+ *         NP_ERR_BUFFER_TOO_SMALL (capacity < *count or window_capacity < *window_count; nothing written to the
+ *         buffers).
+ * \par Thread safety: any thread; several threads may encode with one tokenizer at once.
+ * \since 0.9
+ */
+NP_NODISCARD NP_API np_status_t np_tokenizer_encode_windows(const np_tokenizer_t* tokenizer, const char* text, size_t text_len,
+                                                            const char* text_pair, size_t text_pair_len, int32_t add_special_tokens,
+                                                            int32_t* ids, int32_t* type_ids, int32_t* attention_mask,
+                                                            int32_t* special_tokens_mask, size_t capacity, size_t* count,
+                                                            size_t* window_lengths, size_t window_capacity, size_t* window_count);
 
 /**
  * \brief Destroys a tokenizer. Every copy of the handle becomes invalid.

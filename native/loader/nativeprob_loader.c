@@ -138,7 +138,15 @@
        size_t text_pair_len, int32_t add_special_tokens, int32_t* ids, int32_t* type_ids,                   \
        int32_t* attention_mask, int32_t* special_tokens_mask, size_t capacity, size_t* count),              \
       (tokenizer, text, text_len, text_pair, text_pair_len, add_special_tokens, ids, type_ids,              \
-       attention_mask, special_tokens_mask, capacity, count), NP_ERR_UNSUPPORTED)
+       attention_mask, special_tokens_mask, capacity, count), NP_ERR_UNSUPPORTED)                           \
+    X(np_status_t, np_tokenizer_encode_windows,                                                             \
+      (const np_tokenizer_t* tokenizer, const char* text, size_t text_len, const char* text_pair,           \
+       size_t text_pair_len, int32_t add_special_tokens, int32_t* ids, int32_t* type_ids,                   \
+       int32_t* attention_mask, int32_t* special_tokens_mask, size_t capacity, size_t* count,               \
+       size_t* window_lengths, size_t window_capacity, size_t* window_count),                               \
+      (tokenizer, text, text_len, text_pair, text_pair_len, add_special_tokens, ids, type_ids,              \
+       attention_mask, special_tokens_mask, capacity, count, window_lengths, window_capacity,               \
+       window_count), NP_ERR_UNSUPPORTED)
 
 static const char* np_loader_status_string(np_status_t status);
 

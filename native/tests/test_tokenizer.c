@@ -4,7 +4,8 @@
  * Hugging Face tokenizers' (the ids column of expected-NAME.tsv.gz), the count with special tokens, and
  * decode(encode(line)) == line wherever Hugging Face's decode gives the line back; sentence pairs under
  * truncation and padding (expected-pairs.tsv.gz: ids, type ids and masks of Hugging Face's encode(text,
- * pair)) for the BERT, GPT-2, Gemma 3 and Qwen 3 files; then NULL, stale handles, short buffers, bad
+ * pair)) for the BERT, GPT-2, Gemma 3 and Qwen 3 files, and every overflowing window of pairs and single texts
+ * (expected-windows.tsv.gz, np_tokenizer_encode_windows); then NULL, stale handles, short buffers, bad
  * documents and bad truncation / padding arguments.
  *   test_tokenizer DATA_DIR [--quick]
  * The fetched files are read from $NP_TOKENIZER_CACHE (else ~/.cache/nativeprob-tokenizers); the Unigram
@@ -175,22 +176,44 @@ static int split_tabs(char* row, char** f, int max) {
     return k;
 }
 
+/* A table with a first row "#lines" (DATA_DIR/FILE): its whole text (free it when done), *rows set to the row after
+ * "#lines" and the lines parsed into lines / lens (pointing into the text); NULL when it cannot be read. */
+static char* read_table(const char* data, const char* file, char** rows, char** lines, size_t* lens, int* nlines) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", data, file);
+    char* tsv = read_gz(path, NULL);
+    CHECK_MSG(tsv != NULL, "cannot read %s", path);
+    if (tsv == NULL) return NULL;
+    char* row = strchr(tsv, '\n');
+    CHECK(strncmp(tsv, "#lines\t", 7) == 0 && row != NULL);
+    if (row == NULL) { free(tsv); return NULL; }
+    *row++ = '\0';
+    *rows = row;
+    *nlines = parse_lines(tsv + 7, lines, lens, 256);
+    return tsv;
+}
+
+/* Sets a row's truncation and padding (f[1] the setting's name, f[2] and f[3] the arguments) when the setting is
+ * not `last` (the previous row's, updated). */
+static void apply_setting(np_tokenizer_t* t, char** f, char* last, size_t last_size) {
+    if (strcmp(f[1], last) == 0) return;
+    int32_t tv[5] = {0}, pv[7] = {0};
+    CHECK(parse_ints(f[2], tv, 5) == 5 && parse_ints(f[3], pv, 7) == 7);
+    EXPECT_OK(np_tokenizer_set_truncation(t, tv[0], (size_t)tv[1], (size_t)tv[2], tv[3], tv[4]));
+    EXPECT_OK(np_tokenizer_set_padding(t, pv[0], pv[1], (size_t)pv[2], (size_t)pv[3], pv[4], pv[5], pv[6]));
+    snprintf(last, last_size, "%s", f[1]);
+}
+
 /* Sentence pairs under truncation and padding (np_tokenizer_set_truncation, np_tokenizer_set_padding,
  * np_tokenizer_encode_pair) against Hugging Face's ids, type ids, attention and special tokens masks, or its
  * failure, from DATA_DIR/expected-pairs.tsv.gz (generate-pairs.mjs); the tokenizer is left without either. */
 static void check_pairs(np_tokenizer_t* t, const char* name, const char* data) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/expected-pairs.tsv.gz", data);
-    char* tsv = read_gz(path, NULL);
-    CHECK_MSG(tsv != NULL, "cannot read %s", path);
-    if (tsv == NULL) return;
-    char* row = strchr(tsv, '\n');
-    CHECK(strncmp(tsv, "#lines\t", 7) == 0 && row != NULL);
-    if (row == NULL) { free(tsv); return; }
-    *row++ = '\0';
     static char* lines[256];
     static size_t lens[256];
-    int nlines = parse_lines(tsv + 7, lines, lens, 256);
+    char* row = NULL;
+    int nlines = 0;
+    char* tsv = read_table(data, "expected-pairs.tsv.gz", &row, lines, lens, &nlines);
+    if (tsv == NULL) return;
     enum { CAP = 4096 };
     int32_t* got = (int32_t*)malloc(4 * CAP * sizeof(int32_t));
     int32_t* want = (int32_t*)malloc(4 * CAP * sizeof(int32_t));
@@ -201,13 +224,7 @@ static void check_pairs(np_tokenizer_t* t, const char* name, const char* data) {
         if (next != NULL) *next++ = '\0';
         char* f[11];
         if (split_tabs(row, f, 11) != 11 || strcmp(f[0], name) != 0) continue;
-        if (strcmp(f[1], last) != 0) {
-            int32_t tv[5] = {0}, pv[7] = {0};
-            CHECK(parse_ints(f[2], tv, 5) == 5 && parse_ints(f[3], pv, 7) == 7);
-            EXPECT_OK(np_tokenizer_set_truncation(t, tv[0], (size_t)tv[1], (size_t)tv[2], tv[3], tv[4]));
-            EXPECT_OK(np_tokenizer_set_padding(t, pv[0], pv[1], (size_t)pv[2], (size_t)pv[3], pv[4], pv[5], pv[6]));
-            snprintf(last, sizeof last, "%s", f[1]);
-        }
+        apply_setting(t, f, last, sizeof last);
         int a = atoi(f[4]), b = atoi(f[5]), special = atoi(f[6]);
         CHECK(a >= 0 && a < nlines && b >= 0 && b < nlines);
         if (a < 0 || a >= nlines || b < 0 || b >= nlines) continue;
@@ -238,6 +255,123 @@ static void check_pairs(np_tokenizer_t* t, const char* name, const char* data) {
     free(got);
     free(want);
     free(tsv);
+}
+
+/* Every window (the encoding, then its overflowing ones) of one text or a pair through np_tokenizer_encode_windows
+ * against Hugging Face's, from DATA_DIR/expected-windows.tsv.gz (generate-windows.mjs): the size query, the
+ * windows' lengths, ids, type ids and masks, and buffers one value too small (nothing written); every `step`-th
+ * row (valgrind takes fewer). The tokenizer is left without truncation or padding. */
+static void check_windows(np_tokenizer_t* t, const char* name, const char* data, int step) {
+    static char* lines[256];
+    static size_t lens[256];
+    char* row = NULL;
+    int nlines = 0;
+    char* tsv = read_table(data, "expected-windows.tsv.gz", &row, lines, lens, &nlines);
+    if (tsv == NULL) return;
+    enum { CAP = 1 << 16, WCAP = 1024, FIELDS = 8 + 4 * WCAP };
+    int32_t* got = (int32_t*)malloc(4 * (size_t)CAP * sizeof(int32_t));
+    int32_t* want = (int32_t*)malloc((size_t)CAP * sizeof(int32_t));
+    size_t* lengths = (size_t*)malloc(WCAP * sizeof(size_t));
+    char** f = (char**)malloc(FIELDS * sizeof(char*));
+    char last[64] = "";
+    int index = 0, compared = 0, refused = 0, overflowing = 0;
+    for (char* next; row != NULL && *row; row = next) {
+        next = strchr(row, '\n');
+        if (next != NULL) *next++ = '\0';
+        int k = split_tabs(row, f, FIELDS);
+        if (k < 8 || strcmp(f[0], name) != 0 || index++ % step != 0) continue;
+        apply_setting(t, f, last, sizeof last);
+        int a = atoi(f[4]), b = atoi(f[5]), special = atoi(f[6]);
+        CHECK(a >= 0 && a < nlines && b >= -1 && b < nlines);
+        if (a < 0 || a >= nlines || b < -1 || b >= nlines) continue;
+        const char* second = b < 0 ? NULL : lines[b];
+        size_t second_len = b < 0 ? 0 : lens[b];
+        size_t n = 0, windows = 0;
+        np_status_t status = np_tokenizer_encode_windows(t, lines[a], lens[a], second, second_len, special, NULL, NULL, NULL, NULL, 0, &n,
+                                                         NULL, 0, &windows);
+        if (strcmp(f[7], "!") == 0) {
+            CHECK_MSG(status == NP_ERR_INVALID_ARGUMENT, "%s %s (%d, %d): status %d, Hugging Face failed", name, f[1], a, b, status);
+            ++refused;
+            continue;
+        }
+        EXPECT_OK(status);
+        int nw = atoi(f[7]);
+        CHECK_MSG((int)windows == nw && k == 8 + 4 * nw && n <= CAP, "%s %s (%d, %d): %zu windows, Hugging Face %d", name, f[1], a, b, windows, nw);
+        if ((int)windows != nw || k != 8 + 4 * nw || n > CAP) continue;
+        if (nw > 1) ++overflowing;
+        /* One value too small, in the tokens or in the windows: refused, nothing written. */
+        got[0] = -7;
+        lengths[0] = 7;
+        if (n > 0) {
+            EXPECT_FAIL(np_tokenizer_encode_windows(t, lines[a], lens[a], second, second_len, special, got, NULL, NULL, NULL, n - 1, &n,
+                                                    lengths, WCAP, &windows), NP_ERR_BUFFER_TOO_SMALL, "capacity");
+            CHECK(got[0] == -7 && lengths[0] == 7 && (int)windows == nw);
+        }
+        EXPECT_FAIL(np_tokenizer_encode_windows(t, lines[a], lens[a], second, second_len, special, got, NULL, NULL, NULL, CAP, &n,
+                                                lengths, windows - 1, &windows), NP_ERR_BUFFER_TOO_SMALL, "window_capacity");
+        CHECK(got[0] == -7 && lengths[0] == 7);
+        size_t total = n;
+        EXPECT_OK(np_tokenizer_encode_windows(t, lines[a], lens[a], second, second_len, special, got, got + CAP, got + 2 * CAP,
+                                              got + 3 * CAP, total, &n, lengths, windows, &windows));
+        int same = n == total;
+        size_t at = 0;
+        for (int w = 0; w < nw && same; ++w) {
+            for (int q = 0; q < 4 && same; ++q) {
+                int m = parse_ints(f[8 + 4 * w + q], want, CAP);
+                same = (size_t)m == lengths[w] && at + lengths[w] <= n && memcmp(got + (size_t)q * CAP + at, want, lengths[w] * sizeof(int32_t)) == 0;
+                CHECK_MSG(same, "%s %s (%d, %d)%s window %d: %s differ", name, f[1], a, b, special ? " with special tokens" : "", w,
+                          (const char*[]){"ids", "type ids", "attention mask", "special tokens mask"}[q]);
+            }
+            at += lengths[w];
+        }
+        CHECK_MSG(!same || at == n, "%s %s (%d, %d): window lengths add to %zu of %zu", name, f[1], a, b, at, n);
+        ++compared;
+    }
+    CHECK_MSG(compared > 400 / step && refused > 40 / step && overflowing > 200 / step, "%s: %d compared, %d refused, %d with overflowing windows",
+              name, compared, refused, overflowing);
+    EXPECT_OK(np_tokenizer_set_truncation(t, 0, 0, 0, 0, 0));
+    EXPECT_OK(np_tokenizer_set_padding(t, 0, 0, 0, 0, 0, 0, 0));
+    free(f);
+    free(lengths);
+    free(want);
+    free(got);
+    free(tsv);
+}
+
+/* np_tokenizer_encode_windows refuses bad arguments, naming them; without truncation one window, the encoding itself. */
+static void check_window_errors(np_tokenizer_t* t) {
+    int32_t ids[16], types[16], plain[16];
+    size_t lengths[4], n = 99, w = 99, pn = 0;
+    EXPECT_OK(np_tokenizer_encode_windows(t, "a b", 3, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w));
+    EXPECT_OK(np_tokenizer_encode(t, "a b", 3, 0, plain, NULL, 16, &pn));
+    CHECK(w == 1 && n == pn && lengths[0] == n && memcmp(ids, plain, n * sizeof(int32_t)) == 0);
+    /* An empty second text is a pair, not a single text. */
+    EXPECT_OK(np_tokenizer_encode_windows(t, "a", 1, "", 0, 0, ids, types, NULL, NULL, 16, &n, lengths, 4, &w));
+    CHECK(w == 1 && n == 1 && types[0] == 0);
+    EXPECT_OK(np_tokenizer_encode_windows(t, "a", 1, "b", 1, 0, ids, types, NULL, NULL, 16, &n, lengths, 4, &w));
+    CHECK(w == 1 && n == 2 && lengths[0] == 2 && types[0] == 0 && types[1] == 1);
+    EXPECT_FAIL(np_tokenizer_encode_windows(NULL, "a", 1, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_HANDLE, "tokenizer");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 0, 0, ids, NULL, NULL, NULL, 16, NULL, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "count");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, NULL), NP_ERR_INVALID_ARGUMENT, "window_count");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, NULL, 4, &w), NP_ERR_INVALID_ARGUMENT, "window_lengths");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 0, 0, NULL, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "ids");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 0, 0, NULL, types, NULL, NULL, 16, &n, NULL, 4, &w), NP_ERR_INVALID_ARGUMENT, "type_ids");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, NULL, 1, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "text");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 2, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "text_pair");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, "\xff", 1, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "UTF-8");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, NULL, 0, 3, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "add_special_tokens");
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a b c", 5, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 0, &w), NP_ERR_BUFFER_TOO_SMALL, "window_capacity");
+    CHECK(w == 1 && n == pn + 1);
+    /* Truncation that cannot apply: a max length below the special tokens, OnlySecond on one text. */
+    EXPECT_OK(np_tokenizer_set_truncation(t, 1, 1, 0, 0, 0));
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a", 1, "b", 1, 1, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "MaxLength");
+    EXPECT_OK(np_tokenizer_set_truncation(t, 1, 1, 0, 2, 0));
+    EXPECT_FAIL(np_tokenizer_encode_windows(t, "a b c", 5, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w), NP_ERR_INVALID_ARGUMENT, "OnlySecond");
+    /* With a max length of 1 and no stride, each token its own window (as many as tokenizing stops at). */
+    EXPECT_OK(np_tokenizer_set_truncation(t, 1, 1, 0, 0, 0));
+    EXPECT_OK(np_tokenizer_encode_windows(t, "a b c", 5, NULL, 0, 0, ids, NULL, NULL, NULL, 16, &n, lengths, 4, &w));
+    CHECK(w == n && n >= 1 && lengths[0] == 1 && lengths[w - 1] == 1);
+    EXPECT_OK(np_tokenizer_set_truncation(t, 0, 0, 0, 0, 0));
 }
 
 /* The pair, truncation and padding calls refuse bad arguments, naming them, and keep the previous setting. */
@@ -367,13 +501,17 @@ int main(int argc, char** argv) {
         if (n == nlines) check_tokenizer(t, names[k], lines, lens, nlines, rows);
         if (strcmp(names[k], "bert-base-uncased") == 0 || strcmp(names[k], "gpt2") == 0 || strcmp(names[k], "gemma3") == 0 ||
             strcmp(names[k], "qwen3") == 0)
+        {
             check_pairs(t, names[k], data);
+            check_windows(t, names[k], data, quick ? 7 : 1);
+        }
         if (first == NULL) first = t;
         else EXPECT_OK(np_tokenizer_destroy(t));
     }
     if (first != NULL) {
         check_errors(first, data);
         check_pair_errors(first);
+        check_window_errors(first);
         EXPECT_OK(np_tokenizer_destroy(first));
         size_t n = 0;
         EXPECT_FAIL(np_tokenizer_encode(first, "abc", 3, 0, NULL, NULL, 0, &n), NP_ERR_INVALID_HANDLE, "tokenizer");

@@ -158,16 +158,68 @@ public static unsafe class TokenizerExports
             *count = (nuint)n;
             if (ids == null) return 0;
             Fits((nuint)n, capacity);
-            for (int i = 0; i < n; i++)
+            Write(enc, 0, ids, type_ids, attention_mask, special_tokens_mask);
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary><c>np_status_t np_tokenizer_encode_windows(const np_tokenizer_t* tokenizer, const char* text, size_t text_len, const char* text_pair, size_t text_pair_len, int32_t add_special_tokens, int32_t* ids, int32_t* type_ids, int32_t* attention_mask, int32_t* special_tokens_mask, size_t capacity, size_t* count, size_t* window_lengths, size_t window_capacity, size_t* window_count)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_tokenizer_encode_windows")]
+    public static int np_tokenizer_encode_windows(nint tokenizer, byte* text, nuint text_len, byte* text_pair, nuint text_pair_len, int add_special_tokens,
+        int* ids, int* type_ids, int* attention_mask, int* special_tokens_mask, nuint capacity, nuint* count,
+        nuint* window_lengths, nuint window_capacity, nuint* window_count)
+    {
+        try
+        {
+            HuggingFaceTokenizer t = Tokenizers.Get(tokenizer, nameof(tokenizer));
+            Check.NotNull(count, nameof(count));
+            Check.NotNull(window_count, nameof(window_count));
+            *count = 0;
+            *window_count = 0;
+            if ((ids == null) != (window_lengths == null))
+                throw new NpException(NpStatus.InvalidArgument, $"{(ids == null ? "ids" : "window_lengths")} is NULL but {(ids == null ? "window_lengths" : "ids")} is not; " +
+                    "pass both to receive the windows, or neither for a size query.");
+            if (ids == null && (type_ids != null || attention_mask != null || special_tokens_mask != null))
+                throw new NpException(NpStatus.InvalidArgument, "type_ids, attention_mask or special_tokens_mask is set but ids is NULL; pass ids to receive tokens.");
+            string first = Utf8Text(text, text_len, nameof(text));
+            if (text_pair == null && text_pair_len != 0)
+                throw new NpException(NpStatus.InvalidArgument, $"text_pair is NULL but text_pair_len is {text_pair_len}; pass NULL and 0 to encode text alone.");
+            string? second = text_pair == null ? null : Utf8Text(text_pair, text_pair_len, nameof(text_pair));
+            bool special = Check.Bool(add_special_tokens, nameof(add_special_tokens));
+            TokenEncoding main = Applying(() => second is null ? t.Encode(first, special) : t.EncodePair(first, second, special));
+            TokenEncoding[] windows = [main, .. main.Overflowing];
+            nuint total = 0;
+            foreach (TokenEncoding w in windows) total += (nuint)w.Ids.Count;
+            *count = total;
+            *window_count = (nuint)windows.Length;
+            if (ids == null) return 0;
+            if (total > capacity)
+                throw new NpException(NpStatus.BufferTooSmall, $"capacity is {capacity}; the {windows.Length} windows have {total} tokens (*count).");
+            if ((nuint)windows.Length > window_capacity)
+                throw new NpException(NpStatus.BufferTooSmall, $"window_capacity is {window_capacity}; there are {windows.Length} windows (*window_count).");
+            int at = 0;
+            for (int w = 0; w < windows.Length; w++)
             {
-                ids[i] = enc.Ids[i];
-                if (type_ids != null) type_ids[i] = enc.TypeIds[i];
-                if (attention_mask != null) attention_mask[i] = enc.AttentionMask[i];
-                if (special_tokens_mask != null) special_tokens_mask[i] = enc.SpecialTokensMask[i];
+                window_lengths[w] = (nuint)windows[w].Ids.Count;
+                Write(windows[w], at, ids, type_ids, attention_mask, special_tokens_mask);
+                at += windows[w].Ids.Count;
             }
             return 0;
         }
         catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary>The ids (and, where not NULL, type ids and masks) of <paramref name="e"/> into the buffers from index <paramref name="at"/>.</summary>
+    private static void Write(TokenEncoding e, int at, int* ids, int* type_ids, int* attention_mask, int* special_tokens_mask)
+    {
+        for (int i = 0; i < e.Ids.Count; i++, at++)
+        {
+            ids[at] = e.Ids[i];
+            if (type_ids != null) type_ids[at] = e.TypeIds[i];
+            if (attention_mask != null) attention_mask[at] = e.AttentionMask[i];
+            if (special_tokens_mask != null) special_tokens_mask[at] = e.SpecialTokensMask[i];
+        }
     }
 
     /// <summary>UTF-8 text of <paramref name="length"/> bytes at <paramref name="p"/> (NULL only when empty), strictly decoded.</summary>

@@ -18,6 +18,9 @@ internal static class TokenizerCodecCommands
         /// <summary>The sentence pair's encoding (Hugging Face's pipeline only).</summary>
         public TokenEncoding Pair(string text, string textPair, bool special) => hf!.EncodePair(text, textPair, special);
 
+        /// <summary>One text's whole encoding, type ids included (Hugging Face's pipeline only).</summary>
+        public TokenEncoding Single(string text, bool special) => hf!.Encode(text, special);
+
         public string Decode(int[] ids, bool skipSpecial) => hf?.Decode(ids, skipSpecial) ?? own!.Decode(ids);
 
         public bool HasPostProcessor => hf is not null;
@@ -45,9 +48,17 @@ internal static class TokenizerCodecCommands
             Description = "Each input line is a sentence pair, the two texts separated by the line's first tab, encoded as Hugging Face's " +
                 "encode(text, text_pair) (the post-processor's pair template: [CLS] A [SEP] B [SEP], ...).",
         };
-        var command = new Command("encode", "Encode standard input line by line; one line of tokens (or ids) per input line on standard output.") { tokenizer, ids, special, pair };
+        var typeIds = new Option<bool>("--type-ids")
+        {
+            Description = "After each line's tokens (or ids), a tab and each token's type id (segment id: 0 for the first text, 1 for the second " +
+                "under BERT's pair template), space-separated; the line's last tab separates them.",
+        };
+        var command = new Command("encode", "Encode standard input line by line; one line of tokens (or ids) per input line on standard output.")
+        {
+            tokenizer, ids, special, pair, typeIds,
+        };
         command.SetAction(parse => OverStandardStreams((stdin, stdout) =>
-            EncodeLines(Load(parse.GetValue(tokenizer)!), stdin, stdout, parse.GetValue(ids), parse.GetValue(special), parse.GetValue(pair))));
+            EncodeLines(Load(parse.GetValue(tokenizer)!), stdin, stdout, parse.GetValue(ids), parse.GetValue(special), parse.GetValue(pair), parse.GetValue(typeIds))));
         return command;
     }
 
@@ -71,12 +82,14 @@ internal static class TokenizerCodecCommands
 
     /// <summary>
     /// One line of tokens (or ids) on <paramref name="output"/> per line of <paramref name="input"/>; with
-    /// <paramref name="pair"/>, each line is two texts separated by its first tab, encoded as a sentence pair.
+    /// <paramref name="pair"/>, each line is two texts separated by its first tab, encoded as a sentence pair; with
+    /// <paramref name="typeIds"/>, each output line ends in a tab and the tokens' type ids, space-separated.
     /// </summary>
-    internal static void EncodeLines(Loaded tok, TextReader input, TextWriter output, bool asIds, bool addSpecial, bool pair = false)
+    internal static void EncodeLines(Loaded tok, TextReader input, TextWriter output, bool asIds, bool addSpecial, bool pair = false, bool typeIds = false)
     {
-        if ((addSpecial || pair) && !tok.HasPostProcessor)
-            throw new NpException(NpStatus.InvalidArgument, $"{(pair ? "--pair" : "--add-special-tokens")}: this tokenizer (a NativeProb Unigram with a piece limit) has no post-processor.");
+        if ((addSpecial || pair || typeIds) && !tok.HasPostProcessor)
+            throw new NpException(NpStatus.InvalidArgument, $"{(pair ? "--pair" : typeIds ? "--type-ids" : "--add-special-tokens")}: " +
+                "this tokenizer (a NativeProb Unigram with a piece limit) has no post-processor.");
         var sb = new StringBuilder();
         int lineNumber = 0;
         while (input.ReadLine() is { } line)
@@ -90,8 +103,14 @@ internal static class TokenizerCodecCommands
                 if (tab < 0) throw new NpException(NpStatus.InvalidArgument, $"standard input line {lineNumber}: --pair needs the two texts separated by a tab.");
                 e = tok.Pair(line[..tab], line[(tab + 1)..], addSpecial);
             }
+            else if (typeIds) e = tok.Single(line, addSpecial);
             if (asIds) foreach (int id in e?.Ids ?? tok.Ids(line, addSpecial)) (sb.Length > 0 ? sb.Append(' ') : sb).Append(id);
             else foreach (string t in e?.Tokens ?? tok.Tokens(line, addSpecial)) (sb.Length > 0 ? sb.Append(' ') : sb).Append(t);
+            if (typeIds)
+            {
+                sb.Append('\t');
+                for (int i = 0; i < e!.TypeIds.Count; i++) (i > 0 ? sb.Append(' ') : sb).Append(e.TypeIds[i]);
+            }
             output.Write(sb);
             output.Write('\n');
         }

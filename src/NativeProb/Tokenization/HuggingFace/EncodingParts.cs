@@ -129,11 +129,13 @@ internal sealed class EncodingParts
     /// <summary>
     /// The post-processor's <paramref name="template"/> over the kept windows, with the overflowing ones as
     /// Hugging Face combines them: each of the first sequence's with the second's kept window and then with
-    /// each of the second's, then the first's kept window with each of the second's.
+    /// each of the second's, then the first's kept window with each of the second's. Without
+    /// <paramref name="windows"/> the kept windows only (for ids alone).
     /// </summary>
-    public static EncodingParts Process(TemplatePiece[] template, Sequence a, Sequence? b)
+    public static EncodingParts Process(TemplatePiece[] template, Sequence a, Sequence? b, bool windows = true)
     {
         EncodingParts result = Apply(template, (a.Kept, false), (b?.Kept, false));
+        if (!windows) return result;
         foreach (List<ModelToken> ao in a.Overflowing)
         {
             result.Overflowing.Add(Apply(template, (ao, true), (b?.Kept, false)));
@@ -180,6 +182,14 @@ internal sealed class EncodingParts
         TypeIds.InsertRange(at, pads.TypeIds);
         Special.InsertRange(at, pads.Special);
         Pad.InsertRange(at, pads.Pad);
+    }
+
+    /// <summary>The token ids, in order.</summary>
+    public int[] Ids()
+    {
+        var ids = new int[Count];
+        for (int i = 0; i < ids.Length; i++) ids[i] = Tokens[i].Id;
+        return ids;
     }
 
     /// <summary>The public form; <paramref name="tokenOf"/> gives a token's string.</summary>

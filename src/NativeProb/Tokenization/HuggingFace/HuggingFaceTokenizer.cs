@@ -310,21 +310,62 @@ public sealed class HuggingFaceTokenizer
     /// <exception cref="NotSupportedException">As for <see cref="EncodePair"/>.</exception>
     public TokenEncoding[] EncodePairBatch(IReadOnlyList<(string Text, string TextPair)> pairs, bool addSpecialTokens = false, int threads = 0)
     {
+        HuggingFacePadding? padding = _padding;
+        return [.. AssemblePairs(pairs, addSpecialTokens, threads, padding, idsOnly: false).Select(p => p.ToEncoding(IdToToken, padding?.PadToken ?? ""))];
+    }
+
+    /// <summary>
+    /// Encodes the sentence pair (<paramref name="text"/>, <paramref name="textPair"/>) to the ids
+    /// <see cref="EncodePair"/> gives, faster: no offsets, token strings, masks or overflowing windows are built.
+    /// </summary>
+    /// <param name="text">The first text.</param>
+    /// <param name="textPair">The second text.</param>
+    /// <param name="addSpecialTokens">Add the post-processor's special tokens for a pair ([CLS] A [SEP] B [SEP], ...).</param>
+    /// <returns>The ids, equal to <c>EncodePair(text, textPair, addSpecialTokens).Ids</c>.</returns>
+    /// <exception cref="InvalidOperationException">As for <see cref="EncodePair"/>.</exception>
+    /// <exception cref="NotSupportedException">As for <see cref="EncodePair"/>.</exception>
+    public int[] EncodePairToIds(string text, string textPair, bool addSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(textPair);
+        HuggingFacePadding? padding = _padding;
+        EncodingParts parts = Assemble(text, textPair, addSpecialTokens, _truncation, idsOnly: true);
+        if (padding is not null) parts.PadTo(PadTarget(padding, parts.Count), padding);
+        return parts.Ids();
+    }
+
+    /// <summary>
+    /// Encodes many sentence pairs to ids as <see cref="EncodePairToIds"/> does, on up to <paramref name="threads"/>
+    /// threads (0: all cores); with <see cref="Padding"/>, every row is padded to the batch's target length.
+    /// </summary>
+    /// <param name="pairs">The pairs of texts.</param>
+    /// <param name="addSpecialTokens">Add the post-processor's special tokens for a pair.</param>
+    /// <param name="threads">Threads to use; 0 for <see cref="Environment.ProcessorCount"/>.</param>
+    /// <returns>The ids of each pair, in order, equal to those of <see cref="EncodePairBatch"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">As for <see cref="EncodePair"/>.</exception>
+    /// <exception cref="NotSupportedException">As for <see cref="EncodePair"/>.</exception>
+    public int[][] EncodePairBatchToIds(IReadOnlyList<(string Text, string TextPair)> pairs, bool addSpecialTokens = false, int threads = 0) =>
+        [.. AssemblePairs(pairs, addSpecialTokens, threads, _padding, idsOnly: true).Select(p => p.Ids())];
+
+    /// <summary>The pairs assembled on up to <paramref name="threads"/> threads, then padded to the batch's target.</summary>
+    private EncodingParts[] AssemblePairs(IReadOnlyList<(string Text, string TextPair)> pairs, bool addSpecialTokens, int threads,
+        HuggingFacePadding? padding, bool idsOnly)
+    {
         ArgumentNullException.ThrowIfNull(pairs);
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         for (int i = 0; i < pairs.Count; i++)
             if (pairs[i].Text is null || pairs[i].TextPair is null) throw new ArgumentNullException(nameof(pairs), $"pair {i} holds a null text.");
         HuggingFaceTruncation? truncation = _truncation;
-        HuggingFacePadding? padding = _padding;
         var parts = new EncodingParts[pairs.Count];
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads };
-        Parallel.For(0, pairs.Count, options, i => parts[i] = Assemble(pairs[i].Text, pairs[i].TextPair, addSpecialTokens, truncation));
+        Parallel.For(0, pairs.Count, options, i => parts[i] = Assemble(pairs[i].Text, pairs[i].TextPair, addSpecialTokens, truncation, idsOnly));
         if (padding is not null && parts.Length > 0)
         {
             int target = PadTarget(padding, parts.Max(p => p.Count));
             foreach (EncodingParts p in parts) p.PadTo(target, padding);
         }
-        return [.. parts.Select(p => p.ToEncoding(IdToToken, padding?.PadToken ?? ""))];
+        return parts;
     }
 
     /// <summary>One text or pair assembled and padded to its own target (<see cref="Padding"/>).</summary>
@@ -336,8 +377,11 @@ public sealed class HuggingFaceTokenizer
         return parts.ToEncoding(IdToToken, padding?.PadToken ?? "");
     }
 
-    /// <summary>Tokenizes, truncates and post-processes one text or a pair, with offsets.</summary>
-    private EncodingParts Assemble(string text, string? textPair, bool addSpecialTokens, HuggingFaceTruncation? truncation)
+    /// <summary>
+    /// Tokenizes, truncates and post-processes one text or a pair, with offsets and overflowing windows; with
+    /// <paramref name="idsOnly"/>, without either (the tokens' offsets are then (0, 0)).
+    /// </summary>
+    private EncodingParts Assemble(string text, string? textPair, bool addSpecialTokens, HuggingFaceTruncation? truncation, bool idsOnly = false)
     {
         bool pair = textPair is not null;
         TemplatePiece[] template = _post.TemplateFor(pair, addSpecialTokens)
@@ -346,11 +390,11 @@ public sealed class HuggingFaceTokenizer
         // Hugging Face's early stop (EncodeText) applies to the sequences the strategy may shorten: with OnlySecond
         // the first text is tokenized whole (one text then fails as too long), with OnlyFirst the second.
         var strategy = truncation?.Strategy;
-        var a = new EncodingParts.Sequence(EncodeText(text, strategy == HuggingFaceTruncationStrategy.OnlySecond ? null : truncation));
-        EncodingParts.Sequence? b = pair ? new EncodingParts.Sequence(EncodeText(textPair!, strategy == HuggingFaceTruncationStrategy.OnlyFirst ? null : truncation)) : null;
+        var a = new EncodingParts.Sequence(EncodeText(text, strategy == HuggingFaceTruncationStrategy.OnlySecond ? null : truncation, !idsOnly));
+        EncodingParts.Sequence? b = pair ? new EncodingParts.Sequence(EncodeText(textPair!, strategy == HuggingFaceTruncationStrategy.OnlyFirst ? null : truncation, !idsOnly)) : null;
         if (truncation is not null)
             EncodingParts.Truncate(a, b, MaxTextTokens(truncation, addSpecialTokens ? pair ? _post.PairSpecialCount : SpecialTokenCount : 0), truncation);
-        return EncodingParts.Process(template, a, b);
+        return EncodingParts.Process(template, a, b, windows: !idsOnly);
     }
 
     /// <summary>The tokens truncation leaves the text (or both texts) when <paramref name="added"/> special tokens are added.</summary>
@@ -423,13 +467,13 @@ public sealed class HuggingFaceTokenizer
     /// sequence once a split the model tokenized (not an added token) brings it to
     /// <see cref="HuggingFaceTruncation.MaxLength"/> tokens, going from the start or, truncating from the
     /// left, from the end; the splits it leaves out are left out here too, so the overflowing windows end
-    /// within the split that reached the max length.
+    /// within the split that reached the max length. Offsets are tracked when <paramref name="tracked"/> says so.
     /// </summary>
-    private List<ModelToken> EncodeText(string text, HuggingFaceTruncation? truncation)
+    private List<ModelToken> EncodeText(string text, HuggingFaceTruncation? truncation, bool tracked)
     {
         var tokens = new List<ModelToken>(text.Length / 3 + 4);
         var splits = new List<(int Start, bool Model)>();
-        EncodeText(text, true, tokens, splits);
+        EncodeText(text, tracked, tokens, splits);
         if (truncation is null) return tokens;
         int limit = truncation.MaxLength, n = tokens.Count;
         if (truncation.Direction == HuggingFaceSide.Right)
@@ -510,6 +554,13 @@ public sealed class HuggingFaceTokenizer
         if (at < piece.Length) EncodeNormalized(piece.Slice(at, piece.Length), output, splits);
     }
 
+    /// <summary>One pre-tokenizer piece of the byte-level fast path, recorded in <paramref name="splits"/> as the pre-tokenizer's pieces are.</summary>
+    private static void TokenizeByteLevelSplit(BpeModel bpe, ReadOnlySpan<char> piece, List<ModelToken> output, List<(int Start, bool Model)>? splits)
+    {
+        splits?.Add((output.Count, true));
+        bpe.TokenizeByteLevel(piece, output);
+    }
+
     private void EncodeNormalized(TextPiece piece, List<ModelToken> output, List<(int Start, bool Model)>? splits)
     {
         if (piece.Length == 0) return;
@@ -522,11 +573,11 @@ public sealed class HuggingFaceTokenizer
             foreach (var (s, e) in ranges)
             {
                 // Isolated: the text between matches is a piece too (never there with the GPT patterns).
-                if (s > at) bpe.TokenizeByteLevel(piece.Text.AsSpan(at, s - at), output);
-                if (e > s) bpe.TokenizeByteLevel(piece.Text.AsSpan(s, e - s), output);
+                if (s > at) TokenizeByteLevelSplit(bpe, piece.Text.AsSpan(at, s - at), output, splits);
+                if (e > s) TokenizeByteLevelSplit(bpe, piece.Text.AsSpan(s, e - s), output, splits);
                 at = e;
             }
-            if (at < piece.Length) bpe.TokenizeByteLevel(piece.Text.AsSpan(at), output);
+            if (at < piece.Length) TokenizeByteLevelSplit(bpe, piece.Text.AsSpan(at), output, splits);
             return;
         }
         var pieces = new List<TextPiece>(1) { piece };

@@ -13,7 +13,7 @@ namespace NativeProb.Tests.Tokenization.HuggingFace;
 /// 3's Sequence) and each truncation / padding setting, every pair encodes to Hugging Face's ids, type ids,
 /// attention mask, special tokens mask (and tokens under padding) with its overflowing windows, or fails
 /// where Hugging Face fails or panics; single texts give Hugging Face's overflowing windows; batches of pairs
-/// pad as Hugging Face pads them.
+/// pad as Hugging Face pads them. The id-only forms (EncodePairToIds, EncodePairBatchToIds) give the same ids.
 /// </summary>
 public sealed class PairEncodingTests
 {
@@ -107,12 +107,19 @@ public sealed class PairEncodingTests
                 var (a, b) = pairs[i / 2];
                 bool special = i % 2 == 1;
                 JsonElement e = expectedPairs[i];
-                if (Check(() => tokenizer.EncodePair(lines[a], lines[b], special), e, $"{label}, pair ({a}, {b}){(special ? " with special tokens" : "")}", failures))
+                string where = $"{label}, pair ({a}, {b}){(special ? " with special tokens" : "")}";
+                if (Check(() => tokenizer.EncodePair(lines[a], lines[b], special), e, where, failures))
                 {
                     compared++;
+                    if (!tokenizer.EncodePairToIds(lines[a], lines[b], special).SequenceEqual(Ints(e, "ids"))) failures.Add($"{where}: EncodePairToIds differs");
                     if (e.GetProperty("overflowing").GetArrayLength() > 0) overflowing++;
                 }
-                else refused++;
+                else
+                {
+                    refused++;
+                    if (Record.Exception(() => tokenizer.EncodePairToIds(lines[a], lines[b], special)) is not InvalidOperationException)
+                        failures.Add($"{where}: EncodePairToIds did not refuse");
+                }
             }
             var singles = result.GetProperty("singles").EnumerateArray().ToList();
             Assert.True(singles.Count is 0 || singles.Count == lines.Length * 2, $"{label}: {singles.Count} singles");
@@ -130,10 +137,15 @@ public sealed class PairEncodingTests
             {
                 var texts = pairs.Skip(group * 4).Take(4).Select(p => (lines[p.A], lines[p.B])).ToArray();
                 TokenEncoding[] encoded = tokenizer.EncodePairBatch(texts, addSpecialTokens: true, threads: 2);
+                int[][] ids = tokenizer.EncodePairBatchToIds(texts, addSpecialTokens: true, threads: 2);
                 var expected = batch.EnumerateArray().ToList();
                 Assert.Equal(expected.Count, encoded.Length);
+                Assert.Equal(expected.Count, ids.Length);
                 for (int k = 0; k < encoded.Length; k++)
+                {
                     if (Difference(encoded[k], expected[k]) is { } d) failures.Add($"{label}, batch {group} row {k}: {d}");
+                    if (!ids[k].SequenceEqual(Ints(expected[k], "ids"))) failures.Add($"{label}, batch {group} row {k}: EncodePairBatchToIds differs");
+                }
                 group++;
                 batches++;
             }
@@ -156,6 +168,12 @@ public sealed class PairEncodingTests
         Assert.Throws<ArgumentNullException>(() => tokenizer.EncodePair("one", null!));
         Assert.Throws<ArgumentNullException>(() => tokenizer.EncodePairBatch([("one", null!)]));
         Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.EncodePairBatch([], threads: -1));
+        Assert.Equal(e.Ids, tokenizer.EncodePairToIds("one two", "three", addSpecialTokens: true));
+        Assert.Equal([2028, 2048, 2093], tokenizer.EncodePairToIds("one two", "three"));
+        Assert.Throws<ArgumentNullException>(() => tokenizer.EncodePairToIds(null!, "one"));
+        Assert.Throws<ArgumentNullException>(() => tokenizer.EncodePairBatchToIds([("one", null!)]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.EncodePairBatchToIds([], threads: -1));
+        Assert.Empty(tokenizer.EncodePairBatchToIds([]));
     }
 
     [SkippableFact]
@@ -167,5 +185,6 @@ public sealed class PairEncodingTests
         HuggingFaceTokenizer t = HuggingFaceTokenizer.Parse(Encoding.UTF8.GetBytes(doc.ToJsonString()));
         Assert.Equal([101, 2028, 102], t.Encode("one", addSpecialTokens: true).Ids);
         Assert.Throws<NotSupportedException>(() => t.EncodePair("one", "two", addSpecialTokens: true));
+        Assert.Throws<NotSupportedException>(() => t.EncodePairToIds("one", "two", addSpecialTokens: true));
     }
 }

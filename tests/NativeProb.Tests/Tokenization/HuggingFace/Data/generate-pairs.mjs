@@ -2,6 +2,7 @@
 // Generates expected-pairs.json.gz (and, for the C ABI test, expected-pairs.tsv.gz), what Hugging Face tokenizers (npm tokenizers 0.23.2) makes of sentence
 // pairs and of overflowing windows. Run after fetch-tokenizers.sh:
 //   node generate-pairs.mjs CACHE PATH/TO/sotu.txt
+// then generate-windows.mjs derives expected-windows.tsv.gz (the overflowing windows, for the C ABI test) from its output.
 // Each case is a fetched tokenizer.json with, where "postProcessor" is not null, its post_processor replaced
 // (BertProcessing, RobertaProcessing, and Llama 3's own Sequence [ByteLevel, TemplateProcessing]); the tests
 // make the same replacement. For each setting (written as Hugging Face saves it in tokenizer.json) it
