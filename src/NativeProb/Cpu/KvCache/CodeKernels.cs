@@ -70,6 +70,14 @@ internal static unsafe class CodeKernels
                         KeyUnit<TOps, TCodes, TVec, TReader>(raw0, raw1, p0, p1, 4, 15, ch + 1, q0, q1, q2, q3, t0, t1, t2, t3, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
                         continue;
                     }
+                    if (TReader.FixedBits == 2)
+                    {
+                        KeyUnit<TOps, TCodes, TVec, TReader>(raw0, raw1, p0, p1, 0, 3, ch, q0, q1, q2, q3, t0, t1, t2, t3, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                        KeyUnit<TOps, TCodes, TVec, TReader>(raw0, raw1, p0, p1, 2, 3, ch + 1, q0, q1, q2, q3, t0, t1, t2, t3, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                        KeyUnit<TOps, TCodes, TVec, TReader>(raw0, raw1, p0, p1, 4, 3, ch + 2, q0, q1, q2, q3, t0, t1, t2, t3, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                        KeyUnit<TOps, TCodes, TVec, TReader>(raw0, raw1, p0, p1, 6, 3, ch + 3, q0, q1, q2, q3, t0, t1, t2, t3, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
+                        continue;
+                    }
                     if (TReader.FixedBits == 8)
                     {
                         KeyUnit<TOps, TCodes, TVec, TReader>(raw0, raw1, p0, p1, 0, 255, ch, q0, q1, q2, q3, t0, t1, t2, t3, ref a0, ref a1, ref a2, ref a3, ref c0, ref c1, ref c2, ref c3);
@@ -130,6 +138,7 @@ internal static unsafe class CodeKernels
     {
         // A local copy keeps the cursor in registers inside the loops; written back at the end.
         PrefetchCursor pf = cursor;
+        if (TReader.FixedBits > 0) bits = TReader.FixedBits;
         int w = TOps.Count, d = tile.HeadDim, blocks = d / 32;
         // Whole-element readers hold one channel per unit: a constant 1 lets the JIT drop the unit loop.
         int per = TReader.Packed ? 8 / bits : 1, mask = (1 << bits) - 1;
@@ -337,6 +346,7 @@ internal static unsafe class CodeKernels
     {
         // A local copy keeps the cursor in registers inside the loops; written back at the end.
         PrefetchCursor pf = cursor;
+        if (TReader.FixedBits > 0) bits = TReader.FixedBits;
         int w = TOps.Count, d = tile.HeadDim, groups = d / groupSize, mask = (1 << bits) - 1;
         int rowsPadded = (tile.Rows + 3) & ~3;
         // Row-major weights pw[r][g][t] (PrepareValuesFromHalves, or PrepareValues with one group).
@@ -444,7 +454,7 @@ internal static unsafe class CodeKernels
                 {
                     pf.Step();
                     TVec raw = TCodes.Raw(p);
-                    TVec v0 = TCodes.Extract(raw, 0, 3), v1 = TCodes.Extract(raw, 2, 3), v2 = TCodes.Extract(raw, 4, 3), v3 = TCodes.Extract(raw, 6, 3);
+                    TVec v0 = TCodes.ExtractNarrow(raw, 0, 2), v1 = TCodes.ExtractNarrow(raw, 2, 2), v2 = TCodes.ExtractNarrow(raw, 4, 2), v3 = TCodes.ExtractNarrow(raw, 6, 2);
                     x00 = TOps.Fma(TOps.Splat(w0[t]), v0, x00); x01 = TOps.Fma(TOps.Splat(w1[t]), v1, x01);
                     x02 = TOps.Fma(TOps.Splat(w2[t]), v2, x02); x03 = TOps.Fma(TOps.Splat(w3[t]), v3, x03);
                     x10 = TOps.Fma(TOps.Splat(w0[t + Bk * groups]), v0, x10); x11 = TOps.Fma(TOps.Splat(w1[t + Bk * groups]), v1, x11);

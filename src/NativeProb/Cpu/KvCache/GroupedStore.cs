@@ -560,6 +560,7 @@ internal sealed unsafe class GroupedStore : KvStore
                 byte* blocks = chunk.KeyCodes + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
                 switch (chunk.KeyBits)
                 {
+                    case 2: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width2>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 2, 16, 1, b - a, a - rel, ref pf); break;
                     case 4: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
                     case 8: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
                     default: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
@@ -626,8 +627,12 @@ internal sealed unsafe class GroupedStore : KvStore
         else if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)
         {
             // Rows start on super-block boundaries: walk them with a fixed shift per channel.
-            CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes,
-                (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
+            if (bits == 4)
+                CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes,
+                    (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
+            else
+                CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes,
+                    (long)head * _s + rel, bits, (long)HeadDim * bits / 8, ref pf);
         }
         else
         {

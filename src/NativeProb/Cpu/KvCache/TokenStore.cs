@@ -222,7 +222,7 @@ internal sealed unsafe class TokenStore : PagedTokenStore
                 CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
-                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
+                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
                 break;
         }
         pf.Drain();
@@ -277,7 +277,7 @@ internal sealed unsafe class TokenStore : PagedTokenStore
             if (_encoding == TokenEncoding.Int8)
                 CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
             else
-                CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
+                CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
         }
         pf.Drain();
     }

@@ -118,7 +118,10 @@ internal readonly struct Width2 : IBitWidth { public static int Bits => 2; }
 internal readonly struct Width4 : IBitWidth { public static int Bits => 4; }
 internal readonly struct Width8 : IBitWidth { public static int Bits => 8; }
 
-/// <summary><see cref="PackedBits"/> with the width fixed by <typeparamref name="TWidth"/>.</summary>
+/// <summary>
+/// <see cref="PackedBits"/> with the width fixed by <typeparamref name="TWidth"/>: the mask argument is ignored, and the
+/// codes come through <see cref="ICodeOps{TVec}.ExtractNarrow"/> (a table permute for 2 and 4 bits on 512-bit paths).
+/// </summary>
 internal unsafe readonly struct PackedBitsOf<TWidth> : IUnitReader where TWidth : struct, IBitWidth
 {
     public static bool Packed => true;
@@ -127,10 +130,10 @@ internal unsafe readonly struct PackedBitsOf<TWidth> : IUnitReader where TWidth 
     public static TVec Raw<TCodes, TVec>(byte* p) where TCodes : struct, ICodeOps<TVec> where TVec : struct => PackedBits.Raw<TCodes, TVec>(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Extract<TCodes, TVec>(TVec raw, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        PackedBits.Extract<TCodes, TVec>(raw, shift, mask);
+        TCodes.ExtractNarrow(raw, shift, TWidth.Bits);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Read<TCodes, TVec>(byte* p, int shift, int mask) where TCodes : struct, ICodeOps<TVec> where TVec : struct =>
-        PackedBits.Read<TCodes, TVec>(p, shift, mask);
+        TCodes.ExtractNarrow(TCodes.Raw(p), shift, TWidth.Bits);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* Locate(byte* stream, long e, int bits, out int shift) => PackedBits.Locate(stream, e, bits, out shift);
 }

@@ -31,4 +31,10 @@ internal unsafe interface ICodeOps<TVec> where TVec : struct
     /// rebias multiply (<see cref="HalfBits.Rebias"/>), which a kernel folds into its other operand instead.
     /// </summary>
     static abstract TVec HalvesUnbiased(ushort* p);
+
+    /// <summary>
+    /// <see cref="Extract"/> with the mask <c>(1 &lt;&lt; bits) - 1</c>, for a width that is a constant where the kernel
+    /// is compiled (the same floats). A path may give 2- and 4-bit codes a cheaper form than a mask and a conversion.
+    /// </summary>
+    static abstract TVec ExtractNarrow(TVec raw, int shift, int bits);
 }
