@@ -48,6 +48,9 @@ internal static class HuggingFaceJsonReader
             JsonAt idAt = t.Child("id");
             int id = idAt.Int();
             if (id < 0) throw idAt.Bad($"is {id}; token ids are non-negative");
+            // The vocabulary size, one more than the largest id, must be an int (found by coverage-guided fuzzing: an
+            // added token of id 2^31 - 1 left the size at the model's and was encoded outside it).
+            if (id == int.MaxValue) throw idAt.Bad($"is {id}; token ids are below {int.MaxValue}, so that the vocabulary size (the largest id + 1) is an int");
             list.Add(new AddedTokenSpec(id, t.Child("content").String(), special, t.Child("single_word").Bool(false),
                 t.Child("lstrip").Bool(false), t.Child("rstrip").Bool(false), t.Child("normalized").Bool(!special)));
         }

@@ -29,6 +29,7 @@ public sealed class HuggingFaceTokenizerTests
     [InlineData("""{"model": {"type": "Unigram", "vocab": [["a", -1.0], ["b"]]}}""", "$.model.vocab[1] must be a [piece, log-probability] pair")]
     [InlineData("""{"model": {"type": "Unigram", "vocab": [["a", -1.0]], "nativeprob_max_pieces": 2}}""", "$.model.nativeprob_max_pieces limits the pieces")]
     [InlineData("""{"added_tokens": [{"id": 3}], "model": {"type": "BPE", "vocab": {}, "merges": []}}""", "$.added_tokens[0].content is missing")]
+    [InlineData("""{"added_tokens": [{"id": 2147483647, "content": "[CLS]"}], "model": {"type": "BPE", "vocab": {}, "merges": []}}""", "$.added_tokens[0].id is 2147483647; token ids are below 2147483647")]
     public void UnsupportedOrMalformedContentNamesTheJsonPath(string json, string message)
     {
         Assert.Contains(message, Fails(json).Message);
