@@ -5,13 +5,15 @@
 // twice concurrently on one plan and both results must be identical. The same steps also run over an
 // SAQ cache the library owns (np::kv_cache): the context appended as one block, then one token per step,
 // each step attended by two threads at once on the cache; it prints the distance from the exact result.
-// Last, the same tokens in a KV pool (np::kv_pool): one sequence and three forks sharing its pages, attended
-// in one batched call, each equal to the SAQ cache's result.
+// Then the same tokens in a KV pool (np::kv_pool): one sequence and three forks sharing its pages, attended
+// in one batched call, each equal to the SAQ cache's result. Last, a tokenizer.json in memory (np::tokenizer):
+// a sentence pair and one text's overflowing windows.
 #include <nativeprob.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -146,6 +148,42 @@ int main() {
                         static_cast<long long>(one.used_bytes), pool_diff);
             if (four.used_bytes != one.used_bytes || four.tokens != 4 * len || !(pool_diff <= 1e-5f) || forks[2].length() != len) {
                 std::fprintf(stderr, "the KV pool is off\n");
+                return 1;
+            }
+        }
+
+        // A tokenizer.json in memory (a BPE of four tokens with BERT's post-processor): a sentence pair with its
+        // type ids and masks, then one text cut into overflowing windows by a truncation with a stride.
+        {
+            const std::string json =
+                R"({"added_tokens": [{"id": 3, "content": "[CLS]", "special": true}, {"id": 4, "content": "[SEP]", "special": true}],)"
+                R"( "pre_tokenizer": {"type": "WhitespaceSplit"},)"
+                R"( "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 4], "cls": ["[CLS]", 3]},)"
+                R"( "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "[CLS]": 3, "[SEP]": 4}, "merges": ["a b"]}})";
+            np::tokenizer tok = np::tokenizer::from_json(json);
+            const np::encoding pair = tok.encode_pair("ab a b", "b ab", true);
+            const std::vector<int32_t> ids{3, 2, 0, 1, 4, 1, 2, 4}, types{0, 0, 0, 0, 0, 1, 1, 1}, special{1, 0, 0, 0, 1, 0, 0, 1};
+            if (pair.ids != ids || pair.type_ids != types || pair.special_tokens_mask != special ||
+                pair.attention_mask != std::vector<int32_t>(ids.size(), 1)) {
+                std::fprintf(stderr, "the sentence pair is off\n");
+                return 1;
+            }
+            // At most 5 tokens per window with [CLS] and [SEP], so 3 of the text, each window after the first repeating
+            // the last text token of the one before (stride 1); the first window is what encode() returns.
+            tok.set_truncation(5, 1);
+            const std::string text = "ab a b ab a b ab a b";
+            const std::vector<np::encoding> windows = tok.encode_windows(text, nullptr, true);
+            const std::vector<int32_t> first = tok.encode(text, true);
+            tok.no_truncation();
+            bool framed = windows.size() >= 2 && windows[0].ids == first;
+            for (size_t w = 0; w < windows.size() && framed; ++w) {
+                const std::vector<int32_t>& wi = windows[w].ids;
+                framed = wi.size() >= 3 && wi.size() <= 5 && wi.front() == 3 && wi.back() == 4 && windows[w].type_ids.size() == wi.size();
+                if (framed && w > 0) framed = wi[1] == windows[w - 1].ids[windows[w - 1].ids.size() - 2];
+            }
+            std::printf("tokenizer: a pair of %zu tokens; %zu windows of at most 5 tokens\n", pair.ids.size(), windows.size());
+            if (!framed) {
+                std::fprintf(stderr, "the overflowing windows are off\n");
                 return 1;
             }
         }

@@ -406,8 +406,14 @@ inline std::vector<float> harmonic_slopes(int32_t heads, float m0) {
 }
 
 
-/// An np_tokenizer_t owned by this object (move-only); encode() and decode() may be called from several
-/// threads at once.
+/// One encoding (or one overflowing window) of tokenizer::encode_pair / tokenizer::encode_windows: ids, each
+/// token's type id, the attention mask (0 for a pad token) and the special-tokens mask (1 for added tokens).
+struct encoding {
+    std::vector<int32_t> ids, type_ids, attention_mask, special_tokens_mask;
+};
+
+/// An np_tokenizer_t owned by this object (move-only); encode(), encode_pair(), encode_windows() and decode() may
+/// be called from several threads at once.
 class tokenizer {
 public:
     /// np_tokenizer_load from a tokenizer.json file.
@@ -444,6 +450,64 @@ public:
         return ids;
     }
 
+    /// np_tokenizer_encode_pair: the sentence pair (text, text_pair) with the post-processor's pair template.
+    encoding encode_pair(const std::string& text, const std::string& text_pair, bool add_special_tokens = false) const {
+        size_t n = 0;
+        check(np_tokenizer_encode_pair(tokenizer_, text.data(), text.size(), text_pair.data(), text_pair.size(),
+                                       add_special_tokens ? 1 : 0, nullptr, nullptr, nullptr, nullptr, 0, &n));
+        encoding e;
+        resize(e, n);
+        check(np_tokenizer_encode_pair(tokenizer_, text.data(), text.size(), text_pair.data(), text_pair.size(),
+                                       add_special_tokens ? 1 : 0, e.ids.data(), e.type_ids.data(), e.attention_mask.data(),
+                                       e.special_tokens_mask.data(), n, &n));
+        return e;
+    }
+
+    /// np_tokenizer_encode_windows: the encoding of `text` (and `text_pair` when not null), then every overflowing
+    /// window the tokenizer's truncation cut off, in Hugging Face's order.
+    std::vector<encoding> encode_windows(const std::string& text, const std::string* text_pair = nullptr,
+                                         bool add_special_tokens = false) const {
+        const char* pair = text_pair != nullptr ? text_pair->data() : nullptr;
+        const size_t pair_len = text_pair != nullptr ? text_pair->size() : 0;
+        size_t n = 0, windows = 0;
+        check(np_tokenizer_encode_windows(tokenizer_, text.data(), text.size(), pair, pair_len, add_special_tokens ? 1 : 0,
+                                          nullptr, nullptr, nullptr, nullptr, 0, &n, nullptr, 0, &windows));
+        encoding all;
+        resize(all, n);
+        std::vector<size_t> lengths(windows);
+        check(np_tokenizer_encode_windows(tokenizer_, text.data(), text.size(), pair, pair_len, add_special_tokens ? 1 : 0,
+                                          all.ids.data(), all.type_ids.data(), all.attention_mask.data(),
+                                          all.special_tokens_mask.data(), n, &n, lengths.data(), lengths.size(), &windows));
+        std::vector<encoding> out(windows);
+        size_t at = 0;
+        for (size_t w = 0; w < windows; ++w) {
+            const auto first = static_cast<std::ptrdiff_t>(at), last = static_cast<std::ptrdiff_t>(at + lengths[w]);
+            out[w].ids.assign(all.ids.begin() + first, all.ids.begin() + last);
+            out[w].type_ids.assign(all.type_ids.begin() + first, all.type_ids.begin() + last);
+            out[w].attention_mask.assign(all.attention_mask.begin() + first, all.attention_mask.begin() + last);
+            out[w].special_tokens_mask.assign(all.special_tokens_mask.begin() + first, all.special_tokens_mask.begin() + last);
+            at += lengths[w];
+        }
+        return out;
+    }
+
+    /// np_tokenizer_set_truncation: every later encode keeps at most `max_length` tokens (special tokens included);
+    /// strategy 0 longest first, 1 only the first, 2 only the second; direction 0 cuts the end, 1 the start.
+    void set_truncation(size_t max_length, size_t stride = 0, int32_t strategy = 0, int32_t direction = 0) {
+        check(np_tokenizer_set_truncation(tokenizer_, 1, max_length, stride, strategy, direction));
+    }
+    /// np_tokenizer_set_truncation with enable 0: no truncation.
+    void no_truncation() { check(np_tokenizer_set_truncation(tokenizer_, 0, 0, 0, 0, 0)); }
+
+    /// np_tokenizer_set_padding: strategy 0 pads each encoding to its own length (rounded up to
+    /// `pad_to_multiple_of` when not 0), 1 to `length`; direction 0 pads after the tokens, 1 before them.
+    void set_padding(int32_t strategy, size_t length, int32_t pad_id, size_t pad_to_multiple_of = 0, int32_t pad_type_id = 0,
+                     int32_t direction = 0) {
+        check(np_tokenizer_set_padding(tokenizer_, 1, strategy, length, pad_to_multiple_of, pad_id, pad_type_id, direction));
+    }
+    /// np_tokenizer_set_padding with enable 0: no padding.
+    void no_padding() { check(np_tokenizer_set_padding(tokenizer_, 0, 0, 0, 0, 0, 0, 0)); }
+
     /// np_tokenizer_decode: the UTF-8 text of `ids`.
     std::string decode(span<const int32_t> ids, bool skip_special_tokens = false) const {
         size_t need = 0;
@@ -459,6 +523,12 @@ public:
 
 private:
     tokenizer() = default;
+    static void resize(encoding& e, size_t n) {
+        e.ids.resize(n);
+        e.type_ids.resize(n);
+        e.attention_mask.resize(n);
+        e.special_tokens_mask.resize(n);
+    }
     void reset() noexcept {
         if (tokenizer_ != nullptr) (void)np_tokenizer_destroy(tokenizer_);
         tokenizer_ = nullptr;
