@@ -1,4 +1,4 @@
 // NativeProb — MIT License.
 using NativeProb.Cli;
 
-return CommandRegistry.Root().Parse(args).Invoke();
+return CommandRegistry.Parse(args).Invoke();

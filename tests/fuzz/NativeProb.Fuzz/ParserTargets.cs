@@ -59,7 +59,7 @@ internal sealed class CliArgsTarget : FuzzTarget
     public override string Run(string path, byte[] input)
     {
         string[] args = Encoding.UTF8.GetString(input).Split('\n');
-        ParseResult result = _root.Parse(args);
+        ParseResult result = _root.Parse(args, CommandRegistry.Parsing);
         foreach (string a in args.Take(16))
         {
             Guarded(() => CliParsing.List(a));
