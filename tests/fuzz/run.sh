@@ -8,7 +8,7 @@
 # coverage, as afl-fuzz counts it); inputs that reach new edges join the corpus later plans mutate, and the
 # summary line reports the edges reached.
 # TARGET: npy, w2v-text, w2v-binary, tokenizer-bpe, tokenizer-wordpiece, tokenizer-unigram, trial-log,
-# cli-args, abi-options. SEED defaults to the current time (so long runs explore new plans); CTest's runs
+# cli-args, abi-options, tiktoken, bert-vocab, abi-pool. SEED defaults to the current time (so long runs explore new plans); CTest's runs
 # use seed 1. Long runs on a shared machine: taskset -c 1 bash tests/fuzz/run.sh TARGET 600
 # Exit status: 0 nothing found, 1 a violation kept, 3 a timeout kept, other: the process crashed (its last
 # input is kept as well).

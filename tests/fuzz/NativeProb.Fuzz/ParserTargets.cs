@@ -106,7 +106,8 @@ internal sealed unsafe class AbiOptionsTarget : FuzzTarget
         return seeds.Select(s => MemoryMarshal.AsBytes(s.AsSpan()).ToArray()).ToArray();
     }
 
-    private sealed class Fields(byte[] input)
+    /// <summary>Reads the input as a stream of int32 fields (wrapping around), shared by the ABI targets.</summary>
+    internal sealed class Fields(byte[] input)
     {
         private int _i;
         public int Next()
@@ -283,7 +284,8 @@ internal sealed unsafe class AbiOptionsTarget : FuzzTarget
         for (int i = 0; i < Math.Min(count, 64); i++) buffer[i] = special == 0 ? f.Float() : (i % 7) * 0.25f - 0.5f;
     }
 
-    private static string Status(int status, string call)
+    /// <summary>A documented status (never NP_ERR_INTERNAL, a message with every failure) as an outcome word.</summary>
+    internal static string Status(int status, string call)
     {
         if (status is < 0 or > 8) throw new ContractViolation($"{call} returned {status}, not an np_status_t");
         if (status == 8) throw new ContractViolation($"{call} returned NP_ERR_INTERNAL: {LastError()}");
@@ -291,7 +293,7 @@ internal sealed unsafe class AbiOptionsTarget : FuzzTarget
         return $"{call}={status}";
     }
 
-    private static string LastError()
+    internal static string LastError()
     {
         byte* buf = stackalloc byte[1024];
         nuint need;

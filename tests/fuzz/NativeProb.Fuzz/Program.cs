@@ -22,8 +22,9 @@ var targets = new Func<FuzzTarget>[]
     () => new AbiOptionsTarget(),
     () => new VocabularyTarget(tiktoken: true),
     () => new VocabularyTarget(tiktoken: false),
+    () => new AbiPoolTarget(),
 };
-string[] names = ["npy", "w2v-text", "w2v-binary", "tokenizer-bpe", "tokenizer-wordpiece", "tokenizer-unigram", "trial-log", "cli-args", "abi-options", "tiktoken", "bert-vocab"];
+string[] names = ["npy", "w2v-text", "w2v-binary", "tokenizer-bpe", "tokenizer-wordpiece", "tokenizer-unigram", "trial-log", "cli-args", "abi-options", "tiktoken", "bert-vocab", "abi-pool"];
 
 string Option(string name, string fallback)
 {
