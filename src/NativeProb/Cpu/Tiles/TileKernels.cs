@@ -196,71 +196,162 @@ internal static unsafe class TileKernels
         const int bk = AttentionTile.BlockKeys;
         int chunksAll = (count + w - 1) / w;
         int rows = tile.Rows;
-        TVec negInf = TOps.Splat(float.NegativeInfinity);
-        TVec weight = TOps.Splat(logWeight);
-        for (int r = 0; r < rows; r++)
+        int r = 0;
+        // Four rows at a time when they see the same keys (decode; non-causal prefill): their maxima and
+        // exponentials interleave, four independent chains instead of one row's latency after another. Each row's
+        // operations and their order are those of the one-row step, so the results are the same bits.
+        for (; r + 4 <= rows; r += 4)
         {
-            float* s = tile.S + r * bk;
-            long pos = tile.Pos[r];
-            int limit = count;
-            if (causal)
+            int l0 = BiasAndMask<TOps, TVec>(tile, r, j0, count, causal, table, center, logWeight);
+            int l1 = BiasAndMask<TOps, TVec>(tile, r + 1, j0, count, causal, table, center, logWeight);
+            int l2 = BiasAndMask<TOps, TVec>(tile, r + 2, j0, count, causal, table, center, logWeight);
+            int l3 = BiasAndMask<TOps, TVec>(tile, r + 3, j0, count, causal, table, center, logWeight);
+            int limit = l0;
+            if (limit == 0 || l1 != limit || l2 != limit || l3 != limit)
             {
-                long visible = pos - j0 + 1;
-                limit = visible <= 0 ? 0 : (int)Math.Min(count, visible);
-            }
-            tile.Limit[r] = limit;
-            if (limit == 0)
-            {
-                tile.Alpha[r] = 1f;
-                for (int c = 0; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+                for (int k = r; k < r + 4; k++) ExpRow<TOps, TVec>(tile, k, chunksAll);
                 continue;
             }
-            int chunks = (limit + w - 1) / w;
-            float slope = tile.Slope[r];
-            TVec mx = negInf;
-            if (slope != 0f)
-            {
-                TVec negSlope = TOps.Splat(-slope);
-                float* bias = table + (center + j0 - pos);
-                for (int c = 0; c < chunks; c++)
-                {
-                    TVec v = TOps.Fma(negSlope, TOps.Load(bias + c * w), TOps.Load(s + c * w));
-                    TOps.Store(s + c * w, v);
-                }
-            }
-            if (logWeight != 0f)
-                for (int c = 0; c < chunks; c++) TOps.Store(s + c * w, TOps.Add(TOps.Load(s + c * w), weight));
-            if (limit % w != 0)
-            {
-                // Only the last chunk straddles the limit: lanes at or past it become -inf (so e^x = 0).
-                int c = chunks - 1;
-                TVec lane = TOps.Add(TOps.Iota, TOps.Splat(c * w));
-                TOps.Store(s + c * w, TOps.SelectLess(lane, TOps.Splat(limit), TOps.Load(s + c * w), negInf));
-            }
-            for (int c = 0; c < chunks; c++) mx = TOps.Max(mx, TOps.Load(s + c * w));
-            float mOld = tile.M[r];
-            float mNew = MathF.Max(mOld, TOps.MaxAcross(mx));
-            TVec mv = TOps.Splat(mNew);
-            TVec sum = TOps.Zero;
-            for (int c = 0; c < chunks; c++)
-            {
-                TVec p = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s + c * w), mv));
-                TOps.Store(s + c * w, p);
-                sum = TOps.Add(sum, p);
-            }
-            for (int c = chunks; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
-            float alpha = MathF.Exp(mOld - mNew);
-            tile.Alpha[r] = alpha;
-            tile.L[r] = tile.L[r] * alpha + TOps.SumAcross(sum);
-            tile.M[r] = mNew;
+            ExpQuad<TOps, TVec>(tile, r, (limit + w - 1) / w, chunksAll);
         }
-        for (int r = rows; r < (rows + AttentionTile.MicroRows - 1) / AttentionTile.MicroRows * AttentionTile.MicroRows; r++)
+        for (; r < rows; r++)
+        {
+            BiasAndMask<TOps, TVec>(tile, r, j0, count, causal, table, center, logWeight);
+            ExpRow<TOps, TVec>(tile, r, chunksAll);
+        }
+        for (r = rows; r < (rows + AttentionTile.MicroRows - 1) / AttentionTile.MicroRows * AttentionTile.MicroRows; r++)
         {
             tile.Limit[r] = 0;
             tile.Alpha[r] = 1f;
             float* s = tile.S + r * bk;
             for (int c = 0; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
         }
+    }
+
+    /// <summary>
+    /// The first half of a row's softmax step: its visible keys (stored in Limit and returned), the bias and
+    /// <paramref name="logWeight"/> added, and lanes of the last chunk at or past the limit set to -inf.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BiasAndMask<TOps, TVec>(AttentionTile tile, int r, long j0, int count, bool causal, float* table, long center, float logWeight)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        float* s = tile.S + r * AttentionTile.BlockKeys;
+        long pos = tile.Pos[r];
+        int limit = count;
+        if (causal)
+        {
+            long visible = pos - j0 + 1;
+            limit = visible <= 0 ? 0 : (int)Math.Min(count, visible);
+        }
+        tile.Limit[r] = limit;
+        if (limit == 0) return 0;
+        int chunks = (limit + w - 1) / w;
+        float slope = tile.Slope[r];
+        if (slope != 0f)
+        {
+            TVec negSlope = TOps.Splat(-slope);
+            float* bias = table + (center + j0 - pos);
+            for (int c = 0; c < chunks; c++)
+            {
+                TVec v = TOps.Fma(negSlope, TOps.Load(bias + c * w), TOps.Load(s + c * w));
+                TOps.Store(s + c * w, v);
+            }
+        }
+        if (logWeight != 0f)
+        {
+            TVec weight = TOps.Splat(logWeight);
+            for (int c = 0; c < chunks; c++) TOps.Store(s + c * w, TOps.Add(TOps.Load(s + c * w), weight));
+        }
+        if (limit % w != 0)
+        {
+            // Only the last chunk straddles the limit: lanes at or past it become -inf (so e^x = 0).
+            int c = chunks - 1;
+            TVec lane = TOps.Add(TOps.Iota, TOps.Splat(c * w));
+            TOps.Store(s + c * w, TOps.SelectLess(lane, TOps.Splat(limit), TOps.Load(s + c * w), TOps.Splat(float.NegativeInfinity)));
+        }
+        return limit;
+    }
+
+    /// <summary>The second half of one row's step (after <see cref="BiasAndMask{TOps, TVec}"/>): max, exponentials, sum, rescale factor.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ExpRow<TOps, TVec>(AttentionTile tile, int r, int chunksAll)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        float* s = tile.S + r * AttentionTile.BlockKeys;
+        int limit = tile.Limit[r];
+        if (limit == 0)
+        {
+            tile.Alpha[r] = 1f;
+            for (int c = 0; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+            return;
+        }
+        int chunks = (limit + w - 1) / w;
+        TVec mx = TOps.Splat(float.NegativeInfinity);
+        for (int c = 0; c < chunks; c++) mx = TOps.Max(mx, TOps.Load(s + c * w));
+        float mOld = tile.M[r];
+        float mNew = MathF.Max(mOld, TOps.MaxAcross(mx));
+        TVec mv = TOps.Splat(mNew);
+        TVec sum = TOps.Zero;
+        for (int c = 0; c < chunks; c++)
+        {
+            TVec p = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s + c * w), mv));
+            TOps.Store(s + c * w, p);
+            sum = TOps.Add(sum, p);
+        }
+        for (int c = chunks; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+        Finish(tile, r, mOld, mNew, TOps.SumAcross(sum));
+    }
+
+    /// <summary><see cref="ExpRow{TOps, TVec}"/> for rows r .. r + 3 that share their visible keys, interleaved.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ExpQuad<TOps, TVec>(AttentionTile tile, int r, int chunks, int chunksAll)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        const int bk = AttentionTile.BlockKeys;
+        float* s0 = tile.S + r * bk, s1 = s0 + bk, s2 = s1 + bk, s3 = s2 + bk;
+        TVec m0 = TOps.Splat(float.NegativeInfinity), m1 = m0, m2 = m0, m3 = m0;
+        for (int c = 0; c < chunks; c++)
+        {
+            m0 = TOps.Max(m0, TOps.Load(s0 + c * w)); m1 = TOps.Max(m1, TOps.Load(s1 + c * w));
+            m2 = TOps.Max(m2, TOps.Load(s2 + c * w)); m3 = TOps.Max(m3, TOps.Load(s3 + c * w));
+        }
+        float o0 = tile.M[r], o1 = tile.M[r + 1], o2 = tile.M[r + 2], o3 = tile.M[r + 3];
+        float n0 = MathF.Max(o0, TOps.MaxAcross(m0)), n1 = MathF.Max(o1, TOps.MaxAcross(m1));
+        float n2 = MathF.Max(o2, TOps.MaxAcross(m2)), n3 = MathF.Max(o3, TOps.MaxAcross(m3));
+        TVec v0 = TOps.Splat(n0), v1 = TOps.Splat(n1), v2 = TOps.Splat(n2), v3 = TOps.Splat(n3);
+        TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+        for (int c = 0; c < chunks; c++)
+        {
+            TVec p0 = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s0 + c * w), v0));
+            TVec p1 = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s1 + c * w), v1));
+            TVec p2 = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s2 + c * w), v2));
+            TVec p3 = SimdMath.Exp<TOps, TVec>(TOps.Sub(TOps.Load(s3 + c * w), v3));
+            TOps.Store(s0 + c * w, p0); TOps.Store(s1 + c * w, p1); TOps.Store(s2 + c * w, p2); TOps.Store(s3 + c * w, p3);
+            a0 = TOps.Add(a0, p0); a1 = TOps.Add(a1, p1); a2 = TOps.Add(a2, p2); a3 = TOps.Add(a3, p3);
+        }
+        for (int c = chunks; c < chunksAll; c++)
+        {
+            TOps.Store(s0 + c * w, TOps.Zero); TOps.Store(s1 + c * w, TOps.Zero);
+            TOps.Store(s2 + c * w, TOps.Zero); TOps.Store(s3 + c * w, TOps.Zero);
+        }
+        Finish(tile, r, o0, n0, TOps.SumAcross(a0));
+        Finish(tile, r + 1, o1, n1, TOps.SumAcross(a1));
+        Finish(tile, r + 2, o2, n2, TOps.SumAcross(a2));
+        Finish(tile, r + 3, o3, n3, TOps.SumAcross(a3));
+    }
+
+    /// <summary>A row's new running max, sum and the rescale factor <c>e^(m - m')</c> of its output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(AttentionTile tile, int r, float mOld, float mNew, float rowSum)
+    {
+        float alpha = MathF.Exp(mOld - mNew);
+        tile.Alpha[r] = alpha;
+        tile.L[r] = tile.L[r] * alpha + rowSum;
+        tile.M[r] = mNew;
     }
 
     /// <summary>
