@@ -275,7 +275,9 @@ internal static unsafe class TileKernels
     }
 
     /// <summary>The second half of one row's step (after <see cref="BiasAndMask{TOps, TVec}"/>): max, exponentials, sum, rescale factor.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Not inlined, and optimized at first call: with this and the four-row step inlined, the softmax step outgrew
+    // the JIT's inlining budget and the vector exponential became a call (unoptimized at first), 2.5-5x slower.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ExpRow<TOps, TVec>(AttentionTile tile, int r, int chunksAll)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
@@ -306,7 +308,7 @@ internal static unsafe class TileKernels
     }
 
     /// <summary><see cref="ExpRow{TOps, TVec}"/> for rows r .. r + 3 that share their visible keys, interleaved.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ExpQuad<TOps, TVec>(AttentionTile tile, int r, int chunks, int chunksAll)
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
