@@ -4,7 +4,9 @@
  * reproduce the serial results bit for bit; then 2 threads share one read-only plan; meanwhile each
  * thread's np_last_error stays its own. A third phase creates and destroys plans from 8 threads at once
  * (the handle table under contention). A fourth phase: 8 threads attend on one shared SAQ cache (read-only)
- * and must reproduce the serial results, while each also fills and destroys a cache of its own.
+ * and must reproduce the serial results, while each also fills and destroys a cache of its own. A fifth
+ * phase: 8 threads share one SAQ KV pool; each forks a shared prompt and decodes its own sequence (appends,
+ * a truncation, attends), and every step's output must equal a serial replay of the same calls bit for bit.
  */
 #define _POSIX_C_SOURCE 200112L /* pthread barriers */
 #include "np_test.h"
@@ -167,6 +169,101 @@ static void test_kv_threads(void) {
     EXPECT_OK(np_kv_cache_destroy(cache));
 }
 
+/* Phase 5: one SAQ pool [2 kv heads, 64], a 100-token prompt; each thread forks it and decodes STEPS tokens. */
+enum { PROMPT = 100, STEPS = 40 };
+
+typedef struct {
+    np_kv_pool_t* pool;
+    np_kv_seq_t* prompt;
+    float serial[STEPS][8 * 64], out[8 * 64];
+    int errors, mismatches, id;
+} pool_job_t;
+
+/* The decode row and query of thread id at step t (the same in the threaded run and the serial replay). */
+static void pool_inputs(int id, int t, float* row, float* q) {
+    for (int i = 0; i < 2 * 64; ++i) row[i] = (float)((i * 7 + id * 5 + t * 3) % 17) * 0.0625f - 0.5f;
+    for (int i = 0; i < 8 * 64; ++i) q[i] = (float)((i * 11 + id + t * 13) % 19) * 0.05f - 0.45f;
+}
+
+/* One thread's calls: fork the prompt, then per step append a row (every eighth step appends a wrong row,
+ * truncates it and appends the right one) and attend; records or compares every step's output. */
+static void pool_decode(pool_job_t* j, int record) {
+    np_attention_options_t a = kv_attend();
+    np_kv_seq_t* seq = NULL;
+    if (np_kv_seq_fork(j->prompt, &seq) != NP_OK) { ++j->errors; return; }
+    float row[2 * 64], wrong[2 * 64], q[8 * 64];
+    for (int t = 0; t < STEPS; ++t) {
+        pool_inputs(j->id, t, row, q);
+        if (t % 8 == 7) {
+            for (int i = 0; i < 2 * 64; ++i) wrong[i] = -row[i];
+            if (np_kv_seq_append(seq, wrong, 2 * 64, wrong, 2 * 64, 1) != NP_OK) ++j->errors;
+            if (np_kv_seq_truncate(seq, 1) != NP_OK) ++j->errors;
+        }
+        if (np_kv_seq_append(seq, row, 2 * 64, row, 2 * 64, 1) != NP_OK) ++j->errors;
+        float* dst = record ? j->serial[t] : j->out;
+        if (np_kv_pool_attend(j->pool, &seq, 1, q, 8 * 64, NULL, 8, &a, dst, 8 * 64) != NP_OK) ++j->errors;
+        else if (!record && memcmp(j->out, j->serial[t], sizeof j->out) != 0) ++j->mismatches;
+    }
+    int32_t length = 0;
+    if (np_kv_seq_length(seq, &length) != NP_OK || length != PROMPT + STEPS) ++j->errors;
+    if (np_kv_seq_free(seq) != NP_OK) ++j->errors;
+}
+
+static void* run_pool_job(void* arg) {
+    pool_job_t* j = (pool_job_t*)arg;
+    pthread_barrier_wait(&g_start);
+    pool_decode(j, 0);
+    return NULL;
+}
+
+static np_kv_pool_t* pool_with_prompt(np_kv_seq_t** prompt) {
+    enum { N = 2 * PROMPT * 64 };
+    np_kv_cache_options_t o = kv_options();
+    np_kv_pool_t* pool = NULL;
+    EXPECT_OK(np_kv_pool_create(&o, 16 << 20, 0, &pool));
+    EXPECT_OK(np_kv_seq_add(pool, prompt));
+    np_rng_t rng = {777};
+    float* k = np_rng_floats(&rng, N);
+    float* v = np_rng_floats(&rng, N);
+    EXPECT_OK(np_kv_seq_append(*prompt, k, N, v, N, PROMPT));
+    free(k); free(v);
+    return pool;
+}
+
+static void test_pool_threads(void) {
+    static pool_job_t jobs[THREADS];
+    /* The serial replay: one thread's calls after another's, in a pool of its own. */
+    np_kv_seq_t* prompt = NULL;
+    np_kv_pool_t* serial = pool_with_prompt(&prompt);
+    for (int i = 0; i < THREADS; ++i) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].id = i;
+        jobs[i].pool = serial;
+        jobs[i].prompt = prompt;
+        pool_decode(&jobs[i], 1);
+        CHECK_MSG(jobs[i].errors == 0, "pool serial replay %d: %d errors", i, jobs[i].errors);
+    }
+    EXPECT_OK(np_kv_pool_destroy(serial));
+    np_kv_pool_t* pool = pool_with_prompt(&prompt);
+    for (int i = 0; i < THREADS; ++i) { jobs[i].pool = pool; jobs[i].prompt = prompt; }
+    pthread_t t[THREADS];
+    CHECK(pthread_barrier_init(&g_start, NULL, THREADS) == 0);
+    for (int i = 0; i < THREADS; ++i) CHECK(pthread_create(&t[i], NULL, run_pool_job, &jobs[i]) == 0);
+    for (int i = 0; i < THREADS; ++i) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_start);
+    for (int i = 0; i < THREADS; ++i)
+        CHECK_MSG(jobs[i].errors == 0 && jobs[i].mismatches == 0, "pool thread %d: %d errors, %d steps differing from serial",
+                  i, jobs[i].errors, jobs[i].mismatches);
+    /* Every thread freed its sequence: the prompt alone is left, with its pages. */
+    np_kv_pool_stats_t st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    EXPECT_OK(np_kv_pool_stats(pool, &st));
+    CHECK_MSG(st.sequences == 1 && st.tokens == PROMPT, "pool after the threads: %d sequences, %lld tokens", (int)st.sequences,
+              (long long)st.tokens);
+    EXPECT_OK(np_kv_pool_destroy(pool));
+}
+
 int main(void) {
     job_t jobs[THREADS];
     /* Phase 1: own plans. Serial results first, one thread. */
@@ -213,5 +310,6 @@ int main(void) {
     job_free(&shared[0]);
     job_free(&shared[1]);
     test_kv_threads();
+    test_pool_threads();
     return np_test_summary("test_threads");
 }
