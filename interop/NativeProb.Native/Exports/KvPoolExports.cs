@@ -262,6 +262,12 @@ public static unsafe class KvPoolExports
                 {
                     nq = lengths[b] = q_lens[b];
                     if (nq < 1) throw new NpException(NpStatus.InvalidArgument, $"q_lens[{b}] is {nq}; expected >= 1.");
+                    int stored = list[b].Length;
+                    // Said here in the C names (the shape check below would name QueryLength and KeyLength); an
+                    // empty sequence is left to the pool's own message.
+                    if (copy.causal != 0 && stored > 0 && nq > stored)
+                        throw new NpException(NpStatus.InvalidArgument,
+                            $"q_lens[{b}] is {nq}, more than the {stored} tokens of sequences[{b}]: causal attention puts a sequence's queries at its last q_lens[b] positions, so q_lens[b] must be at most its length.");
                 }
                 queries += nq;
                 long rows = (long)heads * nq; // both at most 2^31 - 1: no overflow, nor below once rows is bounded
