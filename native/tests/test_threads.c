@@ -85,10 +85,11 @@ static void* churn_plans(void* arg) {
     return NULL;
 }
 
-static void run_threads(job_t* jobs, int n, void* (*fn)(void*)) {
+/* Runs fn on n threads started together, thread i on the i-th job of an array of jobs size bytes apart. */
+static void run_threads(void* jobs, size_t size, int n, void* (*fn)(void*)) {
     pthread_t t[THREADS];
     CHECK(pthread_barrier_init(&g_start, NULL, (unsigned)n) == 0);
-    for (int i = 0; i < n; ++i) CHECK(pthread_create(&t[i], NULL, fn, &jobs[i]) == 0);
+    for (int i = 0; i < n; ++i) CHECK(pthread_create(&t[i], NULL, fn, (char*)jobs + (size_t)i * size) == 0);
     for (int i = 0; i < n; ++i) pthread_join(t[i], NULL);
     pthread_barrier_destroy(&g_start);
 }
@@ -158,11 +159,7 @@ static void test_kv_threads(void) {
         free(q);
         EXPECT_OK(np_kv_cache_attend(cache, &a, jobs[i].q, 8 * 64, jobs[i].serial, 8 * 64));
     }
-    pthread_t t[THREADS];
-    CHECK(pthread_barrier_init(&g_start, NULL, THREADS) == 0);
-    for (int i = 0; i < THREADS; ++i) CHECK(pthread_create(&t[i], NULL, run_kv_job, &jobs[i]) == 0);
-    for (int i = 0; i < THREADS; ++i) pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&g_start);
+    run_threads(jobs, sizeof jobs[0], THREADS, run_kv_job);
     for (int i = 0; i < THREADS; ++i)
         CHECK_MSG(jobs[i].errors == 0 && jobs[i].mismatches == 0, "kv thread %d: %d errors, %d mismatches", i,
                   jobs[i].errors, jobs[i].mismatches);
@@ -246,11 +243,7 @@ static void test_pool_threads(void) {
     EXPECT_OK(np_kv_pool_destroy(serial));
     np_kv_pool_t* pool = pool_with_prompt(&prompt);
     for (int i = 0; i < THREADS; ++i) { jobs[i].pool = pool; jobs[i].prompt = prompt; }
-    pthread_t t[THREADS];
-    CHECK(pthread_barrier_init(&g_start, NULL, THREADS) == 0);
-    for (int i = 0; i < THREADS; ++i) CHECK(pthread_create(&t[i], NULL, run_pool_job, &jobs[i]) == 0);
-    for (int i = 0; i < THREADS; ++i) pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&g_start);
+    run_threads(jobs, sizeof jobs[0], THREADS, run_pool_job);
     for (int i = 0; i < THREADS; ++i)
         CHECK_MSG(jobs[i].errors == 0 && jobs[i].mismatches == 0, "pool thread %d: %d errors, %d steps differing from serial",
                   i, jobs[i].errors, jobs[i].mismatches);
@@ -273,7 +266,7 @@ int main(void) {
         EXPECT_OK(np_attention_plan_forward(jobs[i].plan, jobs[i].q, jobs[i].q_count, jobs[i].k, jobs[i].kv_count,
                                             jobs[i].v, jobs[i].kv_count, jobs[i].serial, jobs[i].q_count));
     }
-    run_threads(jobs, THREADS, run_job);
+    run_threads(jobs, sizeof jobs[0], THREADS, run_job);
     for (int i = 0; i < THREADS; ++i) {
         CHECK_MSG(jobs[i].errors == 0 && jobs[i].mismatches == 0, "thread %d: %d errors, %d results differing from serial",
                   i, jobs[i].errors, jobs[i].mismatches);
@@ -295,7 +288,7 @@ int main(void) {
                                             shared[i].v, shared[i].kv_count, shared[i].serial, shared[i].q_count));
     }
     CHECK(memcmp(shared[0].serial, shared[1].serial, shared[0].q_count * sizeof(float)) != 0); /* distinct inputs */
-    run_threads(shared, 2, run_job);
+    run_threads(shared, sizeof shared[0], 2, run_job);
     for (int i = 0; i < 2; ++i)
         CHECK_MSG(shared[i].errors == 0 && shared[i].mismatches == 0, "shared plan, thread %d: %d errors, %d mismatches", i,
                   shared[i].errors, shared[i].mismatches);
@@ -303,7 +296,7 @@ int main(void) {
 
     /* Phase 3: the handle table under contention. */
     for (int i = 0; i < THREADS; ++i) jobs[i].errors = 0;
-    run_threads(jobs, THREADS, churn_plans);
+    run_threads(jobs, sizeof jobs[0], THREADS, churn_plans);
     for (int i = 0; i < THREADS; ++i) CHECK_MSG(jobs[i].errors == 0, "churn thread %d: %d errors", i, jobs[i].errors);
 
     for (int i = 0; i < THREADS; ++i) job_free(&jobs[i]);

@@ -193,7 +193,6 @@ internal static unsafe class TileKernels
         where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int w = TOps.Count;
-        const int bk = AttentionTile.BlockKeys;
         int chunksAll = (count + w - 1) / w;
         int rows = tile.Rows;
         int r = 0;
@@ -219,12 +218,11 @@ internal static unsafe class TileKernels
             BiasAndMask<TOps, TVec>(tile, r, j0, count, causal, table, center, logWeight);
             ExpRow<TOps, TVec>(tile, r, chunksAll);
         }
+        // Padding rows of the last micro-block see no key: zero probabilities, Alpha 1 (ExpRow's empty row).
         for (r = rows; r < (rows + AttentionTile.MicroRows - 1) / AttentionTile.MicroRows * AttentionTile.MicroRows; r++)
         {
             tile.Limit[r] = 0;
-            tile.Alpha[r] = 1f;
-            float* s = tile.S + r * bk;
-            for (int c = 0; c < chunksAll; c++) TOps.Store(s + c * w, TOps.Zero);
+            ExpRow<TOps, TVec>(tile, r, chunksAll);
         }
     }
 
