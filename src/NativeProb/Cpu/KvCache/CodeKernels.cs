@@ -28,10 +28,11 @@ internal static unsafe class CodeKernels
     /// Keys scored as <c>s_t = bias_r + sum_c qs[r][c] code_tc</c>. <paramref name="blocks"/> points at the first
     /// 16-token block of the run; each block is <paramref name="blockBytes"/> long and holds D channels as
     /// units of 16 lanes, <c>8 / B</c> channels per <paramref name="unitBytes"/>-byte super-block
-    /// (one channel per unit for whole-element readers). <paramref name="twin"/> is a copy of <paramref name="qs"/> at
-    /// another address (see <see cref="KvScratch.Twin"/>).
+    /// (one channel per unit for whole-element readers). <paramref name="twin"/> points at the same rows as
+    /// <paramref name="qs"/>: the second token vector's FMAs read them through it (see <see cref="KvScratch.Qs"/>).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not inlined: the caller passes one buffer as two pointers, which inlining would let the JIT merge.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void KeysWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* qs, float* twin, float* bias, byte* blocks, long blockBytes,
         int bits, int unitBytes, int laneBytes, int n, int col, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
@@ -118,7 +119,7 @@ internal static unsafe class CodeKernels
     {
         TVec k0 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw0, shift, mask) : TReader.Read<TCodes, TVec>(p0, 0, mask);
         TVec k1 = TReader.Packed ? TReader.Extract<TCodes, TVec>(raw1, shift, mask) : TReader.Read<TCodes, TVec>(p1, 0, mask);
-        // Each FMA broadcasts its query value from memory; the twin copy keeps the JIT from merging the two loads
+        // Each FMA broadcasts its query value from memory; the second pointer keeps the JIT from merging the two loads
         // of a channel into one register broadcast (a separate instruction on the FMA ports).
         a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); c0 = TOps.Fma(TOps.Splat(t0[c]), k1, c0);
         a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1); c1 = TOps.Fma(TOps.Splat(t1[c]), k1, c1);
@@ -129,9 +130,10 @@ internal static unsafe class CodeKernels
     /// <summary>
     /// Keys with a scale per (token, 32 channels): <c>s_t = sum_b d_tb (init[r][b] + sum_{c in b} q_c code_tc)</c>,
     /// 16-token tiles of <paramref name="tileBytes"/> whose fp16 scales <c>[D/32][16]</c> start at <paramref name="scaleOffset"/>;
-    /// <paramref name="twin"/> is a copy of the tile's queries at another address (see <see cref="KvScratch.Twin"/>).
+    /// <paramref name="twin"/> points at the tile's queries, a second pointer for half of the FMAs (see <see cref="KvScratch.Qs"/>).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not inlined: the caller passes one buffer as two pointers, which inlining would let the JIT merge.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void KeysBlockWalk<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* twin, float* init, byte* tiles, int tileBytes, int scaleOffset,
         int bits, int n, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
@@ -215,11 +217,10 @@ internal static unsafe class CodeKernels
 
     /// <summary>
     /// Folds one key group's per-channel fp16 scales and mins into the queries: <c>qs[r][c] = q[r][c] scale_c</c> and
-    /// <c>bias[r] = sum_c q[r][c] min_c</c> (docs/algorithms.md §2), converting each scale and min once for four rows; the
-    /// folded queries are written twice, to qs and its twin (see <see cref="KvScratch.Twin"/>).
+    /// <c>bias[r] = sum_c q[r][c] min_c</c> (docs/algorithms.md §2), converting each scale and min once for four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void FoldKeyGroup<TOps, TCodes, TVec>(float* q, int rowsPadded, int d, ushort* scales, ushort* mins, float* qs, float* twin, float* bias)
+    public static void FoldKeyGroup<TOps, TCodes, TVec>(float* q, int rowsPadded, int d, ushort* scales, ushort* mins, float* qs, float* bias)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         int w = TOps.Count;
@@ -227,15 +228,14 @@ internal static unsafe class CodeKernels
         {
             float* q0 = q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d;
             float* s0 = qs + r * d, s1 = s0 + d, s2 = s1 + d, s3 = s2 + d;
-            float* u0 = twin + r * d, u1 = u0 + d, u2 = u1 + d, u3 = u2 + d;
             TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
             for (int c = 0; c < d; c += w)
             {
                 TVec sc = TCodes.Halves(scales + c), mn = TCodes.Halves(mins + c);
-                TVec x = TOps.Load(q0 + c), y = TOps.Mul(x, sc); TOps.Store(s0 + c, y); TOps.Store(u0 + c, y); a0 = TOps.Fma(x, mn, a0);
-                x = TOps.Load(q1 + c); y = TOps.Mul(x, sc); TOps.Store(s1 + c, y); TOps.Store(u1 + c, y); a1 = TOps.Fma(x, mn, a1);
-                x = TOps.Load(q2 + c); y = TOps.Mul(x, sc); TOps.Store(s2 + c, y); TOps.Store(u2 + c, y); a2 = TOps.Fma(x, mn, a2);
-                x = TOps.Load(q3 + c); y = TOps.Mul(x, sc); TOps.Store(s3 + c, y); TOps.Store(u3 + c, y); a3 = TOps.Fma(x, mn, a3);
+                TVec x = TOps.Load(q0 + c); TOps.Store(s0 + c, TOps.Mul(x, sc)); a0 = TOps.Fma(x, mn, a0);
+                x = TOps.Load(q1 + c); TOps.Store(s1 + c, TOps.Mul(x, sc)); a1 = TOps.Fma(x, mn, a1);
+                x = TOps.Load(q2 + c); TOps.Store(s2 + c, TOps.Mul(x, sc)); a2 = TOps.Fma(x, mn, a2);
+                x = TOps.Load(q3 + c); TOps.Store(s3 + c, TOps.Mul(x, sc)); a3 = TOps.Fma(x, mn, a3);
             }
             bias[r] = TOps.SumAcross(a0); bias[r + 1] = TOps.SumAcross(a1);
             bias[r + 2] = TOps.SumAcross(a2); bias[r + 3] = TOps.SumAcross(a3);
@@ -272,11 +272,11 @@ internal static unsafe class CodeKernels
     /// per group over tokens (<c>scales[g * stride + t]</c>): <c>pw[r][g][t] = p_rt scale_gt</c> and
     /// <c>offsetSum[g][r] = sum_t p_rt offset_gt</c>, where the offset is the stored min, or
     /// <paramref name="offsetPerScale"/> times the scale when <paramref name="mins"/> is null (int4: -8; int8: 0).
-    /// Each scale and min is converted once for four rows. With <paramref name="twin"/>, the weights are written there too.
+    /// Each scale and min is converted once for four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PrepareValuesFromHalves<TOps, TCodes, TVec>(AttentionTile tile, ushort* scales, ushort* mins, float offsetPerScale, int stride,
-        int n, int groups, float* pw, float* offsetSum, float* twin = null)
+        int n, int groups, float* pw, float* offsetSum)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         int w = TOps.Count, rowsPadded = (tile.Rows + 3) & ~3;
@@ -302,12 +302,6 @@ internal static unsafe class CodeKernels
                     TVec x0 = TOps.Load(p0 + t), x1 = TOps.Load(p1 + t), x2 = TOps.Load(p2 + t), x3 = TOps.Load(p3 + t);
                     TVec y0 = TOps.Mul(x0, scale), y1 = TOps.Mul(x1, scale), y2 = TOps.Mul(x2, scale), y3 = TOps.Mul(x3, scale);
                     TOps.Store(d0 + t, y0); TOps.Store(d1 + t, y1); TOps.Store(d2 + t, y2); TOps.Store(d3 + t, y3);
-                    if (twin != null)
-                    {
-                        long at = d0 + t - pw;
-                        TOps.Store(twin + at, y0); TOps.Store(twin + at + groups * Bk, y1);
-                        TOps.Store(twin + at + 2 * groups * Bk, y2); TOps.Store(twin + at + 3 * groups * Bk, y3);
-                    }
                     if (offsets)
                     {
                         TVec off = mn != null ? TCodes.Halves(mn + t) : TOps.Mul(scale, per);
@@ -320,11 +314,6 @@ internal static unsafe class CodeKernels
                     float scale = HalfBits.ToFloat(sc[t]);
                     float off = mn != null ? HalfBits.ToFloat(mn[t]) : scale * offsetPerScale;
                     d0[t] = p0[t] * scale; d1[t] = p1[t] * scale; d2[t] = p2[t] * scale; d3[t] = p3[t] * scale;
-                    if (twin != null)
-                    {
-                        long at = d0 + t - pw;
-                        twin[at] = d0[t]; twin[at + groups * Bk] = d1[t]; twin[at + 2 * groups * Bk] = d2[t]; twin[at + 3 * groups * Bk] = d3[t];
-                    }
                     o0 = MathF.FusedMultiplyAdd(p0[t], off, o0); o1 = MathF.FusedMultiplyAdd(p1[t], off, o1);
                     o2 = MathF.FusedMultiplyAdd(p2[t], off, o2); o3 = MathF.FusedMultiplyAdd(p3[t], off, o3);
                 }
@@ -419,11 +408,13 @@ internal static unsafe class CodeKernels
     /// <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for 2-bit codes and 16-lane vectors: each pass takes one
     /// 64-channel super-block of every token (one widened load), its four 16-channel units to lanes with literal
     /// shifts, and accumulates them for four rows (16 accumulators). Weights are row-major (<c>pw[r][g][t]</c>); odd
-    /// units read them from <paramref name="twin"/>, a copy, so that each FMA broadcasts its weight from memory
-    /// instead of the JIT merging the two loads of a group into a separate broadcast instruction. Rows must start on
+    /// units read them through <paramref name="twin"/>, a second pointer to the same weights, so that each FMA
+    /// broadcasts its weight from memory instead of the JIT merging the two loads of a group into a separate
+    /// broadcast instruction (see <see cref="KvScratch.Qs"/>). Rows must start on
     /// super-block boundaries (D a multiple of 64) and G must be a multiple of 16.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not inlined: the caller passes one buffer as two pointers, which inlining would let the JIT merge.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void ValuesTwoBit<TOps, TCodes, TVec>(AttentionTile tile, float* pw, float* twin, float* offsetSum, int groupSize,
         byte* stream, long first, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct

@@ -487,7 +487,7 @@ internal sealed unsafe class GroupedStore : KvStore
             int gs = gi * _g, a = Math.Max(rel, gs), b = Math.Min(rel + count, gs + _g);
             long group = (long)head * _groupsPerChunk + gi;
             CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales + group * d,
-                (ushort*)chunk.KeyMins + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
+                (ushort*)chunk.KeyMins + group * d, scratch.Qs, scratch.Bias);
             IntegerKeys.QuantizeRows(path, scratch.Qs, rowsPadded, d, qmax, IntegerKeys.Center(chunk.KeyBits), scratch.QueryCodes, scratch.QueryScales, scratch.Bias);
             int bits = chunk.KeyBits;
             long blockBytes = 2L * d * bits;
@@ -546,13 +546,13 @@ internal sealed unsafe class GroupedStore : KvStore
             long group = (long)head * _groupsPerChunk + gi;
             // Fold the group's per-channel scale into the queries and its mins into one offset per row.
             CodeKernels.FoldKeyGroup<TOps, TCodes, TVec>(tile.Q, rowsPadded, d, (ushort*)chunk.KeyScales + group * d,
-                (ushort*)chunk.KeyMins + group * d, scratch.Qs, scratch.Twin, scratch.Bias);
+                (ushort*)chunk.KeyMins + group * d, scratch.Qs, scratch.Bias);
             if (chunk.KeyBits == 3)
             {
                 // Two bit planes: unpack the run's units to one code per byte, then walk them as whole elements.
                 int units = (b - a + 15) / 16;
                 GroupQuantizer.UnpackRange(chunk.KeyCodes, ChunkCodes, 3, group * d * _g + (a - gs) / 16 * 16L * d, units * 16L * d, scratch.Codes);
-                CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, scratch.Codes, 16L * d, 8, 16, 1, b - a, a - rel, ref pf);
+                CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<ByteElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, scratch.Codes, 16L * d, 8, 16, 1, b - a, a - rel, ref pf);
             }
             else
             {
@@ -560,10 +560,10 @@ internal sealed unsafe class GroupedStore : KvStore
                 byte* blocks = chunk.KeyCodes + GroupQuantizer.StreamBytes(group * d * _g, chunk.KeyBits) + (a - gs) / 16 * blockBytes;
                 switch (chunk.KeyBits)
                 {
-                    case 2: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width2>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 2, 16, 1, b - a, a - rel, ref pf); break;
-                    case 4: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
-                    case 8: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
-                    default: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Twin, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
+                    case 2: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width2>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, blocks, blockBytes, 2, 16, 1, b - a, a - rel, ref pf); break;
+                    case 4: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, blocks, blockBytes, 4, 16, 1, b - a, a - rel, ref pf); break;
+                    case 8: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBitsOf<Width8>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, blocks, blockBytes, 8, 16, 1, b - a, a - rel, ref pf); break;
+                    default: CodeKernels.KeysWalk<TOps, TCodes, TVec, PackedBits>(tile, scratch.Qs, scratch.Qs, scratch.Bias, blocks, blockBytes, chunk.KeyBits, 16, 1, b - a, a - rel, ref pf); break;
                 }
             }
         }
@@ -616,12 +616,12 @@ internal sealed unsafe class GroupedStore : KvStore
         long first = (long)head * _valueGroups * _s + rel;
         bool twoBit = bits == 2 && TOps.Count == 16 && HeadDim % 64 == 0;
         CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, (ushort*)chunk.ValueScales + first, (ushort*)chunk.ValueMins + first, 0f,
-            _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum, twoBit ? scratch.PwTwin : null);
+            _s, count, _valueGroups, scratch.Pw, scratch.OffsetSum);
         var pf = NextRun(ci, rel, count, out Chunk? nc, out int nrel, out int ncount) ? ValuePrefetch(nc!, head, nrel, ncount) : default;
         if (twoBit)
         {
             // 2-bit rows on 16-lane vectors: a whole super-block per pass (the tail of SAQ and KIVI-2).
-            CodeKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.PwTwin, scratch.OffsetSum, _g, chunk.ValueCodes,
+            CodeKernels.ValuesTwoBit<TOps, TCodes, TVec>(tile, scratch.Pw, scratch.Pw, scratch.OffsetSum, _g, chunk.ValueCodes,
                 (long)head * _s + rel, ref pf);
         }
         else if (bits != 3 && HeadDim % GroupQuantizer.SuperBlock(bits) == 0)

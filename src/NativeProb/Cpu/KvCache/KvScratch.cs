@@ -16,15 +16,13 @@ internal sealed unsafe class KvScratch : IDisposable
     {
         const int rows = AttentionTile.MaxRows, bk = AttentionTile.BlockKeys;
         int groupsMax = headDim / 16;
-        long floats = 2L * rows * headDim + rows + 2L * bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64 + rows * groupsMax;
+        long floats = (long)rows * headDim + rows + (long)bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64 + rows * groupsMax;
         long codeBytes = (long)bk * headDim + 64 + (long)rows * headDim;
         _memory = NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float) + codeBytes), 64);
         float* f = (float*)_memory;
         Qs = f; f += rows * headDim;
-        Twin = f; f += rows * headDim;
         Bias = f; f += rows;
         Pw = f; f += (long)bk * groupsMax * rows;
-        PwTwin = f; f += (long)bk * groupsMax * rows;
         OffsetSum = f; f += rows * groupsMax;
         Init = f; f += rows * headDim / 32;
         QueryScales = f;
@@ -33,21 +31,19 @@ internal sealed unsafe class KvScratch : IDisposable
         new Span<float>(Bias, rows).Clear();
     }
 
-    /// <summary>Query rows with a group's per-channel scale folded in [MaxRows][D].</summary>
-    public readonly float* Qs;
     /// <summary>
-    /// A second copy of the queries a key kernel reads (<see cref="Qs"/>, or the tile's queries). The key kernels
-    /// feed each FMA its query value as a broadcast from memory; when two FMAs of a step read one address, the JIT
-    /// loads it once into a register with a separate broadcast instruction, which competes with the FMAs for the
-    /// vector ports (measured: int8 keys 1.45x the FMA-only time, 1.0x with the twin).
+    /// Query rows with a group's per-channel scale folded in [MaxRows][D]. The key kernels feed each FMA its query
+    /// value as a broadcast from memory and take these rows through two pointer arguments (<c>qs</c> and <c>twin</c>):
+    /// when two FMAs of a step read one address through one pointer, the JIT loads it once into a register with a
+    /// separate broadcast instruction, which competes with the FMAs for the vector ports (measured: int8 keys 1.45x
+    /// the FMA-only time); through a second pointer argument, which the JIT cannot prove equal to the first, each
+    /// FMA keeps its own memory broadcast (1.0x).
     /// </summary>
-    public readonly float* Twin;
+    public readonly float* Qs;
     /// <summary>Per-row score offset of a group (sum_c q_c min_c).</summary>
     public readonly float* Bias;
     /// <summary>Per-token value weights of a run (probability times the token's scale), in the layout the value kernel reads.</summary>
     public readonly float* Pw;
-    /// <summary>A copy of <see cref="Pw"/> for kernels whose FMAs broadcast weights from memory (see <see cref="Twin"/>).</summary>
-    public readonly float* PwTwin;
     /// <summary>Per (group, row) sum over the run of probability times the token's value offset.</summary>
     public readonly float* OffsetSum;
     /// <summary>Per (row, 32-channel block) start value of block-scaled key sums.</summary>

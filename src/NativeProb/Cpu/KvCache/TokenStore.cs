@@ -179,12 +179,9 @@ internal sealed unsafe class TokenStore : PagedTokenStore
             {
                 Vector<float> x = Vector.Load(q + i) * f;
                 x.Store(scratch.Qs + i);
-                x.Store(scratch.Twin + i);
             }
             return;
         }
-        // The block kernels read the tile's queries and their twin copy.
-        new ReadOnlySpan<float>(q, n).CopyTo(new Span<float>(scratch.Twin, n));
         // int4 codes carry +8: sum_c q_c (code_c - 8) = sum_c q_c code_c - 8 sum_c q_c, per block of 32 channels.
         for (int r = 0; r < rowsPadded; r++)
             for (int b = 0; b < _blocks; b++)
@@ -214,15 +211,15 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 else
-                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Twin, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
-                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
+                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, tile.Q, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
                 break;
             default:
-                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Twin, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
+                CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, tile.Q, scratch.Init, tiles, _tileBytes, d * 8, 4, count, ref pf);
                 break;
         }
         pf.Drain();
