@@ -34,6 +34,10 @@ internal abstract class FuzzTarget
     /// <summary>The seed inputs: real files the library writes or reads.</summary>
     public abstract IReadOnlyList<byte[]> Seeds(SeedData data);
 
+    /// <summary>Seeds of targets that read their input as int32 fields: each array's bytes, as the target reads them.</summary>
+    protected static byte[][] IntSeeds(int[][] seeds) =>
+        seeds.Select(s => System.Runtime.InteropServices.MemoryMarshal.AsBytes(s.AsSpan()).ToArray()).ToArray();
+
     /// <summary>Runs the reader on the input (already written to <paramref name="path"/>) and checks what it
     /// returned; returns a short outcome class. Throws <see cref="ContractViolation"/> for a wrong result.</summary>
     public abstract string Run(string path, byte[] input);

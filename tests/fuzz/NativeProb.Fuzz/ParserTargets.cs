@@ -103,7 +103,7 @@ internal sealed unsafe class AbiOptionsTarget : FuzzTarget
             [1, 2, 4, 2, 64, 16, 16, 1, 1, 0, 0, 1, 1, 64, 32, 0, 0, 3, 1, 0, 0, 0, 8, 0, 1, 0, 0, 7, 2, 64, 32, 3, 0],
             [2, 7, 2, 1, 32, 1, 40, 1, 4, 0, 0, 0, 0, 32, 32, 0, 0, 0, 1, 5, 2, 1, 0, 0, 0, 1, 0, 4, 1, 32, 0, 0, 1],
         ];
-        return seeds.Select(s => MemoryMarshal.AsBytes(s.AsSpan()).ToArray()).ToArray();
+        return IntSeeds(seeds);
     }
 
     /// <summary>Reads the input as a stream of int32 fields (wrapping around), shared by the ABI targets.</summary>

@@ -31,7 +31,7 @@ internal sealed unsafe class AbiPoolTarget : FuzzTarget
             [4, 1, 2, 1, 1, 1, 1, 0, 16, 1, 0, 2, 1, 30, 7, 3, 1, 8, 2, 4, 3, 2, 6, 7, 8, 9, 5],
             [7, 2, 0, 2, 0, 1, 0, 1, 8, 4, 2, 1, 9, 1, 3, 0, 2, 2, 7, 8, 1, 4, 6, 5, 3, 7, 2],
         ];
-        return seeds.Select(s => System.Runtime.InteropServices.MemoryMarshal.AsBytes(s.AsSpan()).ToArray()).ToArray();
+        return IntSeeds(seeds);
     }
 
     /// <summary>A handle the program made, its modelled length and whether it is still live.</summary>
