@@ -51,7 +51,9 @@ internal static unsafe class CodeKernels
             float* t0 = twin + r * d, t1 = t0 + d, t2 = t1 + d, t3 = t2 + d;
             TVec b0 = TOps.Splat(bias[r]), b1 = TOps.Splat(bias[r + 1]), b2 = TOps.Splat(bias[r + 2]), b3 = TOps.Splat(bias[r + 3]);
             float* s = tile.S + r * Bk + col;
-            int u = 0;
+            int u = w >= 16 && !TReader.Packed
+                ? KeysQuad<TOps, TCodes, TVec, TReader>(q0, t0, b0, b1, b2, b3, s, blocks, blockBytes, unitBytes, laneBytes, nUp, d, ref pf)
+                : 0;
             for (; u + 2 * w <= nUp; u += 2 * w)
             {
                 byte* p0 = blocks + (u >> 4) * blockBytes + (u & 15) * laneBytes;
@@ -108,6 +110,60 @@ internal static unsafe class CodeKernels
             }
         }
         cursor = pf;
+    }
+
+    /// <summary>
+    /// <see cref="KeysWalk{TOps, TCodes, TVec, TReader}"/>'s four-vector step for whole-element codes (fp16, bytes) and one
+    /// block of four query rows: 64 tokens, 16 accumulators. Returns the first token it did not score. Each accumulator
+    /// sums its channels in the order of the two-vector step, so the scores are the same bits.
+    /// </summary>
+    /// <remarks>
+    /// Why 16 chains: a core with two 512-bit FMA pipes of 4-cycle latency needs at least 8 independent FMAs in flight,
+    /// and the two-vector step's 8 accumulators leave no slack for the code conversions and broadcasts between them. On a
+    /// Zen 5 EPYC core (register-only loop, 128 channels, fp16 codes) the two-vector step took 3.3 cycles per 16-token
+    /// channel step and this one 2.0, the FMA bound; on one-pipe cores (Zen 4) the extra chains cost nothing.
+    /// Packed 2- and 4-bit codes keep the two-vector step: their runs are key groups of 32 tokens (KIVI, SAQ).
+    /// </remarks>
+    // Not inlined: its 16 accumulators need the registers that KeysWalk's own loops hold.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int KeysQuad<TOps, TCodes, TVec, TReader>(float* q0, float* t0, TVec b0, TVec b1, TVec b2, TVec b3, float* s,
+        byte* blocks, long blockBytes, int unitBytes, int laneBytes, int nUp, int d, ref PrefetchCursor cursor)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    {
+        PrefetchCursor pf = cursor;
+        int w = TOps.Count;
+        float* q1 = q0 + d, q2 = q1 + d, q3 = q2 + d, t1 = t0 + d, t2 = t1 + d, t3 = t2 + d;
+        int u = 0;
+        for (; u + 4 * w <= nUp; u += 4 * w)
+        {
+            byte* p0 = blocks + (u >> 4) * blockBytes + (u & 15) * laneBytes;
+            byte* p1 = blocks + ((u + w) >> 4) * blockBytes + ((u + w) & 15) * laneBytes;
+            byte* p2 = blocks + ((u + 2 * w) >> 4) * blockBytes + ((u + 2 * w) & 15) * laneBytes;
+            byte* p3 = blocks + ((u + 3 * w) >> 4) * blockBytes + ((u + 3 * w) & 15) * laneBytes;
+            TVec a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+            TVec e0 = b0, e1 = b1, e2 = b2, e3 = b3, f0 = b0, f1 = b1, f2 = b2, f3 = b3;
+            for (int c = 0; c < d; c++, p0 += unitBytes, p1 += unitBytes, p2 += unitBytes, p3 += unitBytes)
+            {
+                // Two lines requested per step: the two-vector step's rate per byte.
+                pf.Step(); pf.Step();
+                TVec k0 = TReader.Read<TCodes, TVec>(p0, 0, 0), k1 = TReader.Read<TCodes, TVec>(p1, 0, 0);
+                TVec k2 = TReader.Read<TCodes, TVec>(p2, 0, 0), k3 = TReader.Read<TCodes, TVec>(p3, 0, 0);
+                a0 = TOps.Fma(TOps.Splat(q0[c]), k0, a0); c0 = TOps.Fma(TOps.Splat(t0[c]), k1, c0);
+                e0 = TOps.Fma(TOps.Splat(q0[c]), k2, e0); f0 = TOps.Fma(TOps.Splat(t0[c]), k3, f0);
+                a1 = TOps.Fma(TOps.Splat(q1[c]), k0, a1); c1 = TOps.Fma(TOps.Splat(t1[c]), k1, c1);
+                e1 = TOps.Fma(TOps.Splat(q1[c]), k2, e1); f1 = TOps.Fma(TOps.Splat(t1[c]), k3, f1);
+                a2 = TOps.Fma(TOps.Splat(q2[c]), k0, a2); c2 = TOps.Fma(TOps.Splat(t2[c]), k1, c2);
+                e2 = TOps.Fma(TOps.Splat(q2[c]), k2, e2); f2 = TOps.Fma(TOps.Splat(t2[c]), k3, f2);
+                a3 = TOps.Fma(TOps.Splat(q3[c]), k0, a3); c3 = TOps.Fma(TOps.Splat(t3[c]), k1, c3);
+                e3 = TOps.Fma(TOps.Splat(q3[c]), k2, e3); f3 = TOps.Fma(TOps.Splat(t3[c]), k3, f3);
+            }
+            TOps.Store(s + u, a0); TOps.Store(s + u + w, c0); TOps.Store(s + u + 2 * w, e0); TOps.Store(s + u + 3 * w, f0);
+            TOps.Store(s + Bk + u, a1); TOps.Store(s + Bk + u + w, c1); TOps.Store(s + Bk + u + 2 * w, e1); TOps.Store(s + Bk + u + 3 * w, f1);
+            TOps.Store(s + 2 * Bk + u, a2); TOps.Store(s + 2 * Bk + u + w, c2); TOps.Store(s + 2 * Bk + u + 2 * w, e2); TOps.Store(s + 2 * Bk + u + 3 * w, f2);
+            TOps.Store(s + 3 * Bk + u, a3); TOps.Store(s + 3 * Bk + u + w, c3); TOps.Store(s + 3 * Bk + u + 2 * w, e3); TOps.Store(s + 3 * Bk + u + 3 * w, f3);
+        }
+        cursor = pf;
+        return u;
     }
 
     /// <summary>One channel of <see cref="KeysWalk{TOps, TCodes, TVec, TReader}"/>'s two-vector step: codes of tokens u and u + W to lanes, eight FMAs.</summary>
@@ -348,6 +404,9 @@ internal static unsafe class CodeKernels
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
             float* os0 = offsetSum + r, os1 = os0 + 1, os2 = os0 + 2, os3 = os0 + 3;
             int i = 0;
+            if (!TReader.Packed && w >= 16 && groupSize % (2 * w) == 0)
+                for (; i + 4 * w <= d; i += 4 * w)
+                    ValuesQuad<TOps, TCodes, TVec, TReader>(tile, pw, offsetSum, groupSize, stream, first, bits, rowBytes, r, i, n, rowsPadded, rs, ref pf);
             for (; i + 2 * w <= d; i += 2 * w)
             {
                 int g0 = i / groupSize * rowsPadded, g1 = (i + w) / groupSize * rowsPadded;
@@ -401,6 +460,60 @@ internal static unsafe class CodeKernels
                 TOps.Store(o0 + i, c0); TOps.Store(o1 + i, c1); TOps.Store(o2 + i, c2); TOps.Store(o3 + i, c3);
             }
         }
+        cursor = pf;
+    }
+
+    /// <summary>
+    /// Four channel vectors of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for four rows and whole-element codes:
+    /// 16 accumulators (two FMA pipes need more than the two-vector step's 8; see <see cref="KeysQuad{TOps, TCodes, TVec, TReader}"/>).
+    /// Each accumulator adds its tokens in the two-vector step's order, so the output is the same bits.
+    /// </summary>
+    // Not inlined (its 16 accumulators need the registers that ValuesWalk's own loops hold), and fully optimized at once.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ValuesQuad<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
+        byte* stream, long first, int bits, long rowBytes, int r, int i, int n, int rowsPadded, int rs, ref PrefetchCursor cursor)
+        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    {
+        PrefetchCursor pf = cursor;
+        int w = TOps.Count, d = tile.HeadDim;
+        float* o0 = tile.O + r * d + i, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+        float* os = offsetSum + r;
+        int ga = i / groupSize, gc = (i + 2 * w) / groupSize;
+        // Vectors 0-1 and 2-3 each lie in one group (G a multiple of 2 W): one offset sum and one weight pointer per pair.
+        int sa = ga * rowsPadded, sc = gc * rowsPadded;
+        TVec al = TOps.Splat(tile.Alpha[r]), oa = TOps.Splat(os[sa]), oc = TOps.Splat(os[sc]);
+        TVec x00 = TOps.Fma(TOps.Load(o0), al, oa), x01 = TOps.Fma(TOps.Load(o0 + w), al, oa);
+        TVec x02 = TOps.Fma(TOps.Load(o0 + 2 * w), al, oc), x03 = TOps.Fma(TOps.Load(o0 + 3 * w), al, oc);
+        al = TOps.Splat(tile.Alpha[r + 1]); oa = TOps.Splat(os[sa + 1]); oc = TOps.Splat(os[sc + 1]);
+        TVec x10 = TOps.Fma(TOps.Load(o1), al, oa), x11 = TOps.Fma(TOps.Load(o1 + w), al, oa);
+        TVec x12 = TOps.Fma(TOps.Load(o1 + 2 * w), al, oc), x13 = TOps.Fma(TOps.Load(o1 + 3 * w), al, oc);
+        al = TOps.Splat(tile.Alpha[r + 2]); oa = TOps.Splat(os[sa + 2]); oc = TOps.Splat(os[sc + 2]);
+        TVec x20 = TOps.Fma(TOps.Load(o2), al, oa), x21 = TOps.Fma(TOps.Load(o2 + w), al, oa);
+        TVec x22 = TOps.Fma(TOps.Load(o2 + 2 * w), al, oc), x23 = TOps.Fma(TOps.Load(o2 + 3 * w), al, oc);
+        al = TOps.Splat(tile.Alpha[r + 3]); oa = TOps.Splat(os[sa + 3]); oc = TOps.Splat(os[sc + 3]);
+        TVec x30 = TOps.Fma(TOps.Load(o3), al, oa), x31 = TOps.Fma(TOps.Load(o3 + w), al, oa);
+        TVec x32 = TOps.Fma(TOps.Load(o3 + 2 * w), al, oc), x33 = TOps.Fma(TOps.Load(o3 + 3 * w), al, oc);
+        float* pa = pw + ga * Bk + r * rs, pc = pw + gc * Bk + r * rs;
+        byte* v = TReader.Locate(stream, first * d + i, bits, out _);
+        long vb = TReader.Locate(stream, first * d + i + w, bits, out _) - v;
+        for (int t = 0; t < n; t++, pa++, pc++, v += rowBytes)
+        {
+            pf.Step(); pf.Step();
+            TVec v0 = TReader.Read<TCodes, TVec>(v, 0, 0), v1 = TReader.Read<TCodes, TVec>(v + vb, 0, 0);
+            TVec v2 = TReader.Read<TCodes, TVec>(v + 2 * vb, 0, 0), v3 = TReader.Read<TCodes, TVec>(v + 3 * vb, 0, 0);
+            TVec w0 = TOps.Splat(pa[0]), w1 = TOps.Splat(pc[0]);
+            x00 = TOps.Fma(w0, v0, x00); x01 = TOps.Fma(w0, v1, x01); x02 = TOps.Fma(w1, v2, x02); x03 = TOps.Fma(w1, v3, x03);
+            w0 = TOps.Splat(pa[rs]); w1 = TOps.Splat(pc[rs]);
+            x10 = TOps.Fma(w0, v0, x10); x11 = TOps.Fma(w0, v1, x11); x12 = TOps.Fma(w1, v2, x12); x13 = TOps.Fma(w1, v3, x13);
+            w0 = TOps.Splat(pa[2 * rs]); w1 = TOps.Splat(pc[2 * rs]);
+            x20 = TOps.Fma(w0, v0, x20); x21 = TOps.Fma(w0, v1, x21); x22 = TOps.Fma(w1, v2, x22); x23 = TOps.Fma(w1, v3, x23);
+            w0 = TOps.Splat(pa[3 * rs]); w1 = TOps.Splat(pc[3 * rs]);
+            x30 = TOps.Fma(w0, v0, x30); x31 = TOps.Fma(w0, v1, x31); x32 = TOps.Fma(w1, v2, x32); x33 = TOps.Fma(w1, v3, x33);
+        }
+        TOps.Store(o0, x00); TOps.Store(o0 + w, x01); TOps.Store(o0 + 2 * w, x02); TOps.Store(o0 + 3 * w, x03);
+        TOps.Store(o1, x10); TOps.Store(o1 + w, x11); TOps.Store(o1 + 2 * w, x12); TOps.Store(o1 + 3 * w, x13);
+        TOps.Store(o2, x20); TOps.Store(o2 + w, x21); TOps.Store(o2 + 2 * w, x22); TOps.Store(o2 + 3 * w, x23);
+        TOps.Store(o3, x30); TOps.Store(o3 + w, x31); TOps.Store(o3 + 2 * w, x32); TOps.Store(o3 + 3 * w, x33);
         cursor = pf;
     }
 
