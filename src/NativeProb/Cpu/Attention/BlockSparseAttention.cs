@@ -94,6 +94,8 @@ internal static unsafe class BlockSparseAttention
 
         public readonly Scratch CreateScratch() => new(Call.Planner.LastQueryBlock + 1, ChunksPerBlock);
 
+        public readonly long WalkHeads(in TileItem it, AttentionTile[] tiles, Scratch[] scratch) => TileSources.EachHead<Source<TOps, TVec>, Scratch>(this, it, tiles, scratch);
+
         public readonly long Walk(in TileItem it, AttentionTile tile, Scratch scratch) =>
             WalkChunks<TOps, TVec>(Call, it, tile, scratch, Transposed, KeyBlocks, ChunksPerBlock, Gemm);
     }

@@ -60,6 +60,8 @@ internal static unsafe class DenseAttention
 
         public readonly NoScratch CreateScratch() => NoScratch.Instance;
 
+        public readonly long WalkHeads(in TileItem it, AttentionTile[] tiles, NoScratch[] scratch) => TileSources.EachHead<DenseSource<TOps, TVec>, NoScratch>(this, it, tiles, scratch);
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly long Walk(in TileItem it, AttentionTile tile, NoScratch scratch)
         {

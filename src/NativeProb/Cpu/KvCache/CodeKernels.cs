@@ -26,9 +26,10 @@ internal static unsafe class CodeKernels
 
     /// <summary>
     /// Keys scored as <c>s_t = bias_r + sum_c qs[r][c] code_tc</c>. <paramref name="blocks"/> points at the first
-    /// 16-token block of the run; each block is <paramref name="blockBytes"/> long and holds D channels as
-    /// units of 16 lanes, <c>8 / B</c> channels per <paramref name="unitBytes"/>-byte super-block
-    /// (one channel per unit for whole-element readers). <paramref name="twin"/> points at the same rows as
+    /// 16-token block of the run; block b starts <paramref name="blockBytes"/> times b later and holds D channels as
+    /// units of 16 lanes, <c>8 / B</c> channels per super-block, super-blocks <paramref name="unitBytes"/> apart
+    /// (one channel per unit for whole-element readers). Tiles of 16 tokens pass their own length as the block
+    /// stride; fp16's 64-token tiles (<c>[D][64]</c>) pass 32 bytes, with units a 128-byte channel row apart. <paramref name="twin"/> points at the same rows as
     /// <paramref name="qs"/>: the second token vector's FMAs read them through it (see <see cref="KvScratch.Qs"/>).
     /// </summary>
     // Not inlined: the caller passes one buffer as two pointers, which inlining would let the JIT merge.

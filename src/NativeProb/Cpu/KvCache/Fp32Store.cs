@@ -4,12 +4,12 @@ using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Cpu.KvCache;
 
-/// <summary>The fp32 cache: per page and KV head, keys then values as row-major fp32 (the exact kernel's layout).</summary>
+/// <summary>The fp32 cache: per 64-token run and KV head, keys then values as row-major fp32 (the exact kernel's layout).</summary>
 internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDim, int pageTokens) : PagedTokenStore(memory, kvHeads, headDim, pageTokens)
 {
-    private long RowsBytes => (long)PageTokens * HeadDim * sizeof(float);
+    private long RowsBytes => (long)AttentionTile.BlockKeys * HeadDim * sizeof(float);
 
-    protected override long HeadBytes => 2 * RowsBytes;
+    protected override long RunBytes => 2 * RowsBytes;
 
     public override long Bytes => 2L * KvHeads * Length * HeadDim * sizeof(float);
 
@@ -18,13 +18,16 @@ internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDi
     protected override void WriteSegment(CpuPath path, byte* page, int local, float* keys, float* values, int n, int j, int count)
     {
         int d = HeadDim;
-        long bytes = (long)count * d * sizeof(float);
+        long row = (long)d * sizeof(float);
         for (int h = 0; h < KvHeads; h++)
-        {
-            byte* head = page + h * HeadBytes;
-            Buffer.MemoryCopy(keys + ((long)h * n + j) * d, (float*)head + (long)local * d, bytes, bytes);
-            Buffer.MemoryCopy(values + ((long)h * n + j) * d, (float*)(head + RowsBytes) + (long)local * d, bytes, bytes);
-        }
+            for (int i = 0; i < count; i++)
+            {
+                int t = local + i;
+                byte* unit = UnitIn(page, h, t);
+                long at = (long)(t % AttentionTile.BlockKeys) * d;
+                Buffer.MemoryCopy(keys + ((long)h * n + j + i) * d, (float*)unit + at, row, row);
+                Buffer.MemoryCopy(values + ((long)h * n + j + i) * d, (float*)(unit + RowsBytes) + at, row, row);
+            }
     }
 
     public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
@@ -41,18 +44,18 @@ internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDi
 
     public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
 
-    /// <summary>The run's scores; the kernel's prefetches follow into the next run's rows, which may sit in another page.</summary>
+    /// <summary>The run's scores; the kernel's prefetches follow into the rows of the run the walk visits next (<see cref="KvScratch.AheadStart"/>).</summary>
     private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct
     {
-        int next = start + count;
+        bool ahead = scratch.AheadCount > 0;
         TileKernels.ScoresRowMajor<TOps, TVec>(tile, KeyRow(head, start), count, ValueRow(head, start),
-            next < Length ? KeyRow(head, next) : null, next < Length ? ValueRow(head, next) : null);
+            ahead ? KeyRow(scratch.AheadHead, scratch.AheadStart) : null, ahead ? ValueRow(scratch.AheadHead, scratch.AheadStart) : null);
     }
 
     private void Values<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
         TileKernels.AccumulateValues<TOps, TVec>(tile, ValueRow(head, start));
 
-    private float* KeyRow(int head, int token) => (float*)HeadBase(head, token) + (long)(token % PageTokens) * HeadDim;
+    private float* KeyRow(int head, int token) => (float*)UnitBase(head, token) + (long)(token % AttentionTile.BlockKeys) * HeadDim;
 
-    private float* ValueRow(int head, int token) => (float*)(HeadBase(head, token) + RowsBytes) + (long)(token % PageTokens) * HeadDim;
+    private float* ValueRow(int head, int token) => (float*)(UnitBase(head, token) + RowsBytes) + (long)(token % AttentionTile.BlockKeys) * HeadDim;
 }

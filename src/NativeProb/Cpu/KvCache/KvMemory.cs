@@ -53,7 +53,7 @@ internal sealed unsafe class HeapMemory : IKvMemory
     public KvBlock Rent(long bytes)
     {
         // Uninitialized: every byte a kernel reads is written first, except the padding lanes of a partial
-        // 16-token tile, whose scores are masked out.
+        // key tile, whose scores are masked out.
         byte[] array = GC.AllocateUninitializedArray<byte>(checked((int)(bytes + 64)), pinned: true);
         return new KvBlock { Array = array, Bytes = bytes, Pointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array)) };
     }

@@ -12,8 +12,20 @@ internal sealed unsafe class KvScratch : IDisposable
 {
     private readonly void* _memory;
 
-    public KvScratch(int headDim)
+    /// <summary>A scratch for <paramref name="headDim"/>, kept from an earlier call when there is one; its <see cref="Dispose"/> keeps it again.</summary>
+    public static KvScratch Rent(int headDim)
     {
+        KvScratch s = ReusePool<KvScratch>.Rent(headDim, d => new KvScratch(d));
+        // The fp16 and byte-residual key kernels read a zero bias; a grouped store's call may have left its own.
+        new Span<float>(s.Bias, AttentionTile.MaxRows).Clear();
+        return s;
+    }
+
+    private readonly int _headDim;
+
+    private KvScratch(int headDim)
+    {
+        _headDim = headDim;
         const int rows = AttentionTile.MaxRows, bk = AttentionTile.BlockKeys;
         int groupsMax = headDim / 16;
         long floats = (long)rows * headDim + rows + (long)bk * groupsMax * rows + rows * groupsMax + rows * headDim / 32 + 64 + rows * groupsMax;
@@ -61,5 +73,12 @@ internal sealed unsafe class KvScratch : IDisposable
     /// <summary>Whether <see cref="Qs"/> holds the item's queries times 2^112 for unbiased fp16 key loads.</summary>
     public bool HalvesFolded;
 
-    public void Dispose() => NativeMemory.AlignedFree(_memory);
+    /// <summary>
+    /// The run the walk visits later, whose lines the kernels request while they work on this one: tokens
+    /// [<see cref="AheadStart"/>, + <see cref="AheadCount"/>) of KV head <see cref="AheadHead"/> (none when the count is 0).
+    /// </summary>
+    public int AheadHead, AheadStart, AheadCount;
+
+    /// <summary>Returns the scratch to <see cref="ReusePool{T}"/> (freed there when enough are kept).</summary>
+    public void Dispose() => ReusePool<KvScratch>.Return(_headDim, this, s => NativeMemory.AlignedFree(s._memory));
 }

@@ -54,6 +54,12 @@ internal abstract unsafe class KvStore
     /// <summary>Drops every token and returns every block.</summary>
     public abstract void Reset();
 
+    /// <summary>
+    /// Whether each run's bytes lie KV head after head, so that one work item walks all heads run by run in address
+    /// order (decode); stores laid out head by head walk one head per item.
+    /// </summary>
+    public virtual bool HeadsTogether => false;
+
     /// <summary>The runs the attention kernel walks: (first key, count), each at most 64 keys, in order.</summary>
     public abstract void Runs(List<(int Start, int Count)> runs);
 

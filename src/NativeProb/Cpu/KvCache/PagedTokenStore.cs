@@ -1,10 +1,14 @@
 // NativeProb — MIT License.
+using NativeProb.Cpu.Tiles;
+
 namespace NativeProb.Cpu.KvCache;
 
 /// <summary>
 /// The per-token formats (fp32, fp16, int8, int4) in pages of P tokens: one <see cref="KvBlock"/> per page holds
-/// the page's tokens of every KV head, head after head (<see cref="HeadBytes"/> each). P is a multiple of 64, so
-/// the kernel's runs of 64 keys never cross a page. Tokens are encoded alone, so any number can be truncated.
+/// the page's tokens of every KV head as units of one 64-token run and one head (<see cref="RunBytes"/> each,
+/// keys then values), run after run and, within a run, head after head. P is a multiple of 64, so the kernel's
+/// runs never cross a page, and a decode step that walks all heads run by run reads each page in address order
+/// (<see cref="KvStore.HeadsTogether"/>). Tokens are encoded alone, so any number can be truncated.
 /// </summary>
 internal abstract unsafe class PagedTokenStore : KvStore
 {
@@ -22,18 +26,23 @@ internal abstract unsafe class PagedTokenStore : KvStore
     /// <summary>P.</summary>
     public int PageTokens { get; }
 
-    /// <summary>Bytes of one KV head's tokens in a page.</summary>
-    protected abstract long HeadBytes { get; }
+    /// <summary>Bytes of one unit: a KV head's tokens of one 64-token run.</summary>
+    protected abstract long RunBytes { get; }
 
     /// <summary>Bytes of one page.</summary>
-    public long PageBytes => HeadBytes * KvHeads;
+    public long PageBytes => RunBytes * KvHeads * (PageTokens / AttentionTile.BlockKeys);
+
+    public override bool HeadsTogether => true;
 
     public override int Blocks => Pages.Count;
 
     public override IEnumerable<long> BlockSizes => [PageBytes];
 
-    /// <summary>The first byte of KV head <paramref name="head"/> in the page of token <paramref name="token"/>.</summary>
-    protected byte* HeadBase(int head, int token) => Pages[token / PageTokens].Pointer + head * HeadBytes;
+    /// <summary>The first byte of the unit of token <paramref name="token"/> and KV head <paramref name="head"/>.</summary>
+    protected byte* UnitBase(int head, int token) => UnitIn(Pages[token / PageTokens].Pointer, head, token % PageTokens);
+
+    /// <summary>The unit of KV head <paramref name="head"/> holding a page's token <paramref name="local"/>.</summary>
+    protected byte* UnitIn(byte* page, int head, int local) => page + ((long)(local / AttentionTile.BlockKeys) * KvHeads + head) * RunBytes;
 
     /// <summary>Writes tokens j .. j + count of the <c>[Hkv, n, D]</c> inputs into a page from its token <paramref name="local"/>.</summary>
     protected abstract void WriteSegment(CpuPath path, byte* page, int local, float* keys, float* values, int n, int j, int count);

@@ -16,6 +16,12 @@ internal static class StoreAttention
     /// <summary>Each split of a decode tile covers at least this many runs of 64 keys.</summary>
     private const int MinRunsPerSplit = 4;
 
+    /// <summary>How many runs ahead a one-head walk requests lines (two measured 1-3% faster than one at 32k tokens).</summary>
+    private const int AheadRuns = 2;
+
+    /// <summary>How many (run, head) units ahead a walk over all heads requests lines.</summary>
+    private const int AheadUnits = 1;
+
     public static void Run(CpuPath path, KvStore store, in AttentionCall call, bool integer = false)
     {
         var entry = new Entry { Store = store, Call = call, Path = path, Integer = integer };
@@ -47,6 +53,13 @@ internal static class StoreAttention
             t.End = runEnd;
             tiles[i] = t;
         }
+        // One row tile per KV head (decode, short chunks): one item over all heads, when the store lays runs out head after head.
+        if (store.HeadsTogether && store.KvHeads > 1 && tiles.Count == store.KvHeads)
+        {
+            TileItem all = tiles[0];
+            all.Heads = tiles.Count;
+            return [all];
+        }
         return tiles;
     }
 
@@ -68,7 +81,7 @@ internal static class StoreAttention
             {
                 var runs = new List<(int Start, int Count)>();
                 tiles[i] = TilesInRuns(Stores[i], Calls[i], runs);
-                foreach (TileItem t in tiles[i]) work += (double)t.End * t.RowCount;
+                foreach (TileItem t in tiles[i]) work += (double)t.End * t.Weight;
                 sources[i] = new Source<TOps, TVec> { Kernels = Stores[i].Kernels<TOps, TCodes, TVec>(Path, Integer), Runs = runs.ToArray(), Call = Calls[i] };
             }
             // The most work one item should carry: the batch's share of two items per worker.
@@ -77,7 +90,7 @@ internal static class StoreAttention
             var items = new List<TileItem>();
             for (int i = 0; i < n; i++)
             {
-                double longest = tiles[i].Count == 0 ? 0 : tiles[i].Max(t => (double)t.End * t.RowCount);
+                double longest = tiles[i].Count == 0 ? 0 : tiles[i].Max(t => (double)t.End * t.Weight);
                 long maxRuns = TilePlan.MaxUnits(tiles[i], 1);
                 splits[i] = (int)Math.Clamp(Math.Min(Math.Ceiling(longest / target), maxRuns / MinRunsPerSplit), 1, SplitMerge.MaxSplits);
                 foreach (TileItem it in TilePlan.Split(tiles[i], splits[i], 1))
@@ -119,7 +132,7 @@ internal static class StoreAttention
         public (int Start, int Count)[] Runs;
         public AttentionCall Call;
 
-        public readonly KvScratch CreateScratch() => new(Call.Shape.HeadDim);
+        public readonly KvScratch CreateScratch() => KvScratch.Rent(Call.Shape.HeadDim);
 
         public readonly unsafe long Walk(in TileItem it, AttentionTile tile, KvScratch scratch)
         {
@@ -127,11 +140,45 @@ internal static class StoreAttention
             for (long k = it.Begin; k < it.End; k++)
             {
                 (int start, int count) = Runs[k];
+                Ahead(scratch, it.KvHead, k + AheadRuns);
                 Kernels.Scores(tile, scratch, it.KvHead, start, count);
                 TileKernels.SoftmaxUpdate<TOps, TVec>(tile, start, count, Call.Causal, Call.Table, Call.TableCenter, 0f);
                 Kernels.Values(tile, scratch, it.KvHead, start, count);
             }
             return 0;
+        }
+
+        /// <summary>
+        /// All heads of the item run by run: run k of head h, then of head h + 1, so a store that lays a run out head
+        /// after head (<see cref="KvStore.HeadsTogether"/>) is read in address order; the kernels request the unit
+        /// <see cref="AheadUnits"/> steps later in this order.
+        /// </summary>
+        public readonly unsafe long WalkHeads(in TileItem it, AttentionTile[] tiles, KvScratch[] scratch)
+        {
+            int heads = it.HeadCount;
+            for (int j = 0; j < heads; j++) Kernels.Begin?.Invoke(tiles[j], scratch[j]);
+            for (long k = it.Begin; k < it.End; k++)
+            {
+                (int start, int count) = Runs[k];
+                for (int j = 0; j < heads; j++)
+                {
+                    AttentionTile tile = tiles[j];
+                    long next = k * heads + j + AheadUnits;
+                    Ahead(scratch[j], it.KvHead + (int)(next % heads), next / heads);
+                    Kernels.Scores(tile, scratch[j], it.KvHead + j, start, count);
+                    TileKernels.SoftmaxUpdate<TOps, TVec>(tile, start, count, Call.Causal, Call.Table, Call.TableCenter, 0f);
+                    Kernels.Values(tile, scratch[j], it.KvHead + j, start, count);
+                }
+            }
+            return 0;
+        }
+
+        /// <summary>Names the run the kernels request ahead: run <paramref name="k"/> of KV head <paramref name="head"/>, if it exists.</summary>
+        private readonly void Ahead(KvScratch scratch, int head, long k)
+        {
+            scratch.AheadCount = k < Runs.Length ? Runs[k].Count : 0;
+            scratch.AheadStart = k < Runs.Length ? Runs[k].Start : 0;
+            scratch.AheadHead = head;
         }
     }
 }

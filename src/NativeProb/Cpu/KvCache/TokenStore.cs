@@ -13,8 +13,9 @@ internal enum TokenEncoding { Fp16, Int8, Int4 }
 /// fp16, int8 and int4 caches: every token is encoded on append, alone. int8 and int4 are symmetric blocks of
 /// 32 channels with an fp16 scale (llama.cpp's q8_0 / q4_0 style): <c>d = amax / qmax</c> rounded up to fp16,
 /// <c>code = clamp(floor(x / d + 1/2), -qmax, qmax)</c>, qmax = 127 or 7 (int4 stores code + 8).
-/// Keys are laid out in 16-token tiles (<c>[D][16]</c> per tile) so the score kernel has tokens in lanes;
-/// values are rows of D per token.
+/// Keys are laid out with tokens in lanes so the score kernel needs no horizontal sum: fp16 as one 64-token tile
+/// (<c>[D][64]</c>), int8 and int4 as 16-token tiles (<c>[D][16]</c>, then their scales); values are rows of D per
+/// token. A unit (one 64-token run of one KV head) holds its keys, then its value rows, then its value scales.
 /// </summary>
 internal sealed unsafe class TokenStore : PagedTokenStore
 {
@@ -35,8 +36,10 @@ internal sealed unsafe class TokenStore : PagedTokenStore
 
     private int ScaleBytesPerToken => _encoding == TokenEncoding.Fp16 ? 0 : _blocks * 2;
 
-    /// <summary>Per page and KV head: key tiles <c>[P/16]</c>, value rows <c>[P]</c>, value scales <c>[P/64][block][64]</c>.</summary>
-    protected override long HeadBytes => (long)PageTokens / 16 * _tileBytes + (long)PageTokens * (_rowBytes + ScaleBytesPerToken);
+    /// <summary>Per 64-token run and KV head: key tiles <c>[4]</c>, value rows <c>[64]</c>, value scales <c>[block][64]</c>.</summary>
+    protected override long RunBytes => 4L * _tileBytes + (long)Bk * (_rowBytes + ScaleBytesPerToken);
+
+    private const int Bk = AttentionTile.BlockKeys;
 
     public override long Bytes => (long)KvHeads * Length * 2 * (_rowBytes + ScaleBytesPerToken);
 
@@ -66,13 +69,14 @@ internal sealed unsafe class TokenStore : PagedTokenStore
             {
                 float* k = keys + ((long)h * n + j) * d;
                 float* v = values + ((long)h * n + j) * d;
-                Locate(page + h * HeadBytes, local + j - first, out byte* tile, out int slot, out byte* row, out ushort* vScales);
+                int t = local + j - first;
+                Locate(UnitIn(page, h, t), t % Bk, out byte* tile, out int slot, out byte* row, out ushort* vScales);
                 switch (_encoding)
                 {
                     case TokenEncoding.Fp16:
                         for (int c = 0; c < d; c++)
                         {
-                            ((ushort*)tile)[c * 16 + slot] = HalfBits.Nearest(k[c]);
+                            ((ushort*)tile)[c * Bk + slot] = HalfBits.Nearest(k[c]);
                             ((ushort*)row)[c] = HalfBits.Nearest(v[c]);
                         }
                         break;
@@ -109,15 +113,18 @@ internal sealed unsafe class TokenStore : PagedTokenStore
     /// (value scales are <c>[64-token tile][block][64]</c>, so a block's scales step by 64).
     /// </summary>
     private void Locate(int h, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales) =>
-        Locate(HeadBase(h, t), t % PageTokens, out tile, out slot, out row, out valueScales);
+        Locate(UnitBase(h, t), t % Bk, out tile, out slot, out row, out valueScales);
 
-    /// <summary>Token t of a page's KV head whose bytes start at <paramref name="head"/>.</summary>
-    private void Locate(byte* head, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales)
+    /// <summary>Token t (0..63) of the unit whose bytes start at <paramref name="unit"/>.</summary>
+    private void Locate(byte* unit, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales)
     {
-        tile = head + (long)(t >> 4) * _tileBytes;
-        slot = t & 15;
-        row = head + (long)PageTokens / 16 * _tileBytes + (long)t * _rowBytes;
-        valueScales = (ushort*)(head + (long)PageTokens / 16 * _tileBytes + (long)PageTokens * _rowBytes) + (long)(t >> 6) * _blocks * 64 + (t & 63);
+        // fp16 keys are one 64-token tile [D][64]: a channel's 64 tokens are one 128-byte run, so the score kernel
+        // reads the unit's keys as one sequential stream; the block-scaled codes keep 16-token tiles with their scales.
+        bool wide = _encoding == TokenEncoding.Fp16;
+        tile = wide ? unit : unit + (long)(t >> 4) * _tileBytes;
+        slot = wide ? t : t & 15;
+        row = unit + 4L * _tileBytes + (long)t * _rowBytes;
+        valueScales = (ushort*)(unit + 4L * _tileBytes + (long)Bk * _rowBytes) + t;
     }
 
     public override void Dequantize(CpuPath path, int start, int count, float* keys, float* values)
@@ -135,7 +142,7 @@ internal sealed unsafe class TokenStore : PagedTokenStore
                     switch (_encoding)
                     {
                         case TokenEncoding.Fp16:
-                            k[c] = HalfBits.ToFloat(((ushort*)tile)[c * 16 + slot]);
+                            k[c] = HalfBits.ToFloat(((ushort*)tile)[c * Bk + slot]);
                             v[c] = HalfBits.ToFloat(((ushort*)row)[c]);
                             break;
                         case TokenEncoding.Int8:
@@ -205,15 +212,22 @@ internal sealed unsafe class TokenStore : PagedTokenStore
     {
         Locate(head, start, out byte* tiles, out _, out _, out _);
         int d = HeadDim;
-        // Request the key tiles of a run ahead while this run's keys are scored (a line per kernel step).
-        var pf = RunAhead(start, out int next) ? new PrefetchCursor(AheadTile(head, start), (long)((next + 15) >> 4) * _tileBytes) : default;
+        // Request the key tiles of the run the walk visits later while this run's keys are scored (a line per kernel step).
+        var pf = default(PrefetchCursor);
+        if (scratch.AheadCount > 0)
+        {
+            Locate(scratch.AheadHead, scratch.AheadStart, out byte* aheadTiles, out _, out _, out _);
+            // A partial fp16 run still spans the whole 64-token tile.
+            long tiles16 = _encoding == TokenEncoding.Fp16 ? 4 : (scratch.AheadCount + 15) >> 4;
+            pf = new PrefetchCursor(aheadTiles, tiles16 * _tileBytes);
+        }
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, 32, 8, 2 * Bk, 2, count, 0, ref pf);
                 else
-                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, _tileBytes, 8, 32, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, 32, 8, 2 * Bk, 2, count, 0, ref pf);
                 break;
             case TokenEncoding.Int8:
                 CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, tile.Q, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
@@ -225,37 +239,19 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         pf.Drain();
     }
 
-    /// <summary>How many runs ahead the kernels request lines (two measured 1-3% faster than one at 32k tokens).</summary>
-    private const int AheadRuns = 2;
-
-    private byte* AheadTile(int head, int start)
-    {
-        Locate(head, AheadStart(start), out byte* tile, out _, out _, out _);
-        return tile;
-    }
-
-    private static int AheadStart(int start) => start + AheadRuns * AttentionTile.BlockKeys;
-
-    /// <summary>Whether the run <see cref="AheadRuns"/> after the one at start exists, and how many keys it has.</summary>
-    private bool RunAhead(int start, out int next)
-    {
-        next = Math.Min(AttentionTile.BlockKeys, Length - AheadStart(start));
-        return next > 0;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         Locate(head, start, out _, out _, out byte* rows, out ushort* firstScale);
-        // Request the value rows (and block scales) of a run ahead while this run's values accumulate.
-        bool more = RunAhead(start, out int next);
+        // Request the value rows (and block scales) of the run the walk visits later while this run's values accumulate.
+        bool more = scratch.AheadCount > 0;
         ushort* aheadScales = null;
         var pf = default(PrefetchCursor);
         if (more)
         {
-            Locate(head, AheadStart(start), out _, out _, out byte* aheadRows, out aheadScales);
-            pf = new PrefetchCursor(aheadRows, (long)next * _rowBytes);
+            Locate(scratch.AheadHead, scratch.AheadStart, out _, out _, out byte* aheadRows, out aheadScales);
+            pf = new PrefetchCursor(aheadRows, (long)scratch.AheadCount * _rowBytes);
         }
         if (_encoding == TokenEncoding.Fp16)
         {

@@ -20,6 +20,15 @@ internal struct TileItem
     public int Tag;
     /// <summary>Whether the source's count for this item adds to the call's total (PrFlash: once per query block).</summary>
     public bool Counts;
+    /// <summary>
+    /// KV heads walked together from <see cref="KvHead"/> (0 or 1: that head alone). A paged KV store lays each run of
+    /// keys out head after head, so a decode item over all heads reads its pages in address order.
+    /// </summary>
+    public int Heads;
+    /// <summary>The number of KV heads the item walks (at least 1).</summary>
+    public readonly int HeadCount => Math.Max(1, Heads);
+    /// <summary>Rows times heads: the item's work per key.</summary>
+    public readonly int Weight => RowCount * HeadCount;
     /// <summary>Estimated work, for the longest-first order.</summary>
     public double Cost;
 }

@@ -72,7 +72,7 @@ internal static class TilePlan
                 part.Splits = splits;
                 part.Begin = u0 * unit;
                 part.End = Math.Min(t.End, u1 * unit);
-                part.Cost = (double)(u1 - u0) * t.RowCount;
+                part.Cost = (double)(u1 - u0) * t.Weight;
                 result.Add(part);
             }
         }
