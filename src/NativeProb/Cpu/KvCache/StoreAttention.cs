@@ -116,7 +116,12 @@ internal static class StoreAttention
         {
             var runs = new List<(int Start, int Count)>();
             List<TileItem> tiles = TilesInRuns(Store, Call, runs);
-            int splits = SplitMerge.Count(tiles.Count, Call.Threads, TilePlan.MaxUnits(tiles, 1), MinRunsPerSplit);
+            long maxRuns = TilePlan.MaxUnits(tiles, 1);
+            // One item over all heads (decode): one equal part per worker; more parts only add merges (measured on a
+            // Zen 5 EPYC, 16k fp16 tokens, two threads: 8% faster than two parts per worker).
+            int splits = tiles.Count == 1 && tiles[0].Heads > 1
+                ? (int)Math.Clamp(Math.Min(Call.Threads, maxRuns / MinRunsPerSplit), 1, SplitMerge.MaxSplits)
+                : SplitMerge.Count(tiles.Count, Call.Threads, maxRuns, MinRunsPerSplit);
             var source = new Source<TOps, TVec>
             {
                 Kernels = Store.Kernels<TOps, TCodes, TVec>(Path, Integer), Runs = runs.ToArray(), Call = Call,
