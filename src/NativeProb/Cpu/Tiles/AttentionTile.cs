@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NativeProb.Cpu.Simd;
@@ -72,17 +73,25 @@ internal unsafe sealed class AttentionTile : IDisposable
         Rows = rows;
         int d = HeadDim;
         int padded = (rows + MicroRows - 1) / MicroRows * MicroRows;
-        for (int r = 0; r < rows; r++)
-        {
-            float* src = SrcRow[r];
-            float* dst = Q + r * d;
-            for (int i = 0; i < d; i++) dst[i] = src[i] * scale;
-        }
+        for (int r = 0; r < rows; r++) ScaledCopy(SrcRow[r], scale, Q + r * d, d);
         // Rows past the last real one are zero so micro-kernels can run whole 4-row groups.
         NativeMemory.Clear(Q + rows * d, (nuint)((padded - rows) * d * sizeof(float)));
         NativeMemory.Clear(O, (nuint)(padded * d * sizeof(float)));
         for (int r = 0; r < padded; r++) { M[r] = float.NegativeInfinity; L[r] = 0f; Alpha[r] = 1f; Limit[r] = 0; }
         for (int r = rows; r < padded; r++) { Slope[r] = 0f; Pos[r] = long.MaxValue / 2; }
+    }
+
+    /// <summary><c>dst[i] = src[i] * scale</c> for n floats, whole vectors first (each product rounds as the scalar one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ScaledCopy(float* src, float scale, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var f = new Vector<float>(scale);
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count) (Vector.Load(src + i) * f).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] = src[i] * scale;
     }
 
     public void Dispose() => NativeMemory.AlignedFree(_memory);

@@ -531,10 +531,7 @@ internal static unsafe class TileKernels
         int d = tile.HeadDim;
         for (int r = 0; r < tile.Rows; r++)
         {
-            float inv = 1f / tile.L[r];
-            float* o = tile.O + r * d;
-            float* dst = tile.OutRow[r];
-            for (int i = 0; i < d; i++) dst[i] = o[i] * inv;
+            AttentionTile.ScaledCopy(tile.O + r * d, 1f / tile.L[r], tile.OutRow[r], d);
         }
     }
 }
