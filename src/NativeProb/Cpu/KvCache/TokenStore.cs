@@ -36,7 +36,10 @@ internal sealed unsafe class TokenStore : PagedTokenStore
 
     private int ScaleBytesPerToken => _encoding == TokenEncoding.Fp16 ? 0 : _blocks * 2;
 
-    /// <summary>Per 64-token run and KV head: key tiles <c>[4]</c>, value rows <c>[64]</c>, value scales <c>[block][64]</c>.</summary>
+    /// <summary>
+    /// Per 64-token run and KV head: the keys (four 16-token tiles, or fp16's one 64-token tile of the same size), value
+    /// rows <c>[64]</c>, value scales <c>[block][64]</c>.
+    /// </summary>
     protected override long RunBytes => 4L * _tileBytes + (long)Bk * (_rowBytes + ScaleBytesPerToken);
 
     private const int Bk = AttentionTile.BlockKeys;

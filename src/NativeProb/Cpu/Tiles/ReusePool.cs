@@ -14,17 +14,36 @@ internal static class ReusePool<T> where T : class
     /// <summary>Buffers kept per head dimension (enough for 16 workers of 16 KV heads).</summary>
     public const int MaxKept = 256;
 
-    private static readonly ConcurrentDictionary<int, ConcurrentBag<T>> Kept = new();
+    /// <summary>The buffers of one head dimension and how many there are (kept apart: a bag's own count takes all its locks).</summary>
+    private sealed class Shelf
+    {
+        public readonly ConcurrentBag<T> Items = new();
+        public int Count;
+    }
+
+    private static readonly ConcurrentDictionary<int, Shelf> Shelves = new();
 
     /// <summary>A kept buffer for <paramref name="headDim"/>, or a new one.</summary>
-    public static T Rent(int headDim, Func<int, T> create) =>
-        Kept.TryGetValue(headDim, out ConcurrentBag<T>? bag) && bag.TryTake(out T? item) ? item : create(headDim);
+    public static T Rent(int headDim, Func<int, T> create)
+    {
+        if (Shelves.TryGetValue(headDim, out Shelf? shelf) && shelf.Items.TryTake(out T? item))
+        {
+            Interlocked.Decrement(ref shelf.Count);
+            return item;
+        }
+        return create(headDim);
+    }
 
     /// <summary>Keeps <paramref name="item"/> for a later call, or frees it with <paramref name="free"/> when enough are kept.</summary>
     public static void Return(int headDim, T item, Action<T> free)
     {
-        ConcurrentBag<T> bag = Kept.GetOrAdd(headDim, _ => new ConcurrentBag<T>());
-        if (bag.Count < MaxKept) bag.Add(item);
-        else free(item);
+        Shelf shelf = Shelves.GetOrAdd(headDim, _ => new Shelf());
+        if (Interlocked.Increment(ref shelf.Count) <= MaxKept)
+        {
+            shelf.Items.Add(item);
+            return;
+        }
+        Interlocked.Decrement(ref shelf.Count);
+        free(item);
     }
 }
