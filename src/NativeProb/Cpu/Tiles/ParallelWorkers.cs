@@ -4,7 +4,7 @@ namespace NativeProb.Cpu.Tiles;
 /// <summary>
 /// Runs independent work items on a fixed number of workers that each own one state (their tiles and scratch);
 /// items are taken in order from a shared counter (the caller sorts them longest first). Results never depend on
-/// which worker ran an item.
+/// which worker ran an item. The workers are the calling thread and <see cref="WorkerTeam"/>'s helpers.
 /// </summary>
 internal static class ParallelWorkers
 {
@@ -25,11 +25,33 @@ internal static class ParallelWorkers
             return;
         }
         int next = -1;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
+        bool stop = false;
+        void Worker(int _)
         {
             using TState state = createState();
             int i;
-            while ((i = Interlocked.Increment(ref next)) < count) action(state, i);
-        });
+            // After a failure the other workers take no new item (their current one finishes).
+            while (!Volatile.Read(ref stop) && (i = Interlocked.Increment(ref next)) < count)
+            {
+                try
+                {
+                    action(state, i);
+                }
+                catch
+                {
+                    Volatile.Write(ref stop, true);
+                    throw;
+                }
+            }
+        }
+        int team = Math.Min(workers, WorkerTeam.MaxWorkers);
+        if (team < 2)
+        {
+            Worker(0);
+            return;
+        }
+        // The team, unless another call holds it (then the thread pool's workers, as before the team existed).
+        if (WorkerTeam.TryRun(team, Worker)) return;
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, Worker);
     }
 }

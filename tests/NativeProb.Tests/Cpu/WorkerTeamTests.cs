@@ -1,0 +1,132 @@
+// NativeProb — MIT License.
+using NativeProb.Cpu.Tiles;
+
+namespace NativeProb.Tests.Cpu;
+
+/// <summary>
+/// The attention workers (<see cref="ParallelWorkers"/> on <see cref="WorkerTeam"/>): every item runs exactly once
+/// whatever the thread count, failures come back to the caller and leave the team usable, and calls from several
+/// threads at once or from inside a worker fall back to the thread pool and still run every item.
+/// </summary>
+public class WorkerTeamTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 2)]
+    [InlineData(1000, 2)]
+    [InlineData(1000, 64)]
+    [InlineData(3, 64)]
+    public void EveryItemRunsExactlyOnce(int count, int threads)
+    {
+        for (int rep = 0; rep < 20; rep++)
+        {
+            var runs = new int[count];
+            var states = new System.Collections.Concurrent.ConcurrentBag<Counter>();
+            ParallelWorkers.Run(count, threads, () => { var c = new Counter(); states.Add(c); return c; }, (c, i) =>
+            {
+                Interlocked.Increment(ref runs[i]);
+                c.Items++;
+            });
+            Assert.All(runs, r => Assert.Equal(1, r));
+            Assert.Equal(count, states.Sum(c => c.Items));
+            Assert.All(states, c => Assert.True(c.Disposed));
+            Assert.InRange(states.Count, 1, Math.Min(count, threads));
+        }
+    }
+
+    [Fact]
+    public void EveryWorkerIndexRunsOnceOnItsOwnThreadBesideTheCaller()
+    {
+        int workers = Math.Min(4, WorkerTeam.MaxWorkers);
+        if (workers < 2) return;
+        for (int rep = 0; rep < 50; rep++)
+        {
+            var seen = new int[workers];
+            var threadIds = new int[workers];
+            RunOnTeam(workers, w =>
+            {
+                Interlocked.Increment(ref seen[w]);
+                threadIds[w] = Environment.CurrentManagedThreadId;
+            });
+            Assert.All(seen, s => Assert.Equal(1, s));
+            Assert.Equal(Environment.CurrentManagedThreadId, threadIds[0]);
+            Assert.Equal(workers, threadIds.Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public void FailuresReachTheCallerAndTheTeamStaysUsable()
+    {
+        int workers = Math.Min(2, WorkerTeam.MaxWorkers);
+        if (workers < 2) return;
+        var e = Assert.Throws<AggregateException>(() => RunOnTeam(workers, w =>
+        {
+            if (w == workers - 1) throw new InvalidOperationException("helper failed");
+        }));
+        Assert.Contains(e.InnerExceptions, x => x is InvalidOperationException { Message: "helper failed" });
+        var caller = Assert.Throws<AggregateException>(() => RunOnTeam(workers, w =>
+        {
+            if (w == 0) throw new ArgumentException("caller failed");
+        }));
+        Assert.Contains(caller.InnerExceptions, x => x is ArgumentException);
+
+        // A failing item stops the others from taking new items; the call still returns, and later calls run everything.
+        int ran = 0;
+        Assert.Throws<AggregateException>(() => ParallelWorkers.Run(10_000, 2, () => new Counter(), (_, i) =>
+        {
+            Interlocked.Increment(ref ran);
+            if (i == 10) throw new InvalidOperationException("item failed");
+        }));
+        Assert.InRange(ran, 11, 9_999);
+        EveryItemRunsExactlyOnce(500, 2);
+    }
+
+    [Fact]
+    public void CallsFromSeveralThreadsAndFromInsideAWorkerRunEveryItem()
+    {
+        const int callers = 4, calls = 100, count = 40;
+        var totals = new long[callers];
+        Parallel.For(0, callers, new ParallelOptions { MaxDegreeOfParallelism = callers }, c =>
+        {
+            for (int k = 0; k < calls; k++)
+            {
+                long sum = 0;
+                ParallelWorkers.Run(count, 2, () => new Counter(), (_, i) =>
+                {
+                    // A nested call: the team is held by this call, so it runs on the thread pool.
+                    long inner = 0;
+                    ParallelWorkers.Run(3, 2, () => new Counter(), (_, j) => Interlocked.Add(ref inner, j + 1));
+                    Interlocked.Add(ref sum, (i + 1) * inner);
+                });
+                totals[c] += sum;
+            }
+        });
+        long expected = calls * 6L * count * (count + 1) / 2;
+        Assert.All(totals, t => Assert.Equal(expected, t));
+    }
+
+    [Fact]
+    public void WorkerCountOutsideTheTeamIsRejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkerTeam.TryRun(1, _ => { }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkerTeam.TryRun(WorkerTeam.MaxWorkers + 1, _ => { }));
+    }
+
+    /// <summary>Runs on the team, waiting while other tests' calls hold it.</summary>
+    private static void RunOnTeam(int workers, Action<int> body)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!WorkerTeam.TryRun(workers, body))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "The worker team stayed busy for 30 s.");
+            Thread.Sleep(1);
+        }
+    }
+
+    private sealed class Counter : IDisposable
+    {
+        public int Items;
+        public bool Disposed;
+        public void Dispose() => Disposed = true;
+    }
+}
