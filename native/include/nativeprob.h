@@ -63,6 +63,11 @@
  *   its sequences are the exception: every call on them takes the pool's lock, so all of them, destroy
  *   and free included, may run concurrently from any threads. Each function's "Thread safety" line
  *   says which case it is.
+ * - Worker threads: a call with more than one thread (np_attention_options_t::threads) runs on the calling
+ *   thread and on the library's own helper threads (one fewer than the cores, started on first need,
+ *   alive until the process ends). After a call they spin for 500 us waiting for the next one, then
+ *   sleep; the environment variable NATIVEPROB_WORKER_SPIN_US sets that time (0: sleep at once). While
+ *   one call uses them, calls from other threads run on the .NET thread pool instead.
  * - Versioning: NP_ABI_VERSION_MAJOR changes only on a breaking change; NP_ABI_VERSION_MINOR on
  *   additions. Existing functions never change; new behaviour comes as new functions (np_x_v2).
  */

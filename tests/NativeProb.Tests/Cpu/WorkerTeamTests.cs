@@ -106,6 +106,29 @@ public class WorkerTeamTests
     }
 
     [Fact]
+    public void TheTeamKeepsNothingOfAFinishedCallAlive()
+    {
+        int workers = Math.Min(2, WorkerTeam.MaxWorkers);
+        if (workers < 2) return;
+        WeakReference held = RunHoldingABuffer(workers);
+        for (int i = 0; i < 10 && held.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Assert.False(held.IsAlive);
+    }
+
+    // Not inlined, so that no local of this frame keeps the buffer alive.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference RunHoldingABuffer(int workers)
+    {
+        var buffer = new byte[1 << 20];
+        RunOnTeam(workers, w => buffer[w] = 1);
+        return new WeakReference(buffer);
+    }
+
+    [Fact]
     public void WorkerCountOutsideTheTeamIsRejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => WorkerTeam.TryRun(1, _ => { }));

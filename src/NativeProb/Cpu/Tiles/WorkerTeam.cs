@@ -54,6 +54,8 @@ internal static class WorkerTeam
             for (int i = 0; i < workers - 1; i++) helpers[i].Wake();
             job.Run(0);
             job.WaitForHelpers();
+            // The job stays published until the next call: it must not keep this call's objects alive.
+            job.Release();
             job.ThrowIfFailed();
             return true;
         }
@@ -102,6 +104,7 @@ internal static class WorkerTeam
     {
         public readonly long Generation = generation;
         public readonly int Helpers = helpers;
+        private Action<int>? _body = body;
         private int _pending = helpers;
         private ExceptionDispatchInfo[]? _errors;
         private ManualResetEventSlim? _done;
@@ -110,13 +113,16 @@ internal static class WorkerTeam
         {
             try
             {
-                body(worker);
+                _body!(worker);
             }
             catch (Exception e)
             {
                 lock (this) _errors = [.. _errors ?? [], ExceptionDispatchInfo.Capture(e)];
             }
         }
+
+        /// <summary>Drops the body once every worker has returned from it.</summary>
+        public void Release() => _body = null;
 
         /// <summary>A helper has returned from its body.</summary>
         public void HelperDone()
