@@ -220,9 +220,12 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         if (scratch.AheadCount > 0)
         {
             Locate(scratch.AheadHead, scratch.AheadStart, out byte* aheadTiles, out _, out _, out _);
-            // A partial fp16 run still spans the whole 64-token tile.
-            long tiles16 = _encoding == TokenEncoding.Fp16 ? 4 : (scratch.AheadCount + 15) >> 4;
-            pf = new PrefetchCursor(aheadTiles, tiles16 * _tileBytes);
+            // fp16's 64-token tile holds a channel's tokens 0-31 and 32-63 in the two lines of its 128-byte row: a run
+            // of at most 32 tokens (a sequence's newest) is read from the first line of each row only.
+            if (_encoding == TokenEncoding.Fp16)
+                pf = new PrefetchCursor(aheadTiles, 4 * _tileBytes, scratch.AheadCount <= 32 ? 128 : 64);
+            else
+                pf = new PrefetchCursor(aheadTiles, ((scratch.AheadCount + 15) >> 4) * _tileBytes);
         }
         switch (_encoding)
         {

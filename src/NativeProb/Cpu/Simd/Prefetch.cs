@@ -34,11 +34,22 @@ internal unsafe struct PrefetchCursor
 {
     private byte* _next;
     private readonly byte* _end;
+    private readonly long _stride;
 
-    public PrefetchCursor(void* start, long bytes)
+    /// <summary>Every line of <paramref name="bytes"/> bytes from <paramref name="start"/>.</summary>
+    public PrefetchCursor(void* start, long bytes) : this(start, bytes, 64)
+    {
+    }
+
+    /// <summary>
+    /// One line every <paramref name="stride"/> bytes (a multiple of 64) over <paramref name="bytes"/> bytes: the
+    /// first line of each piece when only that part of the pieces will be read.
+    /// </summary>
+    public PrefetchCursor(void* start, long bytes, long stride)
     {
         _next = (byte*)start;
         _end = (byte*)start + bytes;
+        _stride = stride;
     }
 
     /// <summary>Requests the next line, if any.</summary>
@@ -48,7 +59,7 @@ internal unsafe struct PrefetchCursor
         if (_next < _end)
         {
             if (Sse.IsSupported) Sse.Prefetch1(_next);
-            _next += 64;
+            _next += _stride;
         }
     }
 
