@@ -18,12 +18,6 @@ internal static class ParallelWorkers
     {
         if (count == 0) return;
         int workers = Math.Max(1, Math.Min(threads, count));
-        if (workers == 1)
-        {
-            using TState state = createState();
-            for (int i = 0; i < count; i++) action(state, i);
-            return;
-        }
         int next = -1;
         bool stop = false;
         void Worker(int _)
@@ -47,6 +41,7 @@ internal static class ParallelWorkers
         int team = Math.Min(workers, WorkerTeam.MaxWorkers);
         if (team < 2)
         {
+            // One worker (one thread asked for, one item, or one processor): every item in order on this thread.
             Worker(0);
             return;
         }
