@@ -19,6 +19,17 @@ internal static unsafe class TileKernels
     private const int PrefetchValueRowsAhead = AttentionTile.BlockKeys;
 
     /// <summary>
+    /// One row of a 4-vector register block: <c>a_i += x k_i</c> for i = 0..3, one broadcast value <paramref name="x"/>
+    /// for four FMAs (the 512-bit micro-kernels here and in <see cref="NativeProb.Cpu.KvCache.CodeKernels"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Fma4<TOps, TVec>(TVec x, TVec k0, TVec k1, TVec k2, TVec k3, ref TVec a0, ref TVec a1, ref TVec a2, ref TVec a3)
+        where TOps : struct, ISimd<TVec> where TVec : struct
+    {
+        a0 = TOps.Fma(x, k0, a0); a1 = TOps.Fma(x, k1, a1); a2 = TOps.Fma(x, k2, a2); a3 = TOps.Fma(x, k3, a3);
+    }
+
+    /// <summary>
     /// S = Q K^T for a block whose keys were transposed to <c>kt[d * BlockKeys + j]</c>: a 4-row by
     /// 2-vector register block, so each step loads two key vectors and four broadcast query values for
     /// eight FMAs (16 accumulator-free registers on AVX2, no spills).
@@ -49,14 +60,10 @@ internal static unsafe class TileKernels
                     for (int i = 0; i < d; i++, k += bk)
                     {
                         TVec k0 = TOps.Load(k), k1 = TOps.Load(k + w), k2 = TOps.Load(k + 2 * w), k3 = TOps.Load(k + 3 * w);
-                        TVec b = TOps.Splat(a0[i]);
-                        c00 = TOps.Fma(b, k0, c00); c01 = TOps.Fma(b, k1, c01); c02 = TOps.Fma(b, k2, c02); c03 = TOps.Fma(b, k3, c03);
-                        b = TOps.Splat(a1[i]);
-                        c10 = TOps.Fma(b, k0, c10); c11 = TOps.Fma(b, k1, c11); c12 = TOps.Fma(b, k2, c12); c13 = TOps.Fma(b, k3, c13);
-                        b = TOps.Splat(a2[i]);
-                        c20 = TOps.Fma(b, k0, c20); c21 = TOps.Fma(b, k1, c21); c22 = TOps.Fma(b, k2, c22); c23 = TOps.Fma(b, k3, c23);
-                        b = TOps.Splat(a3[i]);
-                        c30 = TOps.Fma(b, k0, c30); c31 = TOps.Fma(b, k1, c31); c32 = TOps.Fma(b, k2, c32); c33 = TOps.Fma(b, k3, c33);
+                        Fma4<TOps, TVec>(TOps.Splat(a0[i]), k0, k1, k2, k3, ref c00, ref c01, ref c02, ref c03);
+                        Fma4<TOps, TVec>(TOps.Splat(a1[i]), k0, k1, k2, k3, ref c10, ref c11, ref c12, ref c13);
+                        Fma4<TOps, TVec>(TOps.Splat(a2[i]), k0, k1, k2, k3, ref c20, ref c21, ref c22, ref c23);
+                        Fma4<TOps, TVec>(TOps.Splat(a3[i]), k0, k1, k2, k3, ref c30, ref c31, ref c32, ref c33);
                     }
                     float* s = s0 + c;
                     TOps.Store(s, c00); TOps.Store(s + w, c01); TOps.Store(s + 2 * w, c02); TOps.Store(s + 3 * w, c03); s += bk;
