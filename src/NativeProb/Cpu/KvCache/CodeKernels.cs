@@ -398,17 +398,20 @@ internal static unsafe class CodeKernels
         int rowsPadded = (tile.Rows + 3) & ~3;
         // Row-major weights pw[r][g][t] (PrepareValuesFromHalves, or PrepareValues with one group).
         int rs = groups * Bk;
-        for (int r = 0; r < rowsPadded; r += 4)
+        // Whole-element codes on 16-lane paths: the four-vector step takes the first D / 4W * 4W channels of every row.
+        int quads = 0;
+        if (!TReader.Packed && w >= 16 && groupSize == d && d % (4 * w) == 0)
+            quads = ValuesQuad<TOps, TCodes, TVec, TReader, OneGroup>(tile, pw, offsetSum, groupSize, stream, first, bits, rowBytes, rs, ref pf);
+        else if (!TReader.Packed && w >= 16 && groupSize % (2 * w) == 0)
+            quads = ValuesQuad<TOps, TCodes, TVec, TReader, TwoGroups>(tile, pw, offsetSum, groupSize, stream, first, bits, rowBytes, rs, ref pf);
+        for (int r = 0; r < rowsPadded && quads < d; r += 4)
         {
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
             float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
             TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
             float* os0 = offsetSum + r, os1 = os0 + 1, os2 = os0 + 2, os3 = os0 + 3;
-            int i = 0;
-            if (!TReader.Packed && w >= 16 && groupSize % (2 * w) == 0)
-                for (; i + 4 * w <= d; i += 4 * w)
-                    ValuesQuad<TOps, TCodes, TVec, TReader>(tile, pw, offsetSum, groupSize, stream, first, bits, rowBytes, r, i, n, rowsPadded, rs, ref pf);
+            int i = quads;
             for (; i + 2 * w <= d; i += 2 * w)
             {
                 int g0 = i / groupSize * rowsPadded, g1 = (i + w) / groupSize * rowsPadded;
@@ -466,119 +469,108 @@ internal static unsafe class CodeKernels
     }
 
     /// <summary>
-    /// <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for fp16 values on 16-lane paths, D a multiple of 64: rows of
-    /// <paramref name="rowBytes"/> (token t's channel i at <c>rows + t rowBytes + 2 i</c>) and the one-group weights of
-    /// <see cref="PrepareValues"/> (<c>pw[r][t]</c>, no offsets). Four rows by four vectors (16 accumulators), 64
-    /// channels a pass; each token's four weights are broadcast once from one pointer and the four value vectors read
-    /// at fixed offsets. The tokens add in <see cref="ValuesQuad{TOps, TCodes, TVec, TReader}"/>'s order, so the output is
-    /// the same bits.
+    /// The first <c>D / 4W * 4W</c> channels of every row of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for
+    /// whole-element codes, four rows by four channel vectors at a time: 16 accumulators (two FMA pipes need more than the
+    /// two-vector step's 8; see <see cref="KeysQuad{TOps, TCodes, TVec, TReader}"/>). Each accumulator adds its tokens in
+    /// the two-vector step's order, so the output is the same bits. Returns the number of channels done.
     /// </summary>
     /// <remarks>
-    /// <see cref="ValuesQuad{TOps, TCodes, TVec, TReader}"/> serves any group size, so it broadcasts each weight twice (once
-    /// per pair of vectors, whose groups may differ) and addresses its vectors through a stride; on a Zen 5 EPYC this
-    /// form runs a 64-token run of 128 channels in about 1,190 cycles warm against 1,260 (README, "KV decode chains").
-    /// Forming each weight <c>p unit</c> as it is broadcast, without the weight block, ran 1,460: the multiply and a
-    /// register broadcast take two vector ports per weight, a broadcast from memory none.
+    /// Vectors 0-1 and 2-3 each lie in one group (G a multiple of 2 W): one weight broadcast per pair and row. With
+    /// <see cref="OneGroup"/> (one group per row, as fp16 values have) each token's weight is broadcast once per row for all
+    /// four vectors, from one pointer at constant row offsets; on a Zen 5 EPYC a 64-token run of 128 fp16 channels costs
+    /// about 1,190 cycles warm that way against 1,260 (README, "KV decode chains"). The vectors are read at fixed offsets
+    /// (W elements apart), and the groups are counted, not divided, since a division costs as much as a few tokens.
     /// </remarks>
+    // Not inlined (its 16 accumulators need the registers that ValuesWalk's own loops hold), and fully optimized at once.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    public static void ValuesHalves<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, byte* rows, long rowBytes, ref PrefetchCursor cursor)
+    private static int ValuesQuad<TOps, TCodes, TVec, TReader, TSpan>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
+        byte* stream, long first, int bits, long rowBytes, int rs, ref PrefetchCursor cursor)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+        where TSpan : struct, IGroupSpan
     {
         PrefetchCursor pf = cursor;
-        int d = tile.HeadDim, rowsPadded = (tile.Rows + 3) & ~3;
+        int w = TOps.Count, d = tile.HeadDim, rowsPadded = (tile.Rows + 3) & ~3, quads = d / (4 * w) * (4 * w);
+        // The byte distance of W whole elements: a constant for each reader, so the vectors sit at fixed offsets.
+        long vb = (long)TReader.Locate(null, w, bits, out _);
+        // The row distance of the weights and of the output as native integers: each broadcast addresses [p] or
+        // [p + 4 rs], and only one output pointer stays live (the token loop needs the other registers).
+        nint r1 = TSpan.Single ? Bk : rs, d1 = d;
         for (int r = 0; r < rowsPadded; r += 4)
         {
-            // Keys past a row's own limit have weight 0 (see PrepareValues), so each 4-row group runs to its largest limit.
+            // Keys past a row's own limit have weight 0, so each 4-row group runs to its largest limit.
             int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
-            for (int i = 0; i < d; i += 64)
+            // The groups of channels i and i + 2W, counted (no divisions: G is a multiple of 2W).
+            int g = 0, inGroup = 0;
+            for (int i = 0; i < quads; i += 4 * w)
             {
-                float* o0 = tile.O + r * d + i, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
-                // Alpha O + 0, as ValuesQuad starts from its (zero) offset sums: the same bits.
-                TVec al = TOps.Splat(tile.Alpha[r]), z = TOps.Zero;
-                TVec x00 = TOps.Fma(TOps.Load(o0), al, z), x01 = TOps.Fma(TOps.Load(o0 + 16), al, z);
-                TVec x02 = TOps.Fma(TOps.Load(o0 + 32), al, z), x03 = TOps.Fma(TOps.Load(o0 + 48), al, z);
-                al = TOps.Splat(tile.Alpha[r + 1]);
-                TVec x10 = TOps.Fma(TOps.Load(o1), al, z), x11 = TOps.Fma(TOps.Load(o1 + 16), al, z);
-                TVec x12 = TOps.Fma(TOps.Load(o1 + 32), al, z), x13 = TOps.Fma(TOps.Load(o1 + 48), al, z);
-                al = TOps.Splat(tile.Alpha[r + 2]);
-                TVec x20 = TOps.Fma(TOps.Load(o2), al, z), x21 = TOps.Fma(TOps.Load(o2 + 16), al, z);
-                TVec x22 = TOps.Fma(TOps.Load(o2 + 32), al, z), x23 = TOps.Fma(TOps.Load(o2 + 48), al, z);
-                al = TOps.Splat(tile.Alpha[r + 3]);
-                TVec x30 = TOps.Fma(TOps.Load(o3), al, z), x31 = TOps.Fma(TOps.Load(o3 + 16), al, z);
-                TVec x32 = TOps.Fma(TOps.Load(o3 + 32), al, z), x33 = TOps.Fma(TOps.Load(o3 + 48), al, z);
-                float* p = pw + r * Bk;
-                byte* v = rows + 2 * i;
-                for (int t = 0; t < n; t++, p++, v += rowBytes)
+                float* o0 = tile.O + r * d + i;
+                float* os = offsetSum + r;
+                int ga = g;
+                if ((inGroup += 2 * w) == groupSize) { inGroup = 0; g++; }
+                int gc = g;
+                if ((inGroup += 2 * w) == groupSize) { inGroup = 0; g++; }
+                // Vectors 0-1 and 2-3 each lie in one group (G a multiple of 2 W): one offset sum and one weight pointer per pair.
+                int sa = ga * rowsPadded, sc = gc * rowsPadded;
+                TVec al = TOps.Splat(tile.Alpha[r]), oa = TOps.Splat(os[sa]), oc = TOps.Splat(os[sc]);
+                TVec x00 = TOps.Fma(TOps.Load(o0), al, oa), x01 = TOps.Fma(TOps.Load(o0 + w), al, oa);
+                TVec x02 = TOps.Fma(TOps.Load(o0 + 2 * w), al, oc), x03 = TOps.Fma(TOps.Load(o0 + 3 * w), al, oc);
+                al = TOps.Splat(tile.Alpha[r + 1]); oa = TOps.Splat(os[sa + 1]); oc = TOps.Splat(os[sc + 1]);
+                TVec x10 = TOps.Fma(TOps.Load(o0 + d1), al, oa), x11 = TOps.Fma(TOps.Load(o0 + d1 + w), al, oa);
+                TVec x12 = TOps.Fma(TOps.Load(o0 + d1 + 2 * w), al, oc), x13 = TOps.Fma(TOps.Load(o0 + d1 + 3 * w), al, oc);
+                al = TOps.Splat(tile.Alpha[r + 2]); oa = TOps.Splat(os[sa + 2]); oc = TOps.Splat(os[sc + 2]);
+                TVec x20 = TOps.Fma(TOps.Load(o0 + 2 * d1), al, oa), x21 = TOps.Fma(TOps.Load(o0 + 2 * d1 + w), al, oa);
+                TVec x22 = TOps.Fma(TOps.Load(o0 + 2 * d1 + 2 * w), al, oc), x23 = TOps.Fma(TOps.Load(o0 + 2 * d1 + 3 * w), al, oc);
+                al = TOps.Splat(tile.Alpha[r + 3]); oa = TOps.Splat(os[sa + 3]); oc = TOps.Splat(os[sc + 3]);
+                TVec x30 = TOps.Fma(TOps.Load(o0 + 3 * d1), al, oa), x31 = TOps.Fma(TOps.Load(o0 + 3 * d1 + w), al, oa);
+                TVec x32 = TOps.Fma(TOps.Load(o0 + 3 * d1 + 2 * w), al, oc), x33 = TOps.Fma(TOps.Load(o0 + 3 * d1 + 3 * w), al, oc);
+                // With several groups per row, rows 2-3 read their weights through a second pointer.
+                float* pa = pw + ga * Bk + r * rs, pc = pw + gc * Bk + r * rs, pa2 = pa + 2 * r1, pc2 = pc + 2 * r1;
+                byte* v = TReader.Locate(stream, first * d + i, bits, out _);
+                for (float* end = pa + n; pa < end; pa++, pc++, pa2++, pc2++, v += rowBytes)
                 {
                     pf.Step(); pf.Step();
-                    TVec v0 = TReader.Read<TCodes, TVec>(v, 0, 0), v1 = TReader.Read<TCodes, TVec>(v + 32, 0, 0);
-                    TVec v2 = TReader.Read<TCodes, TVec>(v + 64, 0, 0), v3 = TReader.Read<TCodes, TVec>(v + 96, 0, 0);
-                    TileKernels.Fma4<TOps, TVec>(TOps.Splat(p[0]), v0, v1, v2, v3, ref x00, ref x01, ref x02, ref x03);
-                    TileKernels.Fma4<TOps, TVec>(TOps.Splat(p[Bk]), v0, v1, v2, v3, ref x10, ref x11, ref x12, ref x13);
-                    TileKernels.Fma4<TOps, TVec>(TOps.Splat(p[2 * Bk]), v0, v1, v2, v3, ref x20, ref x21, ref x22, ref x23);
-                    TileKernels.Fma4<TOps, TVec>(TOps.Splat(p[3 * Bk]), v0, v1, v2, v3, ref x30, ref x31, ref x32, ref x33);
+                    TVec v0 = TReader.Read<TCodes, TVec>(v, 0, 0), v1 = TReader.Read<TCodes, TVec>(v + vb, 0, 0);
+                    TVec v2 = TReader.Read<TCodes, TVec>(v + 2 * vb, 0, 0), v3 = TReader.Read<TCodes, TVec>(v + 3 * vb, 0, 0);
+                    Fma4x2<TOps, TVec, TSpan>(pa, pc, 0, v0, v1, v2, v3, ref x00, ref x01, ref x02, ref x03);
+                    Fma4x2<TOps, TVec, TSpan>(pa, pc, r1, v0, v1, v2, v3, ref x10, ref x11, ref x12, ref x13);
+                    if (TSpan.Single)
+                    {
+                        // One group per row: the rows' weights are Bk apart, constant offsets from one pointer.
+                        Fma4x2<TOps, TVec, TSpan>(pa, pc, 2 * r1, v0, v1, v2, v3, ref x20, ref x21, ref x22, ref x23);
+                        Fma4x2<TOps, TVec, TSpan>(pa, pc, 3 * r1, v0, v1, v2, v3, ref x30, ref x31, ref x32, ref x33);
+                    }
+                    else
+                    {
+                        Fma4x2<TOps, TVec, TSpan>(pa2, pc2, 0, v0, v1, v2, v3, ref x20, ref x21, ref x22, ref x23);
+                        Fma4x2<TOps, TVec, TSpan>(pa2, pc2, r1, v0, v1, v2, v3, ref x30, ref x31, ref x32, ref x33);
+                    }
                 }
-                TOps.Store(o0, x00); TOps.Store(o0 + 16, x01); TOps.Store(o0 + 32, x02); TOps.Store(o0 + 48, x03);
-                TOps.Store(o1, x10); TOps.Store(o1 + 16, x11); TOps.Store(o1 + 32, x12); TOps.Store(o1 + 48, x13);
-                TOps.Store(o2, x20); TOps.Store(o2 + 16, x21); TOps.Store(o2 + 32, x22); TOps.Store(o2 + 48, x23);
-                TOps.Store(o3, x30); TOps.Store(o3 + 16, x31); TOps.Store(o3 + 32, x32); TOps.Store(o3 + 48, x33);
+                TOps.Store(o0, x00); TOps.Store(o0 + w, x01); TOps.Store(o0 + 2 * w, x02); TOps.Store(o0 + 3 * w, x03);
+                TOps.Store(o0 + d1, x10); TOps.Store(o0 + d1 + w, x11); TOps.Store(o0 + d1 + 2 * w, x12); TOps.Store(o0 + d1 + 3 * w, x13);
+                TOps.Store(o0 + 2 * d1, x20); TOps.Store(o0 + 2 * d1 + w, x21); TOps.Store(o0 + 2 * d1 + 2 * w, x22); TOps.Store(o0 + 2 * d1 + 3 * w, x23);
+                TOps.Store(o0 + 3 * d1, x30); TOps.Store(o0 + 3 * d1 + w, x31); TOps.Store(o0 + 3 * d1 + 2 * w, x32); TOps.Store(o0 + 3 * d1 + 3 * w, x33);
             }
         }
         cursor = pf;
+        return quads;
     }
 
     /// <summary>
-    /// Four channel vectors of <see cref="ValuesWalk{TOps, TCodes, TVec, TReader}"/> for four rows and whole-element codes:
-    /// 16 accumulators (two FMA pipes need more than the two-vector step's 8; see <see cref="KeysQuad{TOps, TCodes, TVec, TReader}"/>).
-    /// Each accumulator adds its tokens in the two-vector step's order, so the output is the same bits.
+    /// One row's four accumulators of <see cref="ValuesQuad{TOps, TCodes, TVec, TReader, TSpan}"/>: vectors 0-1 weighted by
+    /// <c>pa[row]</c>, vectors 2-3 by <c>pc[row]</c>, or all four by <c>pa[row]</c> (one broadcast) when they share a group.
     /// </summary>
-    // Not inlined (its 16 accumulators need the registers that ValuesWalk's own loops hold), and fully optimized at once.
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void ValuesQuad<TOps, TCodes, TVec, TReader>(AttentionTile tile, float* pw, float* offsetSum, int groupSize,
-        byte* stream, long first, int bits, long rowBytes, int r, int i, int n, int rowsPadded, int rs, ref PrefetchCursor cursor)
-        where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct where TReader : struct, IUnitReader
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fma4x2<TOps, TVec, TSpan>(float* pa, float* pc, nint row, TVec v0, TVec v1, TVec v2, TVec v3,
+        ref TVec x0, ref TVec x1, ref TVec x2, ref TVec x3)
+        where TOps : struct, ISimd<TVec> where TVec : struct where TSpan : struct, IGroupSpan
     {
-        PrefetchCursor pf = cursor;
-        int w = TOps.Count, d = tile.HeadDim;
-        float* o0 = tile.O + r * d + i, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
-        float* os = offsetSum + r;
-        int ga = i / groupSize, gc = (i + 2 * w) / groupSize;
-        // Vectors 0-1 and 2-3 each lie in one group (G a multiple of 2 W): one offset sum and one weight pointer per pair.
-        int sa = ga * rowsPadded, sc = gc * rowsPadded;
-        TVec al = TOps.Splat(tile.Alpha[r]), oa = TOps.Splat(os[sa]), oc = TOps.Splat(os[sc]);
-        TVec x00 = TOps.Fma(TOps.Load(o0), al, oa), x01 = TOps.Fma(TOps.Load(o0 + w), al, oa);
-        TVec x02 = TOps.Fma(TOps.Load(o0 + 2 * w), al, oc), x03 = TOps.Fma(TOps.Load(o0 + 3 * w), al, oc);
-        al = TOps.Splat(tile.Alpha[r + 1]); oa = TOps.Splat(os[sa + 1]); oc = TOps.Splat(os[sc + 1]);
-        TVec x10 = TOps.Fma(TOps.Load(o1), al, oa), x11 = TOps.Fma(TOps.Load(o1 + w), al, oa);
-        TVec x12 = TOps.Fma(TOps.Load(o1 + 2 * w), al, oc), x13 = TOps.Fma(TOps.Load(o1 + 3 * w), al, oc);
-        al = TOps.Splat(tile.Alpha[r + 2]); oa = TOps.Splat(os[sa + 2]); oc = TOps.Splat(os[sc + 2]);
-        TVec x20 = TOps.Fma(TOps.Load(o2), al, oa), x21 = TOps.Fma(TOps.Load(o2 + w), al, oa);
-        TVec x22 = TOps.Fma(TOps.Load(o2 + 2 * w), al, oc), x23 = TOps.Fma(TOps.Load(o2 + 3 * w), al, oc);
-        al = TOps.Splat(tile.Alpha[r + 3]); oa = TOps.Splat(os[sa + 3]); oc = TOps.Splat(os[sc + 3]);
-        TVec x30 = TOps.Fma(TOps.Load(o3), al, oa), x31 = TOps.Fma(TOps.Load(o3 + w), al, oa);
-        TVec x32 = TOps.Fma(TOps.Load(o3 + 2 * w), al, oc), x33 = TOps.Fma(TOps.Load(o3 + 3 * w), al, oc);
-        float* pa = pw + ga * Bk + r * rs, pc = pw + gc * Bk + r * rs;
-        byte* v = TReader.Locate(stream, first * d + i, bits, out _);
-        long vb = TReader.Locate(stream, first * d + i + w, bits, out _) - v;
-        for (int t = 0; t < n; t++, pa++, pc++, v += rowBytes)
+        if (TSpan.Single)
         {
-            pf.Step(); pf.Step();
-            TVec v0 = TReader.Read<TCodes, TVec>(v, 0, 0), v1 = TReader.Read<TCodes, TVec>(v + vb, 0, 0);
-            TVec v2 = TReader.Read<TCodes, TVec>(v + 2 * vb, 0, 0), v3 = TReader.Read<TCodes, TVec>(v + 3 * vb, 0, 0);
-            TVec w0 = TOps.Splat(pa[0]), w1 = TOps.Splat(pc[0]);
-            x00 = TOps.Fma(w0, v0, x00); x01 = TOps.Fma(w0, v1, x01); x02 = TOps.Fma(w1, v2, x02); x03 = TOps.Fma(w1, v3, x03);
-            w0 = TOps.Splat(pa[rs]); w1 = TOps.Splat(pc[rs]);
-            x10 = TOps.Fma(w0, v0, x10); x11 = TOps.Fma(w0, v1, x11); x12 = TOps.Fma(w1, v2, x12); x13 = TOps.Fma(w1, v3, x13);
-            w0 = TOps.Splat(pa[2 * rs]); w1 = TOps.Splat(pc[2 * rs]);
-            x20 = TOps.Fma(w0, v0, x20); x21 = TOps.Fma(w0, v1, x21); x22 = TOps.Fma(w1, v2, x22); x23 = TOps.Fma(w1, v3, x23);
-            w0 = TOps.Splat(pa[3 * rs]); w1 = TOps.Splat(pc[3 * rs]);
-            x30 = TOps.Fma(w0, v0, x30); x31 = TOps.Fma(w0, v1, x31); x32 = TOps.Fma(w1, v2, x32); x33 = TOps.Fma(w1, v3, x33);
+            TileKernels.Fma4<TOps, TVec>(TOps.Splat(pa[row]), v0, v1, v2, v3, ref x0, ref x1, ref x2, ref x3);
+            return;
         }
-        TOps.Store(o0, x00); TOps.Store(o0 + w, x01); TOps.Store(o0 + 2 * w, x02); TOps.Store(o0 + 3 * w, x03);
-        TOps.Store(o1, x10); TOps.Store(o1 + w, x11); TOps.Store(o1 + 2 * w, x12); TOps.Store(o1 + 3 * w, x13);
-        TOps.Store(o2, x20); TOps.Store(o2 + w, x21); TOps.Store(o2 + 2 * w, x22); TOps.Store(o2 + 3 * w, x23);
-        TOps.Store(o3, x30); TOps.Store(o3 + w, x31); TOps.Store(o3 + 2 * w, x32); TOps.Store(o3 + 3 * w, x33);
-        cursor = pf;
+        TVec w0 = TOps.Splat(pa[row]), w1 = TOps.Splat(pc[row]);
+        x0 = TOps.Fma(w0, v0, x0); x1 = TOps.Fma(w0, v1, x1); x2 = TOps.Fma(w1, v2, x2); x3 = TOps.Fma(w1, v3, x3);
     }
 
     /// <summary>
@@ -651,3 +643,16 @@ internal static unsafe class CodeKernels
         where TOps : struct, ISimd<TVec> where TVec : struct =>
         TOps.Fma(TOps.Load(tile.O + r * tile.HeadDim + c), TOps.Splat(tile.Alpha[r]), TOps.Splat(offsetSum[g * rowsPadded + r]));
 }
+
+/// <summary>How many value groups four channel vectors of a <see cref="CodeKernels"/> value step span (known when the step is compiled).</summary>
+internal interface IGroupSpan
+{
+    /// <summary>True when a row is one group: all four vectors share each token's weight.</summary>
+    static abstract bool Single { get; }
+}
+
+/// <summary>One group per row (G = D, a multiple of 4 W): the weights of row k start at <c>pw + k Bk</c>.</summary>
+internal readonly struct OneGroup : IGroupSpan { public static bool Single => true; }
+
+/// <summary>Vectors 0-1 in one group, 2-3 in one group (G a multiple of 2 W).</summary>
+internal readonly struct TwoGroups : IGroupSpan { public static bool Single => false; }

@@ -263,10 +263,7 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
             CodeKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
-            if (TOps.Count == 16 && HeadDim % 64 == 0)
-                CodeKernels.ValuesHalves<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, rows, _rowBytes, ref pf);
-            else
-                CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
         }
         else
         {
