@@ -478,7 +478,7 @@ internal static unsafe class CodeKernels
     /// Vectors 0-1 and 2-3 each lie in one group (G a multiple of 2 W): one weight broadcast per pair and row. With
     /// <see cref="OneGroup"/> (one group per row, as fp16 values have) each token's weight is broadcast once per row for all
     /// four vectors, from one pointer at constant row offsets; on a Zen 5 EPYC a 64-token run of 128 fp16 channels costs
-    /// about 1,190 cycles warm that way against 1,260 (README, "KV decode chains"). The vectors are read at fixed offsets
+    /// about 1,150-1,250 cycles warm with its weights that way against 1,300 (README, "KV decode chains"). The vectors are read at fixed offsets
     /// (W elements apart), and the groups are counted, not divided, since a division costs as much as a few tokens.
     /// </remarks>
     // Not inlined (its 16 accumulators need the registers that ValuesWalk's own loops hold), and fully optimized at once.
