@@ -406,7 +406,7 @@ internal static unsafe class CodeKernels
             quads = ValuesQuad<TOps, TCodes, TVec, TReader, TwoGroups>(tile, pw, offsetSum, groupSize, stream, first, bits, rowBytes, rs, ref pf);
         for (int r = 0; r < rowsPadded && quads < d; r += 4)
         {
-            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            int n = tile.QuadLimit(r);
             float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
             TVec al0 = TOps.Splat(tile.Alpha[r]), al1 = TOps.Splat(tile.Alpha[r + 1]);
             TVec al2 = TOps.Splat(tile.Alpha[r + 2]), al3 = TOps.Splat(tile.Alpha[r + 3]);
@@ -497,8 +497,7 @@ internal static unsafe class CodeKernels
         nint r1 = TSpan.Single ? Bk : rs, d1 = d;
         for (int r = 0; r < rowsPadded; r += 4)
         {
-            // Keys past a row's own limit have weight 0, so each 4-row group runs to its largest limit.
-            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            int n = tile.QuadLimit(r);
             // The groups of channels i and i + 2W, counted (no divisions: G is a multiple of 2W).
             int g = 0, inGroup = 0;
             for (int i = 0; i < quads; i += 4 * w)
@@ -595,7 +594,7 @@ internal static unsafe class CodeKernels
         int rs = groups * Bk;
         for (int r = 0; r < rowsPadded; r += 4)
         {
-            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            int n = tile.QuadLimit(r);
             for (int c0 = 0; c0 < d; c0 += 64)
             {
                 // Unit k holds channels c0 + 16k .. c0 + 16k + 15, in group (c0 + 16k) / G.

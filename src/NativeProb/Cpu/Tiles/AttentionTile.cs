@@ -66,6 +66,13 @@ internal unsafe sealed class AttentionTile : IDisposable
     /// <summary>Each row's source query (unscaled).</summary>
     public readonly float** SrcRow;
 
+    /// <summary>
+    /// The most visible keys of rows <paramref name="r"/> to r + 3: the kernels that accumulate four rows at a time run to
+    /// it (keys past a row's own limit carry weight 0 there).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int QuadLimit(int r) => Math.Max(Math.Max(Limit[r], Limit[r + 1]), Math.Max(Limit[r + 2], Limit[r + 3]));
+
     /// <summary>Loads <see cref="SrcRow"/> rows scaled, and resets m, l and O.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Begin(int rows, float scale)

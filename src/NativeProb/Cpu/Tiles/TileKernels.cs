@@ -384,7 +384,7 @@ internal static unsafe class TileKernels
                 AccumulateRowPair<TOps, TVec>(tile, values, r + 2);
                 continue;
             }
-            int n = Math.Max(Math.Max(tile.Limit[r], tile.Limit[r + 1]), Math.Max(tile.Limit[r + 2], tile.Limit[r + 3]));
+            int n = tile.QuadLimit(r);
             if (n == 0) continue;
             float* p0 = tile.S + r * bk, p1 = p0 + bk, p2 = p1 + bk, p3 = p2 + bk;
             float* o0 = tile.O + r * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
