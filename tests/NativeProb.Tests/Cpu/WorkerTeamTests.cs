@@ -5,8 +5,9 @@ namespace NativeProb.Tests.Cpu;
 
 /// <summary>
 /// The attention workers (<see cref="ParallelWorkers"/> on <see cref="WorkerTeam"/>): every item runs exactly once
-/// whatever the thread count, failures come back to the caller and leave the team usable, and calls from several
-/// threads at once or from inside a worker fall back to the thread pool and still run every item.
+/// whatever the thread count, failures come back to the caller and leave the team usable, calls from several
+/// threads at once or from inside a worker fall back to the thread pool and still run every item, and a call never
+/// waits for a helper that had not started when its work ran out.
 /// </summary>
 public class WorkerTeamTests
 {
@@ -129,6 +130,55 @@ public class WorkerTeamTests
     }
 
     [Fact]
+    public async Task ACallDoesNotWaitForAHelperThatHasNotStartedWhenItsWorkIsDone()
+    {
+        int workers = Math.Min(2, WorkerTeam.MaxWorkers);
+        if (workers < 2) return;
+        // Not disposed: a helper that read the hook just before it is cleared may still wait on it.
+        var gate = new ManualResetEventSlim(false);
+        WorkerTeam.HelperGate = gate;
+        try
+        {
+            // The helper is held back before it claims its part: the calling thread does all the work and returns.
+            var seen = new int[workers];
+            // A TimeoutException here: the call waited for a helper that had not started.
+            await Task.Run(() => RunOnTeam(workers, w => Interlocked.Increment(ref seen[w]), skipLateHelpers: true)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(1, seen[0]);
+            Assert.All(seen.Skip(1), s => Assert.Equal(0, s));
+
+            // Items shared out from a counter: every one runs once, all on the calling thread's worker.
+            var runs = new int[200];
+            var states = new System.Collections.Concurrent.ConcurrentBag<Counter>();
+            await Task.Run(() => ParallelWorkers.Run(runs.Length, workers, () => { var c = new Counter(); states.Add(c); return c; },
+                (_, i) => Interlocked.Increment(ref runs[i]))).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.All(runs, r => Assert.Equal(1, r));
+            Assert.Single(states);
+        }
+        finally
+        {
+            WorkerTeam.HelperGate = null;
+            gate.Set();
+        }
+        // Released, the helper skips the parts it missed and serves the next calls as before.
+        EveryWorkerIndexRunsOnceOnItsOwnThreadBesideTheCaller();
+        EveryItemRunsExactlyOnce(1000, 2);
+    }
+
+    [Fact]
+    public void PrewakingRunsNothingAndLeavesTheTeamUsable()
+    {
+        // Any count is accepted (one worker or more than the team has: no helper or all of them).
+        WorkerTeam.Prewake(1);
+        WorkerTeam.Prewake(WorkerTeam.MaxWorkers + 3);
+        for (int rep = 0; rep < 20; rep++)
+        {
+            WorkerTeam.Prewake(2);
+            EveryItemRunsExactlyOnce(100, 2);
+        }
+        EveryWorkerIndexRunsOnceOnItsOwnThreadBesideTheCaller();
+    }
+
+    [Fact]
     public void WorkerCountOutsideTheTeamIsRejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => WorkerTeam.TryRun(1, _ => { }));
@@ -136,10 +186,10 @@ public class WorkerTeamTests
     }
 
     /// <summary>Runs on the team, waiting while other tests' calls hold it.</summary>
-    private static void RunOnTeam(int workers, Action<int> body)
+    private static void RunOnTeam(int workers, Action<int> body, bool skipLateHelpers = false)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!WorkerTeam.TryRun(workers, body))
+        while (!WorkerTeam.TryRun(workers, body, skipLateHelpers))
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "The worker team stayed busy for 30 s.");
             Thread.Sleep(1);

@@ -74,6 +74,8 @@ internal static class StoreAttention
         public long Run<TOps, TCodes, TVec>() where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
         {
             int n = Stores.Length;
+            // The helpers wake while the batch is planned (a sleeping one can take milliseconds).
+            WorkerTeam.Prewake(Threads);
             var sources = new Source<TOps, TVec>[n];
             var tiles = new List<TileItem>[n];
             double work = 0;
@@ -114,6 +116,7 @@ internal static class StoreAttention
 
         public long Run<TOps, TCodes, TVec>() where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
         {
+            WorkerTeam.Prewake(Call.Threads);
             var runs = new List<(int Start, int Count)>();
             List<TileItem> tiles = TilesInRuns(Store, Call, runs);
             long maxRuns = TilePlan.MaxUnits(tiles, 1);

@@ -45,8 +45,10 @@ internal static class ParallelWorkers
             Worker(0);
             return;
         }
-        // The team, unless another call holds it (then the thread pool's workers, as before the team existed).
-        if (WorkerTeam.TryRun(team, Worker)) return;
+        // The team, unless another call holds it (then the thread pool's workers, as before the team existed). The
+        // calling thread's worker returns only when every item is taken, so a helper that starts later has nothing
+        // left: the call does not wait for it.
+        if (WorkerTeam.TryRun(team, Worker, skipLateHelpers: true)) return;
         Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, Worker);
     }
 }
