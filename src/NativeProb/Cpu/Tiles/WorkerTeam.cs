@@ -14,8 +14,8 @@ namespace NativeProb.Cpu.Tiles;
 /// <remarks>
 /// A call may let helpers that have not started by the time its own body returns be skipped (bodies that share out
 /// items from a common counter, whose calling thread returns only when none is left): such a call never waits for a
-/// helper that arrives after the work is gone. On a two-core Zen 5 EPYC guest a sleeping helper now and then took 0.5
-/// to 9 ms to start, and one-sequence calls whose work the calling thread had finished in 0.1 ms waited that long.
+/// helper that arrives after the work is gone. On a two-core Zen 5 EPYC guest a sleeping helper now and then took 0.4
+/// to 9 ms to start, and one-sequence calls whose work the calling thread had finished in 0.1-0.5 ms waited that long.
 /// A call that finds the team busy (another thread's call, or a call from inside a body) gets <c>false</c> from
 /// <see cref="TryRun"/> and runs its own way. Helpers are background threads made on first need, at most one fewer
 /// than the processor count, and live as long as the process.
