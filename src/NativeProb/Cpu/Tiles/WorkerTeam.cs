@@ -84,9 +84,10 @@ internal static class WorkerTeam
     /// </summary>
     public static void Prewake(int workers)
     {
-        if (workers < 2 || Volatile.Read(ref _busy) != 0) return;
-        Helper[] helpers = Ensure(Math.Min(workers, MaxWorkers) - 1);
-        for (int i = 0; i < Math.Min(workers, MaxWorkers) - 1; i++) helpers[i].Wake();
+        int count = Math.Min(workers, MaxWorkers) - 1;
+        if (count < 1 || Volatile.Read(ref _busy) != 0) return;
+        Helper[] helpers = Ensure(count);
+        for (int i = 0; i < count; i++) helpers[i].Wake();
     }
 
     private static Helper[] Ensure(int count)
