@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.CompilerServices;
 using NativeProb.Cpu.Simd;
 using NativeProb.Cpu.Tiles;
 
@@ -45,6 +46,7 @@ internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDi
     public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => new(null, Scores<TOps, TVec>, Values<TOps, TVec>);
 
     /// <summary>The run's scores; the kernel's prefetches follow into the rows of the run the walk visits next (<see cref="KvScratch.AheadStart"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scores<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         bool ahead = scratch.AheadCount > 0;
@@ -52,10 +54,13 @@ internal sealed unsafe class Fp32Store(IKvMemory memory, int kvHeads, int headDi
             ahead ? KeyRow(scratch.AheadHead, scratch.AheadStart) : null, ahead ? ValueRow(scratch.AheadHead, scratch.AheadStart) : null);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Values<TOps, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct =>
         TileKernels.AccumulateValues<TOps, TVec>(tile, ValueRow(head, start));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float* KeyRow(int head, int token) => (float*)UnitBase(head, token) + (long)(token % AttentionTile.BlockKeys) * HeadDim;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float* ValueRow(int head, int token) => (float*)(UnitBase(head, token) + RowsBytes) + (long)(token % AttentionTile.BlockKeys) * HeadDim;
 }

@@ -66,6 +66,7 @@ internal sealed unsafe class GroupedStore : KvStore
     private long ResidualPageBytes => 2 * ResidualHalfBytes;
 
     /// <summary>The fp32 key (or value) row of residual token <paramref name="token"/> (any position in the last, partial chunk) of a KV head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private float* ResidualRow(bool value, int head, int token)
     {
         int local = token % _s;
@@ -461,7 +462,7 @@ internal sealed unsafe class GroupedStore : KvStore
     }
 
     public override StoreKernels Kernels<TOps, TCodes, TVec>(CpuPath path, bool integer) => integer
-        ? new(null, (tile, scratch, head, start, count) => IntegerScores<TOps, TCodes, TVec>(path, tile, scratch, head, start, count), Values<TOps, TCodes, TVec>)
+        ? new(null, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (tile, scratch, head, start, count) => IntegerScores<TOps, TCodes, TVec>(path, tile, scratch, head, start, count), Values<TOps, TCodes, TVec>)
         : new(null, Scores<TOps, TCodes, TVec>, Values<TOps, TCodes, TVec>);
 
     /// <summary>
@@ -507,6 +508,7 @@ internal sealed unsafe class GroupedStore : KvStore
     }
 
     /// <summary>Runs of a quantized chunk, or of the full-precision residual (the exact kernel's row-major layout).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
@@ -515,6 +517,7 @@ internal sealed unsafe class GroupedStore : KvStore
         else ResidualScores<TOps, TVec>(tile, head, start, count);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Values<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
@@ -525,6 +528,7 @@ internal sealed unsafe class GroupedStore : KvStore
 
 
     /// <summary>Scores of a residual run; the kernel's prefetches follow into the next residual page.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ResidualScores<TOps, TVec>(AttentionTile tile, int head, int start, int count) where TOps : struct, ISimd<TVec> where TVec : struct
     {
         int next = start + count;
@@ -571,6 +575,7 @@ internal sealed unsafe class GroupedStore : KvStore
     }
 
     /// <summary>The run after (chunk ci, token rel, count keys) when it is a quantized one: its chunk, first token and length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool NextRun(int ci, int rel, int count, out Chunk? chunk, out int nextRel, out int nextCount)
     {
         chunk = null;
@@ -583,6 +588,7 @@ internal sealed unsafe class GroupedStore : KvStore
     }
 
     /// <summary>Requests a run's key scales and mins now and returns a cursor over its key codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PrefetchCursor KeyPrefetch(Chunk chunk, int head, int rel, int count)
     {
         int d = HeadDim, groups = (count + _g - 1) / _g;
@@ -594,6 +600,7 @@ internal sealed unsafe class GroupedStore : KvStore
     }
 
     /// <summary>Requests a run's value scales and mins now and returns a cursor over its value codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private PrefetchCursor ValuePrefetch(Chunk chunk, int head, int rel, int count)
     {
         for (int g = 0; g < _valueGroups; g++)

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.CompilerServices;
 using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Cpu.KvCache;
@@ -39,9 +40,11 @@ internal abstract unsafe class PagedTokenStore : KvStore
     public override IEnumerable<long> BlockSizes => [PageBytes];
 
     /// <summary>The first byte of the unit of token <paramref name="token"/> and KV head <paramref name="head"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     protected byte* UnitBase(int head, int token) => UnitIn(Pages[token / PageTokens].Pointer, head, token % PageTokens);
 
     /// <summary>The unit of KV head <paramref name="head"/> holding a page's token <paramref name="local"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     protected byte* UnitIn(byte* page, int head, int local) => page + ((long)(local / AttentionTile.BlockKeys) * KvHeads + head) * RunBytes;
 
     /// <summary>Writes tokens j .. j + count of the <c>[Hkv, n, D]</c> inputs into a page from its token <paramref name="local"/>.</summary>

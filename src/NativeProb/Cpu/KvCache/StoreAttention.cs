@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using System.Runtime.CompilerServices;
 using NativeProb.Attention;
 using NativeProb.Cpu.Simd;
 using NativeProb.Cpu.Tiles;
@@ -142,6 +143,9 @@ internal static class StoreAttention
 
         public readonly KvScratch CreateScratch() => KvScratch.Rent(Call.Shape.HeadDim);
 
+        // The walks, the stores' per-run kernels and the helpers they call are compiled optimized at first call: as
+        // tier-0 code (until some 30 calls and a background compile promote them) they ran once per 64-key run.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly unsafe long Walk(in TileItem it, AttentionTile tile, KvScratch scratch)
         {
             Kernels.Begin?.Invoke(tile, scratch);
@@ -161,6 +165,7 @@ internal static class StoreAttention
         /// after head (<see cref="KvStore.HeadsTogether"/>) is read in address order; the kernels request the unit
         /// <see cref="AheadUnits"/> steps later in this order.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly unsafe long WalkHeads(in TileItem it, AttentionTile[] tiles, KvScratch[] scratch)
         {
             int heads = it.HeadCount;
@@ -182,6 +187,7 @@ internal static class StoreAttention
         }
 
         /// <summary>Names the run the kernels request ahead: run <paramref name="k"/> of KV head <paramref name="head"/>, if it exists.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void Ahead(KvScratch scratch, int head, long k)
         {
             scratch.AheadCount = k < Runs.Length ? Runs[k].Count : 0;

@@ -115,10 +115,12 @@ internal sealed unsafe class TokenStore : PagedTokenStore
     /// Where token t of KV head h lives: its key tile and lane in it, its value row, and its first value scale
     /// (value scales are <c>[64-token tile][block][64]</c>, so a block's scales step by 64).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Locate(int h, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales) =>
         Locate(UnitBase(h, t), t % Bk, out tile, out slot, out row, out valueScales);
 
     /// <summary>Token t (0..63) of the unit whose bytes start at <paramref name="unit"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Locate(byte* unit, int t, out byte* tile, out int slot, out byte* row, out ushort* valueScales)
     {
         // fp16 keys are one 64-token tile [D][64]: a channel's 64 tokens are one 128-byte run, so the score kernel

@@ -39,7 +39,7 @@ internal static unsafe class TileDriver
             var total = new long[1];
             int headDim = calls[0].Shape.HeadDim;
             TSource first = sources[0];
-            ParallelWorkers.Run(items.Length, threads, () => new WorkerTiles<TScratch>(headDim, first.CreateScratch), (w, index) =>
+            ParallelWorkers.Run(items.Length, threads, () => new WorkerTiles<TScratch>(headDim, first.CreateScratch), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (w, index) =>
             {
                 TileItem it = items[index];
                 int b = it.Call, heads = it.HeadCount;
