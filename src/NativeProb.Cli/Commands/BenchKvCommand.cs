@@ -159,6 +159,7 @@ internal static class BenchKvCommand
                 }
             });
         }
+        JitWarmup.Result? warmup = null;
         if (s.Timing)
         {
             // Round-robin over the formats, so that load from other processes hits every format alike; the
@@ -166,16 +167,24 @@ internal static class BenchKvCommand
             var times = caches.Select(_ => new List<double>()).ToList();
             var passes = caches.Select(_ => new List<double>()).ToList();
             var o = new float[q.Length];
-            console.Status().Start($"timing {s.Reps} decode steps per format, interleaved, cold cache", _ =>
+            console.Status().Start($"warming up until the JIT is quiet, then timing {s.Reps} decode steps per format, interleaved, cold cache", _ =>
             {
-                for (int rep = -2; rep < s.Reps; rep++)
+                // Untimed rounds of every format until no method has been compiled for a while (see JitWarmup).
+                warmup = JitWarmup.Run(() =>
+                {
+                    for (int f = 0; f < caches.Count; f++)
+                    {
+                        paired!.Pass();
+                        Attend(caches[f], rows[f].P, o);
+                    }
+                });
+                for (int rep = 0; rep < s.Reps; rep++)
                     for (int f = 0; f < caches.Count; f++)
                     {
                         double gbps = paired!.Pass();
                         long t0 = Stopwatch.GetTimestamp();
                         Attend(caches[f], rows[f].P, o);
                         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                        if (rep < 0) continue;
                         times[f].Add(ms);
                         passes[f].Add(gbps);
                     }
@@ -238,6 +247,12 @@ internal static class BenchKvCommand
                 }
                 obj["cold"] = true;
                 obj["reps"] = s.Reps;
+                if (warmup is { } w)
+                {
+                    obj["warmup_steps"] = w.Steps;
+                    obj["warmup_seconds"] = Math.Round(w.Seconds, 3);
+                    obj["warmup_capped"] = w.Capped;
+                }
             }
             results.Add(obj);
             table.AddRow(name, r.P.ToString(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.RelDeq), E(r.Kl),

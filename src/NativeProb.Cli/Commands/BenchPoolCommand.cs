@@ -37,20 +37,27 @@ internal static class BenchPoolCommand
         // 31: single reps of the speed-up scatter by about +-10% on a shared host, and the compute-bound formats gain only a
         // few percent from batching. On a Zen 5 EPYC guest KIVI-2's median at batch 32 came out 0.94-1.05 over six runs
         // of 15 reps and 1.06 / 1.09 in two runs of 61; 31 halve the variance of 15's median for about a second per row.
-        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 31, Description = "Timed decode steps per row, batched and separate interleaved (medians reported)." };
+        var reps = new Option<int>("--reps") { DefaultValueFactory = _ => 31, Description = "Timed decode steps per row, batched and separate interleaved (medians reported), after untimed steps until the JIT is quiet." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 42, Description = "Seed of the lengths, keys, values and queries." };
+        var warmup = new Option<string>("--warmup")
+        {
+            DefaultValueFactory = _ => "auto",
+            Description = $"Untimed pairs of steps before each row's timing: auto (until no method has been compiled for {JitWarmup.QuietSteps} pairs and " +
+                $"{JitWarmup.QuietSeconds} s, at most {JitWarmup.MaxSeconds} s: the timed steps then run the JIT's optimized code) | N (exactly N pairs).",
+        };
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadCountsOption();
         var json = CliParsing.JsonOption();
         var command = new Command("pool", "Benchmark the paged KV pool: sequences a budget holds per format, batched decode against one call per sequence.")
         {
-            budget, formats, batch, lengths, heads, kvHeads, dim, reps, seed, path, threads, json,
+            budget, formats, batch, lengths, heads, kvHeads, dim, reps, seed, warmup, path, threads, json,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
             var set = new Settings(parse.GetValue(budget), ParseFormats(parse.GetValue(formats)), ParseBatches(parse.GetValue(batch)),
                 PoolLengths.Parse(parse.GetValue(lengths)), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
-                CliParsing.Paths(parse.GetValue(path)), CliParsing.ThreadCounts(parse.GetValue(threads)!), parse.GetValue(reps), parse.GetValue(seed));
+                CliParsing.Paths(parse.GetValue(path)), CliParsing.ThreadCounts(parse.GetValue(threads)!), parse.GetValue(reps), parse.GetValue(seed),
+                ParseWarmup(parse.GetValue(warmup)));
             JsonArray results = Run(set, AnsiConsole.Console);
             if (parse.GetValue(json) is { } file) JsonOut.Write(file, results);
             return 0;
@@ -60,7 +67,7 @@ internal static class BenchPoolCommand
 
     /// <summary>The benchmark's settings; every (format, path, thread count, batch) is a row.</summary>
     internal sealed record Settings(int BudgetMib, KvFormat[] Formats, int[] Batches, PoolLengths Lengths, int Heads, int KvHeads, int Dim,
-        CpuPath[] Paths, int[] Threads, int Reps, int Seed)
+        CpuPath[] Paths, int[] Threads, int Reps, int Seed, int? WarmupPairs = null)
     {
         public long BudgetBytes => BudgetMib * 1048576L;
     }
@@ -71,6 +78,15 @@ internal static class BenchPoolCommand
         if (names.Length == 0) throw new ArgumentException("--formats lists no format.");
         return names.Select(n => KvFormats.Names.Contains(n, StringComparer.OrdinalIgnoreCase) ? KvFormats.Parse(n)
             : throw new ArgumentException($"--formats: unknown KV format '{n}'; expected one of {string.Join(", ", KvFormats.Names)}.")).Distinct().ToArray();
+    }
+
+    /// <summary><c>--warmup</c>: null for auto (until the JIT is quiet), else a fixed count of untimed pairs.</summary>
+    internal static int? ParseWarmup(string? text)
+    {
+        string t = (text ?? "auto").Trim();
+        if (t.Equals("auto", StringComparison.OrdinalIgnoreCase)) return null;
+        return int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 100_000
+            ? n : throw new ArgumentException($"--warmup takes auto or a count of untimed step pairs (0..100000); got '{text}'.");
     }
 
     internal static int[] ParseBatches(string? text)
@@ -207,7 +223,7 @@ internal static class BenchPoolCommand
     /// <summary>One measured (format, path, threads, batch): the medians of the batched and separate step times, and the
     /// quartiles of the per-rep ratios separate / batched (each rep times both, back to back).</summary>
     private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength, double Ms, double SeparateMs,
-        (double Q1, double Median, double Q3) Speedup, PairedRatio Paired);
+        (double Q1, double Median, double Q3) Speedup, PairedRatio Paired, JitWarmup.Result Warmup);
 
     internal static JsonArray Run(Settings s, IAnsiConsole console)
     {
@@ -253,7 +269,8 @@ internal static class BenchPoolCommand
                     var batched = new List<double>();
                     var separate = new List<double>();
                     var batchedPasses = new List<double>();
-                    console.Status().Start($"{format.Name()} batch {seqs.Count} {path} {threads} threads: timing {s.Reps} decode steps, batched and separate interleaved, cold cache", _ =>
+                    JitWarmup.Result warmup = default;
+                    console.Status().Start($"{format.Name()} batch {seqs.Count} {path} {threads} threads: warming up until the JIT is quiet, then timing {s.Reps} decode steps, batched and separate interleaved, cold cache", _ =>
                     {
                         void Batched() => pool.Attend(seqs, q.Span, o.Span, s.Heads, default, options);
                         void Separate()
@@ -269,13 +286,15 @@ internal static class BenchPoolCommand
                             step();
                             return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                         }
-                        // One untimed step of each first; then alternate which goes first, so that drift hits both alike.
-                        for (int rep = -1; rep < s.Reps; rep++)
+                        // Untimed pairs until the JIT is quiet; then alternate which goes first, so that drift hits both alike.
+                        warmup = s.WarmupPairs is int fixedPairs
+                            ? JitWarmup.Fixed(fixedPairs, () => { Time(Batched); Time(Separate); })
+                            : JitWarmup.Run(() => { Time(Batched); Time(Separate); });
+                        for (int rep = 0; rep < s.Reps; rep++)
                         {
                             double tb, ts, pass;
                             if ((rep & 1) == 0) { tb = Time(Batched); pass = lastPass; ts = Time(Separate); }
                             else { ts = Time(Separate); tb = Time(Batched); pass = lastPass; }
-                            if (rep < 0) continue;
                             batched.Add(tb);
                             separate.Add(ts);
                             batchedPasses.Add(pass);
@@ -287,7 +306,7 @@ internal static class BenchPoolCommand
                     rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
                         BenchTiming.Median(batched), BenchTiming.Median(separate),
                         (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75)),
-                        PairedReadProbe.Ratio(batched, batchedPasses, seqs.Sum(x => x.BytesUsed))));
+                        PairedReadProbe.Ratio(batched, batchedPasses, seqs.Sum(x => x.BytesUsed)), warmup));
                 }
                 foreach (KvSequence seq in filled.Sequences) seq.Free();
             }
@@ -346,6 +365,9 @@ internal static class BenchPoolCommand
                 ["cpu_model"] = MachineInfo.CpuModel,
                 ["cold"] = true,
                 ["reps"] = s.Reps,
+                ["warmup_steps"] = r.Warmup.Steps,
+                ["warmup_seconds"] = Math.Round(r.Warmup.Seconds, 3),
+                ["warmup_capped"] = r.Warmup.Capped,
                 ["seed"] = s.Seed,
             };
             r.Paired.AddTo(obj);
@@ -368,7 +390,7 @@ internal static class BenchPoolCommand
         console.MarkupLine(Markup.Escape($"KV pool budget={s.BudgetMib} MiB lengths={lengthText} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}") +
             (pathColumn ? "" : $" path={s.Paths[0]}") + (threadColumn ? "" : $" threads={s.Threads[0]}") + "; " +
             $"machine read {string.Join(", ", s.Threads.Select(t => $"{readGbps[t].ToString("F1", CultureInfo.InvariantCulture)} GB/s ({t} threads)"))}; " +
-            "one decode step, cold cache (a read pass with the step's threads before each step); separate = one call per sequence; speed-up = median over reps of separate / batched");
+            "one decode step, cold cache (a read pass with the step's threads before each step), timed after untimed steps until the JIT is quiet; separate = one call per sequence; speed-up = median over reps of separate / batched");
         console.Write(table);
         if (rows.Any(r => r.Used < r.Batch))
             console.MarkupLine("* fewer sequences fit than the batch asks for: the batch is all of them.");

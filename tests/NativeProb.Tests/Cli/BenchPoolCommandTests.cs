@@ -18,7 +18,7 @@ public class BenchPoolCommandTests : IDisposable
 
     private string P(string name) => Path.Combine(_dir, name);
 
-    private static readonly string[] Tiny = ["bench", "pool", "--budget-mib", "8", "--heads", "4", "--kv-heads", "2", "--dim", "64", "--reps", "2", "--threads", "1"];
+    private static readonly string[] Tiny = ["bench", "pool", "--budget-mib", "8", "--heads", "4", "--kv-heads", "2", "--dim", "64", "--reps", "2", "--warmup", "1", "--threads", "1"];
 
     private static int Invoke(params string[] args) => CommandRegistry.Root().Parse(args).Invoke();
 
@@ -69,6 +69,10 @@ public class BenchPoolCommandTests : IDisposable
                 r["machine_read_gbps"]!.GetValue<double>(), 3);
             double pq1 = r["ratio_to_paired_read_q1"]!.GetValue<double>(), pm = r["ratio_to_paired_read"]!.GetValue<double>(), pq3 = r["ratio_to_paired_read_q3"]!.GetValue<double>();
             Assert.True(r["paired_read_gbps"]!.GetValue<double>() > 0 && pq1 > 0 && pq1 <= pm && pm <= pq3, $"paired quartiles {pq1} <= {pm} <= {pq3}");
+            // --warmup 1: one untimed pair before the timing, recorded.
+            Assert.Equal(1, r["warmup_steps"]!.GetValue<int>());
+            Assert.False(r["warmup_capped"]!.GetValue<bool>());
+            Assert.True(r["warmup_seconds"]!.GetValue<double>() >= 0);
         }
         int fp16 = rows[0]!["sequences_fit"]!.GetValue<int>(), saq = rows[3]!["sequences_fit"]!.GetValue<int>();
         Assert.InRange(fp16, 1, 99);                              // the 100-batch row is one that did not fit
@@ -88,6 +92,18 @@ public class BenchPoolCommandTests : IDisposable
         Assert.Equal(3.25, BenchTiming.Quantile([4.0, 1.0, 3.0, 2.0], 0.75), 12);
         Assert.Equal(3.0, BenchTiming.Quantile([5.0, 3.0, 1.0], 0.5), 12);
         Assert.Equal(7.0, BenchTiming.Quantile([7.0], 0.25), 12);
+    }
+
+    [Fact]
+    public void WarmupIsAutoOrACount()
+    {
+        Assert.Null(BenchPoolCommand.ParseWarmup("auto"));
+        Assert.Null(BenchPoolCommand.ParseWarmup(" AUTO "));
+        Assert.Null(BenchPoolCommand.ParseWarmup(null));
+        Assert.Equal(0, BenchPoolCommand.ParseWarmup("0"));
+        Assert.Equal(12, BenchPoolCommand.ParseWarmup("12"));
+        Assert.Throws<ArgumentException>(() => BenchPoolCommand.ParseWarmup("+3"));
+        Assert.Throws<ArgumentException>(() => BenchPoolCommand.ParseWarmup("1.5"));
     }
 
     /// <summary>Filling stops at the first sequence the budget refuses and frees it: the pool then holds exactly the fitted ones.</summary>
@@ -124,6 +140,9 @@ public class BenchPoolCommandTests : IDisposable
     [InlineData("--budget-mib", "0", "--budget-mib")]
     [InlineData("--heads", "3", "--heads")]
     [InlineData("--dim", "40", "--dim")]
+    [InlineData("--warmup", "-1", "--warmup")]
+    [InlineData("--warmup", "soon", "--warmup")]
+    [InlineData("--warmup", "100001", "--warmup")]
     public void BadOptionsAreExitCode2AndNameTheOption(string option, string value, string named)
     {
         var (rc, text) = Captured(() => Invoke(With(("--lengths", "fixed:300"), ("--json", P("x.json")), (option, value))));
