@@ -140,12 +140,7 @@ internal static class BenchAttentionCommand
             row["machine_read_gbps_after"] = Math.Round(readAfter, 3);
             row["machine_fma_gflops"] = Math.Round(fmaGflops, 2);
             pairedRatio?.AddTo(row);
-            if (warm is { } wu)
-            {
-                row["warmup_steps"] = wu.Steps;
-                row["warmup_seconds"] = Math.Round(wu.Seconds, 3);
-                row["warmup_capped"] = wu.Capped;
-            }
+            warm?.AddTo(row);
             results.Add(row);
             table.AddRow(path.ToString(), bias.Name, F(ms, 3), F(rates.Gflops, 1), F(rates.KvGbps, 2), F(rates.Ratio, 3),
                 pairedRatio is { } pr ? $"{F(pr.Median, 3)} of {F(pr.ReadGbps, 1)}" : "-", relError.ToString("E2", CultureInfo.InvariantCulture));

@@ -247,12 +247,7 @@ internal static class BenchKvCommand
                 }
                 obj["cold"] = true;
                 obj["reps"] = s.Reps;
-                if (warmup is { } w)
-                {
-                    obj["warmup_steps"] = w.Steps;
-                    obj["warmup_seconds"] = Math.Round(w.Seconds, 3);
-                    obj["warmup_capped"] = w.Capped;
-                }
+                warmup?.AddTo(obj);
             }
             results.Add(obj);
             table.AddRow(name, r.P.ToString(), F(r.Bits, 2), F(r.Bytes / 1048576.0, 1), E(r.Rel), E(r.RelDeq), E(r.Kl),

@@ -365,12 +365,10 @@ internal static class BenchPoolCommand
                 ["cpu_model"] = MachineInfo.CpuModel,
                 ["cold"] = true,
                 ["reps"] = s.Reps,
-                ["warmup_steps"] = r.Warmup.Steps,
-                ["warmup_seconds"] = Math.Round(r.Warmup.Seconds, 3),
-                ["warmup_capped"] = r.Warmup.Capped,
                 ["seed"] = s.Seed,
             };
             r.Paired.AddTo(obj);
+            r.Warmup.AddTo(obj);
             if (s.Lengths.IsZipf) obj["zipf_exponent"] = Math.Round(PoolLengths.ZipfExponent, 6);
             if (r.Used < r.Batch) obj["note"] = $"only {r.Used} sequences fit; the batch uses all of them";
             results.Add(obj);
