@@ -215,20 +215,12 @@ internal sealed unsafe class TokenStore : PagedTokenStore
     private void Scores<TOps, TCodes, TVec>(AttentionTile tile, KvScratch scratch, int head, int start, int count)
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
-        Locate(head, start, out byte* tiles, out _, out _, out _);
+        Locate(head, start, out byte* tiles, out _, out byte* rows, out ushort* valueScales);
         int d = HeadDim;
-        // Request the key tiles of the run the walk visits later while this run's keys are scored (a line per kernel step).
-        var pf = default(PrefetchCursor);
-        if (scratch.AheadCount > 0)
-        {
-            Locate(scratch.AheadHead, scratch.AheadStart, out byte* aheadTiles, out _, out _, out _);
-            // fp16's 64-token tile holds a channel's tokens 0-31 and 32-63 in the two lines of its 128-byte row: a run
-            // of at most 32 tokens (a sequence's newest) is read from the first line of each row only.
-            if (_encoding == TokenEncoding.Fp16)
-                pf = new PrefetchCursor(aheadTiles, 4 * _tileBytes, scratch.AheadCount <= 32 ? 128 : 64);
-            else
-                pf = new PrefetchCursor(aheadTiles, ((scratch.AheadCount + 15) >> 4) * _tileBytes);
-        }
+        // Request this run's value rows (and block scales) while its keys are scored: the walk reads them next, after
+        // the softmax, so the lines it requests run half a unit ahead of its reads, in address order.
+        var pf = new PrefetchCursor(rows, (long)count * _rowBytes);
+        if (_encoding != TokenEncoding.Fp16) Prefetch.RangeL2((float*)valueScales, _blocks * 32);
         switch (_encoding)
         {
             case TokenEncoding.Fp16:
@@ -252,14 +244,17 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         where TOps : struct, ISimd<TVec> where TCodes : struct, ICodeOps<TVec> where TVec : struct
     {
         Locate(head, start, out _, out _, out byte* rows, out ushort* firstScale);
-        // Request the value rows (and block scales) of the run the walk visits later while this run's values accumulate.
-        bool more = scratch.AheadCount > 0;
-        ushort* aheadScales = null;
+        // Request the key tiles of the run the walk visits later while this run's values accumulate (a line per kernel step).
         var pf = default(PrefetchCursor);
-        if (more)
+        if (scratch.AheadCount > 0)
         {
-            Locate(scratch.AheadHead, scratch.AheadStart, out _, out _, out byte* aheadRows, out aheadScales);
-            pf = new PrefetchCursor(aheadRows, (long)scratch.AheadCount * _rowBytes);
+            Locate(scratch.AheadHead, scratch.AheadStart, out byte* aheadTiles, out _, out _, out _);
+            // fp16's 64-token tile holds a channel's tokens 0-31 and 32-63 in the two lines of its 128-byte row: a run
+            // of at most 32 tokens (a sequence's newest) is read from the first line of each row only.
+            if (_encoding == TokenEncoding.Fp16)
+                pf = new PrefetchCursor(aheadTiles, 4 * _tileBytes, scratch.AheadCount <= 32 ? 128 : 64);
+            else
+                pf = new PrefetchCursor(aheadTiles, ((scratch.AheadCount + 15) >> 4) * _tileBytes);
         }
         if (_encoding == TokenEncoding.Fp16)
         {
@@ -271,7 +266,6 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         {
             // Runs start on 64-token boundaries: each block's scales for the run are 64 contiguous halves.
             ushort* runScales = firstScale;
-            if (more) Prefetch.RangeL2((float*)aheadScales, _blocks * 32);
             // int4 stores code + 8: value = (code - 8) d, so the offset is -8 d; int8 has none.
             CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
                 count, _blocks, scratch.Pw, scratch.OffsetSum);
