@@ -88,20 +88,20 @@ internal static class BenchAttentionCommand
                     var options = new AttentionOptions { Causal = set.Causal, Bias = bias, Path = path, MaxDegreeOfParallelism = set.Threads };
                     int warmup = Math.Max(3, copies);
                     var passes = new List<double>();
+                    void Step(int i)
+                    {
+                        var (k, v) = caches[i % copies];
+                        FlashAttention.Forward(q, k.Span, v.Span, o, s, options);
+                    }
                     // Decode steps are short enough for once-per-call code at tier 0 (and the JIT's background
                     // compiles) to show: untimed calls until the JIT is quiet first (see JitWarmup).
                     int w = 0;
                     JitWarmup.Result? warm = set.Decode ? JitWarmup.Run(() =>
                     {
                         paired?.Pass();
-                        var (k, v) = caches[w++ % copies];
-                        FlashAttention.Forward(q, k.Span, v.Span, o, s, options);
+                        Step(w++);
                     }) : null;
-                    double[] times = BenchTiming.TimesMs(i =>
-                    {
-                        var (k, v) = caches[i % copies];
-                        FlashAttention.Forward(q, k.Span, v.Span, o, s, options);
-                    }, warmup, set.Reps, paired is null ? null : i =>
+                    double[] times = BenchTiming.TimesMs(Step, warmup, set.Reps, paired is null ? null : i =>
                     {
                         double gbps = paired.Pass();
                         if (i >= warmup) passes.Add(gbps);
