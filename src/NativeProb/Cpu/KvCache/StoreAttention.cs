@@ -36,6 +36,13 @@ internal static class StoreAttention
     /// </summary>
     public static void RunBatch(CpuPath path, KvStore[] stores, AttentionCall[] calls, bool integer)
     {
+        // One sequence: the single call's plan (one part per worker for a decode step over all heads, not the batch's
+        // two items per worker, which only add merges when there is nothing else to schedule).
+        if (stores.Length == 1)
+        {
+            Run(path, stores[0], calls[0], integer);
+            return;
+        }
         // The calls come from one options object: they share the thread count.
         var entry = new BatchEntry { Stores = stores, Calls = calls, Path = path, Integer = integer, Threads = calls.Length == 0 ? 1 : calls[0].Threads };
         WidthDispatch.Run<BatchEntry, long>(path, ref entry);
