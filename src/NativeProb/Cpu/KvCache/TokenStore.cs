@@ -181,10 +181,20 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         {
             // Fold the fp16 rebias (2^112) into the queries once per item, so the key loads skip the multiply.
             // n is a multiple of 4 * 16 channels, so whole vectors cover it.
-            var max = Vector<float>.Zero;
-            for (int i = 0; i < n; i += w) max = Vector.Max(max, Vector.Abs(Vector.Load(q + i)));
+            // Four independent maxima with MaxNative (one instruction each): Vector.Max's NaN handling compiled to three
+            // dependent instructions per vector in one chain, about a tenth of the CPU time of a decode step over
+            // 64-token sequences (Intel Xeon, family 6 model 207). A NaN query gives NaN scores folded or not.
+            Vector<float> m0 = Vector<float>.Zero, m1 = m0, m2 = m0, m3 = m0;
+            for (int i = 0; i < n; i += 4 * w)
+            {
+                m0 = Vector.MaxNative(m0, Vector.Abs(Vector.Load(q + i)));
+                m1 = Vector.MaxNative(m1, Vector.Abs(Vector.Load(q + i + w)));
+                m2 = Vector.MaxNative(m2, Vector.Abs(Vector.Load(q + i + 2 * w)));
+                m3 = Vector.MaxNative(m3, Vector.Abs(Vector.Load(q + i + 3 * w)));
+            }
+            Vector<float> max = Vector.MaxNative(Vector.MaxNative(m0, m1), Vector.MaxNative(m2, m3));
             float m = 0f;
-            for (int j = 0; j < w; j++) m = MathF.Max(m, max[j]);
+            for (int j = 0; j < w; j++) m = float.MaxNative(m, max[j]);
             scratch.HalvesFolded = m <= FoldLimit;
             var f = new Vector<float>(scratch.HalvesFolded ? HalfBits.Rebias : 1f);
             for (int i = 0; i < n; i += w)
