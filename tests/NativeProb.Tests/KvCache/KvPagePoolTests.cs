@@ -63,13 +63,15 @@ public class KvPagePoolTests
             // Two workers, and five (more than the machine's cores here): the plan cuts more and longer sequences into
             // parts, so more rows are merged from partial states.
             foreach (string mode in new[] { "decode", "prefill" })
+            {
+                int[] nq = mode == "decode" ? lengths.Select(_ => 1).ToArray() : lengths.Select(l => Math.Min(l, 1 + l % 37)).ToArray();
                 foreach (PositionalBias bias in new[] { PositionalBias.None, PositionalBias.Harmonic })
                     foreach (int threads in new[] { 2, 5 })
                     {
-                        int[] nq = mode == "decode" ? lengths.Select(_ => 1).ToArray() : lengths.Select(l => Math.Min(l, 1 + l % 37)).ToArray();
                         var options = new AttentionOptions { Causal = mode == "prefill", Bias = bias, Path = path, MaxDegreeOfParallelism = threads };
                         CheckBatch(pool, sequences, caches, h, nq, options, $"{path} {format} h{h}/{hkv} {mode} {bias.Name} {threads} threads");
                     }
+            }
         }
     }
 
