@@ -235,9 +235,9 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         {
             case TokenEncoding.Fp16:
                 if (scratch.HalvesFolded)
-                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, 32, 8, 2 * Bk, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, 32, 8, 2 * Bk, 2, count, 0, ref pf, CodeKernels.NearSteps);
                 else
-                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, 32, 8, 2 * Bk, 2, count, 0, ref pf);
+                    CodeKernels.KeysWalk<TOps, TCodes, TVec, ElementCodes<HalfElement>>(tile, scratch.Qs, scratch.Qs, scratch.Bias, tiles, 32, 8, 2 * Bk, 2, count, 0, ref pf, CodeKernels.NearSteps);
                 break;
             case TokenEncoding.Int8:
                 CodeKernels.KeysBlockWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, tile.Q, scratch.Init, tiles, _tileBytes, d * 16, 8, count, ref pf);
@@ -270,7 +270,7 @@ internal sealed unsafe class TokenStore : PagedTokenStore
         {
             // Probabilities are at most 1, so the weights always carry the rebias (2^112) of the unbiased loads.
             CodeKernels.PrepareValues(tile, count, scratch.Pw, scratch.OffsetSum, HalfBits.Rebias);
-            CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf);
+            CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<UnbiasedHalfElement>>(tile, scratch.Pw, scratch.OffsetSum, HeadDim, rows, 0, 8, _rowBytes, ref pf, CodeKernels.NearSteps);
         }
         else
         {
@@ -280,7 +280,7 @@ internal sealed unsafe class TokenStore : PagedTokenStore
             CodeKernels.PrepareValuesFromHalves<TOps, TCodes, TVec>(tile, runScales, null, _encoding == TokenEncoding.Int4 ? -8f : 0f, 64,
                 count, _blocks, scratch.Pw, scratch.OffsetSum);
             if (_encoding == TokenEncoding.Int8)
-                CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf);
+                CodeKernels.ValuesWalk<TOps, TCodes, TVec, ElementCodes<SignedByteElement>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 8, _rowBytes, ref pf, CodeKernels.NearSteps);
             else
                 CodeKernels.ValuesWalk<TOps, TCodes, TVec, PackedBitsOf<Width4>>(tile, scratch.Pw, scratch.OffsetSum, 32, rows, 0, 4, _rowBytes, ref pf);
         }

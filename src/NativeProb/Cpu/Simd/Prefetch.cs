@@ -24,6 +24,13 @@ internal static unsafe class Prefetch
         }
         for (; i < count; i += LineFloats) Sse.Prefetch1(p + i);
     }
+
+    /// <summary>Requests the line at <paramref name="p"/> into L1 (a line a kernel reads a few steps later, already on its way to L2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LineL1(void* p)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(p);
+    }
 }
 
 /// <summary>
