@@ -22,6 +22,9 @@ int main() {
         np_build_info_t info = np::build_info();
         std::printf("NativeProb build x86-64-v%d, CPU path %d, AVX-512 %s\n", info.compiled_isa, info.cpu_path,
                     info.avx512f ? "yes" : "no");
+        // The helper threads the attention calls below use, woken ahead (at most one per other core).
+        const int awake = np::workers_wake(0, 1000);
+        if (awake < 0 || awake >= info.logical_cores) throw std::runtime_error("np::workers_wake: " + std::to_string(awake) + " helpers awake");
         const int heads = 16, kv_heads = 4, dim = 128, context = 512, steps = 16;
         std::vector<float> k, v; // [kv_heads, len, dim], rebuilt per step from the growing cache
         std::vector<std::vector<float>> k_rows, v_rows;

@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
     a.bias = NP_BIAS_ALIBI;
     for (int step = 0; step < steps; ++step) {
         const int t = PROMPT + step;
+        /* The helper threads may have gone to sleep since the last step: wake them now, so that they are up
+         * when the attention call comes, and keep them up (spinning) through this step's projections. */
+        TRY(np_workers_wake(a.threads, 2000, NULL));
         for (int b = 0; b < SEQS; ++b) {
             project(k, KV_HEADS, t, b, 0.2f);
             project(v, KV_HEADS, t, b, 0.3f);

@@ -66,8 +66,9 @@
  * - Worker threads: a call with more than one thread (np_attention_options_t::threads) runs on the calling
  *   thread and on the library's own helper threads (one fewer than the cores, started on first need,
  *   alive until the process ends). After a call they spin for 500 us waiting for the next one, then
- *   sleep; the environment variable NATIVEPROB_WORKER_SPIN_US sets that time (0: sleep at once). While
- *   one call uses them, calls from other threads run on the .NET thread pool instead.
+ *   sleep; the environment variable NATIVEPROB_WORKER_SPIN_US sets that time (0: sleep at once), and
+ *   np_workers_wake() wakes them ahead of a call. While one call uses them, calls from other threads
+ *   run on the .NET thread pool instead.
  * - Versioning: NP_ABI_VERSION_MAJOR changes only on a breaking change; NP_ABI_VERSION_MINOR on
  *   additions. Existing functions never change; new behaviour comes as new functions (np_x_v2).
  */
@@ -106,7 +107,7 @@ extern "C" {
 /** ABI major version: changes only when an existing function or struct changes incompatibly. */
 #define NP_ABI_VERSION_MAJOR 0
 /** ABI minor version: changes when functions or struct fields are appended. */
-#define NP_ABI_VERSION_MINOR 9
+#define NP_ABI_VERSION_MINOR 10
 
 /** Result of every fallible function: NP_OK or an NP_ERR_* code. */
 typedef int32_t np_status_t;
@@ -306,6 +307,28 @@ NP_NODISCARD NP_API np_status_t np_attention_plan_forward(const np_attention_pla
  * \since 0.1
  */
 NP_NODISCARD NP_API np_status_t np_attention_plan_destroy(np_attention_plan_t* plan);
+
+/**
+ * \brief Wakes the library's helper threads ahead of an attention call, without giving them work.
+ *
+ * A helper sleeps after 500 us without a call (see "Worker threads" above), and a sleeping one can take
+ * milliseconds to start again; a call whose helper starts late runs mostly on the calling thread. A
+ * serving host calls this before it computes a layer's projections, so that the helpers are up when
+ * the layer's np_kv_pool_attend() (or any other attention call) comes. Returns at once.
+ * \param[in]  threads       Threads of the coming call, as np_attention_options_t::threads (<= 0: every
+ *                           core). One thread, or one core, uses no helper.
+ * \param[in]  keep_awake_us Every helper spins (takes a core) rather than sleeps for at least this long
+ *                           from now: 0 to 1000000. 0: they spin their usual 500 us after they start.
+ *                           Keep it to the gap before the coming call.
+ * \param[out] awake         May be NULL. Receives how many of the helpers the call would use were
+ *                           already awake (spinning or working) at this moment; min(threads, cores) - 1
+ *                           means all of them (a host that needs them all up may call again until then).
+ * \return NP_OK, or NP_ERR_INVALID_ARGUMENT (keep_awake_us out of range).
+ * \par Thread safety: any thread. While another thread's call holds the helpers it only sets the
+ *      keep-awake time.
+ * \since 0.10
+ */
+NP_NODISCARD NP_API np_status_t np_workers_wake(int32_t threads, int32_t keep_awake_us, int32_t* awake);
 
 /** @} */
 

@@ -84,6 +84,14 @@ inline np_build_info_t build_info() {
     return info;
 }
 
+/// np_workers_wake: wakes the helper threads a call of `threads` threads would use (<= 0: every core) and keeps
+/// them spinning for at least keep_awake_us; returns how many of them were already awake.
+inline int workers_wake(int threads = 0, int keep_awake_us = 0) {
+    int32_t awake = 0;
+    check(np_workers_wake(threads, keep_awake_us, &awake));
+    return awake;
+}
+
 /// np_attention_options_t with struct_size set and every other field zero (the defaults).
 struct attention_options : np_attention_options_t {
     attention_options() noexcept : np_attention_options_t{} { struct_size = sizeof(np_attention_options_t); }

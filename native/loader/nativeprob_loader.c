@@ -41,6 +41,8 @@
        const float* v, size_t v_count, float* out, size_t out_count),                                       \
       (plan, q, q_count, k, k_count, v, v_count, out, out_count), NP_ERR_UNSUPPORTED)                       \
     X(np_status_t, np_attention_plan_destroy, (np_attention_plan_t * plan), (plan), NP_ERR_UNSUPPORTED)     \
+    X(np_status_t, np_workers_wake, (int32_t threads, int32_t keep_awake_us, int32_t * awake),              \
+      (threads, keep_awake_us, awake), NP_ERR_UNSUPPORTED)                                                  \
     X(np_status_t, np_rope_apply,                                                                           \
       (const np_rope_options_t* options, float* x, size_t x_count, int32_t sequences, int32_t seq_len,      \
        int32_t head_dim),                                                                                   \

@@ -11,10 +11,12 @@
  * NP_EXPECT_ISA=v3|v4|host (host: v4 when this CPU has x86-64-v4) makes the test also assert which build
  * the loader chose (the ISA tests); with v4 on a CPU without AVX-512 it exits 77 (CTest: skipped).
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "np_cases.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <time.h>
 
 static np_build_info_t g_info;
 
@@ -1150,6 +1152,29 @@ static void test_pool_errors(void) {
     EXPECT_FAIL(np_kv_seq_length(foreign, &length), NP_ERR_INVALID_HANDLE, "stale");
 }
 
+/* np_workers_wake: checks keep_awake_us; the helpers it wakes come up (counted in *awake) and stay up while
+ * kept awake; one thread uses no helper. */
+static void test_workers_wake(void) {
+    int32_t awake = -1;
+    EXPECT_FAIL(np_workers_wake(2, -1, &awake), NP_ERR_INVALID_ARGUMENT, "keep_awake_us");
+    EXPECT_FAIL(np_workers_wake(2, 1000001, &awake), NP_ERR_INVALID_ARGUMENT, "keep_awake_us");
+    CHECK(awake == -1); /* untouched on failure */
+    EXPECT_OK(np_workers_wake(1, 0, &awake));
+    CHECK(awake == 0);
+    EXPECT_OK(np_workers_wake(0, 0, NULL));
+    int32_t helpers = g_info.logical_cores > 1 ? 1 : 0; /* min(2, cores) - 1 */
+    /* Woken with 200 ms to stay up, again and again until counted up (at most 30 s). */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    double waited = 0;
+    do {
+        EXPECT_OK(np_workers_wake(2, 200000, &awake));
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        waited = (double)(now.tv_sec - start.tv_sec) + 1e-9 * (double)(now.tv_nsec - start.tv_nsec);
+    } while (awake < helpers && waited < 30.0);
+    CHECK_MSG(awake == helpers, "np_workers_wake: %d of %d helpers up after %.1f s", (int)awake, (int)helpers, waited);
+}
+
 static void test_kv_pool(void) {
     const int32_t formats[] = {NP_KV_FORMAT_FP32, NP_KV_FORMAT_FP16, NP_KV_FORMAT_INT8, NP_KV_FORMAT_INT4,
                                NP_KV_FORMAT_KIVI4, NP_KV_FORMAT_SAQ};
@@ -1181,5 +1206,6 @@ int main(int argc, char** argv) {
     test_kv_cache_errors();
     test_prflash_errors();
     test_kv_pool();
+    test_workers_wake();
     return np_test_summary("test_abi");
 }

@@ -1,5 +1,7 @@
 // NativeProb — MIT License.
 using System.Runtime.InteropServices;
+using NativeProb.Attention;
+using NativeProb.Errors;
 using NativeProb.Native.Infra;
 using NativeProb.Native.Types;
 
@@ -58,6 +60,22 @@ public static unsafe class AttentionExports
         {
             if (plan == 0) return 0;
             Plans.Remove(plan, nameof(plan));
+            return 0;
+        }
+        catch (Exception e) { return NativeError.Capture(e); }
+    }
+
+    /// <summary><c>np_status_t np_workers_wake(int32_t threads, int32_t keep_awake_us, int32_t* awake)</c>.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "np_workers_wake")]
+    public static int np_workers_wake(int threads, int keep_awake_us, int* awake)
+    {
+        try
+        {
+            long max = (long)AttentionWorkers.MaxKeepAwake.TotalMicroseconds;
+            if (keep_awake_us < 0 || keep_awake_us > max)
+                throw new NpException(NpStatus.InvalidArgument, $"keep_awake_us is {keep_awake_us}; expected 0 to {max}.");
+            int n = AttentionWorkers.Wake(threads, TimeSpan.FromMicroseconds(keep_awake_us));
+            if (awake != null) *awake = n;
             return 0;
         }
         catch (Exception e) { return NativeError.Capture(e); }

@@ -7,7 +7,7 @@ namespace NativeProb.Native.Infra;
 internal static class Abi
 {
     public const uint VersionMajor = 0;
-    public const uint VersionMinor = 9;
+    public const uint VersionMinor = 10;
     public const uint Version = (VersionMajor << 16) | VersionMinor;
 
     public const int CpuPathAuto = 0, CpuPathScalar = 1, CpuPathV128 = 2, CpuPathV256 = 3, CpuPathV512 = 4;

@@ -45,19 +45,26 @@ internal static class BenchPoolCommand
             Description = $"Untimed pairs of steps before each row's timing: auto (until no method has been compiled for {JitWarmup.QuietSteps} pairs and " +
                 $"{JitWarmup.QuietSeconds} s, at most {JitWarmup.MaxSeconds} s: the timed steps then run the JIT's optimized code) | N (exactly N pairs).",
         };
+        var helpers = new Option<string>("--helpers")
+        {
+            DefaultValueFactory = _ => "both",
+            Description = "The attention helper threads at the start of each timed step (the read pass before it leaves them asleep): " +
+                "woken (AttentionWorkers.Wake after the pass, untimed, until every helper runs, as a host that wakes them before a layer's attention) | " +
+                "asleep (as the pass leaves them: a sleeping helper can start milliseconds late) | both (the main fields woken, *_helpers_asleep fields beside).",
+        };
         var path = CliParsing.PathOption();
         var threads = CliParsing.ThreadCountsOption();
         var json = CliParsing.JsonOption();
         var command = new Command("pool", "Benchmark the paged KV pool: sequences a budget holds per format, batched decode against one call per sequence.")
         {
-            budget, formats, batch, lengths, heads, kvHeads, dim, reps, seed, warmup, path, threads, json,
+            budget, formats, batch, lengths, heads, kvHeads, dim, reps, seed, warmup, helpers, path, threads, json,
         };
         command.SetAction(parse => CliParsing.Guard(() =>
         {
             var set = new Settings(parse.GetValue(budget), ParseFormats(parse.GetValue(formats)), ParseBatches(parse.GetValue(batch)),
                 PoolLengths.Parse(parse.GetValue(lengths)), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(dim),
                 CliParsing.Paths(parse.GetValue(path)), CliParsing.ThreadCounts(parse.GetValue(threads)!), parse.GetValue(reps), parse.GetValue(seed),
-                ParseWarmup(parse.GetValue(warmup)));
+                ParseWarmup(parse.GetValue(warmup)), ParseHelpers(parse.GetValue(helpers)));
             JsonArray results = Run(set, AnsiConsole.Console);
             if (parse.GetValue(json) is { } file) JsonOut.Write(file, results);
             return 0;
@@ -67,10 +74,31 @@ internal static class BenchPoolCommand
 
     /// <summary>The benchmark's settings; every (format, path, thread count, batch) is a row.</summary>
     internal sealed record Settings(int BudgetMib, KvFormat[] Formats, int[] Batches, PoolLengths Lengths, int Heads, int KvHeads, int Dim,
-        CpuPath[] Paths, int[] Threads, int Reps, int Seed, int? WarmupPairs = null)
+        CpuPath[] Paths, int[] Threads, int Reps, int Seed, int? WarmupPairs = null, HelperStart Helpers = HelperStart.Both)
     {
         public long BudgetBytes => BudgetMib * 1048576L;
     }
+
+    /// <summary>How the attention helpers start each timed step (<c>--helpers</c>).</summary>
+    internal enum HelperStart
+    {
+        /// <summary>Woken after the read pass, untimed, until every helper runs.</summary>
+        Woken,
+
+        /// <summary>As the read pass leaves them (asleep after 500 us of spinning).</summary>
+        Asleep,
+
+        /// <summary>Both, interleaved: the main fields woken, the asleep ones beside.</summary>
+        Both,
+    }
+
+    internal static HelperStart ParseHelpers(string? text) => (text ?? "both").Trim().ToLowerInvariant() switch
+    {
+        "woken" => HelperStart.Woken,
+        "asleep" => HelperStart.Asleep,
+        "both" => HelperStart.Both,
+        _ => throw new ArgumentException($"--helpers takes woken, asleep or both; got '{text}'."),
+    };
 
     internal static KvFormat[] ParseFormats(string? text)
     {
@@ -220,10 +248,45 @@ internal static class BenchPoolCommand
         return new Filled(fitted, lengths.ToArray(), pool.Stats(), sw.Elapsed.TotalSeconds);
     }
 
-    /// <summary>One measured (format, path, threads, batch): the medians of the batched and separate step times, and the
-    /// quartiles of the per-rep ratios separate / batched (each rep times both, back to back).</summary>
-    private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength, double Ms, double SeparateMs,
-        (double Q1, double Median, double Q3) Speedup, PairedRatio Paired, JitWarmup.Result Warmup);
+    /// <summary>The steps of one helper start: the medians of the batched and separate step times, the quartiles of the
+    /// per-rep ratios separate / batched (each rep times both, back to back), and the batched steps against their passes.</summary>
+    private sealed record Timing(double Ms, double SeparateMs, (double Q1, double Median, double Q3) Speedup, PairedRatio Paired)
+    {
+        public static Timing Of(Steps steps, long kvBytes)
+        {
+            List<double> ratios = steps.Separate.Zip(steps.Batched, (a, b) => a / b).ToList();
+            return new Timing(BenchTiming.Median(steps.Batched), BenchTiming.Median(steps.Separate),
+                (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75)),
+                PairedReadProbe.Ratio(steps.Batched, steps.Passes, kvBytes));
+        }
+    }
+
+    /// <summary>The timed steps of one helper start: batched and separate per rep, and the pass before each batched step.</summary>
+    private sealed class Steps
+    {
+        public readonly List<double> Batched = [], Separate = [], Passes = [];
+    }
+
+    /// <summary>One measured (format, path, threads, batch): the main timing (helpers woken, unless only asleep was asked
+    /// for), the asleep one beside it with <c>--helpers both</c>, and the waits for the helpers to wake.</summary>
+    private sealed record Row(KvFormat Format, CpuPath Path, int Threads, int Batch, int Used, Filled Fill, long KvBytes, double MeanLength,
+        Timing Main, Timing? Asleep, List<double> WakeMs, JitWarmup.Result Warmup);
+
+    /// <summary>The longest the benchmark waits after a pass for every helper to run before it times the step anyway.</summary>
+    private const double WakeWaitMs = 100;
+
+    /// <summary>
+    /// Wakes the helpers of a <paramref name="threads"/>-thread call and waits until every one runs (at most
+    /// <see cref="WakeWaitMs"/>); the milliseconds it waited. Each call keeps them up 2 ms more, so they spin into the step.
+    /// </summary>
+    private static double WakeHelpers(int threads)
+    {
+        int need = AttentionWorkers.Helpers(threads);
+        long t0 = Stopwatch.GetTimestamp();
+        while (AttentionWorkers.Wake(threads, TimeSpan.FromMilliseconds(2)) < need && Stopwatch.GetElapsedTime(t0).TotalMilliseconds < WakeWaitMs)
+            Thread.SpinWait(64);
+        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+    }
 
     internal static JsonArray Run(Settings s, IAnsiConsole console)
     {
@@ -266,9 +329,9 @@ internal static class BenchPoolCommand
                     int elements = seqs.Count * s.Heads * s.Dim, per = s.Heads * s.Dim;
                     var q = queries.AsMemory(0, elements);
                     var o = output.AsMemory(0, elements);
-                    var batched = new List<double>();
-                    var separate = new List<double>();
-                    var batchedPasses = new List<double>();
+                    bool[] woken = s.Helpers switch { HelperStart.Woken => [true], HelperStart.Asleep => [false], _ => [true, false] };
+                    var steps = woken.Select(_ => new Steps()).ToArray();
+                    var wakeMs = new List<double>();
                     JitWarmup.Result warmup = default;
                     console.Status().Start($"{format.Name()} batch {seqs.Count} {path} {threads} threads: warming up until the JIT is quiet, then timing {s.Reps} decode steps, batched and separate interleaved, cold cache", _ =>
                     {
@@ -279,34 +342,36 @@ internal static class BenchPoolCommand
                                 seqs[b].Attend(q.Span.Slice(b * per, per), o.Span.Slice(b * per, per), s.Heads, 1, options);
                         }
                         double lastPass = 0;
-                        double Time(Action step)
+                        double Time(Action step, bool wake)
                         {
                             lastPass = paired[threads].Pass();
+                            if (wake) wakeMs.Add(WakeHelpers(threads));
                             long t0 = Stopwatch.GetTimestamp();
                             step();
                             return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                         }
                         // Untimed pairs until the JIT is quiet; then alternate which goes first, so that drift hits both alike.
-                        warmup = s.WarmupPairs is int fixedPairs
-                            ? JitWarmup.Fixed(fixedPairs, () => { Time(Batched); Time(Separate); })
-                            : JitWarmup.Run(() => { Time(Batched); Time(Separate); });
+                        Action pair = () => { Time(Batched, woken[0]); Time(Separate, woken[0]); };
+                        warmup = s.WarmupPairs is int fixedPairs ? JitWarmup.Fixed(fixedPairs, pair) : JitWarmup.Run(pair);
+                        wakeMs.Clear();
                         for (int rep = 0; rep < s.Reps; rep++)
+                        for (int m = 0; m < woken.Length; m++)
                         {
+                            // With both helper starts, which goes first alternates too.
+                            int k = (m + rep / 2) % woken.Length;
                             double tb, ts, pass;
-                            if ((rep & 1) == 0) { tb = Time(Batched); pass = lastPass; ts = Time(Separate); }
-                            else { ts = Time(Separate); tb = Time(Batched); pass = lastPass; }
-                            batched.Add(tb);
-                            separate.Add(ts);
-                            batchedPasses.Add(pass);
+                            if ((rep & 1) == 0) { tb = Time(Batched, woken[k]); pass = lastPass; ts = Time(Separate, woken[k]); }
+                            else { ts = Time(Separate, woken[k]); tb = Time(Batched, woken[k]); pass = lastPass; }
+                            steps[k].Batched.Add(tb);
+                            steps[k].Separate.Add(ts);
+                            steps[k].Passes.Add(pass);
                         }
                     });
                     // The speed-up is taken per rep (the two steps of a rep run back to back, in the same state of the machine),
                     // so a change of the host's bandwidth between reps moves both of its times, not their ratio.
-                    List<double> ratios = separate.Zip(batched, (a, b) => a / b).ToList();
-                    rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, seqs.Sum(x => x.BytesUsed), seqs.Average(x => (double)x.Length),
-                        BenchTiming.Median(batched), BenchTiming.Median(separate),
-                        (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75)),
-                        PairedReadProbe.Ratio(batched, batchedPasses, seqs.Sum(x => x.BytesUsed)), warmup));
+                    long kvBytes = seqs.Sum(x => x.BytesUsed);
+                    rows.Add(new Row(format, path, threads, batch, seqs.Count, filled, kvBytes, seqs.Average(x => (double)x.Length),
+                        Timing.Of(steps[0], kvBytes), woken.Length > 1 ? Timing.Of(steps[1], kvBytes) : null, wakeMs, warmup));
                 }
                 foreach (KvSequence seq in filled.Sequences) seq.Free();
             }
@@ -330,9 +395,9 @@ internal static class BenchPoolCommand
         table.AddColumns("batch", "fit", "bits", "mean len", "KV MiB", "batched ms", "separate ms", "speed-up", "KV GB/s", "vs read", "vs paired read", "fill s");
         foreach (Row r in rows)
         {
-            double gbps = r.KvBytes / (r.Ms * 1e-3) / 1e9;
+            double gbps = r.KvBytes / (r.Main.Ms * 1e-3) / 1e9;
             double ratio = gbps / readGbps[r.Threads];
-            double speedup = r.Speedup.Median;
+            double speedup = r.Main.Speedup.Median;
             var obj = new JsonObject
             {
                 ["kv_format"] = r.Format.Name(),
@@ -351,11 +416,12 @@ internal static class BenchPoolCommand
                 ["kv_heads"] = s.KvHeads,
                 ["dim"] = s.Dim,
                 ["kv_bytes"] = r.KvBytes,
-                ["median_ms"] = Math.Round(r.Ms, 4),
-                ["separate_ms"] = Math.Round(r.SeparateMs, 4),
+                ["helpers"] = s.Helpers == HelperStart.Asleep ? "asleep" : "woken",
+                ["median_ms"] = Math.Round(r.Main.Ms, 4),
+                ["separate_ms"] = Math.Round(r.Main.SeparateMs, 4),
                 ["speedup_vs_separate"] = Math.Round(speedup, 3),
-                ["speedup_q1"] = Math.Round(r.Speedup.Q1, 3),
-                ["speedup_q3"] = Math.Round(r.Speedup.Q3, 3),
+                ["speedup_q1"] = Math.Round(r.Main.Speedup.Q1, 3),
+                ["speedup_q3"] = Math.Round(r.Main.Speedup.Q3, 3),
                 ["kv_gbps"] = Math.Round(gbps, 3),
                 ["machine_read_gbps"] = Math.Round(readGbps[r.Threads], 3),
                 ["machine_read_gbps_before"] = Math.Round(readBefore[r.Threads], 3),
@@ -367,7 +433,24 @@ internal static class BenchPoolCommand
                 ["reps"] = s.Reps,
                 ["seed"] = s.Seed,
             };
-            r.Paired.AddTo(obj);
+            r.Main.Paired.AddTo(obj);
+            if (r.WakeMs.Count > 0)
+            {
+                obj["helper_wake_wait_ms_median"] = Math.Round(BenchTiming.Median(r.WakeMs), 4);
+                obj["helper_wake_wait_ms_q3"] = Math.Round(BenchTiming.Quantile(r.WakeMs, 0.75), 4);
+                obj["helper_wake_wait_ms_max"] = Math.Round(r.WakeMs.Max(), 4);
+            }
+            if (r.Asleep is { } a)
+            {
+                double gbpsAsleep = r.KvBytes / (a.Ms * 1e-3) / 1e9;
+                obj["median_ms_helpers_asleep"] = Math.Round(a.Ms, 4);
+                obj["separate_ms_helpers_asleep"] = Math.Round(a.SeparateMs, 4);
+                obj["speedup_vs_separate_helpers_asleep"] = Math.Round(a.Speedup.Median, 3);
+                obj["speedup_q1_helpers_asleep"] = Math.Round(a.Speedup.Q1, 3);
+                obj["speedup_q3_helpers_asleep"] = Math.Round(a.Speedup.Q3, 3);
+                obj["ratio_to_limit_helpers_asleep"] = Math.Round(gbpsAsleep / readGbps[r.Threads], 4);
+                obj["ratio_to_paired_read_helpers_asleep"] = Math.Round(a.Paired.Median, 4);
+            }
             r.Warmup.AddTo(obj);
             if (s.Lengths.IsZipf) obj["zipf_exponent"] = Math.Round(PoolLengths.ZipfExponent, 6);
             if (r.Used < r.Batch) obj["note"] = $"only {r.Used} sequences fit; the batch uses all of them";
@@ -378,7 +461,8 @@ internal static class BenchPoolCommand
             cells.AddRange([
                 r.Used < r.Batch ? $"{r.Used} of {r.Batch}*" : r.Batch.ToString(CultureInfo.InvariantCulture),
                 r.Fill.Sequences.Count.ToString(CultureInfo.InvariantCulture), F(r.Fill.Stats.BitsPerElement, 2), F(r.MeanLength, 0), F(r.KvBytes / 1048576.0, 1),
-                F(r.Ms, 2), F(r.SeparateMs, 2), F(speedup, 2) + "x", F(gbps, 1), F(ratio, 2), $"{F(r.Paired.Median, 2)} of {F(r.Paired.ReadGbps, 1)}", F(r.Fill.Seconds, 1)]);
+                F(r.Main.Ms, 2), F(r.Main.SeparateMs, 2), F(speedup, 2) + "x" + (r.Asleep is { } sl ? $" ({F(sl.Speedup.Median, 2)}x)" : ""),
+                F(gbps, 1), F(ratio, 2), $"{F(r.Main.Paired.Median, 2)} of {F(r.Main.Paired.ReadGbps, 1)}", F(r.Fill.Seconds, 1)]);
             table.AddRow(cells.ToArray());
         }
         string lengthText = s.Lengths.IsZipf
@@ -388,7 +472,13 @@ internal static class BenchPoolCommand
         console.MarkupLine(Markup.Escape($"KV pool budget={s.BudgetMib} MiB lengths={lengthText} heads={s.Heads} kv_heads={s.KvHeads} dim={s.Dim}") +
             (pathColumn ? "" : $" path={s.Paths[0]}") + (threadColumn ? "" : $" threads={s.Threads[0]}") + "; " +
             $"machine read {string.Join(", ", s.Threads.Select(t => $"{readGbps[t].ToString("F1", CultureInfo.InvariantCulture)} GB/s ({t} threads)"))}; " +
-            "one decode step, cold cache (a read pass with the step's threads before each step), timed after untimed steps until the JIT is quiet; separate = one call per sequence; speed-up = median over reps of separate / batched");
+            "one decode step, cold cache (a read pass with the step's threads before each step), timed after untimed steps until the JIT is quiet; separate = one call per sequence; speed-up = median over reps of separate / batched; " +
+            s.Helpers switch
+            {
+                HelperStart.Woken => "helpers woken after each pass (untimed)",
+                HelperStart.Asleep => "helpers as the pass leaves them (asleep)",
+                _ => "helpers woken after each pass (untimed); in brackets the speed-up with the helpers as the pass leaves them (asleep)",
+            });
         console.Write(table);
         if (rows.Any(r => r.Used < r.Batch))
             console.MarkupLine("* fewer sequences fit than the batch asks for: the batch is all of them.");

@@ -73,6 +73,15 @@ public class BenchPoolCommandTests : IDisposable
             Assert.Equal(1, r["warmup_steps"]!.GetValue<int>());
             Assert.False(r["warmup_capped"]!.GetValue<bool>());
             Assert.True(r["warmup_seconds"]!.GetValue<double>() >= 0);
+            // --helpers both (the default): the main fields with the helpers woken, the asleep ones beside them.
+            Assert.Equal("woken", r["helpers"]!.GetValue<string>());
+            double wq1 = r["speedup_q1_helpers_asleep"]!.GetValue<double>(), wm = r["speedup_vs_separate_helpers_asleep"]!.GetValue<double>();
+            Assert.True(wq1 > 0 && wq1 <= wm && wm <= r["speedup_q3_helpers_asleep"]!.GetValue<double>(), $"asleep quartiles around {wm}");
+            Assert.True(r["median_ms_helpers_asleep"]!.GetValue<double>() > 0 && r["separate_ms_helpers_asleep"]!.GetValue<double>() > 0);
+            Near(r["kv_bytes"]!.GetValue<long>() / (r["median_ms_helpers_asleep"]!.GetValue<double>() * 1e-3) / 1e9 / r["machine_read_gbps"]!.GetValue<double>(),
+                r["ratio_to_limit_helpers_asleep"]!.GetValue<double>(), "ratio_to_limit_helpers_asleep");
+            Assert.True(r["ratio_to_paired_read_helpers_asleep"]!.GetValue<double>() > 0);
+            Assert.InRange(r["helper_wake_wait_ms_median"]!.GetValue<double>(), 0, r["helper_wake_wait_ms_max"]!.GetValue<double>());
         }
         int fp16 = rows[0]!["sequences_fit"]!.GetValue<int>(), saq = rows[3]!["sequences_fit"]!.GetValue<int>();
         Assert.InRange(fp16, 1, 99);                              // the 100-batch row is one that did not fit
@@ -127,6 +136,21 @@ public class BenchPoolCommandTests : IDisposable
         Assert.Equal(NpStatus.OutOfMemory, e.Status);
     }
 
+    /// <summary><c>--helpers asleep</c> times only the steps as the read pass leaves the helpers; <c>woken</c> only the woken ones.</summary>
+    [Theory]
+    [InlineData("asleep")]
+    [InlineData("woken")]
+    public void OneHelperStartGivesOnlyTheMainFields(string helpers)
+    {
+        Assert.Equal(0, Invoke(With(("--formats", "int8"), ("--lengths", "fixed:300"), ("--batch", "2"), ("--threads", "2"), ("--helpers", helpers), ("--json", P("h.json")))));
+        JsonNode r = JsonNode.Parse(File.ReadAllText(P("h.json")))!.AsArray().Single()!;
+        Assert.Equal(helpers, r["helpers"]!.GetValue<string>());
+        Assert.True(r["median_ms"]!.GetValue<double>() > 0 && r["speedup_vs_separate"]!.GetValue<double>() > 0);
+        Assert.Null(r["median_ms_helpers_asleep"]);
+        Assert.Null(r["speedup_vs_separate_helpers_asleep"]);
+        Assert.Equal(helpers == "woken", r["helper_wake_wait_ms_median"] is not null);
+    }
+
     [Theory]
     [InlineData("--formats", "fp16,fp12", "--formats")]
     [InlineData("--formats", " ", "--formats")]
@@ -143,6 +167,7 @@ public class BenchPoolCommandTests : IDisposable
     [InlineData("--warmup", "-1", "--warmup")]
     [InlineData("--warmup", "soon", "--warmup")]
     [InlineData("--warmup", "100001", "--warmup")]
+    [InlineData("--helpers", "spinning", "--helpers")]
     public void BadOptionsAreExitCode2AndNameTheOption(string option, string value, string named)
     {
         var (rc, text) = Captured(() => Invoke(With(("--lengths", "fixed:300"), ("--json", P("x.json")), (option, value))));

@@ -1,4 +1,5 @@
 // NativeProb — MIT License.
+using NativeProb.Attention;
 using NativeProb.Cpu.Tiles;
 
 namespace NativeProb.Tests.Cpu;
@@ -176,6 +177,48 @@ public class WorkerTeamTests
             EveryItemRunsExactlyOnce(100, 2);
         }
         EveryWorkerIndexRunsOnceOnItsOwnThreadBesideTheCaller();
+    }
+
+    /// <summary>
+    /// A helper woken with a keep-awake time comes up and stays up (spinning) well past its usual 500 us; the count
+    /// <see cref="WorkerTeam.Wake"/> returns says so. (Whether it sleeps again afterwards is not asserted: other tests'
+    /// calls, run in parallel, wake it too.)
+    /// </summary>
+    [Fact]
+    public void WakingWithAKeepAwakeTimeKeepsTheHelperUp()
+    {
+        Assert.Equal(0, WorkerTeam.Wake(1, 0));
+        if (WorkerTeam.MaxWorkers < 2) return;
+        long keep = System.Diagnostics.Stopwatch.Frequency * 2; // 2 s
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (WorkerTeam.Wake(2, keep) < 1)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "The helper did not come up within 30 s of being woken.");
+            Thread.Sleep(1);
+        }
+        var up = System.Diagnostics.Stopwatch.StartNew();
+        // Well past the 500 us spin, still inside the keep-awake time (measured from the last wake): still up, not woken again.
+        Thread.Sleep(100);
+        int awake = WorkerTeam.Wake(2, 0);
+        if (up.Elapsed < TimeSpan.FromSeconds(1.5)) Assert.Equal(1, awake);
+        // A kept-awake helper serves calls as before.
+        EveryWorkerIndexRunsOnceOnItsOwnThreadBesideTheCaller();
+        Assert.InRange(WorkerTeam.Wake(WorkerTeam.MaxWorkers + 3, 0), 0, WorkerTeam.MaxWorkers - 1);
+    }
+
+    /// <summary>The public face: the keep-awake time is checked and named, and the helper count follows the thread count.</summary>
+    [Fact]
+    public void AttentionWorkersChecksItsArgumentsAndCountsHelpers()
+    {
+        int cores = Environment.ProcessorCount;
+        foreach (TimeSpan bad in new[] { TimeSpan.FromTicks(-1), AttentionWorkers.MaxKeepAwake + TimeSpan.FromTicks(1) })
+            Assert.Equal("keepAwake", Assert.Throws<ArgumentOutOfRangeException>(() => AttentionWorkers.Wake(2, bad)).ParamName);
+        Assert.Equal(0, AttentionWorkers.Helpers(1));
+        Assert.Equal(cores - 1, AttentionWorkers.Helpers(0));
+        Assert.Equal(cores - 1, AttentionWorkers.Helpers(-1));
+        Assert.Equal(cores - 1, AttentionWorkers.Helpers(cores + 5));
+        Assert.Equal(0, AttentionWorkers.Wake(1));
+        Assert.InRange(AttentionWorkers.Wake(0, TimeSpan.FromMilliseconds(1)), 0, cores - 1);
     }
 
     [Fact]

@@ -34,6 +34,8 @@ internal static class WorkerTeam
     private static Job? _job;
     private static long _generation;
     private static int _busy;
+    // Stopwatch timestamp until which idle helpers spin rather than sleep (Wake with a keep-awake time).
+    private static long _awakeUntil;
 
     /// <summary>The most workers a call gets: the calling thread and one helper per other processor.</summary>
     public static int MaxWorkers => Environment.ProcessorCount;
@@ -82,12 +84,34 @@ internal static class WorkerTeam
     /// (tens of microseconds to milliseconds) with its planning. They spin for <see cref="SpinMicroseconds"/>, then
     /// sleep again.
     /// </summary>
-    public static void Prewake(int workers)
+    public static void Prewake(int workers) => Wake(workers, 0);
+
+    /// <summary>
+    /// Wakes the helpers a call of <paramref name="workers"/> workers would use (those that sleep, when the team is
+    /// free) and keeps every helper spinning, not sleeping, until <paramref name="keepAwakeTicks"/> (Stopwatch ticks)
+    /// from now at least. Returns how many of those helpers were awake (spinning or running a call) when it was
+    /// called: workers - 1 (capped by the processor count) means all of them.
+    /// </summary>
+    public static int Wake(int workers, long keepAwakeTicks)
     {
         int count = Math.Min(workers, MaxWorkers) - 1;
-        if (count < 1 || Volatile.Read(ref _busy) != 0) return;
+        if (count < 1) return 0;
         Helper[] helpers = Ensure(count);
-        for (int i = 0; i < count; i++) helpers[i].Wake();
+        if (keepAwakeTicks > 0)
+        {
+            long until = Stopwatch.GetTimestamp() + keepAwakeTicks;
+            for (long seen = Volatile.Read(ref _awakeUntil); seen < until; seen = Volatile.Read(ref _awakeUntil))
+                if (Interlocked.CompareExchange(ref _awakeUntil, until, seen) == seen) break;
+        }
+        // The deadline is published (full fence) before each helper's sleep flag is read, and a helper publishes its flag
+        // (full fence) before it reads the deadline: either the helper sees the new deadline and stays up, or it is woken.
+        Interlocked.MemoryBarrier();
+        int awake = 0;
+        for (int i = 0; i < count; i++)
+            if (helpers[i].Awake) awake++;
+        if (Volatile.Read(ref _busy) == 0)
+            for (int i = 0; i < count; i++) helpers[i].Wake();
+        return awake;
     }
 
     private static Helper[] Ensure(int count)
@@ -112,17 +136,24 @@ internal static class WorkerTeam
         return long.TryParse(text, out long us) && us >= 0 ? Math.Min(us, 1_000_000) : 500;
     }
 
-    /// <summary>Spins until <paramref name="done"/> returns true or the spin time has passed; true if it did.</summary>
-    private static bool SpinUntil(Func<bool> done)
+    /// <summary>
+    /// Spins until <paramref name="done"/> returns true or the spin time has passed (and, for an idle helper,
+    /// <paramref name="keepAwake"/>, the keep-awake deadline too); true if it did.
+    /// </summary>
+    private static bool SpinUntil(Func<bool> done, bool keepAwake = false)
     {
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; ; i++)
         {
             if (done()) return true;
             Thread.SpinWait(8);
-            if ((i & 63) == 63 && Stopwatch.GetTimestamp() - start > SpinTicks) return done();
+            if ((i & 63) != 63) continue;
+            long now = Stopwatch.GetTimestamp();
+            if (now - start > SpinTicks && !(keepAwake && KeptAwake(now))) return done();
         }
     }
+
+    private static bool KeptAwake(long now) => now < Volatile.Read(ref _awakeUntil);
 
     /// <summary>
     /// Test hook: when set, a helper waits on it after it sees a call and before it claims its part, so that a test
@@ -197,12 +228,16 @@ internal static class WorkerTeam
         private readonly int _index;
         private readonly SemaphoreSlim _wake = new(0);
         private int _sleeping;
+        private int _awake = 1;
 
         public Helper(int index)
         {
             _index = index;
             new Thread(Loop) { IsBackground = true, Name = $"NativeProb worker {index + 1}" }.Start();
         }
+
+        /// <summary>Whether the helper's thread runs (spins or works) rather than waits on its semaphore.</summary>
+        public bool Awake => Volatile.Read(ref _awake) == 1;
 
         /// <summary>Wakes the helper if it sleeps (called after the job is published).</summary>
         public void Wake()
@@ -232,16 +267,23 @@ internal static class WorkerTeam
             while (true)
             {
                 Job? job = null;
-                if (SpinUntil(() => (job = Volatile.Read(ref _job)) != null && job.Generation != seen)) return job!;
+                if (SpinUntil(() => (job = Volatile.Read(ref _job)) != null && job.Generation != seen, keepAwake: true)) return job!;
+                // Not counted awake from here: a waker that still counts it awake published its deadline before, and this
+                // helper reads the deadline below.
+                Volatile.Write(ref _awake, 0);
                 Interlocked.Exchange(ref _sleeping, 1);
                 job = Volatile.Read(ref _job);
-                if (job != null && job.Generation != seen)
+                bool newJob = job != null && job.Generation != seen;
+                if (newJob || KeptAwake(Stopwatch.GetTimestamp()))
                 {
-                    // Woken or not, leave: a release that raced with this leaves one spare count, a spurious wake later.
+                    // Woken or not, stay up: a release that raced with this leaves one spare count, a spurious wake later.
                     Interlocked.Exchange(ref _sleeping, 0);
-                    return job;
+                    Volatile.Write(ref _awake, 1);
+                    if (newJob) return job!;
+                    continue;
                 }
                 _wake.Wait();
+                Volatile.Write(ref _awake, 1);
             }
         }
     }
