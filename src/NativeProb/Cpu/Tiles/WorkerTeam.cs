@@ -7,9 +7,10 @@ namespace NativeProb.Cpu.Tiles;
 /// <summary>
 /// The process's attention helper threads: one call at a time hands them a body to run beside the calling thread.
 /// After a call a helper spins for <see cref="SpinMicroseconds"/> waiting for the next one (longer while a
-/// <see cref="Wake"/> keep-awake time lasts), then sleeps on its own semaphore. Why not <see cref="Parallel.For(int, int, Action{int})"/>: on a two-core Zen 5 EPYC guest its second
-/// worker started a median 1.0 ms after the call (the thread pool hands the replica to a parked thread), a semaphore
-/// wake took 50 us and a spinning helper 0.4 us; a decode step of 32 sequences takes 2 to 12 ms.
+/// <see cref="Wake"/> keep-awake time lasts), then sleeps on its own semaphore. Why not
+/// <see cref="Parallel.For(int, int, Action{int})"/>: on a two-core Zen 5 EPYC guest its second worker started a
+/// median 1.0 ms after the call (the thread pool hands the replica to a parked thread), a semaphore wake took 50 us
+/// and a spinning helper 0.4 us; a decode step of 32 sequences takes 2 to 12 ms.
 /// </summary>
 /// <remarks>
 /// A call may let helpers that have not started by the time its own body returns be skipped (bodies that share out
