@@ -259,6 +259,9 @@ internal static class BenchPoolCommand
                 (BenchTiming.Quantile(ratios, 0.25), BenchTiming.Median(ratios), BenchTiming.Quantile(ratios, 0.75)),
                 PairedReadProbe.Ratio(steps.Batched, steps.Passes, kvBytes));
         }
+
+        /// <summary>The KV bytes read per second of the median batched step, in GB/s.</summary>
+        public double Gbps(long kvBytes) => kvBytes / (Ms * 1e-3) / 1e9;
     }
 
     /// <summary>The timed steps of one helper start: batched and separate per rep, and the pass before each batched step.</summary>
@@ -395,7 +398,7 @@ internal static class BenchPoolCommand
         table.AddColumns("batch", "fit", "bits", "mean len", "KV MiB", "batched ms", "separate ms", "speed-up", "KV GB/s", "vs read", "vs paired read", "fill s");
         foreach (Row r in rows)
         {
-            double gbps = r.KvBytes / (r.Main.Ms * 1e-3) / 1e9;
+            double gbps = r.Main.Gbps(r.KvBytes);
             double ratio = gbps / readGbps[r.Threads];
             double speedup = r.Main.Speedup.Median;
             var obj = new JsonObject
@@ -442,13 +445,12 @@ internal static class BenchPoolCommand
             }
             if (r.Asleep is { } a)
             {
-                double gbpsAsleep = r.KvBytes / (a.Ms * 1e-3) / 1e9;
                 obj["median_ms_helpers_asleep"] = Math.Round(a.Ms, 4);
                 obj["separate_ms_helpers_asleep"] = Math.Round(a.SeparateMs, 4);
                 obj["speedup_vs_separate_helpers_asleep"] = Math.Round(a.Speedup.Median, 3);
                 obj["speedup_q1_helpers_asleep"] = Math.Round(a.Speedup.Q1, 3);
                 obj["speedup_q3_helpers_asleep"] = Math.Round(a.Speedup.Q3, 3);
-                obj["ratio_to_limit_helpers_asleep"] = Math.Round(gbpsAsleep / readGbps[r.Threads], 4);
+                obj["ratio_to_limit_helpers_asleep"] = Math.Round(a.Gbps(r.KvBytes) / readGbps[r.Threads], 4);
                 obj["ratio_to_paired_read_helpers_asleep"] = Math.Round(a.Paired.Median, 4);
             }
             r.Warmup.AddTo(obj);

@@ -32,6 +32,8 @@ public sealed record AttentionOptions
     /// <summary>The default options: not causal, 1/sqrt(D), no bias, all cores, best path (what a zero-initialized C options struct means).</summary>
     public static AttentionOptions Default { get; } = new();
 
-    internal int ResolveThreads() =>
-        MaxDegreeOfParallelism <= 0 ? Environment.ProcessorCount : Math.Min(MaxDegreeOfParallelism, 1024);
+    internal int ResolveThreads() => ResolveThreads(MaxDegreeOfParallelism);
+
+    /// <summary>The worker threads a call gets for a <see cref="MaxDegreeOfParallelism"/> of <paramref name="maxDegree"/>.</summary>
+    internal static int ResolveThreads(int maxDegree) => maxDegree <= 0 ? Environment.ProcessorCount : Math.Min(maxDegree, 1024);
 }

@@ -42,10 +42,9 @@ public static class AttentionWorkers
     {
         if (keepAwake < TimeSpan.Zero || keepAwake > MaxKeepAwake)
             throw new ArgumentOutOfRangeException(nameof(keepAwake), keepAwake, $"From zero to {MaxKeepAwake.TotalSeconds:0} s.");
-        int workers = threads <= 0 ? Environment.ProcessorCount : threads;
-        return WorkerTeam.Wake(workers, (long)(keepAwake.TotalSeconds * Stopwatch.Frequency));
+        return WorkerTeam.Wake(AttentionOptions.ResolveThreads(threads), (long)(keepAwake.TotalSeconds * Stopwatch.Frequency));
     }
 
     /// <summary>The helpers a call of <paramref name="threads"/> threads uses (0 or less: every processor).</summary>
-    public static int Helpers(int threads = 0) => Math.Min(threads <= 0 ? Environment.ProcessorCount : threads, WorkerTeam.MaxWorkers) - 1;
+    public static int Helpers(int threads = 0) => WorkerTeam.HelpersFor(AttentionOptions.ResolveThreads(threads));
 }

@@ -64,7 +64,7 @@ internal static class WorkerTeam
             // Publishing the job and reading each helper's sleep flag are ordered (full fence both here and there),
             // so a helper going to sleep either sees the job or is seen asleep and woken.
             Interlocked.MemoryBarrier();
-            for (int i = 0; i < workers - 1; i++) helpers[i].Wake();
+            WakeSleeping(helpers, workers - 1);
             job.Run(0);
             if (skipLateHelpers) job.SkipUnstarted();
             job.WaitForHelpers();
@@ -85,7 +85,12 @@ internal static class WorkerTeam
     /// (tens of microseconds to milliseconds) with its planning. They spin for <see cref="SpinMicroseconds"/>, then
     /// sleep again.
     /// </summary>
-    public static void Prewake(int workers) => Wake(workers, 0);
+    public static void Prewake(int workers)
+    {
+        int count = HelpersFor(workers);
+        if (count < 1 || Volatile.Read(ref _busy) != 0) return;
+        WakeSleeping(Ensure(count), count);
+    }
 
     /// <summary>
     /// Wakes the helpers a call of <paramref name="workers"/> workers would use (those that sleep, when the team is
@@ -95,7 +100,7 @@ internal static class WorkerTeam
     /// </summary>
     public static int Wake(int workers, long keepAwakeTicks)
     {
-        int count = Math.Min(workers, MaxWorkers) - 1;
+        int count = HelpersFor(workers);
         if (count < 1) return 0;
         Helper[] helpers = Ensure(count);
         if (keepAwakeTicks > 0)
@@ -110,9 +115,16 @@ internal static class WorkerTeam
         int awake = 0;
         for (int i = 0; i < count; i++)
             if (helpers[i].Awake) awake++;
-        if (Volatile.Read(ref _busy) == 0)
-            for (int i = 0; i < count; i++) helpers[i].Wake();
+        if (Volatile.Read(ref _busy) == 0) WakeSleeping(helpers, count);
         return awake;
+    }
+
+    /// <summary>The helpers a call of <paramref name="workers"/> workers uses: one per worker beside the caller, at most one per other processor.</summary>
+    public static int HelpersFor(int workers) => Math.Min(workers, MaxWorkers) - 1;
+
+    private static void WakeSleeping(Helper[] helpers, int count)
+    {
+        for (int i = 0; i < count; i++) helpers[i].Wake();
     }
 
     private static Helper[] Ensure(int count)
